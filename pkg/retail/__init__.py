@@ -1,0 +1,3 @@
+"""retail-platform: POS events, simulator, Kafka, warehouse and lake tooling."""
+
+__version__ = "0.1.0"

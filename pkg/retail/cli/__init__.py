@@ -1,0 +1,25 @@
+"""The ``retail`` command: one sub-command per verb."""
+
+from __future__ import annotations
+
+import typer
+
+from retail.cli import contracts as contracts_cmd
+from retail.cli import local as local_cmd
+from retail.cli import simulate as simulate_cmd
+
+app = typer.Typer(
+    name="retail",
+    help="Retail inventory platform: local stack, POS simulator, event contracts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(local_cmd.app, name="local")
+app.add_typer(contracts_cmd.app, name="contracts")
+app.command("simulate")(simulate_cmd.simulate)
+app.command("peek")(simulate_cmd.peek)
+
+
+def main() -> None:
+    app()

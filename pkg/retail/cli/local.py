@@ -1,0 +1,54 @@
+"""``retail local up|down|status``: the embedded Kafka-protocol broker and its topics."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from retail.cli.common import console, handle_errors, settings
+from retail.contracts import topics
+from retail.io.kafka import describe
+from retail.local import stack
+
+app = typer.Typer(help="The embedded local stack (broker on 127.0.0.1, state in .retail/).",
+                  no_args_is_help=True)
+
+
+@app.command()
+@handle_errors
+def up() -> None:
+    """Start the local broker (if not running), wait until it answers, create the topics."""
+    s = settings()
+    record, created = stack.up(s, storage_engine=s.local.storage_engine)
+    console.print(f"broker up: pid {record.pid}, 127.0.0.1:{record.port} "
+                  f"({record.storage_engine}), state in {s.local.home}/")
+    console.print(f"topics created: {', '.join(created) if created else 'none (all existed)'}")
+
+
+@app.command()
+@handle_errors
+def down() -> None:
+    """Stop the broker that `up` started (nothing else)."""
+    s = settings()
+    record = stack.down(s)
+    console.print(f"broker stopped (pid {record.pid})" if record else "nothing to stop")
+
+
+@app.command()
+@handle_errors
+def status() -> None:
+    """Show whether the broker runs, and every topic with partitions and end offsets."""
+    s = settings()
+    record = stack.read_record(s)
+    if record is None:
+        console.print("broker: [yellow]not running[/yellow] (start it with `retail local up`)")
+        raise typer.Exit(3)
+    console.print(f"broker: running, pid {record.pid}, 127.0.0.1:{record.port}")
+    declared = {t.name: t for t in topics()}
+    table = Table("topic", "partitions", "end offsets", "messages", "declared")
+    for state in describe(s.resolved_kafka()):
+        offs = " ".join(f"{p}:{o}" for p, o in sorted(state.end_offsets.items()))
+        ok = declared.get(state.name)
+        table.add_row(state.name, str(state.partitions), offs, f"{state.messages:,}",
+                      "yes" if ok and ok.partitions == state.partitions else "no")
+    console.print(table)

@@ -1,0 +1,132 @@
+"""``retail simulate`` and ``retail peek``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import UTC, date, datetime
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from retail.cli.common import console, err_console, handle_errors, settings
+from retail.io.kafka import read_topic
+from retail.io.lake import LakeWriter
+from retail.io.parallel import ParallelProducer
+from retail.sim import SimConfig, Simulator, generate_catalog
+from retail.simulate import KafkaSink, NullSink, ParquetSink, RunSummary, backfill, live
+
+
+class SinkKind(str, Enum):
+    kafka = "kafka"
+    parquet = "parquet"
+    null = "null"
+
+
+def _stop_on_signals() -> threading.Event:
+    """SIGINT/SIGTERM stop after the current batch; the producers then flush."""
+    stop = threading.Event()
+
+    def handler(signum, _frame):
+        if stop.is_set():  # second signal: the user really wants out
+            raise KeyboardInterrupt
+        err_console.print(f"[yellow]{signal.Signals(signum).name}: finishing the current batch "
+                          "and flushing (send again to abort)[/yellow]")
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+@handle_errors
+def simulate(
+    stores: int = typer.Option(None, help="stores in the chain [default: RETAIL_SIMULATOR__STORES]"),
+    products: int = typer.Option(None, help="SKUs in the catalog [default: RETAIL_SIMULATOR__PRODUCTS]"),
+    days: int = typer.Option(1, min=1, help="days of history to backfill"),
+    live_mode: bool = typer.Option(False, "--live", help="emit events in real time from now on"),
+    rate: float = typer.Option(None, help="events per minute per store while open (design: 100-500)"),
+    start: str = typer.Option(None, help="first day, YYYY-MM-DD [default: today (live) or RETAIL_SIMULATOR__START_DATE]"),
+    seed: int = typer.Option(None, help="random seed; same seed and options give the same events"),
+    sink: SinkKind = typer.Option(SinkKind.kafka, help="kafka, parquet (the lake) or null (measure only)"),
+    workers: int = typer.Option(None, min=1, help="producer processes [default: RETAIL_KAFKA__PRODUCER_WORKERS]"),
+    speed: float = typer.Option(1.0, min=0.001, help="live: simulated seconds per real second"),
+    duration: float = typer.Option(None, min=0.1, help="live: stop after this many seconds"),
+) -> None:
+    """Simulate POS events for a chain of stores: a backfill of N days, or live."""
+    s = settings()
+    sim_s = s.simulator
+    first = date.fromisoformat(start) if start else (
+        datetime.now(UTC).date() if live_mode or not sim_s.start_date
+        else date.fromisoformat(sim_s.start_date))
+    config = SimConfig(seed=sim_s.seed if seed is None else seed, rate=rate or sim_s.rate,
+                       start=first, days=days)
+    n_stores, n_products = stores or sim_s.stores, products or sim_s.products
+    with console.status(f"generating catalog: {n_stores:,} stores, {n_products:,} SKUs"):
+        catalog = generate_catalog(n_stores, n_products, config.seed)
+        simulator = Simulator(catalog, config)
+    console.print(f"catalog: {n_stores:,} stores, {n_products:,} SKUs, "
+                  f"{catalog.n_pairs:,} store-SKU pairs; seed {config.seed}")
+
+    kafka = s.resolved_kafka()
+    if sink is SinkKind.kafka:
+        out = KafkaSink(ParallelProducer(kafka, workers=workers,
+                                         spool=s.local.home / "dead-letter-spool.jsonl"))
+    elif sink is SinkKind.parquet:
+        out = ParquetSink(LakeWriter(s.lake))
+    else:
+        out = NullSink()
+    stop = _stop_on_signals()
+
+    if live_mode:
+        console.print(f"live from {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z at {speed:g}x "
+                      f"(Ctrl-C to stop)")
+        summary = live(simulator, out, speed=speed, duration_s=duration, stop=stop)
+    else:
+        groups = len(simulator.store_groups()) * days
+        with Progress(TextColumn("[bold]backfill[/bold] {task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TextColumn("{task.fields[events]:,} events"),
+                      TimeElapsedColumn(), console=console, transient=False) as bar:
+            task = bar.add_task(f"{days} day(s) from {first}", total=groups, events=0)
+
+            def advance(batch) -> None:
+                bar.update(task, advance=1, events=bar.tasks[task].fields["events"] + len(batch))
+
+            summary = backfill(simulator, out, stop=stop, on_batch=advance)
+    _print_summary(summary, sink)
+
+
+def _print_summary(summary: RunSummary, sink: SinkKind) -> None:
+    table = Table("event type", "events", "events/s", title=f"simulated into {sink.value}")
+    for k, n in sorted(summary.events.items()):
+        table.add_row(k, f"{n:,}", f"{n / summary.seconds:,.0f}" if summary.seconds else "-")
+    table.add_row("[bold]total[/bold]", f"[bold]{summary.total:,}[/bold]",
+                  f"[bold]{summary.rate:,.0f}[/bold]")
+    console.print(table)
+    p = summary.producer
+    if p is not None:
+        console.print(f"producer: sent {p.sent:,}, acked {p.acked:,}, failed {p.failed:,}, "
+                      f"invalid {p.invalid:,}, dead-lettered {p.dead_lettered:,}, "
+                      f"spooled {p.spooled:,}")
+        if p.acked + p.failed < p.sent:
+            console.print(f"[yellow]{p.sent - p.acked - p.failed:,} sends unconfirmed[/yellow]")
+    if summary.stopped_early:
+        console.print("[yellow]stopped early on request; everything sent was flushed[/yellow]")
+
+
+@handle_errors
+def peek(topic: str, n: int = typer.Option(3, "-n", min=1, help="records to show"),
+         out: Path = typer.Option(None, help="also write every record's value to this file")) -> None:
+    """Print the first N records of TOPIC (key and JSON value) and its record count."""
+    s = settings()
+    records = read_topic(s.resolved_kafka(), topic)
+    console.print(f"{topic}: {len(records):,} records")
+    for r in records[:n]:
+        console.print(f"[dim]p{r.partition}@{r.offset} key={r.key.decode() if r.key else None}[/dim]")
+        console.print_json(r.value.decode("utf-8", "replace"))
+    if out:
+        out.write_bytes(b"".join(r.value + b"\n" for r in records))
+        console.print(f"wrote {len(records):,} records to {out}")

@@ -1,0 +1,161 @@
+"""Kafka: topic administration, end offsets, and reading topics back.
+
+Everything goes through kafka-python over the Kafka protocol, against production Kafka
+(Strimzi) and the local Tansu broker alike. ``settings.flavor == "tansu"`` switches on the
+workaround for Tansu's high-watermark bug (ListOffsets(latest) returns the base offset of
+the last record batch + 1): the true end is found by fetching from there to the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
+
+from retail.contracts import Topic
+from retail.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+# Polls large enough that one poll returns a whole fetched batch: Tansu's default-sized
+# poll once cut a batch short while finding the end offset (see ENVIRONMENT.md).
+_MAX_POLL_RECORDS = 100_000
+
+
+class KafkaUnavailable(RuntimeError):
+    """The brokers did not answer; the message says where we looked and what to do."""
+
+
+@lru_cache(maxsize=65_536)
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2, as the Java client), cached per key."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def admin_client(settings: KafkaSettings, timeout_s: float = 10.0) -> KafkaAdminClient:
+    try:
+        return KafkaAdminClient(**settings.client_config(),
+                                bootstrap_timeout_ms=int(timeout_s * 1000))
+    except KafkaTimeoutError:
+        raise KafkaUnavailable(
+            f"no Kafka broker answered at {settings.bootstrap_servers} within "
+            f"{timeout_s:g}s; start one with `retail local up` or set "
+            "RETAIL_KAFKA__BOOTSTRAP_SERVERS"
+        ) from None
+
+
+def ensure_topics(settings: KafkaSettings, wanted: Iterable[Topic]) -> list[str]:
+    """Create the topics that do not exist yet; return the names created."""
+    admin = admin_client(settings)
+    try:
+        existing = set(admin.list_topics())
+        new = [
+            NewTopic(t.name, t.partitions, t.replicas, topic_configs=t.configs())
+            for t in wanted if t.name not in existing
+        ]
+        if new:
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:  # raced with another creator: fine
+                pass
+        return [n.name for n in new]
+    finally:
+        admin.close()
+
+
+def consumer(settings: KafkaSettings, **overrides: object) -> KafkaConsumer:
+    """A consumer with settings that work on both brokers (short session for fast joins)."""
+    cfg = {
+        **settings.client_config(),
+        "session_timeout_ms": settings.session_timeout_ms,
+        "heartbeat_interval_ms": settings.heartbeat_interval_ms,
+        "max_poll_records": _MAX_POLL_RECORDS,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "value_deserializer": None,
+    }
+    cfg.update(overrides)
+    return KafkaConsumer(**cfg)
+
+
+def _drain_end(c: KafkaConsumer, tp: TopicPartition, start: int, idle_s: float) -> int:
+    """Fetch from ``start`` until nothing more arrives; the offset after the last record."""
+    c.assign([tp])
+    c.seek(tp, start)
+    end = start
+    quiet_until = time.monotonic() + idle_s
+    while time.monotonic() < quiet_until:
+        got = c.poll(timeout_ms=100, max_records=_MAX_POLL_RECORDS).get(tp, [])
+        if got:
+            end = got[-1].offset + 1
+            quiet_until = time.monotonic() + idle_s
+    return end
+
+
+def end_offsets(settings: KafkaSettings, topic: str, idle_s: float = 0.3) -> dict[int, int]:
+    """True end offset per partition of ``topic``."""
+    c = consumer(settings, group_id=None)
+    try:
+        parts = c.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        reported = c.end_offsets(tps) if tps else {}
+        if settings.flavor != "tansu":
+            return {tp.partition: off for tp, off in reported.items()}
+        return {tp.partition: _drain_end(c, tp, off, idle_s) for tp, off in reported.items()}
+    finally:
+        c.close()
+
+
+@dataclass(frozen=True)
+class TopicState:
+    name: str
+    partitions: int
+    end_offsets: dict[int, int]
+
+    @property
+    def messages(self) -> int:
+        return sum(self.end_offsets.values())
+
+
+def describe(settings: KafkaSettings) -> list[TopicState]:
+    """Every topic on the cluster with partitions and true end offsets."""
+    admin = admin_client(settings)
+    try:
+        names = sorted(n for n in admin.list_topics() if not n.startswith("__"))
+    finally:
+        admin.close()
+    out = []
+    for name in names:
+        offs = end_offsets(settings, name)
+        out.append(TopicState(name, len(offs), offs))
+    return out
+
+
+def read_topic(settings: KafkaSettings, topic: str, idle_s: float = 1.0) -> list:
+    """Every record of ``topic`` from the beginning up to its true end (tests, status)."""
+    ends = end_offsets(settings, topic)
+    c = consumer(settings, group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p in ends]
+        c.assign(tps)
+        c.seek_to_beginning(*tps)
+        records = []
+        remaining = {tp: ends[tp.partition] for tp in tps if ends[tp.partition] > 0}
+        deadline = time.monotonic() + max(idle_s, 30.0)
+        while remaining and time.monotonic() < deadline:
+            for tp, recs in c.poll(timeout_ms=200, max_records=_MAX_POLL_RECORDS).items():
+                records.extend(recs)
+                if recs and recs[-1].offset + 1 >= remaining.get(tp, 0):
+                    remaining.pop(tp, None)
+        if remaining:
+            raise TimeoutError(f"{topic}: could not read to the end of {sorted(remaining)}")
+        return records
+    finally:
+        c.close()

@@ -1,0 +1,63 @@
+"""Structured logging on the standard library.
+
+Every record carries an event name and key/value fields (``log.info("sent", extra=kv(n=3))``
+or :func:`event`). ``json`` format writes one JSON object per line for log shippers;
+``console`` writes ``time level logger event k=v ...`` for humans. Logs go to stderr so
+command output on stdout stays clean.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+
+import orjson
+
+_FIELDS = "retail_fields"
+
+
+def kv(**fields: object) -> dict[str, dict[str, object]]:
+    """Wrap fields for ``logger.info(msg, extra=kv(...))``."""
+    return {_FIELDS: fields}
+
+
+def event(logger: logging.Logger, level: int, name: str, **fields: object) -> None:
+    """Log ``name`` with structured ``fields``."""
+    logger.log(level, name, extra=kv(**fields))
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        doc.update(getattr(record, _FIELDS, {}))
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(doc, default=str).decode()
+
+
+class ConsoleFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        fields = getattr(record, _FIELDS, {})
+        tail = " ".join(f"{k}={v}" for k, v in fields.items())
+        line = f"{ts} {record.levelname:<7} {record.name} {record.getMessage()} {tail}".rstrip()
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+    """Install one stderr handler on the root logger (idempotent)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # kafka-python is chatty at INFO about every connection.
+    logging.getLogger("kafka").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,192 @@
+"""Typed settings for every job, CLI verb and service.
+
+One class tree, read from the environment with the ``RETAIL_`` prefix and ``__`` between
+nesting levels, e.g. ``RETAIL_KAFKA__BOOTSTRAP_SERVERS=broker:9092`` or
+``RETAIL_SIMULATOR__STORES=1000``. Empty variables are ignored, unknown ``RETAIL_``
+variables are errors, and every error names the environment variable to fix.
+
+The environment variable names documented here are the contract between a job's image
+and whatever launches it (Helm chart, Airflow's KubernetesPodOperator, Tilt).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "RETAIL_"
+ENV_DELIMITER = "__"
+
+# Values that mean "nobody set a real secret"; refused outside local mode.
+_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "password", "secret", "admin", "minioadmin"}
+
+
+class SettingsError(ValueError):
+    """Raised when settings are invalid; the message names each offending variable."""
+
+
+class _Section(BaseModel):
+    model_config = {"extra": "forbid", "frozen": True}
+
+
+class KafkaSettings(_Section):
+    """Kafka client settings shared by producers, consumers and admin calls."""
+
+    bootstrap_servers: str = Field("127.0.0.1:9092", min_length=1)
+    client_id: str = "retail-platform"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    # "tansu" turns on the workarounds for the local broker's quirks (high watermark);
+    # production Kafka (Strimzi) is "kafka"; "auto" picks tansu for env=local.
+    flavor: Literal["auto", "kafka", "tansu"] = "auto"
+    linger_ms: int = Field(20, ge=0, le=10_000)
+    batch_size: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    retries: int = Field(10, ge=0)
+    request_timeout_ms: int = Field(30_000, ge=1_000)
+    delivery_timeout_ms: int = Field(120_000, ge=1_000)
+    # kafka-python spends its time in Python; producer processes scale it across cores.
+    producer_workers: int = Field(2, ge=1, le=32)
+    session_timeout_ms: int = Field(6_000, ge=1_000)
+    heartbeat_interval_ms: int = Field(1_000, ge=100)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                "security_protocol SASL_* needs sasl_mechanism, sasl_username and sasl_password"
+            )
+        if self.heartbeat_interval_ms * 3 > self.session_timeout_ms:
+            raise ValueError("heartbeat_interval_ms must be at most a third of session_timeout_ms")
+        return self
+
+    def client_config(self) -> dict[str, object]:
+        """Keyword arguments common to every kafka-python client."""
+        cfg: dict[str, object] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+        if self.sasl_mechanism:
+            cfg["sasl_mechanism"] = self.sasl_mechanism
+            cfg["sasl_plain_username"] = self.sasl_username
+            cfg["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        if self.ssl_cafile:
+            cfg["ssl_cafile"] = str(self.ssl_cafile)
+        return cfg
+
+
+class LocalSettings(_Section):
+    """The embedded local stack (`retail local up`)."""
+
+    home: Path = Path(".retail")
+    broker_port: int = Field(9092, ge=1024, le=65535)
+    # memory:// forgets everything when the broker stops; s3:// (with AWS_* variables)
+    # survives restarts.
+    storage_engine: str = Field("memory://tansu/", pattern=r"^(memory|s3)://")
+    start_timeout_s: float = Field(15.0, gt=0)
+
+
+class LakeSettings(_Section):
+    """Where raw and processed Parquet goes: a local directory or ``s3://bucket/prefix``."""
+
+    root: str = ".retail/lake"
+    s3_endpoint: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_tls: bool = True
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+
+class SimulatorSettings(_Section):
+    """Defaults for the POS simulator; CLI flags override them."""
+
+    seed: int = 42
+    stores: int = Field(20, ge=1, le=5_000)
+    products: int = Field(2_000, ge=10, le=200_000)
+    # Design volume is 100-500 events per minute per store while open.
+    rate: float = Field(200.0, gt=0, le=5_000)
+    start_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["console", "json"] = "console"
+
+
+class Settings(BaseSettings):
+    """Root of the settings tree."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        env_ignore_empty=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+    env: Literal["local", "dev", "staging", "prod"] = "local"
+    kafka: KafkaSettings = KafkaSettings()
+    local: LocalSettings = LocalSettings()
+    lake: LakeSettings = LakeSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+    log: LogSettings = LogSettings()
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_outside_local(self) -> Settings:
+        if self.env == "local":
+            return self
+        for name, secret in (
+            ("kafka.sasl_password", self.kafka.sasl_password),
+            ("lake.s3_secret_key", self.lake.s3_secret_key),
+        ):
+            if secret is not None and secret.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name} is a placeholder; set a real secret for env={self.env}")
+        return self
+
+
+    def resolved_kafka(self) -> KafkaSettings:
+        """Kafka settings with ``auto`` values resolved.
+
+        For ``env=local`` the flavor is ``tansu`` and, unless set explicitly, the bootstrap
+        address is the local broker's (``127.0.0.1:<local.broker_port>``).
+        """
+        update: dict[str, object] = {}
+        if self.kafka.flavor == "auto":
+            update["flavor"] = "tansu" if self.env == "local" else "kafka"
+        if self.env == "local" and "bootstrap_servers" not in self.kafka.model_fields_set:
+            update["bootstrap_servers"] = f"127.0.0.1:{self.local.broker_port}"
+        return self.kafka.model_copy(update=update)
+
+
+def env_var_name(loc: tuple[object, ...]) -> str:
+    """The environment variable behind a pydantic error location."""
+    parts = [str(p) for p in loc if not isinstance(p, int)]
+    return ENV_PREFIX + ENV_DELIMITER.join(p.upper() for p in parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise :class:`SettingsError` naming each bad field."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err.get("loc", ()))
+            where = env_var_name(loc) if loc else ENV_PREFIX + "*"
+            lines.append(f"{where}: {err['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,123 @@
+"""The POS simulator: a chain's days, store group by store group, as columnar event batches.
+
+Per group of stores and local day: draw baskets, take deliveries that are due, returns,
+shrinkage and count adjustments; apply every stock movement in time order without ever
+going below zero (unmet demand becomes lost sales); place replenishment orders under a
+(reorder point, order-up-to) policy whose deliveries arrive after the supplier's lead time.
+Everything is drawn from generators seeded by (seed, day, first store), so the same seed
+and configuration give the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+from retail.sim import calendar
+from retail.sim.catalog import Catalog
+from retail.sim.day import DayContext, simulate_day
+from retail.sim.demand import BASKET_LINES, HOURLY, MEAN_QTY, transactions_per_hour
+from retail.sim.pricing import PriceBook
+from retail.sim.tables import EventBatch
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """What to simulate. ``rate`` is events per minute per store, averaged over open hours."""
+
+    seed: int = 42
+    rate: float = 200.0
+    start: date = date(2026, 1, 5)
+    days: int = 1
+    batch_events: int = 250_000  # target events per batch; fixes the store grouping
+    promo_share: float = 0.03
+    review_days: int = 7  # order-up-to covers this many days of demand
+    safety_sd: float = 2.0  # reorder point covers lead time plus this many deviations
+
+    def __post_init__(self) -> None:
+        if self.days < 0 or self.rate <= 0 or self.batch_events < 1:
+            raise ValueError("days must be >= 0, rate > 0 and batch_events >= 1")
+
+
+class Simulator:
+    """Owns the chain's state (stock, open orders, prices) and emits events day by day."""
+
+    def __init__(self, catalog: Catalog, config: SimConfig):
+        self.catalog = catalog
+        self.config = config
+        rng = np.random.default_rng([config.seed, 1])
+        self.prices = PriceBook(catalog.product_price, catalog.product_category, config.promo_share)
+        self.tx_rate = transactions_per_hour(config.rate, catalog.store_type, catalog.store_traffic)
+        daily = self._expected_daily_units()
+        prod = catalog.pair_product
+        sup = catalog.product_supplier[prod]
+        cover = catalog.supplier_lead_mean[sup] + config.safety_sd * catalog.supplier_lead_sd[sup]
+        pack = catalog.product_pack[prod]
+        self.reorder_point = np.ceil(daily * (cover + 1.0)).astype(np.int64)
+        self.order_up_to = self.reorder_point + np.maximum(
+            np.ceil(daily * config.review_days), pack).astype(np.int64)
+        self.stock = rng.integers(self.reorder_point, self.order_up_to + 1)
+        self.on_order = np.zeros(catalog.n_pairs, dtype=np.int64)
+        self.pending_deliveries: dict[tuple[int, int], list[dict[str, np.ndarray]]] = {}
+        self.pending_returns: dict[tuple[int, int], list[dict[str, np.ndarray]]] = {}
+        per_store_day = config.rate * 60.0 * float(np.mean(HOURLY.astype(bool).sum(axis=1)))
+        self.stores_per_batch = max(1, int(config.batch_events // per_store_day))
+
+    def _expected_daily_units(self) -> np.ndarray:
+        """Mean units sold per pair per ordinary day, used to size stock and reorder points."""
+        c = self.catalog
+        tx_day = self.tx_rate * HOURLY[c.store_type].sum(axis=1)
+        lines_day = tx_day * BASKET_LINES[c.store_type]
+        w = c.popularity[c.pair_product]
+        store_w = np.add.reduceat(w, c.store_pair_start[:-1])
+        share = w / store_w[c.pair_store]
+        return lines_day[c.pair_store] * share * MEAN_QTY[c.product_category[c.pair_product]]
+
+    def store_groups(self) -> list[tuple[int, int]]:
+        n, k = self.catalog.n_stores, self.stores_per_batch
+        return [(s, min(s + k, n)) for s in range(0, n, k)]
+
+    def days(self) -> Iterator[tuple[int, date]]:
+        for d in range(self.config.days):
+            yield d, self.config.start + timedelta(days=d)
+
+    def run(self) -> Iterator[EventBatch]:
+        """Every batch of the configured days, in day order, then store-group order."""
+        for d, day in self.days():
+            yield from self.run_day(d, day)
+
+    def run_day(self, d: int, day: date) -> Iterator[EventBatch]:
+        changes = self.prices.advance(np.random.default_rng([self.config.seed, d, 2]), day, d == 0)
+        for s0, s1 in self.store_groups():
+            ctx = DayContext(
+                day_index=d, day=day, stores=(s0, s1), price_changes=changes,
+                day_mult=calendar.day_multiplier(day),
+                rng=np.random.default_rng([self.config.seed, d, 3, s0]),
+            )
+            yield simulate_day(self, ctx)
+
+    def schedule(self, book: dict, group: tuple[int, int],
+                 rows: dict[str, np.ndarray]) -> None:
+        """Queue rows (deliveries or returns) for a future day, split by arrival day."""
+        due = rows.pop("due_day")
+        for target in np.unique(due):
+            mask = due == target
+            book.setdefault((int(target), group[0]), []).append({k: v[mask] for k, v in rows.items()})
+
+    @staticmethod
+    def take_due(book: dict, day_index: int, group: tuple[int, int]) -> dict[str, np.ndarray] | None:
+        parts = book.pop((day_index, group[0]), None)
+        if not parts:
+            return None
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def ground_truth(self) -> dict[str, int]:
+        """Current stock by ``store_id|product_id`` (what the stream must reproduce)."""
+        c = self.catalog
+        stores = c.stores["store_id"].to_numpy(zero_copy_only=False)
+        prods = c.products["product_id"].to_numpy(zero_copy_only=False)
+        return {f"{stores[s]}|{prods[p]}": int(q)
+                for s, p, q in zip(c.pair_store, c.pair_product, self.stock)}
