@@ -46,7 +46,7 @@ class KafkaSettings(_Section):
     # production Kafka (Strimzi) is "kafka"; "auto" picks tansu for env=local.
     flavor: Literal["auto", "kafka", "tansu"] = "auto"
     linger_ms: int = Field(20, ge=0, le=10_000)
-    batch_size: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    batch_size: int = Field(1024 * 1024, ge=1024, le=16 * 1024 * 1024)
     retries: int = Field(10, ge=0)
     request_timeout_ms: int = Field(30_000, ge=1_000)
     delivery_timeout_ms: int = Field(120_000, ge=1_000)

@@ -20,7 +20,6 @@ import pyarrow.compute as pc
 
 from retail.io.producer import EventProducer, ProducerStats
 from retail.settings import KafkaSettings
-from retail.sim.tables import to_json_events
 
 _STATS = [f.name for f in fields(ProducerStats)]
 
@@ -52,7 +51,7 @@ def _worker(slot: int, settings: KafkaSettings, spool: Path | None, inbox, count
                 continue
             if table is None:
                 break
-            producer.send_many(to_json_events(table))
+            producer.send_table(table["event_type"][0].as_py(), table)
             _publish(counters, slot, producer.stats)
     finally:
         producer.close()
@@ -65,7 +64,9 @@ class ParallelProducer:
     def __init__(self, settings: KafkaSettings, *, workers: int | None = None,
                  spool: Path | None = None):
         self.workers = workers or settings.producer_workers
-        ctx = mp.get_context("spawn")
+        # fork: workers start in milliseconds and share the parent's imports; the parent
+        # holds no Kafka client (or other threads) when it creates them.
+        ctx = mp.get_context("fork")
         self._counters = ctx.Array("q", self.workers * len(_STATS), lock=False)
         self._errors = ctx.Queue()
         self._inboxes = [ctx.Queue(maxsize=8) for _ in range(self.workers)]

@@ -10,8 +10,8 @@ file, so nothing is lost silently.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -19,16 +19,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from kafka import KafkaProducer
 
 from retail.contracts import (
     DEAD_LETTER_TOPIC,
     ContractViolation,
+    contract,
     event_key,
     topic,
     topic_for_event_type,
     validate_event,
 )
+from retail.contracts.columnar import encode_json, json_ready, needs_row_encoding, valid_rows
 from retail.io.kafka import partition_for
 from retail.settings import KafkaSettings
 
@@ -73,7 +77,11 @@ def dead_letter_event(*, payload: object, reason: str, error: str, field: str | 
 
 
 class EventProducer:
-    """Validate, key and send events; count every outcome. Thread-safe counters."""
+    """Validate, key and send events; count every outcome.
+
+    Outcomes are collected from the in-flight queue (oldest first) rather than with a
+    callback per record, which keeps the per-event cost down; :meth:`flush` settles all.
+    """
 
     def __init__(self, settings: KafkaSettings, *, spool: Path | None = None,
                  name: str = "retail-producer"):
@@ -81,8 +89,8 @@ class EventProducer:
         self.name = name
         self.spool = spool
         self.stats = ProducerStats()
-        self._lock = threading.Lock()
         self._partitions: dict[str, int] = {}
+        self._inflight: deque[tuple[Any, str, bytes, bytes]] = deque()
         self._producer = KafkaProducer(
             **settings.client_config(),
             acks="all",
@@ -92,10 +100,6 @@ class EventProducer:
             delivery_timeout_ms=settings.delivery_timeout_ms,
             max_in_flight_requests_per_connection=5,
         )
-
-    def _count(self, field: str, n: int = 1) -> None:
-        with self._lock:
-            setattr(self.stats, field, getattr(self.stats, field) + n)
 
     def _partition(self, topic_name: str, key: bytes) -> int:
         n = self._partitions.get(topic_name)
@@ -110,37 +114,72 @@ class EventProducer:
             contract = validate_event(event)
             value = orjson.dumps(event)
         except (ContractViolation, TypeError) as exc:
-            self._count("invalid")
+            self.stats.invalid += 1
             et = event.get("event_type") if isinstance(event, Mapping) else None
             self.dead_letter(event, reason="contract_violation" if isinstance(
                 exc, ContractViolation) else "serialization_error", error=str(exc),
                 field=getattr(exc, "field", None), event_type=et if isinstance(et, str) else None)
             return
-        key = event_key(event).encode()
-        self._send(contract.topic, key, value, event)
+        self._send(contract.topic, event_key(event).encode(), value)
 
     def send_many(self, events: Iterable[Mapping[str, Any]]) -> None:
         for e in events:
             self.send(e)
 
-    def _send(self, topic_name: str, key: bytes, value: bytes, event: Mapping[str, Any]) -> None:
+    def send_table(self, event_type: str, table: pa.Table) -> None:
+        """Validate and send a table of events of one type (columns as in the contract).
+
+        Valid rows are encoded column-wise; invalid rows take the row path, which names
+        the field in the dead-letter record. If a valid row needs row encoding (control
+        characters), the whole table goes row by row so that per-key order holds.
+        """
+        if table.num_rows == 0:
+            return
+        c = contract(event_type)
+        doc = json_ready(table)
+        ok = valid_rows(c, doc)
+        if pc.any(pc.and_(ok, needs_row_encoding(doc))).as_py():
+            self.send_many(doc.to_pylist())
+            return
+        if not pc.all(ok).as_py():
+            self.send_many(doc.filter(pc.invert(ok)).to_pylist())
+            doc = doc.filter(ok)
+        keys = pc.binary_join_element_wise(
+            pc.fill_null(doc["store_id"], "*") if "store_id" in doc.column_names else "*",
+            pc.fill_null(doc["product_id"], "*") if "product_id" in doc.column_names else "*",
+            "|")
+        for key, value in zip(pc.cast(keys, pa.binary()).to_pylist(), encode_json(doc)):
+            self._send(c.topic, key, value)
+
+    def _send(self, topic_name: str, key: bytes, value: bytes) -> None:
         future = self._producer.send(topic_name, key=key, value=value,
                                      partition=self._partition(topic_name, key))
-        self._count("sent")
-        future.add_callback(self._on_ack)
-        future.add_errback(self._on_error, topic_name, key, value, event)
+        self.stats.sent += 1
+        self._inflight.append((future, topic_name, key, value))
+        if len(self._inflight) >= 4096:
+            self._reap()
 
-    def _on_ack(self, _metadata: object) -> None:
-        self._count("acked")
-
-    def _on_error(self, exc: Exception, topic_name: str, key: bytes, value: bytes,
-                  event: Mapping[str, Any]) -> None:
-        self._count("failed")
-        log.warning("delivery failed", extra={"retail_fields": {"topic": topic_name,
-                                                                 "error": repr(exc)}})
-        self.dead_letter(value, reason="delivery_failed", error=repr(exc), field=None,
-                         event_type=event.get("event_type"), source_topic=topic_name,
-                         key=key.decode())
+    def _reap(self) -> None:
+        """Count finished sends, oldest first; dead-letter the ones that failed."""
+        while self._inflight:
+            future, topic_name, key, value = self._inflight[0]
+            if not future.is_done:
+                return
+            self._inflight.popleft()
+            if topic_name == DEAD_LETTER_TOPIC:
+                if future.succeeded():
+                    self.stats.dead_lettered += 1
+                else:
+                    self._spool(value, future.exception)
+            elif future.succeeded():
+                self.stats.acked += 1
+            else:
+                self.stats.failed += 1
+                log.warning("delivery failed", extra={"retail_fields": {
+                    "topic": topic_name, "error": repr(future.exception)}})
+                self.dead_letter(value, reason="delivery_failed", error=repr(future.exception),
+                                 field=None, event_type=None, source_topic=topic_name,
+                                 key=key.decode())
 
     def dead_letter(self, payload: object, *, reason: str, error: str, field: str | None,
                     event_type: str | None, source_topic: str | None = None,
@@ -156,26 +195,29 @@ class EventProducer:
         dl = dead_letter_event(payload=payload, reason=reason, error=error, field=field,
                                source_topic=source_topic, event_type=event_type, key=key,
                                producer=self.name)
-        value = orjson.dumps(dl)
-        dkey = (key or "*|*").encode()
-        future = self._producer.send(DEAD_LETTER_TOPIC, key=dkey, value=value,
-                                     partition=self._partition(DEAD_LETTER_TOPIC, dkey))
-        future.add_callback(lambda _m: self._count("dead_lettered"))
-        future.add_errback(lambda exc: self._spool(value, exc))
+        self._send(DEAD_LETTER_TOPIC, (key or "*|*").encode(), orjson.dumps(dl))
+        self.stats.sent -= 1  # `sent` counts event-topic sends only
 
-    def _spool(self, value: bytes, exc: Exception) -> None:
-        self._count("spooled")
+    def _spool(self, value: bytes, exc: Exception | None) -> None:
+        self.stats.spooled += 1
         log.error("dead-letter delivery failed; spooling",
                   extra={"retail_fields": {"error": repr(exc), "spool": str(self.spool)}})
         if self.spool is not None:
             self.spool.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock, self.spool.open("ab") as fh:
+            with self.spool.open("ab") as fh:
                 fh.write(value + b"\n")
 
     def flush(self, timeout_s: float | None = None) -> None:
-        self._producer.flush(timeout=timeout_s)
+        """Wait until every send is acknowledged or failed, and count the outcomes."""
+        while self._inflight:
+            self._producer.flush(timeout=timeout_s)
+            self._reap()
+            if self._inflight and not self._inflight[0][0].is_done:
+                raise TimeoutError(f"{len(self._inflight)} sends still unconfirmed")
 
     def close(self, timeout_s: float | None = 30.0) -> None:
         """Flush outstanding events and close the client."""
-        self._producer.flush(timeout=timeout_s)
-        self._producer.close(timeout=timeout_s)
+        try:
+            self.flush(timeout_s)
+        finally:
+            self._producer.close(timeout=timeout_s)

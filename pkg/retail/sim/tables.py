@@ -12,9 +12,9 @@ from datetime import date
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from retail.contracts import contract
+from retail.contracts.columnar import json_ready
 from retail.sim.ids import uuid4_array
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
@@ -70,11 +70,7 @@ class EventBatch:
 
 def to_json_events(table: pa.Table) -> list[dict[str, object]]:
     """Rows as JSON-ready dicts: timestamps as ISO-8601 UTC strings ending in ``Z``."""
-    for i, name in enumerate(table.column_names):
-        if name in _TIME_FIELDS:
-            text = pc.strftime(table[name], format="%Y-%m-%dT%H:%M:%SZ")
-            table = table.set_column(i, name, text)
-    return table.to_pylist()
+    return json_ready(table).to_pylist()
 
 
 def dumps(event: dict[str, object]) -> bytes:
