@@ -59,5 +59,7 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # kafka-python is chatty at INFO about every connection.
-    logging.getLogger("kafka").setLevel(max(logging.WARNING, root.level))
+    # kafka-python logs every connection attempt and retry at ERROR; our own code reports
+    # what matters (unreachable brokers, failed deliveries), so its logs show in DEBUG only.
+    logging.getLogger("kafka").setLevel(logging.DEBUG if root.level <= logging.DEBUG
+                                        else logging.CRITICAL)

@@ -54,7 +54,7 @@ class ProducerStats:
 
 
 class EventSink(Protocol):
-    """Anything that takes events: the Kafka producer, or a test double of the same shape."""
+    """The interface of an event producer; :class:`EventProducer` is the Kafka backend."""
 
     def send(self, event: Mapping[str, Any]) -> None: ...
     def flush(self, timeout_s: float | None = None) -> None: ...
@@ -208,12 +208,17 @@ class EventProducer:
                 fh.write(value + b"\n")
 
     def flush(self, timeout_s: float | None = None) -> None:
-        """Wait until every send is acknowledged or failed, and count the outcomes."""
+        """Wait until every send is acknowledged or failed, and count the outcomes.
+
+        Settling can send more (dead letters of failed sends), hence the loop.
+        """
         while self._inflight:
+            newest = self._inflight[-1][0]
             self._producer.flush(timeout=timeout_s)
+            if not newest.is_done:
+                raise TimeoutError(f"{len(self._inflight)} sends still unconfirmed "
+                                   f"after {timeout_s}s")
             self._reap()
-            if self._inflight and not self._inflight[0][0].is_done:
-                raise TimeoutError(f"{len(self._inflight)} sends still unconfirmed")
 
     def close(self, timeout_s: float | None = 30.0) -> None:
         """Flush outstanding events and close the client."""

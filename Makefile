@@ -1,0 +1,59 @@
+# retail-platform: the two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RETAIL := $(BIN)/retail
+STAMP := $(VENV)/.installed
+
+# Demo size: a day of a small chain (about 280k events).
+DEMO_STORES ?= 5
+DEMO_PRODUCTS ?= 500
+DEMO_RATE ?= 50
+
+.PHONY: help install demo test bench lock up down status clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pkg/pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e './pkg[local,dev]'
+	@touch $@
+
+install: $(STAMP) ## create .venv and install the pinned dependencies and the package
+
+demo: install ## start the local stack, simulate a day of POS events into Kafka, show what arrived
+	$(RETAIL) local up
+	$(RETAIL) simulate --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS) --rate $(DEMO_RATE) --days 1
+	$(RETAIL) local status
+	$(RETAIL) peek retail-sales-transactions -n 1
+	@echo "The broker keeps running on 127.0.0.1 (stop it with: make down)."
+
+test: install ## run the whole test suite (unit, property and integration against real local services)
+	$(BIN)/python -m pytest
+
+bench: install ## measure simulator and producer throughput against naive baselines (writes docs/benchmarks.md)
+	$(BIN)/python tests/bench/bench_spine.py --write docs/benchmarks.md
+
+lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check './pkg[local,dev]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^retail-platform' > constraints.txt
+	rm -rf .lock-venv
+
+up: install ## start the local stack
+	$(RETAIL) local up
+
+status: install ## show the local stack's topics and offsets
+	$(RETAIL) local status
+
+down: ## stop the local stack
+	@if [ -x $(RETAIL) ]; then $(RETAIL) local down; fi
+
+clean: down ## stop the stack and delete .retail/ and .venv/
+	rm -rf .retail $(VENV)
