@@ -1,0 +1,125 @@
+"""`retail local up|status|down` and `retail simulate` as a user runs them, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import re
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port
+
+pytestmark = pytest.mark.integration
+RETAIL = [sys.executable, "-m", "retail.cli"]
+
+
+@pytest.fixture
+def stack_env(tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_")}
+    env.update(RETAIL_LOCAL__HOME=str(tmp_path / ".retail"),
+               RETAIL_LOCAL__BROKER_PORT=str(free_port()), COLUMNS="200")
+    yield env
+    subprocess.run([*RETAIL, "local", "down"], env=env, capture_output=True, timeout=60)
+
+
+def retail(env, *args, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run([*RETAIL, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_up_status_down_manage_only_the_broker_that_up_started(stack_env, tmp_path):
+    first = retail(stack_env, "local", "up")
+    assert first.returncode == 0, first.stderr
+    assert "retail-dead-letter" in first.stdout
+    record = json.loads((tmp_path / ".retail" / "broker.json").read_text())
+
+    again = retail(stack_env, "local", "up")
+    assert again.returncode == 0 and "all existed" in again.stdout
+    assert json.loads((tmp_path / ".retail" / "broker.json").read_text())["pid"] == record["pid"]
+
+    status = retail(stack_env, "local", "status")
+    assert status.returncode == 0, status.stderr
+    for name, partitions in [("retail-sales-transactions", 3), ("retail-restock-alerts", 1),
+                             ("retail-price-changes", 2)]:
+        line = next(ln for ln in status.stdout.splitlines() if name in ln)
+        assert f" {partitions} " in line
+
+    down = retail(stack_env, "local", "down")
+    assert down.returncode == 0 and str(record["pid"]) in down.stdout
+    assert not Path(f"/proc/{record['pid']}").exists() or \
+        "Z" in Path(f"/proc/{record['pid']}/stat").read_text().split()[2]
+    assert retail(stack_env, "local", "status").returncode == 3
+    assert "nothing to stop" in retail(stack_env, "local", "down").stdout
+
+
+def test_down_leaves_alone_a_process_it_did_not_start(stack_env, tmp_path):
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        home = tmp_path / ".retail"
+        home.mkdir()
+        (home / "broker.json").write_text(json.dumps({
+            "pid": other.pid, "port": 1, "binary": "/bin/sleep",
+            "storage_engine": "memory://", "started_at": 0}))
+        assert "nothing to stop" in retail(stack_env, "local", "down").stdout
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_up_names_the_setting_when_the_port_is_taken(stack_env):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", int(stack_env["RETAIL_LOCAL__BROKER_PORT"])))
+        s.listen()
+        result = retail(stack_env, "local", "up")
+    assert result.returncode == 1
+    assert "RETAIL_LOCAL__BROKER_PORT" in result.stderr
+
+
+def test_a_bad_setting_fails_fast_naming_the_variable(stack_env):
+    result = retail({**stack_env, "RETAIL_SIMULATOR__RATE": "-3"}, "simulate", "--sink", "null")
+    assert result.returncode == 2
+    assert "RETAIL_SIMULATOR__RATE" in result.stderr
+
+
+def test_simulate_reports_per_type_counts_that_match_the_broker(stack_env):
+    assert retail(stack_env, "local", "up").returncode == 0
+    run = retail(stack_env, "simulate", "--stores", "2", "--products", "100", "--rate", "10",
+                 "--start", "2026-03-02", "--seed", "3")
+    assert run.returncode == 0, run.stderr
+    assert "backfill" in run.stdout and "1/1" in run.stdout
+    total = next(ln for ln in run.stdout.splitlines() if "total" in ln)
+    sent = int([c.strip() for c in total.split("│") if c.strip()][1].replace(",", ""))
+    assert f"acked {sent:,}" in run.stdout
+    status = retail(stack_env, "local", "status")
+    messages = 0
+    for ln in status.stdout.splitlines():
+        cells = [c.strip() for c in ln.split("│") if c.strip()]
+        if cells and cells[0].startswith("retail-"):
+            messages += int(cells[3].replace(",", ""))
+    assert messages == sent
+
+
+def test_sigterm_stops_a_backfill_after_the_current_batch_and_flushes(stack_env):
+    assert retail(stack_env, "local", "up").returncode == 0
+    proc = subprocess.Popen(
+        [*RETAIL, "simulate", "--stores", "30", "--products", "300", "--rate", "100",
+         "--days", "30", "--start", "2026-03-02"],
+        env=stack_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "stopped early" in out and "SIGTERM" in err
+    line = next(ln for ln in out.splitlines() if ln.startswith("producer:"))
+    counts = {k: int(v.replace(",", "")) for k, v in re.findall(r"([a-z-]+) ([\d,]+)", line)}
+    assert counts["sent"] > 0
+    assert counts["sent"] == counts["acked"] and counts["failed"] == 0
