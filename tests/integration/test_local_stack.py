@@ -118,7 +118,7 @@ def test_sigterm_stops_a_backfill_after_the_current_batch_and_flushes(stack_env)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    assert "stopped early" in out and "SIGTERM" in err
+    assert "stopped before the end" in out and "SIGTERM" in err
     line = next(ln for ln in out.splitlines() if ln.startswith("producer:"))
     counts = {k: int(v.replace(",", "")) for k, v in re.findall(r"([a-z-]+) ([\d,]+)", line)}
     assert counts["sent"] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
@@ -44,15 +45,15 @@ def _stop_on_signals() -> threading.Event:
 
 @handle_errors
 def simulate(
-    stores: int = typer.Option(None, help="stores in the chain [default: RETAIL_SIMULATOR__STORES]"),
-    products: int = typer.Option(None, help="SKUs in the catalog [default: RETAIL_SIMULATOR__PRODUCTS]"),
-    days: int = typer.Option(1, min=1, help="days of history to backfill"),
+    stores: int = typer.Option(None, help="stores in the chain (default: RETAIL_SIMULATOR__STORES, 20)"),
+    products: int = typer.Option(None, help="SKUs in the catalog (default: RETAIL_SIMULATOR__PRODUCTS, 2000)"),
+    days: int = typer.Option(1, min=1, help="days of history to backfill (live mode runs until stopped)"),
     live_mode: bool = typer.Option(False, "--live", help="emit events in real time from now on"),
-    rate: float = typer.Option(None, help="events per minute per store while open (design: 100-500)"),
-    start: str = typer.Option(None, help="first day, YYYY-MM-DD [default: today (live) or RETAIL_SIMULATOR__START_DATE]"),
+    rate: float = typer.Option(None, help="events per minute per store while open; design 100-500 (default: RETAIL_SIMULATOR__RATE, 200)"),
+    start: str = typer.Option(None, help="first day, YYYY-MM-DD (default: RETAIL_SIMULATOR__START_DATE, else today)"),
     seed: int = typer.Option(None, help="random seed; same seed and options give the same events"),
     sink: SinkKind = typer.Option(SinkKind.kafka, help="kafka, parquet (the lake) or null (measure only)"),
-    workers: int = typer.Option(None, min=1, help="producer processes [default: RETAIL_KAFKA__PRODUCER_WORKERS]"),
+    workers: int = typer.Option(None, min=1, help="producer processes (default: RETAIL_KAFKA__PRODUCER_WORKERS, 2)"),
     speed: float = typer.Option(1.0, min=0.001, help="live: simulated seconds per real second"),
     duration: float = typer.Option(None, min=0.1, help="live: stop after this many seconds"),
 ) -> None:
@@ -62,8 +63,9 @@ def simulate(
     first = date.fromisoformat(start) if start else (
         datetime.now(UTC).date() if live_mode or not sim_s.start_date
         else date.fromisoformat(sim_s.start_date))
+    # Live mode runs until Ctrl-C / SIGTERM / --duration: give it a century of days.
     config = SimConfig(seed=sim_s.seed if seed is None else seed, rate=rate or sim_s.rate,
-                       start=first, days=days)
+                       start=first, days=36_500 if live_mode else days)
     n_stores, n_products = stores or sim_s.stores, products or sim_s.products
     with console.status(f"generating catalog: {n_stores:,} stores, {n_products:,} SKUs"):
         catalog = generate_catalog(n_stores, n_products, config.seed)
@@ -84,7 +86,16 @@ def simulate(
     if live_mode:
         console.print(f"live from {datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z at {speed:g}x "
                       f"(Ctrl-C to stop)")
-        summary = live(simulator, out, speed=speed, duration_s=duration, stop=stop)
+        last = {"t": time.monotonic()}
+
+        def heartbeat(progress: RunSummary) -> None:
+            if time.monotonic() - last["t"] >= 5.0:
+                last["t"] = time.monotonic()
+                console.print(f"{datetime.now(UTC):%H:%M:%S} live: {progress.total:,} events "
+                              f"sent ({', '.join(f'{k} {v:,}' for k, v in sorted(progress.events.items()))})")
+
+        summary = live(simulator, out, speed=speed, duration_s=duration, stop=stop,
+                       on_tick=heartbeat)
     else:
         groups = len(simulator.store_groups()) * days
         with Progress(TextColumn("[bold]backfill[/bold] {task.description}"), BarColumn(),
@@ -114,7 +125,8 @@ def _print_summary(summary: RunSummary, sink: SinkKind) -> None:
         if p.acked + p.failed < p.sent:
             console.print(f"[yellow]{p.sent - p.acked - p.failed:,} sends unconfirmed[/yellow]")
     if summary.stopped_early:
-        console.print("[yellow]stopped early on request; everything sent was flushed[/yellow]")
+        console.print("[yellow]stopped before the end of the run (signal or --duration); "
+                      "everything sent was flushed[/yellow]")
 
 
 @handle_errors
