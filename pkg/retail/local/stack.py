@@ -76,6 +76,20 @@ def _port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _wait_listening(proc: subprocess.Popen, port: int, timeout_s: float, log: Path) -> None:
+    """Wait until the broker accepts connections; fail with its log if it exits first."""
+    deadline = time.monotonic() + timeout_s
+    while not _port_in_use(port):
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise StackError(f"the broker exited with code {proc.returncode}:\n{tail}")
+        if time.monotonic() > deadline:
+            proc.terminate()
+            raise StackError(f"the broker did not listen on 127.0.0.1:{port} within "
+                             f"{timeout_s:g}s; see {log}")
+        time.sleep(0.02)
+
+
 def up(settings: Settings, storage_engine: str = "memory://tansu/",
        extra_env: dict[str, str] | None = None) -> tuple[BrokerRecord, list[str]]:
     """Start the broker unless ours already runs; wait for it; create missing topics.
@@ -83,6 +97,7 @@ def up(settings: Settings, storage_engine: str = "memory://tansu/",
     Returns the broker record and the names of topics created now.
     """
     record = read_record(settings)
+    started = record is None
     if record is None:
         port = settings.local.broker_port
         if _port_in_use(port):
@@ -99,6 +114,7 @@ def up(settings: Settings, storage_engine: str = "memory://tansu/",
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, env={**os.environ, **(extra_env or {})},
             )
+        _wait_listening(proc, port, settings.local.start_timeout_s, home / "logs" / "broker.log")
         record = BrokerRecord(proc.pid, port, str(binary), storage_engine, time.time())
         _record_path(settings).write_text(json.dumps(asdict(record), indent=2))
     kafka = settings.resolved_kafka().model_copy(
@@ -106,6 +122,8 @@ def up(settings: Settings, storage_engine: str = "memory://tansu/",
     try:
         admin_client(kafka, timeout_s=settings.local.start_timeout_s).close()
     except KafkaUnavailable as exc:
+        if started:  # leave nothing half-started behind
+            down(settings)
         log_file = settings.local.home / "logs" / "broker.log"
         raise StackError(f"the broker did not answer: {exc}; see {log_file}") from None
     return record, ensure_topics(kafka, topics())

@@ -35,7 +35,7 @@ class SimConfig:
     batch_events: int = 250_000  # target events per batch; fixes the store grouping
     promo_share: float = 0.03
     review_days: int = 7  # order-up-to covers this many days of demand
-    safety_sd: float = 2.0  # reorder point covers lead time plus this many deviations
+    safety_sd: float = 1.0  # reorder point covers lead time plus this many deviations
 
     def __post_init__(self) -> None:
         if self.days < 0 or self.rate <= 0 or self.batch_events < 1:
@@ -59,7 +59,9 @@ class Simulator:
         self.reorder_point = np.ceil(daily * (cover + 1.0)).astype(np.int64)
         self.order_up_to = self.reorder_point + np.maximum(
             np.ceil(daily * config.review_days), pack).astype(np.int64)
-        self.stock = rng.integers(self.reorder_point, self.order_up_to + 1)
+        # Stores start mid-cycle: some shelves are already low, so stock-outs (and lost
+        # sales) can happen before the first deliveries arrive, as in a real chain.
+        self.stock = rng.integers(self.reorder_point // 2, self.order_up_to + 1)
         self.on_order = np.zeros(catalog.n_pairs, dtype=np.int64)
         self.pending_deliveries: dict[tuple[int, int], list[dict[str, np.ndarray]]] = {}
         self.pending_returns: dict[tuple[int, int], list[dict[str, np.ndarray]]] = {}

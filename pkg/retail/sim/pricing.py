@@ -64,7 +64,10 @@ class PriceBook:
         old = self.price[changed].copy()
         factor = 1.0 + rng.choice([-1.0, 1.0], size=len(changed)) * rng.uniform(0.03, 0.10,
                                                                                len(changed))
-        self.price[changed] = np.maximum(np.round(old * factor, 1) - 0.01, 0.29)
+        new = np.maximum(np.round(old * factor, 1) - 0.01, 0.29)
+        moved = new != old  # rounding can cancel a small change: that is no change at all
+        changed, old = changed[moved], old[moved]
+        self.price[changed] = new[moved]
         parts.append((changed, 1, old, self.price[changed], np.zeros(len(changed), np.int64)))
 
         promo = np.sort(rng.choice(n, size=max(1, int(n * self.promo_share)), replace=False))
