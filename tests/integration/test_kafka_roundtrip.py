@@ -79,12 +79,16 @@ def _sale(**overrides):
 
 
 def test_a_malformed_event_goes_to_the_dead_letter_topic_with_its_reason(fresh_broker):
-    producer = EventProducer(fresh_broker.settings, name="test-producer")
+    delivered = []
+    producer = EventProducer(fresh_broker.settings, name="test-producer",
+                             on_delivery=lambda t, k, v, err: delivered.append((t, err)))
     good, bad = _sale(), _sale(quantity=0)
     producer.send(good)
     producer.send(bad)
     producer.close()
     assert (producer.stats.sent, producer.stats.acked) == (1, 1)
+    assert sorted(delivered) == [("retail-dead-letter", None),
+                                 ("retail-sales-transactions", None)]
     assert (producer.stats.invalid, producer.stats.dead_lettered) == (1, 1)
 
     sales = read_topic(fresh_broker.settings, "retail-sales-transactions")

@@ -18,6 +18,7 @@ from retail.io.kafka import read_topic
 from retail.io.lake import LakeWriter
 from retail.io.parallel import ParallelProducer
 from retail.sim import SimConfig, Simulator, generate_catalog
+from retail.sim.calendar import calendar_table
 from retail.simulate import KafkaSink, NullSink, ParquetSink, RunSummary, backfill, live
 
 
@@ -78,7 +79,13 @@ def simulate(
         out = KafkaSink(ParallelProducer(kafka, workers=workers,
                                          spool=s.local.home / "dead-letter-spool.jsonl"))
     elif sink is SinkKind.parquet:
-        out = ParquetSink(LakeWriter(s.lake))
+        writer = LakeWriter(s.lake)
+        for name, table in (("stores", catalog.stores), ("products", catalog.products),
+                            ("suppliers", catalog.suppliers),
+                            ("calendar", calendar_table(first, config.days))):
+            writer.write_reference(name, table)
+        console.print(f"lake: {writer.base} (master data in reference/)")
+        out = ParquetSink(writer)
     else:
         out = NullSink()
     stop = _stop_on_signals()

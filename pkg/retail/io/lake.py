@@ -66,6 +66,14 @@ class LakeWriter:
             self.rows_written += part.num_rows
         return paths
 
+    def write_reference(self, name: str, table: pa.Table) -> str:
+        """Master data (stores, products, suppliers, calendar) as ``reference/<name>.parquet``."""
+        folder = f"{self.base}/reference"
+        self.fs.create_dir(folder, recursive=True)
+        path = f"{folder}/{name}.parquet"
+        pq.write_table(table, path, filesystem=self.fs, compression="zstd")
+        return path
+
     def read(self, topic: str) -> pa.Table:
         """Everything written for ``topic`` (partition columns included)."""
         dataset = ds.dataset(f"{self.base}/{topic}", filesystem=self.fs, format="parquet",

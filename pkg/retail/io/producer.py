@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,15 +79,19 @@ def dead_letter_event(*, payload: object, reason: str, error: str, field: str | 
 class EventProducer:
     """Validate, key and send events; count every outcome.
 
-    Outcomes are collected from the in-flight queue (oldest first) rather than with a
-    callback per record, which keeps the per-event cost down; :meth:`flush` settles all.
+    Delivery outcomes are settled from the in-flight queue, oldest first, instead of by a
+    kafka-python callback per record (which costs more than the send itself); each settled
+    record is counted and passed to ``on_delivery(topic, key, value, error)`` if given
+    (``error`` is None on success). :meth:`flush` settles everything.
     """
 
     def __init__(self, settings: KafkaSettings, *, spool: Path | None = None,
-                 name: str = "retail-producer"):
+                 name: str = "retail-producer",
+                 on_delivery: Callable[[str, bytes, bytes, Exception | None], None] | None = None):
         self.settings = settings
         self.name = name
         self.spool = spool
+        self.on_delivery = on_delivery
         self.stats = ProducerStats()
         self._partitions: dict[str, int] = {}
         self._inflight: deque[tuple[Any, str, bytes, bytes]] = deque()
@@ -166,6 +170,8 @@ class EventProducer:
             if not future.is_done:
                 return
             self._inflight.popleft()
+            if self.on_delivery is not None:
+                self.on_delivery(topic_name, key, value, future.exception)
             if topic_name == DEAD_LETTER_TOPIC:
                 if future.succeeded():
                     self.stats.dead_lettered += 1

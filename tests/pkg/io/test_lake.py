@@ -6,6 +6,7 @@ from datetime import date
 
 import boto3
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -55,3 +56,11 @@ def test_rewriting_the_same_batch_overwrites_instead_of_duplicating(tmp_path):
     first = writer.read("retail-inventory-updates").num_rows
     backfill(two_days(), ParquetSink(writer))
     assert writer.read("retail-inventory-updates").num_rows == first
+
+
+def test_master_data_lands_beside_the_events(tmp_path):
+    sim = two_days()
+    writer = LakeWriter(LakeSettings(root=str(tmp_path / "lake")))
+    path = writer.write_reference("stores", sim.catalog.stores)
+    assert path.endswith("reference/stores.parquet")
+    assert pq.read_table(path).equals(sim.catalog.stores)
