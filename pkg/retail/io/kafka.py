@@ -141,6 +141,8 @@ def describe(settings: KafkaSettings) -> list[TopicState]:
 def read_topic(settings: KafkaSettings, topic: str, idle_s: float = 1.0) -> list:
     """Every record of ``topic`` from the beginning up to its true end (tests, status)."""
     ends = end_offsets(settings, topic)
+    if not ends:
+        raise ValueError(f"topic {topic!r} does not exist at {settings.bootstrap_servers}")
     c = consumer(settings, group_id=None)
     try:
         tps = [TopicPartition(topic, p) for p in ends]

@@ -67,12 +67,20 @@ def day_multiplier(day: date) -> float:
     return WEEKDAY_MULTIPLIER[day.weekday()] * HOLIDAY_MULTIPLIER.get(holiday_name(day), 1.0)
 
 
+CALENDAR_SCHEMA = pa.schema([
+    ("date", pa.date32()), ("day_of_week", pa.int64()), ("week", pa.int64()),
+    ("month", pa.int64()), ("quarter", pa.int64()), ("year", pa.int64()),
+    ("is_weekend", pa.bool_()), ("is_holiday", pa.bool_()), ("holiday_name", pa.string()),
+    ("season", pa.string()), ("demand_multiplier", pa.float64()),
+])
+
+
 def calendar_table(start: date, days: int) -> pa.Table:
     """One row per day: the calendar dimension the warehouse loads as ``dim_date``."""
     rows = [start + timedelta(days=i) for i in range(days)]
     return pa.table(
-        {
-            "date": pa.array(rows, pa.date32()),
+        schema=CALENDAR_SCHEMA, data={
+            "date": rows,
             "day_of_week": [d.isoweekday() for d in rows],
             "week": [d.isocalendar().week for d in rows],
             "month": [d.month for d in rows],

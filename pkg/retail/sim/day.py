@@ -26,6 +26,7 @@ _RETURN_RATE = np.array([c.return_rate for c in CATEGORIES])
 _SHRINK_RATE = np.array([c.shrink_rate for c in CATEGORIES])
 _CONVERSION = np.array([t.conversion for t in STORE_TYPES])
 ADJUST_RATE = 0.003
+MAX_SHIPMENT_UNITS = 24_000
 _NULL = pa.scalar(None, pa.string())
 
 
@@ -111,7 +112,7 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
     fulfilled[src[is_sale]] = -mv.applied[is_sale]
     lost = b.line_qty - fulfilled
     if n_del:
-        sim.on_order[deliv["pair"]] -= deliv["qty"]
+        np.subtract.at(sim.on_order, deliv["pair"], deliv["qty"])
 
     tables: dict[str, pa.Table] = {}
     tx_ids = ids("T", b.tx_store, b.tx_seq, 6)
@@ -287,11 +288,19 @@ def _shipments(sim, ctx, p0, p1, deliv, del_time, utc_ms, ids) -> pa.Table:
     sup = c.product_supplier[prod]
     lead = np.maximum(1, np.round(rng.normal(c.supplier_lead_mean[sup], c.supplier_lead_sd[sup])))
     lead = lead.astype(np.int64)
+    # A big order ships as several loads of at most MAX_SHIPMENT_UNITS (a multiple of every
+    # pack size), so no single delivery is an implausible stock movement.
+    loads = -(-qty // MAX_SHIPMENT_UNITS)
+    order = np.repeat(np.arange(len(pair)), loads)
+    load_no = np.arange(len(order)) - np.repeat(np.cumsum(loads) - loads, loads)
+    qty = np.minimum(MAX_SHIPMENT_UNITS, qty[order] - load_no * MAX_SHIPMENT_UNITS)
+    pair, lead = pair[order], lead[order]
+    prod = prod[order]
     store = c.pair_store[pair]
     ordered_ms = utc_ms(store, 23 * 3600 + 3300 + rng.integers(0, 240, size=len(pair)))
     expected_ms = utc_ms(store, 6 * 3600 + lead * 86_400)
     ship = ids("SH", store, np.arange(1, len(pair) + 1), 6)
-    sim.on_order[pair] += qty
+    np.add.at(sim.on_order, pair, qty)
     sim.schedule(sim.pending_deliveries, ctx.stores, {
         "due_day": ctx.day_index + lead, "pair": pair, "qty": qty,
         "shipment": np.asarray(ship.to_pylist(), dtype=object),
