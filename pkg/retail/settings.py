@@ -3,7 +3,8 @@
 One class tree, read from the environment with the ``RETAIL_`` prefix and ``__`` between
 nesting levels, e.g. ``RETAIL_KAFKA__BOOTSTRAP_SERVERS=broker:9092`` or
 ``RETAIL_SIMULATOR__STORES=1000``. Empty variables are ignored, unknown ``RETAIL_``
-variables are errors, and every error names the environment variable to fix.
+variables are errors (in :func:`load_settings`), and every error names the environment
+variable to fix.
 
 The environment variable names documented here are the contract between a job's image
 and whatever launches it (Helm chart, Airflow's KubernetesPodOperator, Tilt).
@@ -11,6 +12,7 @@ and whatever launches it (Helm chart, Airflow's KubernetesPodOperator, Tilt).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -150,12 +152,13 @@ class Settings(BaseSettings):
     def _no_placeholder_secrets_outside_local(self) -> Settings:
         if self.env == "local":
             return self
-        for name, secret in (
-            ("kafka.sasl_password", self.kafka.sasl_password),
-            ("lake.s3_secret_key", self.lake.s3_secret_key),
+        for loc, secret in (
+            (("kafka", "sasl_password"), self.kafka.sasl_password),
+            (("lake", "s3_secret_key"), self.lake.s3_secret_key),
         ):
             if secret is not None and secret.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
-                raise ValueError(f"{name} is a placeholder; set a real secret for env={self.env}")
+                raise ValueError(f"{env_var_name(loc)} is a placeholder; set a real secret "
+                                 f"for env={self.env}")
         return self
 
 
@@ -179,8 +182,22 @@ def env_var_name(loc: tuple[object, ...]) -> str:
     return ENV_PREFIX + ENV_DELIMITER.join(p.upper() for p in parts)
 
 
+def _unknown_variables() -> list[str]:
+    """``RETAIL_*`` variables whose first part names no setting (pydantic ignores those)."""
+    known = {name.upper() for name in Settings.model_fields}
+    return sorted(
+        f"{key}: unknown setting (known: {', '.join(ENV_PREFIX + k for k in sorted(known))})"
+        for key, value in os.environ.items()
+        if key.startswith(ENV_PREFIX) and value != ""
+        and key[len(ENV_PREFIX):].split(ENV_DELIMITER)[0] not in known
+    )
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; raise :class:`SettingsError` naming each bad field."""
+    unknown = _unknown_variables()
+    if unknown:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(unknown))
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -17,12 +17,18 @@ app = typer.Typer(help="Event contracts (JSON Schemas) and topic definitions.",
 @app.command("list")
 def list_() -> None:
     """Every event type with its version and topic, then every topic."""
-    table = Table("event type", "version", "topic", "fields")
+    width = max(len(t.name) for t in topics())
+    table = Table("event type", "version")
+    table.add_column("topic", no_wrap=True, min_width=width)
+    table.add_column("fields")
     for t in event_types():
         c = contract(t)
         table.add_row(t, str(c.version), c.topic, str(len(c.fields)))
     console.print(table)
-    tt = Table("topic", "partitions", "retention", "event types")
+    tt = Table()
+    tt.add_column("topic", no_wrap=True, min_width=width)
+    for header in ("partitions", "retention", "event types"):
+        tt.add_column(header)
     for t in topics():
         tt.add_row(t.name, str(t.partitions), f"{t.retention_ms / 86_400_000:g} d",
                    ", ".join(t.event_types))

@@ -45,7 +45,10 @@ def status() -> None:
         raise typer.Exit(3)
     console.print(f"broker: running, pid {record.pid}, 127.0.0.1:{record.port}")
     declared = {t.name: t for t in topics()}
-    table = Table("topic", "partitions", "end offsets", "messages", "declared")
+    table = Table()
+    table.add_column("topic", no_wrap=True, min_width=max(len(name) for name in declared))
+    for header in ("partitions", "end offsets", "messages", "declared"):
+        table.add_column(header)
     for state in describe(s.resolved_kafka()):
         offs = " ".join(f"{p}:{o}" for p, o in sorted(state.end_offsets.items()))
         ok = declared.get(state.name)

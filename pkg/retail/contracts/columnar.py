@@ -23,7 +23,7 @@ _IMPLEMENTED = _ANNOTATIONS | {"type", "const", "enum", "pattern", "minimum", "m
                                "maxLength", "not", "$ref"}
 _TYPE_OK = {
     "string": pa.types.is_string,
-    "integer": pa.types.is_integer,
+    "integer": lambda t: pa.types.is_integer(t) or pa.types.is_floating(t),
     "number": lambda t: pa.types.is_integer(t) or pa.types.is_floating(t),
     "boolean": pa.types.is_boolean,
 }
@@ -91,7 +91,7 @@ def valid_rows(contract: Contract, table: pa.Table) -> pa.ChunkedArray | pa.Arra
         col = table[name]
         types = prop.get("type")
         types = [types] if isinstance(types, str) else list(types or [])
-        nullable = "null" in types or (not types and None in prop.get("enum", [None]))
+        nullable = "null" in types or (not types and None in prop.get("enum", []))
         concrete = [t for t in types if t != "null"]
         if "const" in prop or "enum" in prop:
             concrete = concrete or ["string" if isinstance(
@@ -100,6 +100,9 @@ def valid_rows(contract: Contract, table: pa.Table) -> pa.ChunkedArray | pa.Arra
                 and not pa.types.is_null(col.type):
             return all_false
         col_ok = pa.array([True] * n, pa.bool_())
+        if "integer" in concrete and pa.types.is_floating(col.type):
+            # JSON Schema: 2.0 is an integer, 2.5 is not.
+            col_ok = pc.equal(col, pc.floor(col))
         if not pa.types.is_null(col.type):
             for rule, arg in prop.items():
                 if rule in _ANNOTATIONS or rule == "type":

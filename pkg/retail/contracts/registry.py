@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,6 +65,11 @@ class Contract:
             raise ContractViolation(
                 self.event_type, f"{self.event_type} v{self.version}: {msg}", name
             ) from None
+        # JSON has no NaN or infinity, and range checks let NaN through: refuse both.
+        for key, value in event.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ContractViolation(self.event_type, f"{self.event_type} v{self.version}: "
+                                        f"{key} must be a finite number, got {value}", key)
 
 
 def _missing_field(message: str) -> str | None:

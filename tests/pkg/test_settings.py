@@ -1,0 +1,200 @@
+"""Settings come from RETAIL_ environment variables and every error names the variable."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from retail.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    """Start every test with no RETAIL_ variable set, whatever the shell exported."""
+    for name in list(os.environ):
+        if name.startswith("RETAIL_"):
+            monkeypatch.delenv(name)
+
+
+def setenv(monkeypatch, **values: str) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_defaults_load_with_no_environment():
+    s = load_settings()
+    assert (s.env, s.kafka.linger_ms, s.simulator.stores) == ("local", 20, 20)
+
+
+def test_prefixed_variables_with_double_underscores_set_nested_fields(monkeypatch):
+    setenv(monkeypatch, RETAIL_ENV="dev", RETAIL_KAFKA__LINGER_MS="50",
+           RETAIL_SIMULATOR__STORES="7", RETAIL_LAKE__ROOT="s3://lake/raw",
+           RETAIL_LOG__LEVEL="DEBUG")
+    s = load_settings()
+    assert s.env == "dev"
+    assert s.kafka.linger_ms == 50
+    assert s.simulator.stores == 7
+    assert s.lake.is_s3
+    assert s.log.level == "DEBUG"
+
+
+def test_a_variable_without_the_prefix_is_not_read(monkeypatch):
+    setenv(monkeypatch, KAFKA__LINGER_MS="50", ENV="prod")
+    s = load_settings()
+    assert (s.env, s.kafka.linger_ms) == ("local", 20)
+
+
+@pytest.mark.parametrize("name", ["RETAIL_KAFKA__LINGER_MS", "RETAIL_ENV",
+                                  "RETAIL_SIMULATOR__STORES"])
+def test_an_empty_variable_is_ignored(monkeypatch, name):
+    monkeypatch.setenv(name, "")
+    s = load_settings()
+    assert (s.env, s.kafka.linger_ms, s.simulator.stores) == ("local", 20, 20)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("RETAIL_KAFKA__LINGER_MS", "soon"),
+    ("RETAIL_KAFKA__LINGER_MS", "20000"),
+    ("RETAIL_KAFKA__LINGER_MS", "-1"),
+    ("RETAIL_KAFKA__SECURITY_PROTOCOL", "TLS"),
+    ("RETAIL_SIMULATOR__STORES", "0"),
+    ("RETAIL_SIMULATOR__START_DATE", "5 Jan 2026"),
+    ("RETAIL_LOCAL__BROKER_PORT", "80"),
+    ("RETAIL_LOCAL__STORAGE_ENGINE", "postgres://db"),
+    ("RETAIL_LOG__LEVEL", "LOUD"),
+    ("RETAIL_ENV", "production"),
+])
+def test_an_invalid_value_raises_an_error_naming_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings()
+
+
+def test_an_error_names_every_bad_variable(monkeypatch):
+    setenv(monkeypatch, RETAIL_KAFKA__LINGER_MS="soon", RETAIL_SIMULATOR__STORES="0")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "RETAIL_KAFKA__LINGER_MS" in str(info.value)
+    assert "RETAIL_SIMULATOR__STORES" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["RETAIL_KAFKA__LINGERMS", "RETAIL_SIMULATOR__SHOPS",
+                                  "RETAIL_LAKE__BUCKET"])
+def test_an_unknown_nested_variable_is_an_error_naming_it(monkeypatch, name):
+    monkeypatch.setenv(name, "1")
+    with pytest.raises(SettingsError, match=name):
+        load_settings()
+
+
+def test_an_unknown_top_level_variable_is_an_error_naming_it(monkeypatch):
+    # pydantic-settings reads only the fields it knows, so load_settings checks the
+    # environment itself: a misspelt name must not be ignored silently.
+    monkeypatch.setenv("RETAIL_ENVIRONMENT", "prod")
+    with pytest.raises(SettingsError, match="RETAIL_ENVIRONMENT: unknown setting"):
+        load_settings()
+
+
+@pytest.mark.parametrize("missing", ["RETAIL_KAFKA__SASL_MECHANISM",
+                                     "RETAIL_KAFKA__SASL_USERNAME",
+                                     "RETAIL_KAFKA__SASL_PASSWORD"])
+def test_sasl_without_all_credentials_fails(monkeypatch, missing):
+    setenv(monkeypatch, RETAIL_KAFKA__SECURITY_PROTOCOL="SASL_SSL",
+           RETAIL_KAFKA__SASL_MECHANISM="SCRAM-SHA-512", RETAIL_KAFKA__SASL_USERNAME="retail",
+           RETAIL_KAFKA__SASL_PASSWORD="s3cr3t-Value")
+    monkeypatch.delenv(missing)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "RETAIL_KAFKA" in str(info.value)
+    assert "sasl_username" in str(info.value)
+
+
+def test_sasl_with_credentials_loads_and_reaches_the_client_config(monkeypatch):
+    setenv(monkeypatch, RETAIL_KAFKA__SECURITY_PROTOCOL="SASL_SSL",
+           RETAIL_KAFKA__SASL_MECHANISM="SCRAM-SHA-512", RETAIL_KAFKA__SASL_USERNAME="retail",
+           RETAIL_KAFKA__SASL_PASSWORD="s3cr3t-Value")
+    cfg = load_settings().kafka.client_config()
+    assert cfg["sasl_plain_username"] == "retail"
+    assert cfg["sasl_plain_password"] == "s3cr3t-Value"
+
+
+def test_a_secret_does_not_appear_in_the_settings_repr(monkeypatch):
+    setenv(monkeypatch, RETAIL_LAKE__S3_SECRET_KEY="s3cr3t-Value")
+    assert "s3cr3t-Value" not in repr(load_settings())
+
+
+SASL = {"RETAIL_KAFKA__SECURITY_PROTOCOL": "SASL_SSL",
+        "RETAIL_KAFKA__SASL_MECHANISM": "PLAIN", "RETAIL_KAFKA__SASL_USERNAME": "retail"}
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize(("name", "extra"), [
+    ("RETAIL_KAFKA__SASL_PASSWORD", SASL),
+    ("RETAIL_LAKE__S3_SECRET_KEY", {}),
+])
+@pytest.mark.parametrize("secret", ["changeme", "ChangeMe", "minioadmin", "password"])
+def test_a_placeholder_secret_is_refused_outside_local(monkeypatch, env, name, extra, secret):
+    setenv(monkeypatch, RETAIL_ENV=env, **extra, **{name: secret})
+    with pytest.raises(SettingsError, match="placeholder"):
+        load_settings()
+
+
+def test_a_placeholder_secret_error_names_its_environment_variable(monkeypatch):
+    setenv(monkeypatch, RETAIL_ENV="prod", RETAIL_LAKE__S3_SECRET_KEY="changeme")
+    with pytest.raises(SettingsError, match="RETAIL_LAKE__S3_SECRET_KEY"):
+        load_settings()
+
+
+@pytest.mark.parametrize(("name", "extra"), [
+    ("RETAIL_KAFKA__SASL_PASSWORD", SASL),
+    ("RETAIL_LAKE__S3_SECRET_KEY", {}),
+])
+def test_a_placeholder_secret_is_allowed_in_local(monkeypatch, name, extra):
+    setenv(monkeypatch, RETAIL_ENV="local", **extra, **{name: "changeme"})
+    assert load_settings().env == "local"
+
+
+def test_a_real_secret_is_accepted_in_prod(monkeypatch):
+    setenv(monkeypatch, RETAIL_ENV="prod", RETAIL_LAKE__S3_SECRET_KEY="k9-Vq2-real")
+    assert load_settings().lake.s3_secret_key.get_secret_value() == "k9-Vq2-real"
+
+
+def test_local_kafka_resolves_to_tansu_on_the_local_broker_port(monkeypatch):
+    setenv(monkeypatch, RETAIL_LOCAL__BROKER_PORT="19092")
+    kafka = load_settings().resolved_kafka()
+    assert kafka.flavor == "tansu"
+    assert kafka.bootstrap_servers == "127.0.0.1:19092"
+
+
+def test_local_kafka_keeps_an_explicit_bootstrap_server(monkeypatch):
+    setenv(monkeypatch, RETAIL_LOCAL__BROKER_PORT="19092",
+           RETAIL_KAFKA__BOOTSTRAP_SERVERS="broker-0:9092,broker-1:9092")
+    kafka = load_settings().resolved_kafka()
+    assert kafka.flavor == "tansu"
+    assert kafka.bootstrap_servers == "broker-0:9092,broker-1:9092"
+    assert kafka.client_config()["bootstrap_servers"] == ["broker-0:9092", "broker-1:9092"]
+
+
+def test_local_kafka_ignores_the_broker_port_when_other_kafka_fields_are_set(monkeypatch):
+    setenv(monkeypatch, RETAIL_LOCAL__BROKER_PORT="19092", RETAIL_KAFKA__LINGER_MS="5")
+    assert load_settings().resolved_kafka().bootstrap_servers == "127.0.0.1:19092"
+
+
+def test_prod_kafka_resolves_to_the_kafka_flavor_and_keeps_its_bootstrap(monkeypatch):
+    setenv(monkeypatch, RETAIL_ENV="prod", RETAIL_LOCAL__BROKER_PORT="19092",
+           RETAIL_KAFKA__BOOTSTRAP_SERVERS="kafka.retail.svc:9092")
+    kafka = load_settings().resolved_kafka()
+    assert kafka.flavor == "kafka"
+    assert kafka.bootstrap_servers == "kafka.retail.svc:9092"
+
+
+def test_an_explicit_flavor_is_kept(monkeypatch):
+    setenv(monkeypatch, RETAIL_ENV="local", RETAIL_KAFKA__FLAVOR="kafka")
+    assert load_settings().resolved_kafka().flavor == "kafka"
+
+
+def test_heartbeat_must_be_at_most_a_third_of_the_session_timeout(monkeypatch):
+    setenv(monkeypatch, RETAIL_KAFKA__SESSION_TIMEOUT_MS="3000",
+           RETAIL_KAFKA__HEARTBEAT_INTERVAL_MS="1500")
+    with pytest.raises(SettingsError, match="heartbeat_interval_ms"):
+        load_settings()
