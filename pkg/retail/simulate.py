@@ -11,7 +11,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol
 
 import numpy as np
@@ -158,7 +157,3 @@ def _day_tables(sim: Simulator, d: int, day) -> dict[str, pa.Table]:
         t = pa.concat_tables(ts)
         out[k] = t.take(pc.sort_indices(t, [("event_time", "ascending")]))
     return out
-
-
-def today_utc() -> datetime:
-    return datetime.now(UTC)
