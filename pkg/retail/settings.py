@@ -97,6 +97,7 @@ class LocalSettings(_Section):
     # survives restarts.
     storage_engine: str = Field("memory://tansu/", pattern=r"^(memory|s3)://")
     start_timeout_s: float = Field(15.0, gt=0)
+    warehouse_port: int = Field(8123, ge=1024, le=65535)
 
 
 class LakeSettings(_Section):
@@ -112,6 +113,28 @@ class LakeSettings(_Section):
     @property
     def is_s3(self) -> bool:
         return self.root.startswith("s3://")
+
+
+class WarehouseSettings(_Section):
+    """ClickHouse over its HTTP interface (clickhouse-connect), in production and locally.
+
+    Locally ``url`` defaults to the local warehouse server (``retail warehouse serve``, started
+    by ``retail local up``) on ``127.0.0.1:<local.warehouse_port>``.
+    """
+
+    url: str = Field("http://127.0.0.1:8123", pattern=r"^https?://[^/\s]+/?$")
+    user: str = Field("default", min_length=1)
+    password: SecretStr | None = None
+    database: str = Field("retail", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    verify_tls: bool = True
+    ca_cert: Path | None = None
+    connect_timeout_s: float = Field(10.0, gt=0)
+    query_timeout_s: float = Field(300.0, gt=0)
+    compress: bool = True
+
+    @property
+    def secure(self) -> bool:
+        return self.url.startswith("https://")
 
 
 class SimulatorSettings(_Section):
@@ -146,6 +169,7 @@ class Settings(BaseSettings):
     local: LocalSettings = LocalSettings()
     lake: LakeSettings = LakeSettings()
     simulator: SimulatorSettings = SimulatorSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")
@@ -155,6 +179,7 @@ class Settings(BaseSettings):
         for loc, secret in (
             (("kafka", "sasl_password"), self.kafka.sasl_password),
             (("lake", "s3_secret_key"), self.lake.s3_secret_key),
+            (("warehouse", "password"), self.warehouse.password or SecretStr("")),
         ):
             if secret is not None and secret.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
                 raise ValueError(f"{env_var_name(loc)} is a placeholder; set a real secret "
@@ -174,6 +199,14 @@ class Settings(BaseSettings):
         if self.env == "local" and "bootstrap_servers" not in self.kafka.model_fields_set:
             update["bootstrap_servers"] = f"127.0.0.1:{self.local.broker_port}"
         return self.kafka.model_copy(update=update)
+
+
+    def resolved_warehouse(self) -> WarehouseSettings:
+        """Warehouse settings; for ``env=local`` the URL defaults to the local server."""
+        if self.env == "local" and "url" not in self.warehouse.model_fields_set:
+            return self.warehouse.model_copy(
+                update={"url": f"http://127.0.0.1:{self.local.warehouse_port}"})
+        return self.warehouse
 
 
 def env_var_name(loc: tuple[object, ...]) -> str:

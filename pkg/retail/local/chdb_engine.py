@@ -1,0 +1,244 @@
+"""One persistent chDB session, driven the way a ClickHouse server drives its engine.
+
+chDB runs the real ClickHouse engine in-process, but only one process may open a data
+directory. :class:`ChdbEngine` owns that session for the local warehouse server
+(:mod:`retail.local.chserver`) and executes one statement at a time: per-query database and
+settings are applied with ``USE``/``SET`` and reset afterwards, ``INSERT ... FORMAT`` bodies
+are handed to the engine (text inline, binary through a temporary file and ``file()``), and
+engine errors come back as :class:`ClickHouseError` with ClickHouse's code and name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+TEXT_FORMATS = {
+    "CSV", "CSVWithNames", "CSVWithNamesAndTypes", "TSV", "TabSeparated", "TSVWithNames",
+    "TabSeparatedWithNames", "TSVWithNamesAndTypes", "TabSeparatedWithNamesAndTypes",
+    "TSVRaw", "TabSeparatedRaw", "JSONEachRow", "JSONCompactEachRow", "JSONStringsEachRow",
+    "JSONCompactEachRowWithNames", "JSONCompactEachRowWithNamesAndTypes", "JSONLines",
+    "NDJSON", "Values", "CustomSeparated",
+}
+# Binary formats whose data carries the column types; the others need a structure.
+SELF_DESCRIBING = {"Native", "Parquet", "Arrow", "ArrowStream", "ORC", "Avro",
+                   "RowBinaryWithNamesAndTypes", "BSONEachRow", "MsgPack"}
+
+_COMMENTS = re.compile(r"(--[^\n]*\n?|/\*.*?\*/|\s+)", re.S)
+_ACCESS = re.compile(
+    r"^(?:(?:CREATE|ALTER|DROP)\s+(?:OR\s+REPLACE\s+)?(?:USER|ROLE|ROW\s+POLICY|POLICY|QUOTA|"
+    r"SETTINGS\s+PROFILE|PROFILE)\b|GRANT\b|REVOKE\b|SET\s+(?:DEFAULT\s+)?ROLE\b)", re.I)
+_READ = re.compile(r"^(?:SELECT|WITH|SHOW|DESCRIBE|DESC|EXISTS|EXPLAIN|\()", re.I)
+_INSERT_HEAD = re.compile(
+    rb"^\s*INSERT\s+INTO\s+(?:TABLE\s+)?(?P<table>(?:`[^`]+`|\"[^\"]+\"|[\w.])+)\s*"
+    rb"(?:\((?P<cols>[^)]*)\))?\s*(?P<settings>SETTINGS\s+.*?)?\s*"
+    rb"FORMAT\s+(?P<fmt>\w+)[ \t]*(?:\r?\n)?", re.I | re.S)
+_OUTPUT_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.I)
+_ERROR = re.compile(r"^Code: (\d+)\. DB::Exception: (.*?)(?: \((\w+)\))?(?: \(version [^)]*\))?\s*$",
+                    re.S)
+
+
+class ClickHouseError(Exception):
+    """An error as ClickHouse reports it: numeric code, symbolic name, message."""
+
+    def __init__(self, code: int, message: str, name: str = "") -> None:
+        super().__init__(message)
+        self.code, self.message, self.name = code, message, name
+
+    def render(self, version: str) -> str:
+        suffix = f" ({self.name})" if self.name else ""
+        return f"Code: {self.code}. DB::Exception: {self.message}{suffix} (version {version})\n"
+
+    @classmethod
+    def from_engine(cls, exc: BaseException) -> ClickHouseError:
+        m = _ERROR.match(str(exc).strip())
+        if not m:
+            return cls(1001, str(exc).strip() or type(exc).__name__, "STD_EXCEPTION")
+        return cls(int(m.group(1)), m.group(2), m.group(3) or "")
+
+
+@dataclass
+class Result:
+    body: bytes
+    fmt: str
+    read_rows: int = 0
+    read_bytes: int = 0
+    written_rows: int = 0
+    written_bytes: int = 0
+    elapsed_s: float = 0.0
+    query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+def strip_sql(sql: str) -> str:
+    """The statement without leading comments and whitespace."""
+    pos = 0
+    while m := _COMMENTS.match(sql, pos):
+        if m.end() == pos:
+            break
+        pos = m.end()
+    return sql[pos:]
+
+
+def is_access_control(sql: str) -> bool:
+    return bool(_ACCESS.match(strip_sql(sql)))
+
+
+def is_read_only(sql: str) -> bool:
+    return bool(_READ.match(strip_sql(sql)))
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _unquote(ident: str) -> str:
+    ident = ident.strip()
+    return ident[1:-1] if ident[:1] in "`\"" and ident[-1:] == ident[:1] else ident
+
+
+class ChdbEngine:
+    """Serialized access to one chDB session at ``path``."""
+
+    def __init__(self, path: Path, spool_dir: Path | None = None) -> None:
+        from chdb import session as chdb_session  # heavy import, only where served
+
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._session = chdb_session.Session(str(path))
+        except Exception as exc:  # another process holds the directory
+            raise ClickHouseError.from_engine(exc) from None
+        self._lock = threading.Lock()
+        shm = Path("/dev/shm")
+        self._spool = spool_dir or (shm if shm.is_dir() and os.access(shm, os.W_OK)
+                                    else Path(tempfile.gettempdir()))
+        self._database = "default"
+        self._warned_access = False
+        self.version, self.timezone = self._scalar_row("SELECT version(), timezone()")
+
+    def _scalar_row(self, sql: str) -> list[str]:
+        return self._session.query(sql, "TSV").bytes().decode().rstrip("\n").split("\t")
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+    def execute(self, sql: str, data: bytes | None = None, *, database: str = "default",
+                settings: dict[str, str] | None = None, params: dict[str, str] | None = None,
+                default_format: str = "TabSeparated", readonly: bool = False) -> Result:
+        """Run one statement; ``data`` is the body of an ``INSERT ... FORMAT``."""
+        if not strip_sql(sql).strip() and not data:
+            raise ClickHouseError(62, "Empty query", "SYNTAX_ERROR")
+        if readonly and not is_read_only(sql):
+            raise ClickHouseError(164, "Cannot execute query in readonly mode. For queries over "
+                                  "HTTP, method GET implies readonly. You should use method "
+                                  "POST for modifying queries", "READONLY")
+        if is_access_control(sql):
+            if not self._warned_access:
+                log.warning("chDB has no access control: users, roles, grants, quotas and row "
+                            "policies are skipped by the local server (a real server applies "
+                            "them)")
+                self._warned_access = True
+            return Result(b"", default_format)
+        m = _OUTPUT_FORMAT.search(sql)
+        fmt = m.group(1) if m and not sql.lstrip()[:6].upper() == "INSERT" else default_format
+        with self._lock:
+            started = time.perf_counter()
+            applied: list[str] = []
+            try:
+                self._use(database)
+                self._apply(settings or {}, applied)
+                res = self._run(sql, data, fmt, params)
+            except ClickHouseError:
+                raise
+            except Exception as exc:
+                raise ClickHouseError.from_engine(exc) from None
+            finally:
+                self._reset(applied)
+                if strip_sql(sql)[:3].upper() == "USE":
+                    self._database = ""
+            return Result(res.bytes() if res is not None else b"", fmt,
+                          *(self._stats(res)), elapsed_s=time.perf_counter() - started)
+
+    @staticmethod
+    def _stats(res: object) -> tuple[int, int, int, int]:
+        if res is None:
+            return 0, 0, 0, 0
+        return res.rows_read(), res.bytes_read(), res.rows_written(), res.bytes_written()
+
+    def _use(self, database: str) -> None:
+        if database != self._database:
+            self._session.query(f"USE `{database.replace('`', '')}`")
+            self._database = database
+
+    def _apply(self, settings: dict[str, str], applied: list[str]) -> None:
+        for name, value in settings.items():
+            if not re.fullmatch(r"\w+", name):
+                raise ClickHouseError(115, f"Unknown setting '{name}'", "UNKNOWN_SETTING")
+            self._session.query(f"SET {name} = {_quote(value)}")
+            applied.append(name)
+
+    def _reset(self, applied: list[str]) -> None:
+        for name in applied:
+            try:
+                self._session.query(f"SET {name} = DEFAULT")
+            except Exception:  # noqa: BLE001 - a setting that cannot reset must not leak
+                log.exception("could not reset setting %s", name)
+
+    def _run(self, sql: str, data: bytes | None, fmt: str, params: dict[str, str] | None):
+        raw = sql.encode()
+        head = _INSERT_HEAD.match(raw)
+        if head is None:
+            # ClickHouse reads the query parameter and the body as one text.
+            text = sql if data is None else sql + "\n" + data.decode()
+            return self._session.query(text, fmt, params=params or None)
+        inline = raw[head.end():]
+        payload = inline + b"\n" + data if inline.strip() and data else (inline + (data or b""))
+        return self._insert(head, payload, params)
+
+    def _insert(self, head: re.Match, data: bytes, params: dict[str, str] | None):
+        in_fmt = head.group("fmt").decode()
+        if not data.strip():
+            return None
+        if in_fmt in TEXT_FORMATS and b"\0" not in data:
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                text = None
+            if text is not None:
+                return self._session.query(head.group(0).decode().rstrip() + "\n" + text, "TSV",
+                                           params=params or None)
+        table = head.group("table").decode()
+        cols = [_unquote(c) for c in (head.group("cols") or b"").decode().split(",") if c.strip()]
+        structure = "" if in_fmt in SELF_DESCRIBING else ", " + _quote(self._structure(table, cols))
+        col_list = f" ({', '.join('`' + c + '`' for c in cols)})" if cols else ""
+        settings = (head.group("settings") or b"").decode()
+        fd, spool = tempfile.mkstemp(prefix="retail-insert-", dir=self._spool)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            return self._session.query(
+                f"INSERT INTO {table}{col_list} {settings} SELECT * FROM "
+                f"file({_quote(spool)}, {_quote(in_fmt)}{structure})", "TSV")
+        finally:
+            os.unlink(spool)
+
+    def _structure(self, table: str, cols: list[str]) -> str:
+        rows = [line.split("\t") for line in self._session.query(
+            f"DESCRIBE TABLE {table}", "TSV").bytes().decode().splitlines()]
+        types = {r[0]: r[1] for r in rows}
+        if not cols:
+            cols = [r[0] for r in rows if r[2] not in ("MATERIALIZED", "ALIAS", "EPHEMERAL")]
+        missing = [c for c in cols if c not in types]
+        if missing:
+            raise ClickHouseError(16, f"No such column {missing[0]} in table {table}",
+                                  "NO_SUCH_COLUMN_IN_TABLE")
+        return ", ".join(f"`{c}` {types[c]}" for c in cols)
