@@ -219,12 +219,18 @@ class ChdbEngine:
         table = head.group("table").decode()
         cols = [_unquote(c) for c in (head.group("cols") or b"").decode().split(",") if c.strip()]
         structure = "" if in_fmt in SELF_DESCRIBING else ", " + _quote(self._structure(table, cols))
-        col_list = f" ({', '.join('`' + c + '`' for c in cols)})" if cols else ""
         settings = (head.group("settings") or b"").decode()
         fd, spool = tempfile.mkstemp(prefix="retail-insert-", dir=self._spool)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+            if not cols and not structure:
+                # ClickHouse matches self-describing input to the table by column name;
+                # INSERT ... SELECT matches by position, so name the file's columns.
+                cols = [line.split("\t")[0] for line in self._session.query(
+                    f"DESCRIBE file({_quote(spool)}, {_quote(in_fmt)})", "TSV"
+                ).bytes().decode().splitlines()]
+            col_list = f" ({', '.join('`' + c + '`' for c in cols)})" if cols else ""
             return self._session.query(
                 f"INSERT INTO {table}{col_list} {settings} SELECT * FROM "
                 f"file({_quote(spool)}, {_quote(in_fmt)}{structure})", "TSV")

@@ -1,0 +1,1 @@
+"""The warehouse layer: schema migrations, dimension loading and the dashboard queries."""
