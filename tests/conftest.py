@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +17,8 @@ import pytest
 from retail.contracts import topics
 from retail.io.kafka import admin_client, ensure_topics
 from retail.local.stack import tansu_binary
-from retail.settings import KafkaSettings
+from retail.io.warehouse import ClickHouseWarehouse
+from retail.settings import KafkaSettings, WarehouseSettings
 
 
 def free_port() -> int:
@@ -82,3 +86,107 @@ def fresh_broker(tmp_path) -> Iterator[Broker]:
 @pytest.fixture
 def group_id() -> str:
     return f"test-{uuid.uuid4().hex[:8]}"
+
+
+# --- warehouse ----------------------------------------------------------------------------
+# RETAIL_CLICKHOUSE_URL points the warehouse suite at a real ClickHouse server instead of the
+# local chDB server. It is a test-harness variable, not a setting: take it out of the
+# environment so the settings loader (which rejects unknown RETAIL_* variables) never sees it.
+REAL_CLICKHOUSE_URL = os.environ.pop("RETAIL_CLICKHOUSE_URL", "")
+REAL_CLICKHOUSE_USER = os.environ.pop("RETAIL_CLICKHOUSE_USER", "default")
+REAL_CLICKHOUSE_PASSWORD = os.environ.pop("RETAIL_CLICKHOUSE_PASSWORD", "")
+
+
+class WarehouseProcess:
+    """``retail warehouse serve`` in its own process on a free port, data in ``path``."""
+
+    def __init__(self, path: Path, password: str = ""):
+        self.port = free_port()
+        self.path = path
+        self.password = password
+        self.log = path.parent / f"warehouse-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def settings(self, database: str = "retail") -> WarehouseSettings:
+        return WarehouseSettings(url=self.url, database=database,
+                                 password=self.password or None)
+
+    def start(self, timeout_s: float = 60) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_")}
+        env.update({"RETAIL_LOG__LEVEL": "WARNING"})
+        if self.password:
+            env["RETAIL_WAREHOUSE__PASSWORD"] = self.password
+        with self.log.open("ab") as fh:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "retail", "warehouse", "serve", "--port", str(self.port),
+                 "--path", str(self.path)], stdout=fh, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"warehouse server exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/ping", timeout=1) as r:
+                    if r.read() == b"Ok.\n":
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"warehouse server did not answer within {timeout_s}s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def warehouse_server(tmp_path_factory) -> Iterator[WarehouseProcess]:
+    """The local warehouse server for the whole session."""
+    server = WarehouseProcess(tmp_path_factory.mktemp("warehouse") / "data")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def warehouse_settings(warehouse_server) -> WarehouseSettings:
+    """Settings of the server the warehouse suite runs against: a real ClickHouse server
+    when RETAIL_CLICKHOUSE_URL is set, else the local chDB server."""
+    if REAL_CLICKHOUSE_URL:
+        return WarehouseSettings(url=REAL_CLICKHOUSE_URL, user=REAL_CLICKHOUSE_USER,
+                                 password=REAL_CLICKHOUSE_PASSWORD or None,
+                                 database="retail_test")
+    return warehouse_server.settings()
+
+
+@pytest.fixture()
+def fresh_database(warehouse_settings) -> Iterator[WarehouseSettings]:
+    """A new, empty database on the warehouse under test, dropped afterwards."""
+    from retail.io.warehouse import connect
+
+    db = f"t_{uuid.uuid4().hex[:10]}"
+    settings = warehouse_settings.model_copy(update={"database": db})
+    yield settings
+    with connect(settings, database="") as admin:
+        admin.command(f"DROP DATABASE IF EXISTS `{db}` SYNC")
+
+
+@pytest.fixture()
+def migrated(fresh_database) -> Iterator[ClickHouseWarehouse]:
+    """A fresh database with every migration applied; yields a client on it."""
+    from retail.io.warehouse import connect
+    from retail.warehouse.migrate import Migrator
+
+    admin = connect(fresh_database, database="")
+    Migrator(admin, fresh_database.database, lambda db: connect(fresh_database, db)).migrate()
+    admin.close()
+    with connect(fresh_database) as wh:
+        yield wh

@@ -7,6 +7,7 @@ import typer
 from retail.cli import contracts as contracts_cmd
 from retail.cli import local as local_cmd
 from retail.cli import simulate as simulate_cmd
+from retail.cli import warehouse as warehouse_cmd
 
 app = typer.Typer(
     name="retail",
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(local_cmd.app, name="local")
 app.add_typer(contracts_cmd.app, name="contracts")
+app.add_typer(warehouse_cmd.app, name="warehouse")
 app.command("simulate")(simulate_cmd.simulate)
 app.command("peek")(simulate_cmd.peek)
 

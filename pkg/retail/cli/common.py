@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from retail.io.kafka import KafkaUnavailable
+from retail.io.warehouse import WarehouseError, WarehouseUnavailable
 from retail.local.stack import StackError
 from retail.log import configure_logging
 from retail.settings import Settings, SettingsError, load_settings
@@ -30,7 +31,8 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except SettingsError as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False)
             raise typer.Exit(2) from None
-        except (KafkaUnavailable, StackError, ValueError) as exc:
+        except (KafkaUnavailable, StackError, ValueError, WarehouseUnavailable,
+                WarehouseError, RuntimeError) as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False)
             raise typer.Exit(1) from None
 

@@ -120,7 +120,10 @@ class ClickHouseWarehouse:
         """Insert an Arrow table (columns by name; omitted columns take their defaults)."""
         if data.num_rows == 0:
             return 0
-        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
+        # With a token, the materialized views' target tables deduplicate the replay too.
+        settings = {"insert_deduplication_token": dedup_token,
+                    "deduplicate_blocks_in_dependent_materialized_views": 1} if dedup_token \
+            else None
         try:
             summary = self.client.insert_arrow(table, data, settings=settings)
         except Exception as exc:  # noqa: BLE001

@@ -109,6 +109,12 @@ class WarehouseServer(ThreadingHTTPServer):
         self.display_name = display_name
         self.decoders, self.encoders = _decoders(), _encoders()
 
+    def shutdown_soon(self) -> None:
+        """Stop serve_forever from a signal handler (shutdown() would deadlock there)."""
+        import threading
+
+        threading.Thread(target=self.shutdown, daemon=True).start()
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

@@ -1,0 +1,5 @@
+"""``python -m retail``: the same as the ``retail`` command."""
+
+from retail.cli import main
+
+main()
