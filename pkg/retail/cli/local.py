@@ -8,30 +8,41 @@ from rich.table import Table
 from retail.cli.common import console, handle_errors, settings
 from retail.contracts import topics
 from retail.io.kafka import describe
-from retail.local import stack
+from retail.local import stack, warehouse_proc
 
-app = typer.Typer(help="The embedded local stack (broker on 127.0.0.1, state in .retail/).",
+app = typer.Typer(help="The embedded local stack: Kafka-protocol broker and ClickHouse (chDB) "
+                       "warehouse on 127.0.0.1, state in .retail/.",
                   no_args_is_help=True)
 
 
 @app.command()
 @handle_errors
 def up() -> None:
-    """Start the local broker (if not running), wait until it answers, create the topics."""
+    """Start the broker and the warehouse (if not running), create topics, migrate the schema."""
+    from retail.cli.warehouse import migrator
+
     s = settings()
     record, created = stack.up(s, storage_engine=s.local.storage_engine)
     console.print(f"broker up: pid {record.pid}, 127.0.0.1:{record.port} "
                   f"({record.storage_engine}), state in {s.local.home}/")
     console.print(f"topics created: {', '.join(created) if created else 'none (all existed)'}")
+    with console.status("starting the warehouse (chDB)"):
+        wh, _ = warehouse_proc.up(s)
+    console.print(f"warehouse up: pid {wh.pid}, http://127.0.0.1:{wh.port} (ClickHouse HTTP "
+                  f"interface; data in {wh.path})")
+    applied = migrator(s).migrate()
+    console.print(f"schema: {len(applied)} migration(s) applied now, up to date")
 
 
 @app.command()
 @handle_errors
 def down() -> None:
-    """Stop the broker that `up` started (nothing else)."""
+    """Stop the broker and the warehouse that `up` started (nothing else)."""
     s = settings()
     record = stack.down(s)
-    console.print(f"broker stopped (pid {record.pid})" if record else "nothing to stop")
+    console.print(f"broker stopped (pid {record.pid})" if record else "broker: nothing to stop")
+    wh = warehouse_proc.down(s)
+    console.print(f"warehouse stopped (pid {wh.pid})" if wh else "warehouse: nothing to stop")
 
 
 @app.command()
@@ -44,6 +55,9 @@ def status() -> None:
         console.print("broker: [yellow]not running[/yellow] (start it with `retail local up`)")
         raise typer.Exit(3)
     console.print(f"broker: running, pid {record.pid}, 127.0.0.1:{record.port}")
+    wh = warehouse_proc.read_record(s)
+    console.print(f"warehouse: running, pid {wh.pid}, http://127.0.0.1:{wh.port}" if wh else
+                  "warehouse: [yellow]not running[/yellow]")
     declared = {t.name: t for t in topics()}
     table = Table()
     table.add_column("topic", no_wrap=True, min_width=max(len(name) for name in declared))

@@ -19,12 +19,14 @@ from retail.io.lake import LakeWriter
 from retail.io.parallel import ParallelProducer
 from retail.sim import SimConfig, Simulator, generate_catalog
 from retail.sim.calendar import calendar_table
-from retail.simulate import KafkaSink, NullSink, ParquetSink, RunSummary, backfill, live
+from retail.simulate import (KafkaSink, NullSink, ParquetSink, RunSummary, WarehouseSink,
+                             backfill, live)
 
 
 class SinkKind(str, Enum):
     kafka = "kafka"
     parquet = "parquet"
+    warehouse = "warehouse"
     null = "null"
 
 
@@ -53,7 +55,7 @@ def simulate(
     rate: float = typer.Option(None, help="events per minute per store while open; design 100-500 (default: RETAIL_SIMULATOR__RATE, 200)"),
     start: str = typer.Option(None, help="first day, YYYY-MM-DD (default: RETAIL_SIMULATOR__START_DATE, else today)"),
     seed: int = typer.Option(None, help="random seed; same seed and options give the same events"),
-    sink: SinkKind = typer.Option(SinkKind.kafka, help="kafka, parquet (the lake) or null (measure only)"),
+    sink: SinkKind = typer.Option(SinkKind.kafka, help="kafka, parquet (the lake), warehouse (fact tables directly) or null (measure only)"),
     workers: int = typer.Option(None, min=1, help="producer processes (default: RETAIL_KAFKA__PRODUCER_WORKERS, 2)"),
     speed: float = typer.Option(1.0, min=0.001, help="live: simulated seconds per real second"),
     duration: float = typer.Option(None, min=0.1, help="live: stop after this many seconds"),
@@ -86,6 +88,17 @@ def simulate(
             writer.write_reference(name, table)
         console.print(f"lake: {writer.base} (master data in reference/)")
         out = ParquetSink(writer)
+    elif sink is SinkKind.warehouse:
+        from retail.io.warehouse import connect
+        from retail.warehouse.load import load_dimensions
+
+        wh = connect(s.resolved_warehouse())
+        load_dimensions(wh, catalog, first, max(config.days if not live_mode else 366, 1))
+        run_id = None if live_mode else (f"sim-{config.seed}-{n_stores}x{n_products}-"
+                                         f"{config.rate:g}-{first}")
+        console.print(f"warehouse: {s.resolved_warehouse().url} database "
+                      f"{wh.database} (dimensions loaded)")
+        out = WarehouseSink(wh, catalog, run_id)
     else:
         out = NullSink()
     stop = _stop_on_signals()
