@@ -130,7 +130,8 @@ class WarehouseSettings(_Section):
     ca_cert: Path | None = None
     connect_timeout_s: float = Field(10.0, gt=0)
     query_timeout_s: float = Field(300.0, gt=0)
-    compress: bool = True
+    # lz4 on the wire; None = on, except to a server on loopback (where it only costs CPU).
+    compress: bool | None = None
 
     @property
     def secure(self) -> bool:

@@ -146,7 +146,7 @@ def bench_producer(rows: list, tables: list, tmp: Path) -> None:
 
 def report(rows: list) -> str:
     lines = [
-        "# Benchmarks",
+        "## Event spine (issue 2)",
         "",
         f"Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -183,8 +183,9 @@ def main() -> None:
     text = report(rows)
     print(text)
     if args.write:
-        args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(text)
+        from report import write_section
+
+        write_section(args.write, "spine", text)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,8 @@ class ClickHouseWarehouse:
 
         url = urlsplit(settings.url)
         db = settings.database if database is None else database
+        compress = settings.compress if settings.compress is not None else \
+            url.hostname not in ("127.0.0.1", "localhost", "::1")
         try:
             client = clickhouse_connect.get_client(
                 host=url.hostname, port=url.port or (8443 if settings.secure else 8123),
@@ -83,7 +85,7 @@ class ClickHouseWarehouse:
                 verify=settings.verify_tls, ca_cert=str(settings.ca_cert) if settings.ca_cert
                 else None, connect_timeout=settings.connect_timeout_s,
                 send_receive_timeout=settings.query_timeout_s,
-                compress="lz4" if settings.compress else False, **client_kwargs)
+                compress="lz4" if compress else False, **client_kwargs)
         except Exception as exc:  # noqa: BLE001 - re-raised with context
             wrapped = _wrap(exc)
             if isinstance(wrapped, WarehouseUnavailable) or not isinstance(wrapped,

@@ -194,7 +194,7 @@ class ChdbEngine:
                 log.exception("could not reset setting %s", name)
 
     def _run(self, sql: str, data: bytes | None, fmt: str, params: dict[str, str] | None):
-        raw = sql.encode()
+        raw = strip_sql(sql).encode()  # a leading comment must not hide an INSERT
         head = _INSERT_HEAD.match(raw)
         if head is None:
             # ClickHouse reads the query parameter and the body as one text.

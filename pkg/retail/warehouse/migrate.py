@@ -83,10 +83,12 @@ def split_statements(sql: str) -> list[str]:
         if sql.startswith("--", i):
             j = sql.find("\n", i)
             i = n if j < 0 else j + 1
+            buf.append("\n")  # a comment separates tokens: `x--c\nFROM` is `x FROM`
             continue
         if sql.startswith("/*", i):
             j = sql.find("*/", i + 2)
             i = n if j < 0 else j + 2
+            buf.append(" ")
             continue
         if ch in "'`\"":
             j = i + 1
