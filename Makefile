@@ -12,6 +12,9 @@ STAMP := $(VENV)/.installed
 DEMO_STORES ?= 5
 DEMO_PRODUCTS ?= 500
 DEMO_RATE ?= 50
+# Warehouse demo: this many days of history, ending yesterday, straight into the fact tables.
+DEMO_WAREHOUSE_DAYS ?= 35
+DEMO_WAREHOUSE_START := $(shell date -u -d '$(DEMO_WAREHOUSE_DAYS) days ago' +%F)
 
 .PHONY: help install demo test bench lock up down status clean
 
@@ -27,18 +30,24 @@ $(STAMP): pkg/pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv and install the pinned dependencies and the package
 
-demo: install ## start the local stack, simulate a day of POS events into Kafka, show what arrived
+demo: install ## start the local stack, simulate POS events into Kafka and the warehouse, query it
 	$(RETAIL) local up
 	$(RETAIL) simulate --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS) --rate $(DEMO_RATE) --days 1
 	$(RETAIL) local status
 	$(RETAIL) peek retail-sales-transactions -n 1
-	@echo "The broker keeps running on 127.0.0.1 (stop it with: make down)."
+	$(RETAIL) simulate --sink warehouse --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS) --rate $(DEMO_RATE) --days $(DEMO_WAREHOUSE_DAYS) --start $(DEMO_WAREHOUSE_START)
+	$(RETAIL) query executive_kpis
+	$(RETAIL) query top_products
+	$(RETAIL) query store_low_stock --store S00001
+	@echo "The broker and the warehouse keep running on 127.0.0.1 (stop them with: make down)."
+	@echo "Warehouse: http://127.0.0.1:8123 (ClickHouse HTTP; user default, no password locally)."
 
 test: install ## run the whole test suite (unit, property and integration against real local services)
 	$(BIN)/python -m pytest
 
-bench: install ## measure simulator and producer throughput against naive baselines (writes docs/benchmarks.md)
+bench: install ## measure spine and warehouse against baselines in the same run (writes docs/benchmarks.md)
 	$(BIN)/python tests/bench/bench_spine.py --write docs/benchmarks.md
+	$(BIN)/python tests/bench/bench_warehouse.py --write docs/benchmarks.md
 
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
@@ -49,7 +58,7 @@ lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 up: install ## start the local stack
 	$(RETAIL) local up
 
-status: install ## show the local stack's topics and offsets
+status: install ## show the local stack: broker topics and offsets, warehouse
 	$(RETAIL) local status
 
 down: ## stop the local stack

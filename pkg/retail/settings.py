@@ -180,7 +180,7 @@ class Settings(BaseSettings):
         for loc, secret in (
             (("kafka", "sasl_password"), self.kafka.sasl_password),
             (("lake", "s3_secret_key"), self.lake.s3_secret_key),
-            (("warehouse", "password"), self.warehouse.password or SecretStr("")),
+            (("warehouse", "password"), self.warehouse.password),
         ):
             if secret is not None and secret.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
                 raise ValueError(f"{env_var_name(loc)} is a placeholder; set a real secret "
@@ -203,7 +203,13 @@ class Settings(BaseSettings):
 
 
     def resolved_warehouse(self) -> WarehouseSettings:
-        """Warehouse settings; for ``env=local`` the URL defaults to the local server."""
+        """Warehouse settings; for ``env=local`` the URL defaults to the local server.
+
+        Outside local mode a password is required (no passwordless default user).
+        """
+        if self.env != "local" and self.warehouse.password is None:
+            raise SettingsError(f"RETAIL_WAREHOUSE__PASSWORD is required for env={self.env} "
+                                "(mount it from a Secret)")
         if self.env == "local" and "url" not in self.warehouse.model_fields_set:
             return self.warehouse.model_copy(
                 update={"url": f"http://127.0.0.1:{self.local.warehouse_port}"})

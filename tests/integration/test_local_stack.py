@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ RETAIL = [sys.executable, "-m", "retail.cli"]
 def stack_env(tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_")}
     env.update(RETAIL_LOCAL__HOME=str(tmp_path / ".retail"),
-               RETAIL_LOCAL__BROKER_PORT=str(free_port()), COLUMNS="200")
+               RETAIL_LOCAL__BROKER_PORT=str(free_port()),
+               RETAIL_LOCAL__WAREHOUSE_PORT=str(free_port()), COLUMNS="200")
     yield env
     subprocess.run([*RETAIL, "local", "down"], env=env, capture_output=True, timeout=60)
 
@@ -37,11 +39,20 @@ def test_up_status_down_manage_only_the_broker_that_up_started(stack_env, tmp_pa
     first = retail(stack_env, "local", "up")
     assert first.returncode == 0, first.stderr
     assert "retail-dead-letter" in first.stdout
+    assert "6 migration(s) applied now" in first.stdout
     record = json.loads((tmp_path / ".retail" / "broker.json").read_text())
+    wh_record = json.loads((tmp_path / ".retail" / "warehouse.json").read_text())
+    port = stack_env["RETAIL_LOCAL__WAREHOUSE_PORT"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/?query=SELECT%20count()%20FROM%20"
+                                "retail.schema_migrations", timeout=10) as resp:
+        assert resp.read() == b"6\n"
 
     again = retail(stack_env, "local", "up")
     assert again.returncode == 0 and "all existed" in again.stdout
+    assert "0 migration(s) applied now" in again.stdout
     assert json.loads((tmp_path / ".retail" / "broker.json").read_text())["pid"] == record["pid"]
+    assert json.loads((tmp_path / ".retail" / "warehouse.json").read_text())["pid"] == \
+        wh_record["pid"]
 
     status = retail(stack_env, "local", "status")
     assert status.returncode == 0, status.stderr
@@ -50,12 +61,16 @@ def test_up_status_down_manage_only_the_broker_that_up_started(stack_env, tmp_pa
         line = next(ln for ln in status.stdout.splitlines() if name in ln)
         assert f" {partitions} " in line
 
+    assert f"warehouse: running, pid {wh_record['pid']}" in status.stdout
+
     down = retail(stack_env, "local", "down")
     assert down.returncode == 0 and str(record["pid"]) in down.stdout
-    assert not Path(f"/proc/{record['pid']}").exists() or \
-        "Z" in Path(f"/proc/{record['pid']}/stat").read_text().split()[2]
+    assert f"warehouse stopped (pid {wh_record['pid']})" in down.stdout
+    for pid in (record["pid"], wh_record["pid"]):
+        assert not Path(f"/proc/{pid}").exists() or \
+            "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
     assert retail(stack_env, "local", "status").returncode == 3
-    assert "nothing to stop" in retail(stack_env, "local", "down").stdout
+    assert "broker: nothing to stop" in retail(stack_env, "local", "down").stdout
 
 
 def test_down_leaves_alone_a_process_it_did_not_start(stack_env, tmp_path):

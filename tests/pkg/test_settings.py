@@ -198,3 +198,37 @@ def test_heartbeat_must_be_at_most_a_third_of_the_session_timeout(monkeypatch):
            RETAIL_KAFKA__HEARTBEAT_INTERVAL_MS="1500")
     with pytest.raises(SettingsError, match="heartbeat_interval_ms"):
         load_settings()
+
+
+def test_local_warehouse_resolves_to_the_local_server_port(monkeypatch):
+    monkeypatch.setenv("RETAIL_LOCAL__WAREHOUSE_PORT", "18555")
+    assert load_settings().resolved_warehouse().url == "http://127.0.0.1:18555"
+
+
+def test_an_explicit_warehouse_url_is_kept_in_local_mode(monkeypatch):
+    monkeypatch.setenv("RETAIL_WAREHOUSE__URL", "https://ch.example.com:8443")
+    wh = load_settings().resolved_warehouse()
+    assert wh.url == "https://ch.example.com:8443" and wh.secure
+
+
+def test_the_warehouse_password_is_required_outside_local(monkeypatch):
+    monkeypatch.setenv("RETAIL_ENV", "prod")
+    with pytest.raises(SettingsError, match="RETAIL_WAREHOUSE__PASSWORD is required"):
+        load_settings().resolved_warehouse()
+    monkeypatch.setenv("RETAIL_WAREHOUSE__PASSWORD", "a-real-secret-from-vault")
+    assert load_settings().resolved_warehouse().password.get_secret_value() == \
+        "a-real-secret-from-vault"
+
+
+def test_a_placeholder_warehouse_password_is_refused_outside_local(monkeypatch):
+    monkeypatch.setenv("RETAIL_ENV", "staging")
+    monkeypatch.setenv("RETAIL_WAREHOUSE__PASSWORD", "changeme")
+    with pytest.raises(SettingsError, match="RETAIL_WAREHOUSE__PASSWORD is a placeholder"):
+        load_settings()
+
+
+@pytest.mark.parametrize("value", ["ftp://x:1", "http://host:8123/path", "no-scheme"])
+def test_a_malformed_warehouse_url_names_the_variable(monkeypatch, value):
+    monkeypatch.setenv("RETAIL_WAREHOUSE__URL", value)
+    with pytest.raises(SettingsError, match="RETAIL_WAREHOUSE__URL"):
+        load_settings()

@@ -14,6 +14,7 @@ from retail.io.warehouse import WarehouseError, WarehouseUnavailable
 from retail.local.stack import StackError
 from retail.log import configure_logging
 from retail.settings import Settings, SettingsError, load_settings
+from retail.warehouse.migrate import MigrationError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,7 +33,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False)
             raise typer.Exit(2) from None
         except (KafkaUnavailable, StackError, ValueError, WarehouseUnavailable,
-                WarehouseError, RuntimeError) as exc:
+                WarehouseError, MigrationError) as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False)
             raise typer.Exit(1) from None
 
