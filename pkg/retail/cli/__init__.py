@@ -6,6 +6,7 @@ import typer
 
 from retail.cli import contracts as contracts_cmd
 from retail.cli import local as local_cmd
+from retail.cli import query as query_cmd
 from retail.cli import simulate as simulate_cmd
 from retail.cli import warehouse as warehouse_cmd
 
@@ -21,6 +22,7 @@ app.add_typer(contracts_cmd.app, name="contracts")
 app.add_typer(warehouse_cmd.app, name="warehouse")
 app.command("simulate")(simulate_cmd.simulate)
 app.command("peek")(simulate_cmd.peek)
+app.command("query")(query_cmd.query)
 
 
 def main() -> None:

@@ -1,0 +1,123 @@
+"""``retail query NAME [--store S] [--as-of YYYY-MM-DD] [--format table|csv|json]``: run a
+dashboard query (``retail.queries``) against the warehouse; ``retail query --list`` lists them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated
+
+import pyarrow as pa
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from retail.cli.common import console, handle_errors, settings
+from retail.io.warehouse import connect
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _list() -> None:
+    from retail.queries import list_queries
+
+    table = Table(title="dashboard queries")
+    for col in ("name", "title", "needs --store"):
+        table.add_column(col)
+    for q in list_queries():
+        table.add_row(q.name, q.title, "yes" if q.needs_store else "")
+    console.print(table)
+
+
+def _plain(value: object) -> object:
+    """A JSON/CSV-friendly scalar."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(_plain(value))
+
+
+def _render(result: pa.Table, fmt: OutputFormat, title: str) -> None:
+    rows = result.to_pylist()
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps([{k: _plain(v) for k, v in row.items()} for row in rows],
+                              indent=2))
+    elif fmt is OutputFormat.csv:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(result.column_names)
+        writer.writerows([_plain(v) for v in row.values()] for row in rows)
+        typer.echo(out.getvalue(), nl=False)
+    else:
+        if len(rows) == 1 and len(rows[0]) > 4:  # one KPI row: one line per column
+            table = Table("column", "value", title=title)
+            for key, value in rows[0].items():
+                table.add_row(key, _cell(value))
+        else:
+            table = Table(title=title)
+            for field in result.schema:
+                numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type) \
+                    or pa.types.is_decimal(field.type)
+                table.add_column(field.name, justify="right" if numeric else "left",
+                                 overflow="fold")
+            for row in rows:
+                table.add_row(*(_cell(v) for v in row.values()))
+        out = console
+        if not console.is_terminal:  # a pipe or file gets the whole table, not 80 columns
+            need = console.measure(table, options=console.options.update_width(1000)).maximum
+            if need > console.width:
+                out = Console(width=need)
+        out.print(table)
+        out.print(f"{len(rows)} rows", style="dim", highlight=False)
+
+
+@handle_errors
+def query(
+    name: Annotated[str | None, typer.Argument(help="Query name (see --list)")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Store id, for the store "
+                                              "queries")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Day, YYYY-MM-DD (default: the "
+                                              "latest day with sales)")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format")
+                   ] = OutputFormat.table,
+    list_: Annotated[bool, typer.Option("--list", help="List the queries")] = False,
+) -> None:
+    """Run a dashboard query against the warehouse; without NAME (or with --list) list them."""
+    from retail.queries import get_query, latest_sale_date, run_query
+
+    if list_ or name is None:
+        _list()
+        return
+    try:
+        q = get_query(name)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    day = None
+    if as_of is not None:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError:
+            raise ValueError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    with connect(settings().resolved_warehouse()) as wh:
+        day = day or latest_sale_date(wh)
+        result = run_query(wh, q.name, as_of=day, store_id=store)
+    where = f", store {store}" if store else ""
+    _render(result, fmt, f"{q.title} (as of {day.isoformat()}{where})")

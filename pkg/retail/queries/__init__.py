@@ -1,0 +1,120 @@
+"""Dashboard queries: one ``<name>.sql`` file per query, run against the warehouse.
+
+Each file opens with comment lines ``-- title: ...`` and ``-- description: ...`` (the rest
+of the leading comment documents the query's definitions). Parameters use ClickHouse's
+server-side binding, never string formatting: ``{as_of:Date}`` (every query) and
+``{store_id:String}`` (store-manager queries). Queries read the pre-aggregated tables where
+those answer the question and the fact tables only where they must.
+
+    from retail.queries import run_query
+    table = run_query(wh, "store_low_stock", store_id="S00017")   # as_of: latest sale day
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from retail.io.warehouse import Warehouse
+
+__all__ = ["Query", "get_query", "latest_sale_date", "list_queries", "run_query"]
+
+# The parameters a query may bind, with the only ClickHouse type each may have.
+PARAMETERS = {"as_of": "Date", "store_id": "String"}
+_PARAM = re.compile(r"\{\s*(\w+)\s*:\s*([^{}]+?)\s*\}")
+_HEADER = re.compile(r"^--\s*(title|description)\s*:\s*(.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One dashboard query: its SQL (the file without its header comment) and the
+    parameters it binds."""
+
+    name: str
+    title: str
+    description: str
+    sql: str
+    params: tuple[str, ...]
+
+    @property
+    def needs_store(self) -> bool:
+        return "store_id" in self.params
+
+
+def _parse(name: str, text: str) -> Query:
+    meta: dict[str, str] = {}
+    lines = text.splitlines()
+    body = len(lines)
+    for i, line in enumerate(lines):
+        line = line.strip()
+        if line and not line.startswith("--"):
+            body = i  # the header is the leading comment block; the query follows it
+            break
+        if m := _HEADER.match(line):
+            meta.setdefault(m.group(1), m.group(2))
+    missing = [key for key in ("title", "description") if key not in meta]
+    if missing:
+        raise ValueError(f"query {name}.sql: no '-- {missing[0]}:' line in its header")
+    sql = "\n".join(lines[body:]).strip().rstrip(";").strip()
+    params: dict[str, None] = {}
+    for m in _PARAM.finditer(sql):
+        pname, ptype = m.group(1), m.group(2)
+        if PARAMETERS.get(pname) != ptype:
+            raise ValueError(f"query {name}.sql: unknown parameter {{{pname}:{ptype}}}; "
+                             f"known: {', '.join(f'{{{k}:{v}}}' for k, v in PARAMETERS.items())}")
+        params[pname] = None
+    if "as_of" not in params:
+        raise ValueError(f"query {name}.sql does not bind {{as_of:Date}}")
+    return Query(name, meta["title"], meta["description"], sql, tuple(params))
+
+
+@cache
+def _registry() -> dict[str, Query]:
+    files = sorted((f for f in resources.files(__name__).iterdir() if f.name.endswith(".sql")),
+                   key=lambda f: f.name)
+    return {f.name[:-4]: _parse(f.name[:-4], f.read_text(encoding="utf-8")) for f in files}
+
+
+def list_queries() -> list[Query]:
+    """Every query, by name."""
+    return list(_registry().values())
+
+
+def get_query(name: str) -> Query:
+    """The query called ``name``; KeyError naming the known ones otherwise."""
+    try:
+        return _registry()[name]
+    except KeyError:
+        raise KeyError(f"unknown query {name!r}; known queries: "
+                       f"{', '.join(_registry())}") from None
+
+
+def latest_sale_date(wh: Warehouse) -> date:
+    """The last day with a sales line in fact_sales (the default ``as_of``)."""
+    key = int(wh.query_rows("SELECT max(date_key) FROM fact_sales")[0][0] or 0)
+    if key == 0:
+        raise ValueError("fact_sales is empty: there is no latest sale date; pass as_of")
+    return date(key // 10000, key // 100 % 100, key % 100)
+
+
+def run_query(wh: Warehouse, name: str, *, as_of: date | None = None,
+              store_id: str | None = None) -> pa.Table:
+    """Run a dashboard query and return its result as an Arrow table.
+
+    ``as_of`` defaults to :func:`latest_sale_date`. ``store_id`` is required by the
+    store-manager queries and refused by the others.
+    """
+    query = get_query(name)
+    if query.needs_store and not store_id:
+        raise ValueError(f"query {name} needs a store_id (--store)")
+    if store_id is not None and not query.needs_store:
+        raise ValueError(f"query {name} takes no store_id; it covers every store")
+    values = {"as_of": as_of or latest_sale_date(wh), "store_id": store_id}
+    return wh.query_arrow(query.sql, parameters={p: values[p] for p in query.params})
