@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+import zlib
 from collections.abc import Iterator
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -54,7 +55,7 @@ class Response:
 
 
 def request(port: int, method: str = "POST", path: str = "/", params: dict | None = None,
-         body=None, headers: dict | None = None) -> Response:
+            body=None, headers: dict | None = None) -> Response:
     """One request on its own connection, the way curl sends it."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -219,7 +220,7 @@ class TestPlatformClient:
     """retail.io.warehouse on the local server: lz4 request bodies, dedup tokens."""
 
     def test_insert_arrow_returns_written_rows_and_query_rows_reads_them(self, warehouse_server,
-                                                                        db):
+                                                                         db):
         with connect(warehouse_server.settings(db)) as wh:
             wh.command("CREATE TABLE t (id UInt32, v String) ENGINE = MergeTree ORDER BY id")
             t = pa.table({"id": pa.array([1, 2, 3], pa.uint32()), "v": ["a", "b", "c"]})
@@ -267,17 +268,17 @@ class TestHttpQueries:
 
     def test_format_json_output_parses_with_data_and_meta(self, port):
         r = request(port, body=b"SELECT number AS n, toString(number) AS s FROM numbers(2) "
-                            b"FORMAT JSON")
+                               b"FORMAT JSON")
         assert r.status == 200 and r.headers["X-ClickHouse-Format"] == "JSON"
         doc = json.loads(r.body)
-        assert doc["data"] == [{"n": "0", "s": "0"}, {"n": "1", "s": "1"}] or \
-            doc["data"] == [{"n": 0, "s": "0"}, {"n": 1, "s": "1"}]
+        assert doc["data"] == [{"n": 0, "s": "0"}, {"n": 1, "s": "1"}]
+        assert doc["meta"][0] == {"name": "n", "type": "UInt64"}
         assert [m["name"] for m in doc["meta"]] == ["n", "s"]
         assert doc["rows"] == 2
 
     def test_default_format_parameter_applies_without_a_format_clause(self, port):
         r = request(port, params={"default_format": "JSONEachRow"},
-                 body=b"SELECT 1 AS x, 'a' AS y")
+                    body=b"SELECT 1 AS x, 'a' AS y")
         assert r.status == 200
         assert r.headers["X-ClickHouse-Format"] == "JSONEachRow"
         assert json.loads(r.body) == {"x": 1, "y": "a"}
@@ -288,12 +289,12 @@ class TestHttpQueries:
 
     def test_url_parameters_bind_query_parameters(self, port):
         r = request(port, "GET", params={"query": "SELECT {n:UInt32} + 1, {s:String}",
-                                      "param_n": "41", "param_s": "hi"})
+                                         "param_n": "41", "param_s": "hi"})
         assert (r.status, r.text) == (200, "42\thi\n")
 
     def test_other_url_parameters_become_settings(self, port):
         r = request(port, "GET", params={"query": "SELECT getSetting('max_threads')",
-                                      "max_threads": "5"})
+                                         "max_threads": "5"})
         assert (r.status, r.text) == (200, "5\n")
 
     def test_an_unknown_setting_is_an_error(self, port):
@@ -305,6 +306,26 @@ class TestHttpQueries:
         qid = f"test-{uuid.uuid4()}"
         r = request(port, "GET", params={"query": "SELECT 1", "query_id": qid})
         assert r.headers["X-ClickHouse-Query-Id"] == qid
+
+    def test_the_query_id_is_echoed_on_errors_too(self, port):
+        qid = f"test-{uuid.uuid4()}"
+        r = request(port, "GET", params={"query": "SELEC 1", "query_id": qid})
+        assert r.status == 400 and r.headers["X-ClickHouse-Query-Id"] == qid
+        assert r.headers["X-ClickHouse-Exception-Code"] == "62"  # parsed, not refused as a write
+
+    def test_a_format_clause_followed_by_settings_sets_the_format_header(self, port):
+        r = request(port, "GET", params={
+            "query": "SELECT 1 AS x FORMAT JSONEachRow SETTINGS max_threads = 1 -- done"})
+        assert r.status == 200 and json.loads(r.text) == {"x": 1}
+        assert r.headers["X-ClickHouse-Format"] == "JSONEachRow"
+
+    def test_format_inside_a_string_literal_does_not_set_the_format(self, port):
+        r = request(port, "GET", params={"query": "SELECT 'FORMAT JSON' AS s"})
+        assert r.headers["X-ClickHouse-Format"] == "TabSeparated" and r.text == "FORMAT JSON\n"
+
+    def test_the_summary_header_counts_result_rows(self, port):
+        r = request(port, "GET", params={"query": "SELECT number FROM numbers(7)"})
+        assert int(json.loads(r.headers["X-ClickHouse-Summary"])["result_rows"]) == 7
 
     def test_a_query_id_is_generated_when_none_is_given(self, port):
         a = request(port, "GET", params={"query": "SELECT 1"}).headers["X-ClickHouse-Query-Id"]
@@ -325,7 +346,7 @@ class TestHttpQueries:
     def test_response_compression_when_asked_for(self, port):
         sql = "SELECT number FROM numbers(5000)"
         r = request(port, "GET", params={"query": sql, "enable_http_compression": "1"},
-                 headers={"Accept-Encoding": "gzip"})
+                    headers={"Accept-Encoding": "gzip"})
         assert r.headers["Content-Encoding"] == "gzip"
         plain = gzip.decompress(r.body)
         assert plain == "".join(f"{i}\n" for i in range(5000)).encode()
@@ -360,60 +381,76 @@ class TestHttpQueries:
 class TestHttpInserts:
     def test_jsoneachrow_with_the_insert_in_the_query_parameter(self, port, db, sales):
         r = request(port, params={"query": f"INSERT INTO {sales} FORMAT JSONEachRow",
-                               "database": db},
-                 body=b'{"id": 1, "store": "a", "qty": 5}\n{"id": 2, "store": "b"}\n')
+                                  "database": db},
+                    body=b'{"id": 1, "store": "a", "qty": 5}\n{"id": 2, "store": "b"}\n')
         assert r.status == 200, r
         assert q(port, db, f"SELECT * FROM {sales} ORDER BY id") == "1\ta\t5\n2\tb\t1\n"
 
     def test_the_whole_insert_and_csv_data_in_the_body(self, port, db, sales):
         r = request(port, params={"database": db},
-                 body=f"INSERT INTO {sales} FORMAT CSV\n1,\"a,b\",3\n2,c,4\n".encode())
+                    body=f"INSERT INTO {sales} FORMAT CSV\n1,\"a,b\",3\n2,c,4\n".encode())
         assert r.status == 200, r
         assert q(port, db, f"SELECT * FROM {sales} ORDER BY id FORMAT CSV") == \
             '1,"a,b",3\n2,"c",4\n'
 
     def test_tab_separated_data(self, port, db, sales):
         r = request(port, params={"query": f"INSERT INTO {db}.{sales} FORMAT TSV"},
-                 body=b"5\tx\t50\n6\ty\t60\n")
+                    body=b"5\tx\t50\n6\ty\t60\n")
         assert r.status == 200, r
         assert q(port, db, f"SELECT sum(qty) FROM {sales}") == "110\n"
 
     def test_values_in_the_body_after_the_query_parameter(self, port, db, sales):
         r = request(port, params={"query": f"INSERT INTO {sales} (id, store) VALUES",
-                               "database": db}, body=b"(1, 'v'), (2, 'w')")
+                                  "database": db}, body=b"(1, 'v'), (2, 'w')")
         assert r.status == 200, r
         assert q(port, db, f"SELECT count() FROM {sales}") == "2\n"
 
     def test_the_summary_header_counts_written_rows(self, port, db, sales):
         r = request(port, params={"query": f"INSERT INTO {sales} FORMAT CSV", "database": db},
-                 body=b"1,a,1\n2,b,2\n3,c,3\n")
+                    body=b"1,a,1\n2,b,2\n3,c,3\n")
         assert int(json.loads(r.headers["X-ClickHouse-Summary"])["written_rows"]) == 3
 
     def test_parquet_produced_by_the_server_inserts_back(self, port, db, sales):
         out = request(port, params={"database": db}, body=b"SELECT toUInt32(number) AS id, "
-                   b"concat('s', toString(number)) AS store, toInt32(number * 10) AS qty "
-                   b"FROM numbers(100) FORMAT Parquet")
+                      b"concat('s', toString(number)) AS store, toInt32(number * 10) AS qty "
+                      b"FROM numbers(100) FORMAT Parquet")
         assert out.headers["X-ClickHouse-Format"] == "Parquet" and out.body[:4] == b"PAR1"
         r = request(port, params={"query": f"INSERT INTO {sales} FORMAT Parquet",
-                               "database": db}, body=out.body)
+                                  "database": db}, body=out.body)
         assert r.status == 200, r
         assert q(port, db, f"SELECT count(), sum(qty), max(store) FROM {sales}") == \
             "100\t49500\ts99\n"
 
     def test_native_produced_by_the_server_inserts_back(self, port, db, sales):
         out = request(port, body=b"SELECT toUInt32(number + 4000000000) AS id, 'n' AS store, "
-                   b"toInt32(-1) AS qty FROM numbers(3) FORMAT Native")
+                      b"toInt32(-1) AS qty FROM numbers(3) FORMAT Native")
         r = request(port, params={"query": f"INSERT INTO {sales} FORMAT Native", "database": db},
-                 body=out.body)
+                    body=out.body)
         assert r.status == 200, r
         assert q(port, db, f"SELECT min(id), sum(qty) FROM {sales}") == "4000000000\t-3\n"
+
+    def test_a_leading_comment_before_a_binary_insert(self, port, db, sales):
+        out = request(port, body=b"SELECT toUInt32(number) AS id, 'c' AS store, "
+                      b"toInt32(2) AS qty FROM numbers(3) FORMAT Parquet")
+        r = request(port, params={"query": f"/* DBeaver */ INSERT INTO {sales} FORMAT Parquet",
+                                  "database": db}, body=out.body)
+        assert r.status == 200, r
+        assert q(port, db, f"SELECT count(), sum(qty) FROM {sales}") == "3\t6\n"
+
+    def test_a_commented_binary_insert_entirely_in_the_body(self, port, db, sales):
+        out = request(port, body=b"SELECT toUInt32(number) AS id, 'c' AS store, "
+                      b"toInt32(5) AS qty FROM numbers(2) FORMAT Parquet")
+        body = f"-- from curl\n/* x */ INSERT INTO {sales} FORMAT Parquet\n".encode() + out.body
+        r = request(port, params={"database": db}, body=body)
+        assert r.status == 200, r
+        assert q(port, db, f"SELECT count(), sum(qty) FROM {sales}") == "2\t10\n"
 
     def test_parquet_written_by_pyarrow_with_a_column_subset(self, port, db, sales):
         buf = io.BytesIO()
         pq.write_table(pa.table({"store": ["p", "q"], "id": pa.array([1, 2], pa.uint32())}),
                        buf)
         r = request(port, params={"query": f"INSERT INTO {sales} FORMAT Parquet", "database": db},
-                 body=buf.getvalue())
+                    body=buf.getvalue())
         assert r.status == 200, r
         assert q(port, db, f"SELECT id, store, qty FROM {sales} ORDER BY id") == \
             "1\tp\t1\n2\tq\t1\n"
@@ -425,23 +462,24 @@ class TestHttpInserts:
         with pa.ipc.new_stream(buf, t.schema) as writer:
             writer.write_table(t)
         r = request(port, params={"query": f"INSERT INTO {sales} FORMAT ArrowStream",
-                               "database": db}, body=buf.getvalue())
+                                  "database": db}, body=buf.getvalue())
         assert r.status == 200, r
         assert q(port, db, f"SELECT sum(id), sum(qty) FROM {sales}") == "33\t6\n"
 
     @pytest.mark.parametrize(("encoding", "compress"), [
         ("gzip", gzip.compress), ("zstd", zstd.compress), ("lz4", lz4.frame.compress),
-        ("deflate", __import__("zlib").compress),
+        ("deflate", zlib.compress),
     ])
     def test_a_compressed_request_body_is_decoded(self, port, db, sales, encoding, compress):
         data = "".join(f"{i},s{i},{i}\n" for i in range(1000)).encode()
         r = request(port, params={"query": f"INSERT INTO {sales} FORMAT CSV", "database": db},
-                 body=compress(data), headers={"Content-Encoding": encoding})
+                    body=compress(data), headers={"Content-Encoding": encoding})
         assert r.status == 200, r
         assert q(port, db, f"SELECT count(), sum(qty) FROM {sales}") == "1000\t499500\n"
 
     def test_a_compressed_query_body_is_decoded(self, port):
-        r = request(port, body=gzip.compress(b"SELECT 40 + 2"), headers={"Content-Encoding": "gzip"})
+        r = request(port, body=gzip.compress(b"SELECT 40 + 2"),
+                    headers={"Content-Encoding": "gzip"})
         assert (r.status, r.body) == (200, b"42\n")
 
     def test_a_body_that_does_not_decompress_is_an_error(self, port):
@@ -456,7 +494,7 @@ class TestHttpInserts:
     def test_a_chunked_request_body(self, port, db, sales):
         chunks = (f"{i},c{i},{i}\n".encode() for i in range(500))
         r = request(port, params={"query": f"INSERT INTO {sales} FORMAT CSV", "database": db},
-                 body=chunks)
+                    body=chunks)
         assert r.status == 200, r
         assert q(port, db, f"SELECT count(), sum(qty) FROM {sales}") == "500\t124750\n"
 
@@ -468,13 +506,13 @@ class TestHttpInserts:
         blob = gzip.compress(b"".join(f"{i},z,2\n".encode() for i in range(300)))
         parts = [blob[i:i + 100] for i in range(0, len(blob), 100)]
         r = request(port, params={"query": f"INSERT INTO {sales} FORMAT CSV", "database": db},
-                 body=iter(parts), headers={"Content-Encoding": "gzip"})
+                    body=iter(parts), headers={"Content-Encoding": "gzip"})
         assert r.status == 200, r
         assert q(port, db, f"SELECT sum(qty) FROM {sales}") == "600\n"
 
     def test_malformed_data_is_a_client_error_and_nothing_is_written(self, port, db, sales):
         r = request(port, params={"query": f"INSERT INTO {sales} FORMAT CSV", "database": db},
-                 body=b"1,a,1\nnot-a-number,b,2\n")
+                    body=b"1,a,1\nnot-a-number,b,2\n")
         assert r.status >= 400
         assert r.text.startswith("Code: ")
         assert q(port, db, f"SELECT count() FROM {sales}") == "0\n"
@@ -483,7 +521,7 @@ class TestHttpInserts:
 class TestHttpErrors:
     def test_get_with_a_write_statement_is_refused_as_readonly(self, port, db):
         r = request(port, "GET", params={"query": "CREATE TABLE x (a UInt8) ENGINE = Memory",
-                                      "database": db})
+                                         "database": db})
         assert r.status == 403
         assert r.headers["X-ClickHouse-Exception-Code"] == "164"
         assert r.text.startswith("Code: 164. DB::Exception:") and "(READONLY)" in r.text
@@ -491,7 +529,7 @@ class TestHttpErrors:
 
     def test_readonly_parameter_refuses_writes_over_post(self, port, db):
         r = request(port, params={"readonly": "1", "database": db},
-                 body=b"CREATE TABLE x (a UInt8) ENGINE = Memory")
+                    body=b"CREATE TABLE x (a UInt8) ENGINE = Memory")
         assert r.status == 403 and r.headers["X-ClickHouse-Exception-Code"] == "164"
 
     def test_an_unknown_table_is_404_with_code_60(self, port):
@@ -521,9 +559,9 @@ class TestHttpErrors:
         assert r.headers["X-ClickHouse-Exception-Code"] == "395"
         assert "boom" in r.text
 
-    def test_an_unknown_path_is_an_error(self, port):
+    def test_an_unknown_path_is_404(self, port):
         r = request(port, "GET", "/no/such/handler", params={"query": "SELECT 1"})
-        assert r.status >= 400
+        assert r.status == 404
         assert b"/no/such/handler" in r.body
         assert r.headers["X-ClickHouse-Exception-Code"] is not None
 
@@ -574,22 +612,23 @@ class TestAuthentication:
 
     def test_an_unknown_user_is_refused(self, auth_server):
         r = request(auth_server.port, body=b"SELECT 1",
-                 headers={"X-ClickHouse-User": "mallory", "X-ClickHouse-Key": PASSWORD})
+                    headers={"X-ClickHouse-User": "mallory", "X-ClickHouse-Key": PASSWORD})
         assert (r.status, r.headers["X-ClickHouse-Exception-Code"]) == (403, "516")
 
     def test_basic_auth_with_the_password_is_accepted(self, auth_server):
         token = base64.b64encode(f"default:{PASSWORD}".encode()).decode()
-        r = request(auth_server.port, body=b"SELECT 1", headers={"Authorization": f"Basic {token}"})
+        r = request(auth_server.port, body=b"SELECT 1",
+                    headers={"Authorization": f"Basic {token}"})
         assert (r.status, r.body) == (200, b"1\n")
 
     def test_clickhouse_user_and_key_headers_are_accepted(self, auth_server):
         r = request(auth_server.port, body=b"SELECT 2",
-                 headers={"X-ClickHouse-User": "default", "X-ClickHouse-Key": PASSWORD})
+                    headers={"X-ClickHouse-User": "default", "X-ClickHouse-Key": PASSWORD})
         assert (r.status, r.body) == (200, b"2\n")
 
     def test_user_and_password_url_parameters_are_accepted(self, auth_server):
         r = request(auth_server.port, "GET", params={"query": "SELECT 3", "user": "default",
-                                                  "password": PASSWORD})
+                                                     "password": PASSWORD})
         assert (r.status, r.body) == (200, b"3\n")
 
     def test_ping_needs_no_password(self, auth_server):

@@ -37,12 +37,17 @@ _COMMENTS = re.compile(r"(--[^\n]*\n?|/\*.*?\*/|\s+)", re.S)
 _ACCESS = re.compile(
     r"^(?:(?:CREATE|ALTER|DROP)\s+(?:OR\s+REPLACE\s+)?(?:USER|ROLE|ROW\s+POLICY|POLICY|QUOTA|"
     r"SETTINGS\s+PROFILE|PROFILE)\b|GRANT\b|REVOKE\b|SET\s+(?:DEFAULT\s+)?ROLE\b)", re.I)
-_READ = re.compile(r"^(?:SELECT|WITH|SHOW|DESCRIBE|DESC|EXISTS|EXPLAIN|\()", re.I)
+# Statements that change data, schema or session state: refused in read-only mode. Anything
+# else goes to the engine, which reports unknown statements as ClickHouse does (code 62).
+_WRITE = re.compile(r"^(?:INSERT|CREATE|ALTER|DROP|TRUNCATE|RENAME|OPTIMIZE|SYSTEM|KILL|ATTACH|"
+                    r"DETACH|DELETE|UPDATE|EXCHANGE|UNDROP|GRANT|REVOKE|SET|BACKUP|RESTORE|"
+                    r"MOVE|REPLACE|UNDO)\b", re.I)
 _INSERT_HEAD = re.compile(
-    rb"^\s*INSERT\s+INTO\s+(?:TABLE\s+)?(?P<table>(?:`[^`]+`|\"[^\"]+\"|[\w.])+)\s*"
+    rb"\s*INSERT\s+INTO\s+(?:TABLE\s+)?(?P<table>(?:`[^`]+`|\"[^\"]+\"|[\w.])+)\s*"
     rb"(?:\((?P<cols>[^)]*)\))?\s*(?P<settings>SETTINGS\s+.*?)?\s*"
     rb"FORMAT\s+(?P<fmt>\w+)[ \t]*(?:\r?\n)?", re.I | re.S)
-_OUTPUT_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.I)
+_OUTPUT_FORMAT = re.compile(r"\bFORMAT\s+(\w+)", re.I)
+_LITERALS = re.compile(r"'(?:\\.|[^'\\])*'|--[^\n]*|/\*.*?\*/", re.S)
 _ERROR = re.compile(r"^Code: (\d+)\. DB::Exception: (.*?)(?: \((\w+)\))?(?: \(version [^)]*\))?\s*$",
                     re.S)
 
@@ -74,6 +79,7 @@ class Result:
     read_bytes: int = 0
     written_rows: int = 0
     written_bytes: int = 0
+    result_rows: int = 0
     elapsed_s: float = 0.0
     query_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -92,8 +98,17 @@ def is_access_control(sql: str) -> bool:
     return bool(_ACCESS.match(strip_sql(sql)))
 
 
+def output_format(sql: str, default: str) -> str:
+    """The format a query's result comes in: its last FORMAT clause outside strings and
+    comments (SETTINGS may follow it), else ``default``; INSERTs name their input format."""
+    if strip_sql(sql)[:6].upper() == "INSERT":
+        return default
+    found = _OUTPUT_FORMAT.findall(_LITERALS.sub(" ", sql))
+    return found[-1] if found else default
+
+
 def is_read_only(sql: str) -> bool:
-    return bool(_READ.match(strip_sql(sql)))
+    return not _WRITE.match(strip_sql(sql))
 
 
 def _quote(value: str) -> str:
@@ -148,8 +163,7 @@ class ChdbEngine:
                             "them)")
                 self._warned_access = True
             return Result(b"", default_format)
-        m = _OUTPUT_FORMAT.search(sql)
-        fmt = m.group(1) if m and not sql.lstrip()[:6].upper() == "INSERT" else default_format
+        fmt = output_format(sql, default_format)
         with self._lock:
             started = time.perf_counter()
             applied: list[str] = []
@@ -169,10 +183,12 @@ class ChdbEngine:
                           *(self._stats(res)), elapsed_s=time.perf_counter() - started)
 
     @staticmethod
-    def _stats(res: object) -> tuple[int, int, int, int]:
+    def _stats(res: object) -> tuple[int, int, int, int, int]:
         if res is None:
-            return 0, 0, 0, 0
-        return res.rows_read(), res.bytes_read(), res.rows_written(), res.bytes_written()
+            return 0, 0, 0, 0, 0
+        # chDB's rows_read() counts result rows; storage_* counts what was scanned.
+        return (res.storage_rows_read(), res.storage_bytes_read(), res.rows_written(),
+                res.bytes_written(), res.rows_read())
 
     def _use(self, database: str) -> None:
         if database != self._database:

@@ -56,6 +56,7 @@ _STATUS_BY_NAME = {
                      "ACCESS_DENIED"), 403),
     "REQUIRED_PASSWORD": 401,
     "QUERY_IS_TOO_LARGE": 413,
+    "NO_HANDLER": 404,  # not a ClickHouse error name: an unknown path answers 404 as it does
 }
 _CONTENT_TYPES = {"TabSeparated": "text/tab-separated-values; charset=UTF-8",
                   "TSV": "text/tab-separated-values; charset=UTF-8",
@@ -144,7 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
         query_id = params.get("query_id") or ""
         try:
             if url.path != "/":
-                raise ClickHouseError(0, f"There is no handle {url.path}", "UNKNOWN")
+                raise ClickHouseError(0, f"There is no handle {url.path}. Use / for queries, "
+                                      "/ping for health", "NO_HANDLER")
             self._authenticate(params)
             sql, data = self._split(params.get("query", ""), self._decode(body))
             if params.get("decompress") == "1" or params.get("compress") == "1":
@@ -159,12 +161,12 @@ class _Handler(BaseHTTPRequestHandler):
                 default_format=params.get("default_format") or "TabSeparated",
                 readonly=readonly or params.get("readonly", "0") not in ("0", ""))
         except ClickHouseError as exc:
-            self._send_error(exc)
+            self._send_error(exc, query_id)
             return
         except Exception as exc:  # noqa: BLE001 - answer the client, keep serving
             log.exception("unexpected error serving a query")
             self._send_error(ClickHouseError(1001, f"{type(exc).__name__}: {exc}",
-                                             "STD_EXCEPTION"))
+                                             "STD_EXCEPTION"), query_id)
             return
         if query_id:
             result.query_id = query_id
@@ -222,9 +224,11 @@ class _Handler(BaseHTTPRequestHandler):
         """Query text and INSERT data: the query parameter, or the head of the body."""
         if query:
             return query, body or None
-        from retail.local.chdb_engine import _INSERT_HEAD
+        from retail.local.chdb_engine import _INSERT_HEAD, strip_sql
 
-        head = _INSERT_HEAD.match(body[:1 << 16])
+        prefix = body[:1 << 16].decode("latin-1")  # one char per byte: offsets carry over
+        skip = len(prefix) - len(strip_sql(prefix))
+        head = _INSERT_HEAD.match(body, skip, skip + (1 << 16))
         if head is not None:
             return body[:head.end()].decode(errors="replace"), body[head.end():]
         try:
@@ -248,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
             "read_rows": str(result.read_rows), "read_bytes": str(result.read_bytes),
             "written_rows": str(result.written_rows),
             "written_bytes": str(result.written_bytes), "total_rows_to_read": "0",
-            "result_rows": str(result.written_rows or 0), "result_bytes": str(len(result.body)),
+            "result_rows": str(result.result_rows), "result_bytes": str(len(result.body)),
             "elapsed_ns": str(int(result.elapsed_s * 1e9))}, separators=(",", ":"))
         body = result.body
         if params.get("enable_http_compression") == "1" and body:
@@ -260,10 +264,10 @@ class _Handler(BaseHTTPRequestHandler):
                     break
         self._send(200, body, headers)
 
-    def _send_error(self, exc: ClickHouseError) -> None:
+    def _send_error(self, exc: ClickHouseError, query_id: str = "") -> None:
         import uuid
 
-        headers = self._headers(str(uuid.uuid4()))
+        headers = self._headers(query_id or str(uuid.uuid4()))
         headers.update({"Content-Type": "text/plain; charset=UTF-8",
                         "X-ClickHouse-Exception-Code": str(exc.code)})
         status = _STATUS_BY_NAME.get(exc.name, 500)

@@ -149,7 +149,13 @@ def test_the_engine_reports_its_version_and_timezone(engine):
 def test_a_query_answers_in_tab_separated_by_default(engine):
     res = engine.execute("SELECT 1 + 1")
     assert (res.body, res.fmt) == (b"2\n", "TabSeparated")
-    assert res.read_rows == 1
+
+
+def test_read_rows_counts_rows_scanned_not_rows_returned(engine):
+    res = engine.execute("SELECT sum(number) FROM numbers(1000)")
+    assert res.body == b"499500\n"
+    assert (res.read_rows, res.read_bytes) == (1000, 8000)
+    assert (res.written_rows, res.written_bytes) == (0, 0)
 
 
 def test_a_format_clause_chooses_the_output_format(engine):
@@ -167,7 +173,7 @@ class TestSettings:
         default = int(text(engine, "SELECT getSetting('max_threads')"))
         wanted = default + 3
         assert int(text(engine, "SELECT getSetting('max_threads')",
-                         settings={"max_threads": str(wanted)})) == wanted
+                        settings={"max_threads": str(wanted)})) == wanted
         assert int(text(engine, "SELECT getSetting('max_threads')")) == default
 
     def test_settings_are_reset_after_a_failing_query(self, engine):
