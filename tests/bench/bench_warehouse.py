@@ -53,7 +53,7 @@ RAW_EQUIVALENT = {
         sum(revenue) AS revenue, sum(profit) AS profit, uniqExactState(store_key) AS stores
         FROM fact_sales GROUP BY date_key, product_key)""",
     "agg_inventory_daily": """(SELECT date_key, store_key, product_key,
-        argMaxState(quantity_on_hand, event_time) AS closing_on_hand,
+        argMaxState(quantity_on_hand, (event_time, inventory_id)) AS closing_on_hand,
         toInt64(sumIf(quantity_change, quantity_change > 0)) AS units_in,
         toInt64(-sumIf(quantity_change, quantity_change < 0)) AS units_out,
         toUInt64(countIf(record_type = 'movement')) AS movements

@@ -59,9 +59,10 @@ def dimension_tables(catalog: Catalog, start: date, days: int) -> dict[str, pa.T
                                 "closes_at"]),
         "dim_supplier": su.select(["supplier_id", "name", "category", "lead_time_mean_days",
                                    "lead_time_sd_days"]),
-        "dim_product": pr.select(["product_id", "sku", "name", "category", "sub_category",
-                                  "brand", "supplier_id", "unit_cost", "shelf_life_days",
-                                  "pack_size"]).append_column("list_price", pr["price"]),
+        "dim_product": _with_money(
+            pr.select(["product_id", "sku", "name", "category", "sub_category", "brand",
+                       "supplier_id", "unit_cost", "shelf_life_days", "pack_size"]
+                      ).append_column("list_price", pr["price"]), ("unit_cost", "list_price")),
     }
 
 
@@ -84,6 +85,18 @@ def _signed(values: pa.ChunkedArray | pa.Array, is_return: pa.ChunkedArray) -> p
     return pc.if_else(is_return, pc.negate(values), values)
 
 
+def _money(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Amounts as exact cents. ClickHouse converts Float64 to Decimal by truncation (0.29 is
+    stored as 0.28, 8.7 as 8.69); Arrow's cast rounds to the nearest cent instead."""
+    return pc.cast(values, pa.decimal128(18, 2))
+
+
+def _with_money(table: pa.Table, columns: tuple[str, ...]) -> pa.Table:
+    for name in columns:
+        table = table.set_column(table.schema.get_field_index(name), name, _money(table[name]))
+    return table
+
+
 def sales_facts(events: pa.Table, catalog: Catalog) -> pa.Table:
     """``sales_transaction`` events -> ``fact_sales`` rows (returns get negative signs)."""
     is_return = pc.equal(events["transaction_type"], "return")
@@ -98,10 +111,10 @@ def sales_facts(events: pa.Table, catalog: Catalog) -> pa.Table:
         "transaction_type": events["transaction_type"],
         "store_id": events["store_id"], "product_id": events["product_id"],
         "quantity": pc.cast(_signed(events["quantity"], is_return), pa.int32()),
-        "unit_price": events["unit_price"],
-        "discount": _signed(events["discount_amount"], is_return),
-        "revenue": _signed(events["line_total"], is_return),
-        "unit_cost": unit_cost,
+        "unit_price": _money(events["unit_price"]),
+        "discount": _money(_signed(events["discount_amount"], is_return)),
+        "revenue": _money(_signed(events["line_total"], is_return)),
+        "unit_cost": _money(unit_cost),
         "promotion_id": events["promotion_id"], "payment_method": events["payment_method"],
         "customer_id": events["customer_id"], "currency": events["currency"],
         "event_time": events["event_time"],
@@ -122,20 +135,23 @@ def inventory_facts(events: pa.Table) -> pa.Table:
 
 
 def price_change_facts(events: pa.Table) -> pa.Table:
-    return events.select(["event_id", "price_change_id", "store_id", "product_id", "old_price",
-                          "new_price", "change_type", "promotion_id", "event_time"])
+    return _with_money(events.select(
+        ["event_id", "price_change_id", "store_id", "product_id", "old_price", "new_price",
+         "change_type", "promotion_id", "event_time"]), ("old_price", "new_price"))
 
 
 def lost_sales_facts(events: pa.Table) -> pa.Table:
-    return events.select(["event_id", "lost_sale_id", "transaction_id", "store_id",
-                          "product_id", "requested_quantity", "fulfilled_quantity",
-                          "lost_quantity", "unit_price", "event_time"])
+    return _with_money(events.select(
+        ["event_id", "lost_sale_id", "transaction_id", "store_id", "product_id",
+         "requested_quantity", "fulfilled_quantity", "lost_quantity", "unit_price",
+         "event_time"]), ("unit_price",))
 
 
 def shipment_facts(events: pa.Table) -> pa.Table:
-    return events.select(["event_id", "shipment_id", "status", "supplier_id", "store_id",
-                          "product_id", "quantity", "unit_cost", "ordered_at",
-                          "expected_arrival", "event_time"])
+    return _with_money(events.select(
+        ["event_id", "shipment_id", "status", "supplier_id", "store_id", "product_id",
+         "quantity", "unit_cost", "ordered_at", "expected_arrival", "event_time"]),
+        ("unit_cost",))
 
 
 FACTS = {

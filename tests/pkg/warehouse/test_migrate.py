@@ -18,12 +18,6 @@ from retail.warehouse.migrate import (
 runner = CliRunner()
 REAL = discover()  # the package's own migrations
 
-# retail.cli.common.handle_errors catches RuntimeError, and typer.Exit is a RuntimeError:
-# `raise typer.Exit(3)` in `warehouse status` becomes "error: 3" and exit code 1.
-EXIT_SWALLOWED = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="pkg bug: handle_errors turns typer.Exit(3) (a RuntimeError) into exit code 1")
-
 
 # --- split_statements ---------------------------------------------------------------------
 def test_split_statements_splits_on_semicolons_and_strips_whitespace():
@@ -245,12 +239,11 @@ def test_reset_drops_the_database_and_a_later_migrate_recreates_it(fresh_databas
 
 def test_a_failing_statement_names_file_and_statement_and_is_not_recorded(fresh_database,
                                                                           migrations_dir):
-    write(migrations_dir, "0001_ok.sql", "CREATE TABLE IF NOT EXISTS a (x UInt8) ENGINE = Memory;")
+    table = "CREATE TABLE IF NOT EXISTS {} (x UInt8) ENGINE = Memory;".format
+    write(migrations_dir, "0001_ok.sql", table("a"))
     write(migrations_dir, "0002_broken.sql",
-          "CREATE TABLE IF NOT EXISTS b (x UInt8) ENGINE = Memory;\n"
-          "SELECT no_such_function_anywhere(1);\n"
-          "CREATE TABLE IF NOT EXISTS c (x UInt8) ENGINE = Memory;")
-    write(migrations_dir, "0003_after.sql", "CREATE TABLE IF NOT EXISTS d (x UInt8) ENGINE = Memory;")
+          f"{table('b')}\nSELECT no_such_function_anywhere(1);\n{table('c')}")
+    write(migrations_dir, "0003_after.sql", table("d"))
     with pytest.raises(MigrationError,
                        match=r"^0002_broken\.sql, statement 2 of 3 failed: .*no_such_function"):
         migrator(fresh_database, migrations_dir).migrate()
@@ -259,8 +252,7 @@ def test_a_failing_statement_names_file_and_statement_and_is_not_recorded(fresh_
     states = migrator(fresh_database, migrations_dir).status()
     assert [s.state for s in states] == ["applied", "pending", "pending"]
     # fixed in place (it was never recorded), it applies from the start
-    write(migrations_dir, "0002_broken.sql", "CREATE TABLE IF NOT EXISTS b (x UInt8) "
-          "ENGINE = Memory;\nCREATE TABLE IF NOT EXISTS c (x UInt8) ENGINE = Memory;")
+    write(migrations_dir, "0002_broken.sql", f"{table('b')}\n{table('c')}")
     assert [m.version for m in migrator(fresh_database, migrations_dir).migrate()] == [2, 3]
     assert tables(fresh_database) == {LEDGER, "a", "b", "c", "d"}
 
@@ -286,18 +278,13 @@ def state_cells(output: str, state: str) -> int:
     return len(re.findall(rf"│ {state}\s+│", output))
 
 
-def test_cli_status_lists_every_pending_migration(cli_env):
-    result = runner.invoke(app, ["warehouse", "status"])
-    assert state_cells(result.output, "pending") == len(REAL), result.output
-    for m in REAL:
-        assert re.search(rf"│ {m.version:04d}\s+│ {m.name}\s+│ pending", result.output)
-
-
-@EXIT_SWALLOWED
-def test_cli_status_exits_3_while_migrations_are_pending(cli_env):
+def test_cli_status_lists_every_pending_migration_and_exits_3(cli_env):
     result = runner.invoke(app, ["warehouse", "status"])
     assert result.exit_code == 3, result.output
     assert "error" not in result.output
+    assert state_cells(result.output, "pending") == len(REAL), result.output
+    for m in REAL:
+        assert re.search(rf"│ {m.version:04d}\s+│ {m.name}\s+│ pending", result.output)
 
 
 def test_cli_migrate_applies_everything_then_status_exits_0(cli_env):
@@ -326,16 +313,12 @@ def applied_elsewhere(cli_env, migrations_dir):
     return cli_env
 
 
-def test_cli_status_shows_an_applied_migration_missing_on_disk(applied_elsewhere):
-    result = runner.invoke(app, ["warehouse", "status"])
-    assert state_cells(result.output, "applied") == len(REAL), result.output
-    assert re.search(r"│ 0099\s+│ extra\s+│ missing\s+│ 20\d\d-", result.output)
-
-
-@EXIT_SWALLOWED
-def test_cli_status_exits_3_when_an_applied_migration_is_missing_on_disk(applied_elsewhere):
+def test_cli_status_shows_an_applied_migration_missing_on_disk_and_exits_3(
+        applied_elsewhere):
     result = runner.invoke(app, ["warehouse", "status"])
     assert result.exit_code == 3, result.output
+    assert state_cells(result.output, "applied") == len(REAL), result.output
+    assert re.search(r"│ 0099\s+│ extra\s+│ missing\s+│ 20\d\d-", result.output)
 
 
 def test_cli_migrate_reports_an_unreachable_warehouse_with_exit_code_1(cli_env, monkeypatch):

@@ -4,6 +4,7 @@
 -- batch jobs and SQL all derive the same key without a lookup, and Power BI loads Int64
 -- (it does not load UInt64). Dimensions are ReplacingMergeTree on updated_at: re-loading a
 -- dimension row replaces it instead of duplicating it; the bi_* views read them FINAL.
+-- The deduplication window drops an identical re-load (same insert_deduplication_token).
 
 CREATE FUNCTION IF NOT EXISTS retail_key AS (id) -> reinterpretAsInt64(sipHash64(id));
 
@@ -25,7 +26,8 @@ CREATE TABLE IF NOT EXISTS dim_date
     updated_at    DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree(updated_at)
-ORDER BY date_key;
+ORDER BY date_key
+SETTINGS non_replicated_deduplication_window = 100;
 
 CREATE TABLE IF NOT EXISTS dim_store
 (
@@ -44,7 +46,8 @@ CREATE TABLE IF NOT EXISTS dim_store
     updated_at      DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree(updated_at)
-ORDER BY store_key;
+ORDER BY store_key
+SETTINGS non_replicated_deduplication_window = 100;
 
 CREATE TABLE IF NOT EXISTS dim_supplier
 (
@@ -57,7 +60,8 @@ CREATE TABLE IF NOT EXISTS dim_supplier
     updated_at           DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree(updated_at)
-ORDER BY supplier_key;
+ORDER BY supplier_key
+SETTINGS non_replicated_deduplication_window = 100;
 
 CREATE TABLE IF NOT EXISTS dim_product
 (
@@ -77,4 +81,5 @@ CREATE TABLE IF NOT EXISTS dim_product
     updated_at       DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree(updated_at)
-ORDER BY product_key;
+ORDER BY product_key
+SETTINGS non_replicated_deduplication_window = 100;

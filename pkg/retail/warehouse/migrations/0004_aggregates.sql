@@ -103,7 +103,9 @@ CREATE TABLE IF NOT EXISTS agg_inventory_daily
     date_key          UInt32,
     store_key         Int64,
     product_key       Int64,
-    closing_on_hand   AggregateFunction(argMax, Int32, DateTime64(3, 'UTC')),
+    -- argMax by (event_time, inventory_id): two movements in the same millisecond (two lines
+    -- of one basket) are ordered by their id, which writers issue in applied order.
+    closing_on_hand   AggregateFunction(argMax, Int32, Tuple(DateTime64(3, 'UTC'), String)),
     units_in          SimpleAggregateFunction(sum, Int64),
     units_out         SimpleAggregateFunction(sum, Int64),
     movements         SimpleAggregateFunction(sum, UInt64)
@@ -116,7 +118,7 @@ SETTINGS non_replicated_deduplication_window = 10000;
 CREATE MATERIALIZED VIEW IF NOT EXISTS mv_inventory_daily TO agg_inventory_daily AS
 SELECT
     date_key, store_key, product_key,
-    argMaxState(quantity_on_hand, event_time) AS closing_on_hand,
+    argMaxState(quantity_on_hand, (event_time, inventory_id)) AS closing_on_hand,
     toInt64(sumIf(quantity_change, quantity_change > 0)) AS units_in,
     toInt64(-sumIf(quantity_change, quantity_change < 0)) AS units_out,
     toUInt64(countIf(record_type = 'movement')) AS movements
