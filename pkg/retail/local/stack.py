@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -136,11 +137,16 @@ def down(settings: Settings, timeout_s: float = 10.0) -> BrokerRecord | None:
     if record is None:
         path.unlink(missing_ok=True)
         return None
-    os.kill(record.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _alive(record) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(record):
-        os.kill(record.pid, signal.SIGKILL)
+    terminate(record.pid, lambda: _alive(record), timeout_s)
     path.unlink(missing_ok=True)
     return record
+
+
+def terminate(pid: int, alive: Callable[[], bool], timeout_s: float) -> None:
+    """SIGTERM, wait up to ``timeout_s`` for ``alive()`` to turn false, then SIGKILL."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if alive():
+        os.kill(pid, signal.SIGKILL)

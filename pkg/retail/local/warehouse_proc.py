@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from retail.local.stack import StackError, _port_in_use
+from retail.local.stack import StackError, _port_in_use, terminate
 from retail.settings import Settings
 
 
@@ -97,11 +96,6 @@ def down(settings: Settings, timeout_s: float = 20.0) -> WarehouseRecord | None:
     if record is None:
         path.unlink(missing_ok=True)
         return None
-    os.kill(record.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _alive(record) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(record):
-        os.kill(record.pid, signal.SIGKILL)
+    terminate(record.pid, lambda: _alive(record), timeout_s)
     path.unlink(missing_ok=True)
     return record

@@ -329,3 +329,35 @@ def test_cli_migrate_reports_an_unreachable_warehouse_with_exit_code_1(cli_env, 
     result = runner.invoke(app, ["warehouse", "migrate"])
     assert result.exit_code == 1, result.output
     assert "cannot reach the warehouse" in result.output
+
+
+def test_cli_load_dims_fills_the_dimensions_and_a_rerun_adds_nothing(cli_env):
+    assert runner.invoke(app, ["warehouse", "migrate"]).exit_code == 0
+    args = ["warehouse", "load-dims", "--stores", "4", "--products", "30", "--seed", "5",
+            "--start", "2025-01-01", "--days", "10"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "dim_store: 4 rows sent, 4 rows in the table" in first.output
+    assert "dim_date: 10 rows sent, 10 rows in the table" in first.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "dim_product: 30 rows sent, 30 rows in the table" in again.output
+    with connect(cli_env) as wh:
+        assert wh.query_rows("SELECT count() FROM dim_supplier")[0][0] == \
+            wh.query_rows("SELECT uniqExact(supplier_id) FROM dim_supplier")[0][0] > 0
+
+
+def test_cli_simulate_into_the_warehouse_twice_loads_the_facts_once(cli_env):
+    assert runner.invoke(app, ["warehouse", "migrate"]).exit_code == 0
+    args = ["simulate", "--sink", "warehouse", "--stores", "2", "--products", "40",
+            "--rate", "5", "--days", "2", "--start", "2025-03-03", "--seed", "9"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    with connect(cli_env) as wh:
+        sql = "SELECT count(), sum(quantity), sum(revenue) FROM fact_sales"
+        once = wh.query_rows(sql)[0]
+        agg = wh.query_rows("SELECT sum(units) FROM agg_sales_daily")[0][0]
+        assert once[0] > 100 and agg == once[1]
+        assert runner.invoke(app, args).exit_code == 0
+        assert wh.query_rows(sql)[0] == once
+        assert wh.query_rows("SELECT sum(units) FROM agg_sales_daily")[0][0] == agg
