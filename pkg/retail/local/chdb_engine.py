@@ -120,6 +120,18 @@ def _unquote(ident: str) -> str:
     return ident[1:-1] if ident[:1] in "`\"" and ident[-1:] == ident[:1] else ident
 
 
+def _read_arrow(data: bytes, fmt: str):
+    """An Arrow IPC body (file or stream) as a table over the body's own buffers, or None."""
+    import pyarrow as pa
+
+    try:
+        buf = pa.BufferReader(data)
+        reader = pa.ipc.open_file(buf) if fmt == "Arrow" else pa.ipc.open_stream(buf)
+        return reader.read_all()
+    except (pa.ArrowInvalid, OSError):
+        return None  # let the engine parse it and report the error its own way
+
+
 class ChdbEngine:
     """Serialized access to one chDB session at ``path``."""
 
@@ -234,8 +246,17 @@ class ChdbEngine:
                                            params=params or None)
         table = head.group("table").decode()
         cols = [_unquote(c) for c in (head.group("cols") or b"").decode().split(",") if c.strip()]
-        structure = "" if in_fmt in SELF_DESCRIBING else ", " + _quote(self._structure(table, cols))
         settings = (head.group("settings") or b"").decode()
+        if in_fmt in ("Arrow", "ArrowStream"):
+            arrow = _read_arrow(data, in_fmt)
+            if arrow is not None and set(cols) <= set(arrow.column_names):
+                # Zero-copy: the engine scans the Arrow buffers in place (Python() table
+                # function), the same path as an in-process insert.
+                cols = cols or arrow.column_names
+                names = ", ".join(f"`{c}`" for c in cols)
+                return self._session.query(f"INSERT INTO {table} ({names}) {settings} SELECT "
+                                           f"{names} FROM Python(arrow)", "TSV")
+        structure = "" if in_fmt in SELF_DESCRIBING else ", " + _quote(self._structure(table, cols))
         fd, spool = tempfile.mkstemp(prefix="retail-insert-", dir=self._spool)
         try:
             with os.fdopen(fd, "wb") as fh:

@@ -34,6 +34,10 @@ from retail.io.warehouse import ClickHouseWarehouse, connect
 from retail.queries import get_query, latest_sale_date, list_queries, run_query
 from retail.warehouse.migrate import Migrator
 
+# The warehouse suite: runs against the local server, or against a real ClickHouse server
+# when RETAIL_CLICKHOUSE_URL is set (`pytest -m clickhouse_server`).
+pytestmark = pytest.mark.clickhouse_server
+
 AS_OF = date(2024, 3, 15)
 PRICE = {"P1": "2.00", "P2": "1.00", "P3": "3.00", "P4": "10.00", "P5": "6.00"}
 COST = {"P1": "1.00", "P2": "0.50", "P3": "2.00", "P4": "5.00", "P5": "3.00"}

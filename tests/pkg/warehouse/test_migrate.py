@@ -15,6 +15,10 @@ from retail.io.warehouse import connect
 from retail.warehouse.migrate import (
     LEDGER, Migration, MigrationError, Migrator, default_dir, discover, split_statements)
 
+# The warehouse suite: runs against the local server, or against a real ClickHouse server
+# when RETAIL_CLICKHOUSE_URL is set (`pytest -m clickhouse_server`).
+pytestmark = pytest.mark.clickhouse_server
+
 runner = CliRunner()
 REAL = discover()  # the package's own migrations
 

@@ -24,6 +24,10 @@ from retail.warehouse.load import (
     DIMENSIONS, dimension_tables, load_dimensions, load_facts, sales_facts)
 from retail.warehouse.migrate import Migrator, discover
 
+# The warehouse suite: runs against the local server, or against a real ClickHouse server
+# when RETAIL_CLICKHOUSE_URL is set (`pytest -m clickhouse_server`).
+pytestmark = pytest.mark.clickhouse_server
+
 START = date(2026, 1, 5)
 DIM_START, DIM_DAYS = date(2026, 1, 1), 14
 SECURITY = next(m for m in discover() if m.name == "security")
