@@ -43,12 +43,7 @@ CROSS JOIN
         sum(greatest(s.on_hand, 0) * p.unit_cost) AS value,
         countIf(s.on_hand <= 0) AS outs
     FROM
-    (
-        SELECT store_key, product_key, argMaxMerge(closing_on_hand) AS on_hand
-        FROM agg_inventory_daily
-        WHERE date_key <= toYYYYMMDD({as_of:Date})
-        GROUP BY store_key, product_key
-    ) AS s
+    stock_as_of(as_of = {as_of:Date}) AS s
     LEFT JOIN (SELECT product_key, unit_cost FROM dim_product FINAL) AS p
         ON s.product_key = p.product_key
 ) AS st

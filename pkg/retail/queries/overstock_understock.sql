@@ -28,12 +28,7 @@ LEFT JOIN
         sum(greatest(s.on_hand, 0)) AS units,
         sum(greatest(s.on_hand, 0) * p.unit_cost) AS value
     FROM
-    (
-        SELECT store_key, product_key, argMaxMerge(closing_on_hand) AS on_hand
-        FROM agg_inventory_daily
-        WHERE date_key <= toYYYYMMDD({as_of:Date})
-        GROUP BY store_key, product_key
-    ) AS s
+    stock_as_of(as_of = {as_of:Date}) AS s
     LEFT JOIN
     (
         SELECT store_key, product_key, sum(units) AS units_28d

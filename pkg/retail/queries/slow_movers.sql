@@ -19,12 +19,7 @@ FROM
 (
     SELECT product_key, sum(greatest(on_hand, 0)) AS stock
     FROM
-    (
-        SELECT store_key, product_key, argMaxMerge(closing_on_hand) AS on_hand
-        FROM agg_inventory_daily
-        WHERE date_key <= toYYYYMMDD({as_of:Date})
-        GROUP BY store_key, product_key
-    )
+    stock_as_of(as_of = {as_of:Date})
     GROUP BY product_key
     HAVING stock > 0
 ) AS s

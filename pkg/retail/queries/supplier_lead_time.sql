@@ -1,12 +1,12 @@
 -- title: Supplier lead time
 -- description: Per supplier, deliveries in the 90 days up to as_of: count, mean actual and promised lead time, on-time rate.
 --
--- Shipments whose 'delivered' status event (fact_supplier_shipments FINAL) falls in
--- as_of - 89 .. as_of. Lead time = delivered event_time - ordered_at; promised =
+-- Shipments whose 'delivered' status event falls in as_of - 89 .. as_of, from
+-- agg_supplier_daily (fed by fact_supplier_shipments). Lead time = delivered event_time - ordered_at; promised =
 -- expected_arrival - ordered_at (days, from seconds); on time = delivered event_time
 -- <= expected_arrival. on_time_rate_pct = on-time deliveries / deliveries * 100.
 SELECT
-    f.supplier_id AS supplier_id,
+    sp.supplier_id AS supplier_id,
     sp.name AS supplier_name,
     f.deliveries AS delivered_shipments,
     f.units AS units_delivered,
@@ -17,17 +17,15 @@ FROM
 (
     SELECT
         supplier_key,
-        supplier_id,
-        count() AS deliveries,
-        sum(quantity) AS units,
-        avg(dateDiff('second', ordered_at, event_time)) AS lead_s,
-        avg(dateDiff('second', ordered_at, expected_arrival)) AS promised_s,
-        countIf(event_time <= expected_arrival) AS on_time
-    FROM fact_supplier_shipments FINAL
-    WHERE status = 'delivered'
-      AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 89) AND toYYYYMMDD({as_of:Date})
-    GROUP BY supplier_key, supplier_id
+        sum(deliveries) AS deliveries,
+        sum(units) AS units,
+        sum(lead_s) / deliveries AS lead_s,
+        sum(promised_s) / deliveries AS promised_s,
+        sum(on_time) AS on_time
+    FROM agg_supplier_daily
+    WHERE date_key BETWEEN toYYYYMMDD({as_of:Date} - 89) AND toYYYYMMDD({as_of:Date})
+    GROUP BY supplier_key
 ) AS f
-LEFT JOIN (SELECT supplier_key, name FROM dim_supplier FINAL) AS sp
+LEFT JOIN (SELECT supplier_key, supplier_id, name FROM dim_supplier FINAL) AS sp
     ON f.supplier_key = sp.supplier_key
 ORDER BY supplier_id

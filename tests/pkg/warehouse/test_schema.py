@@ -260,6 +260,8 @@ def totals(wh) -> dict[str, tuple]:
                              "FROM agg_product_daily GROUP BY date_key, product_key)",
         "agg_inventory_daily": "SELECT sum(units_in), sum(units_out), sum(movements) "
                                "FROM agg_inventory_daily",
+        "agg_inventory_latest": "SELECT count(), sum(o) FROM (SELECT argMaxMerge(on_hand) o "
+                                "FROM agg_inventory_latest GROUP BY store_key, product_key)",
     }
     return {name: wh.query_rows(sql)[0] for name, sql in q.items()}
 
@@ -371,6 +373,51 @@ def test_agg_inventory_daily_matches_fact_inventory_per_day_store_and_product(lo
            FROM fact_inventory FINAL GROUP BY ALL HAVING count() > 1)""")[0][0]
     assert len(want) > 300 and sum(r[1] for r in want.values()) > 0  # some stock came in
     assert ties > 0
+    assert got == want
+
+
+LATEST_STOCK_SQL = """SELECT store_key, product_key,
+    argMax(quantity_on_hand, (event_time, inventory_id)), max(date_key),
+    toUInt32(maxIf(date_key, reason = 'restock'))
+    FROM fact_inventory FINAL {where} GROUP BY store_key, product_key"""
+
+
+def test_agg_inventory_latest_holds_the_latest_stock_of_every_pair(loaded):
+    got = rows(loaded, """SELECT store_key, product_key, argMaxMerge(on_hand),
+        max(last_date_key), max(last_restock_key) FROM agg_inventory_latest
+        GROUP BY store_key, product_key""")
+    want = rows(loaded, LATEST_STOCK_SQL.format(where=""))
+    assert len(want) > 100 and any(r[4] for r in want)  # some pairs were restocked
+    assert got == want
+
+
+@pytest.mark.parametrize("day", ["latest", "first"])
+def test_stock_as_of_a_day_is_the_stock_after_its_last_movement(loaded, day):
+    first, last = loaded.query_rows("SELECT min(date_key), max(date_key) FROM fact_inventory")[0]
+    key = last if day == "latest" else first  # the latest table, or the daily history
+    as_of = date(key // 10000, key // 100 % 100, key % 100)
+    got = rows(loaded, "SELECT store_key, product_key, on_hand, last_restock_key "
+                       "FROM stock_as_of(as_of = {d:Date})".replace("{d:Date}", f"'{as_of}'"))
+    want = [(s, p, q, r) for s, p, q, _, r in rows(
+        loaded, LATEST_STOCK_SQL.format(where=f"WHERE date_key <= {key}"))]
+    assert len(want) > 100
+    assert got == want
+    if day == "first":  # the day's answer differs from today's: history was really read
+        assert got != [(s, p, q, r) for s, p, q, _, r in rows(loaded,
+                                                              LATEST_STOCK_SQL.format(where=""))]
+
+
+def test_agg_supplier_daily_matches_delivered_shipments_per_day_and_supplier(loaded):
+    got = rows(loaded, """SELECT date_key, supplier_key, sum(deliveries), sum(units),
+        sum(lead_s), sum(promised_s), sum(on_time) FROM agg_supplier_daily
+        GROUP BY date_key, supplier_key""")
+    want = rows(loaded, """SELECT date_key, supplier_key, count(), sum(quantity),
+        sum(dateDiff('second', ordered_at, event_time)),
+        sum(dateDiff('second', ordered_at, expected_arrival)),
+        countIf(event_time <= expected_arrival)
+        FROM fact_supplier_shipments FINAL WHERE status = 'delivered'
+        GROUP BY date_key, supplier_key""")
+    assert len(want) > 0
     assert got == want
 
 

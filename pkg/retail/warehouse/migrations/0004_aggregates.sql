@@ -108,7 +108,8 @@ CREATE TABLE IF NOT EXISTS agg_inventory_daily
     closing_on_hand   AggregateFunction(argMax, Int32, Tuple(DateTime64(3, 'UTC'), String)),
     units_in          SimpleAggregateFunction(sum, Int64),
     units_out         SimpleAggregateFunction(sum, Int64),
-    movements         SimpleAggregateFunction(sum, UInt64)
+    movements         SimpleAggregateFunction(sum, UInt64),
+    last_restock_key  SimpleAggregateFunction(max, UInt32) COMMENT 'date_key of a restock that day, 0 if none'
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY intDiv(date_key, 100)
@@ -121,6 +122,78 @@ SELECT
     argMaxState(quantity_on_hand, (event_time, inventory_id)) AS closing_on_hand,
     toInt64(sumIf(quantity_change, quantity_change > 0)) AS units_in,
     toInt64(-sumIf(quantity_change, quantity_change < 0)) AS units_out,
-    toUInt64(countIf(record_type = 'movement')) AS movements
+    toUInt64(countIf(record_type = 'movement')) AS movements,
+    toUInt32(maxIf(date_key, reason = 'restock')) AS last_restock_key
 FROM fact_inventory
 GROUP BY date_key, store_key, product_key;
+
+-- The latest state of every store x product (one row each, whatever the history length):
+-- what "stock now" dashboards read. The daily table above answers "stock as of a past day".
+CREATE TABLE IF NOT EXISTS agg_inventory_latest
+(
+    store_key         Int64,
+    product_key       Int64,
+    on_hand           AggregateFunction(argMax, Int32, Tuple(DateTime64(3, 'UTC'), String)),
+    last_date_key     SimpleAggregateFunction(max, UInt32),
+    last_restock_key  SimpleAggregateFunction(max, UInt32)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (store_key, product_key)
+SETTINGS non_replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mv_inventory_latest TO agg_inventory_latest AS
+SELECT
+    store_key, product_key,
+    argMaxState(quantity_on_hand, (event_time, inventory_id)) AS on_hand,
+    max(date_key) AS last_date_key,
+    toUInt32(maxIf(date_key, reason = 'restock')) AS last_restock_key
+FROM fact_inventory
+GROUP BY store_key, product_key;
+
+-- Stock per store x product as of a day: stock_as_of(as_of = '2026-01-31').
+-- on_hand is the level after the latest movement on or before as_of; last_restock_key the
+-- date_key of the latest restock on or before it (0: none on record). When no movement is
+-- newer than as_of (the dashboards' "today") the answer comes from agg_inventory_latest
+-- (one row per pair); otherwise from the daily history. The branch conditions are constants
+-- once the scalar subquery is evaluated, so the other branch reads nothing.
+CREATE OR REPLACE VIEW stock_as_of AS
+SELECT store_key, product_key, argMaxMerge(on_hand) AS on_hand,
+       max(last_restock_key) AS last_restock_key
+FROM agg_inventory_latest
+WHERE (SELECT max(last_date_key) FROM agg_inventory_latest) <= toYYYYMMDD({as_of:Date})
+GROUP BY store_key, product_key
+UNION ALL
+SELECT store_key, product_key, argMaxMerge(closing_on_hand) AS on_hand,
+       max(last_restock_key) AS last_restock_key
+FROM agg_inventory_daily
+WHERE date_key <= toYYYYMMDD({as_of:Date})
+  AND (SELECT max(last_date_key) FROM agg_inventory_latest) > toYYYYMMDD({as_of:Date})
+GROUP BY store_key, product_key;
+
+-- Supplier deliveries per day (of delivery): lead times as sums so any window averages them.
+CREATE TABLE IF NOT EXISTS agg_supplier_daily
+(
+    date_key        UInt32,
+    supplier_key    Int64,
+    deliveries      SimpleAggregateFunction(sum, UInt64),
+    units           SimpleAggregateFunction(sum, Int64),
+    lead_s          SimpleAggregateFunction(sum, Int64) COMMENT 'sum of delivered - ordered, seconds',
+    promised_s      SimpleAggregateFunction(sum, Int64) COMMENT 'sum of expected - ordered, seconds',
+    on_time         SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY intDiv(date_key, 100)
+ORDER BY (supplier_key, date_key)
+SETTINGS non_replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mv_supplier_daily TO agg_supplier_daily AS
+SELECT
+    date_key, supplier_key,
+    toUInt64(count()) AS deliveries,
+    toInt64(sum(quantity)) AS units,
+    toInt64(sum(dateDiff('second', ordered_at, event_time))) AS lead_s,
+    toInt64(sum(dateDiff('second', ordered_at, expected_arrival))) AS promised_s,
+    toUInt64(countIf(event_time <= expected_arrival)) AS on_time
+FROM fact_supplier_shipments
+WHERE status = 'delivered'
+GROUP BY date_key, supplier_key;
