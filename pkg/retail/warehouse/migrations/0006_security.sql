@@ -58,6 +58,9 @@ GRANT SELECT ON agg_sales_daily TO etl_writer;
 GRANT SELECT ON agg_store_daily TO etl_writer;
 GRANT SELECT ON agg_product_daily TO etl_writer;
 GRANT SELECT ON agg_inventory_daily TO etl_writer;
+GRANT SELECT ON agg_inventory_latest TO etl_writer;
+GRANT SELECT ON agg_supplier_daily TO etl_writer;
+GRANT SELECT ON stock_as_of TO etl_writer;
 GRANT SELECT ON schema_migrations TO etl_writer;
 
 -- Row-level security for direct BI users: a bi_reader sees the rows of the stores that
