@@ -163,6 +163,19 @@ FACTS = {
 }
 
 
+def local_date_keys(events: pa.Table, catalog: Catalog) -> pa.Array:
+    """``YYYYMMDD`` of each event's time in its store's time zone: a store's day is its
+    local day (a 22:00 sale in Los Angeles belongs to that evening, not the next UTC day).
+    The tables' own default (the UTC date) applies only where a writer sends no date_key."""
+    idx = pc.index_in(events["store_id"], value_set=catalog.stores["store_id"])
+    if idx.null_count:
+        raise ValueError("events name stores that are not in the catalog")
+    offset_ms = pc.take(pa.array(catalog.store_offset.astype("int64") * 3_600_000), idx)
+    utc_ms = pc.cast(pc.cast(events["event_time"], pa.timestamp("ms")), pa.int64())
+    local = pc.cast(pc.add(utc_ms, offset_ms), pa.timestamp("ms"))
+    return pc.cast(pc.strftime(local, "%Y%m%d"), pa.uint32())
+
+
 def fact_tables(tables: dict[str, pa.Table], catalog: Catalog) -> dict[str, pa.Table]:
     """Map a batch of event tables (by event type) to fact tables (by table name)."""
     out = {}
@@ -170,7 +183,8 @@ def fact_tables(tables: dict[str, pa.Table], catalog: Catalog) -> dict[str, pa.T
         if event_type not in FACTS or events.num_rows == 0:
             continue
         name, fn = FACTS[event_type]
-        out[name] = fn(events, catalog) if fn is sales_facts else fn(events)
+        facts = fn(events, catalog) if fn is sales_facts else fn(events)
+        out[name] = facts.append_column("date_key", local_date_keys(events, catalog))
     return out
 
 

@@ -10,7 +10,9 @@
 -- dropped or reloaded on its own. ORDER BY starts with what dashboards filter on - store,
 -- product, then date - so a store manager's query reads a narrow range of the primary key.
 -- LowCardinality for categorical strings; DateTime64(3, 'UTC') for event times; money is
--- Decimal. Keys default to retail_key(id), date_key to the UTC date of the event.
+-- Decimal. Keys default to retail_key(id). date_key is the store's local day: writers that
+-- know the store's time zone send it (the loads and the stream do); the default, the UTC
+-- date of the event, is only a fallback.
 
 CREATE TABLE IF NOT EXISTS fact_sales
 (
