@@ -25,7 +25,7 @@ $(STAMP): pkg/pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e './pkg[local,dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e './pkg[local,dev,spark]'
 	@touch $@
 
 install: $(STAMP) ## create .venv and install the pinned dependencies and the package
@@ -51,7 +51,7 @@ bench: install ## measure spine and warehouse against baselines in the same run 
 
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet --disable-pip-version-check './pkg[local,dev]'
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check './pkg[local,dev,spark]'
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^retail-platform' > constraints.txt
 	rm -rf .lock-venv
 

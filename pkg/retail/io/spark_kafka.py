@@ -1,0 +1,157 @@
+"""Kafka as a Spark 4 Python streaming data source: ``spark.readStream.format("retail_kafka")``.
+
+Where Spark's JVM Kafka connector is not on the classpath (local runs, CI), this source
+reads Kafka with kafka-python and gives the same columns as Spark's ``kafka`` format:
+``key, value, topic, partition, offset, timestamp``. Offsets live in Spark's checkpoint
+(as ``{"topic:partition": next_offset}``), never in consumer-group commits, so a restarted
+query resumes exactly after the last committed micro-batch.
+
+Options: ``kafka.bootstrap.servers`` (required), ``subscribe`` (comma-separated topics,
+required), ``startingOffsets`` (``earliest`` | ``latest``, default ``earliest``),
+``maxOffsetsPerTrigger`` (optional cap per micro-batch), ``flavor`` (``kafka`` | ``tansu``;
+``tansu`` finds true end offsets despite the local broker's high-watermark bug).
+
+A cap is split across partitions in proportion to each partition's backlog: an even split
+over skewed partitions lets the busy ones fall behind while the event-time watermark, driven
+by the others, moves on and drops their events as late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+from pyspark.sql.streaming.datasource import (ReadAllAvailable, ReadLimit, ReadMaxRows,
+                                              SupportsTriggerAvailableNow)
+
+SCHEMA = ("key binary, value binary, topic string, partition int, offset long, "
+          "timestamp timestamp")
+_REQUIRED = ("kafka.bootstrap.servers", "subscribe")
+
+
+def split_cap(start: dict[str, int], end: dict[str, int], cap: int | None) -> dict[str, int]:
+    """End offsets that read at most ``cap`` records from ``start``, shared by backlog.
+
+    Every partition gets ``cap * backlog / total`` (rounded down, the remainder to the
+    largest fractional shares), so all partitions advance at the same pace in their backlog.
+    """
+    backlog = {k: max(end[k] - start.get(k, 0), 0) for k in end}
+    total = sum(backlog.values())
+    if cap is None or total <= cap:
+        return dict(end)
+    shares = {k: cap * b / total for k, b in backlog.items()}
+    take = {k: int(s) for k, s in shares.items()}
+    for k in sorted(shares, key=lambda k: (take[k] - shares[k], k))[:cap - sum(take.values())]:
+        take[k] += 1
+    return {k: start.get(k, 0) + take[k] for k in end}
+
+
+@dataclass(frozen=True)
+class KafkaRange(InputPartition):
+    topic: str
+    partition: int
+    start: int
+    end: int
+
+
+class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+    def __init__(self, given: dict[str, str]) -> None:
+        # Spark hands options over case-insensitively (lower-cased keys).
+        options = {k.lower(): v for k, v in given.items()}
+        missing = [k for k in _REQUIRED if not options.get(k.lower())]
+        if missing:
+            raise ValueError(f"retail_kafka needs the option(s) {', '.join(missing)}")
+        self.bootstrap = options["kafka.bootstrap.servers"]
+        self.topics = [t.strip() for t in options["subscribe"].split(",") if t.strip()]
+        self.starting = options.get("startingoffsets", "earliest")
+        if self.starting not in ("earliest", "latest"):
+            raise ValueError("startingOffsets must be 'earliest' or 'latest', got "
+                             f"{self.starting!r}")
+        cap = options.get("maxoffsetspertrigger")
+        self.cap = int(cap) if cap else None
+        if self.cap is not None and self.cap < 1:
+            raise ValueError("maxOffsetsPerTrigger must be a positive integer")
+        self.flavor = options.get("flavor", "kafka")
+        self.target: dict[str, int] | None = None  # Trigger.AvailableNow: stop here
+
+    def _settings(self):
+        from retail.settings import KafkaSettings
+
+        return KafkaSettings(bootstrap_servers=self.bootstrap, flavor=self.flavor)
+
+    def _ends(self) -> dict[str, int]:
+        from retail.io.kafka import end_offsets
+
+        settings = self._settings()
+        return {f"{t}:{p}": off for t in self.topics
+                for p, off in end_offsets(settings, t).items()}
+
+    def initialOffset(self) -> dict:
+        ends = self._ends()
+        return dict(ends) if self.starting == "latest" else {k: 0 for k in ends}
+
+    def getDefaultReadLimit(self) -> ReadLimit:
+        return ReadMaxRows(self.cap) if self.cap else ReadAllAvailable()
+
+    def prepareForTriggerAvailableNow(self) -> None:
+        self.target = self._ends()
+
+    def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
+        # With Trigger.AvailableNow, what exists when the query starts, in capped batches.
+        ends = dict(self.target) if self.target is not None else self._ends()
+        cap = limit.max_rows if isinstance(limit, ReadMaxRows) else None
+        # A partition that appeared since the start is read from its beginning.
+        return split_cap({k: start.get(k, 0) for k in ends}, ends, cap)
+
+    def partitions(self, start: dict, end: dict) -> list[KafkaRange]:
+        out = []
+        for key, stop in sorted(end.items()):
+            begin = start.get(key, 0)
+            if stop > begin:
+                topic, _, part = key.rpartition(":")
+                out.append(KafkaRange(topic, int(part), begin, stop))
+        return out
+
+    def read(self, partition: KafkaRange) -> Iterator[tuple]:
+        from kafka import TopicPartition
+
+        from retail.io.kafka import consumer
+
+        c = consumer(self._settings(), group_id=None, enable_auto_commit=False)
+        tp = TopicPartition(partition.topic, partition.partition)
+        try:
+            c.assign([tp])
+            c.seek(tp, partition.start)
+            position, idle = partition.start, 0
+            while position < partition.end:
+                records = c.poll(timeout_ms=1000, max_records=100_000).get(tp, [])
+                idle = 0 if records else idle + 1
+                if idle > 30:
+                    raise TimeoutError(f"{partition.topic}[{partition.partition}]: no records "
+                                       f"between offsets {position} and {partition.end} "
+                                       "for 30 s")
+                for r in records:
+                    if r.offset >= partition.end:
+                        return
+                    position = r.offset + 1
+                    yield (r.key, r.value, r.topic, r.partition, r.offset,
+                           datetime.fromtimestamp(r.timestamp / 1000, UTC))
+        finally:
+            c.close()
+
+    def commit(self, end: dict) -> None:
+        return None  # offsets are Spark's checkpoint, not a consumer group
+
+
+class KafkaDataSource(DataSource):
+    @classmethod
+    def name(cls) -> str:
+        return "retail_kafka"
+
+    def schema(self) -> str:
+        return SCHEMA
+
+    def streamReader(self, schema) -> KafkaStreamReader:
+        return KafkaStreamReader(dict(self.options))
