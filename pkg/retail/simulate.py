@@ -61,16 +61,13 @@ class WarehouseSink:
     """
 
     def __init__(self, warehouse, catalog, run_id: str | None = None):
-        from retail.warehouse.load import FACTS, fact_tables
-
         self.warehouse, self.catalog, self.run_id = warehouse, catalog, run_id
-        self._facts, self._fact_tables = FACTS, fact_tables
         self.rows: Counter = Counter()
 
     def write(self, event_type: str, table: pa.Table, name: str) -> None:
-        if event_type not in self._facts:
-            return
-        for fact, rows in self._fact_tables({event_type: table}, self.catalog).items():
+        from retail.warehouse.load import fact_tables
+
+        for fact, rows in fact_tables({event_type: table}, self.catalog).items():
             token = f"{self.run_id}:{name}:{fact}" if self.run_id else None
             self.warehouse.insert_arrow(fact, rows, dedup_token=token)
             self.rows[fact] += rows.num_rows

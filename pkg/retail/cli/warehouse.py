@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -12,12 +11,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from retail.cli.common import console, handle_errors, settings
-from retail.io.warehouse import ClickHouseWarehouse, connect
+from retail.io.warehouse import connect
 from retail.settings import Settings
 
 app = typer.Typer(help="The ClickHouse warehouse: local server, migrations, dimensions.",
                   no_args_is_help=True)
-log = logging.getLogger(__name__)
 
 
 def migrator(s: Settings):
@@ -127,7 +125,3 @@ def load_dims(
         counts = load_dimensions(wh, catalog, date.fromisoformat(start), days)
     for table, (sent, total) in counts.items():
         console.print(f"{table}: {sent:,} rows sent, {total:,} rows in the table")
-
-
-def open_warehouse(s: Settings) -> ClickHouseWarehouse:
-    return connect(s.resolved_warehouse())

@@ -107,6 +107,20 @@ def output_format(sql: str, default: str) -> str:
     return found[-1] if found else default
 
 
+def split_body(body: bytes) -> tuple[str, bytes | None]:
+    """A request body that holds the query: the query text, and for ``INSERT ... FORMAT``
+    the data after it (which may be binary)."""
+    prefix = body[:1 << 16].decode("latin-1")  # one char per byte: offsets carry over
+    skip = len(prefix) - len(strip_sql(prefix))
+    head = _INSERT_HEAD.match(body, skip, skip + (1 << 16))
+    if head is not None:
+        return body[:head.end()].decode(errors="replace"), body[head.end():]
+    try:
+        return body.decode(), None
+    except UnicodeDecodeError:
+        raise ClickHouseError(62, "Query is not valid UTF-8", "SYNTAX_ERROR") from None
+
+
 def is_read_only(sql: str) -> bool:
     return not _WRITE.match(strip_sql(sql))
 

@@ -24,12 +24,14 @@ import gzip
 import hmac
 import json
 import logging
+import threading
+import uuid
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from retail.local.chdb_engine import ChdbEngine, ClickHouseError, Result
+from retail.local.chdb_engine import ChdbEngine, ClickHouseError, Result, split_body
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +114,6 @@ class WarehouseServer(ThreadingHTTPServer):
 
     def shutdown_soon(self) -> None:
         """Stop serve_forever from a signal handler (shutdown() would deadlock there)."""
-        import threading
-
         threading.Thread(target=self.shutdown, daemon=True).start()
 
 
@@ -224,17 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Query text and INSERT data: the query parameter, or the head of the body."""
         if query:
             return query, body or None
-        from retail.local.chdb_engine import _INSERT_HEAD, strip_sql
-
-        prefix = body[:1 << 16].decode("latin-1")  # one char per byte: offsets carry over
-        skip = len(prefix) - len(strip_sql(prefix))
-        head = _INSERT_HEAD.match(body, skip, skip + (1 << 16))
-        if head is not None:
-            return body[:head.end()].decode(errors="replace"), body[head.end():]
-        try:
-            return body.decode(), None
-        except UnicodeDecodeError:
-            raise ClickHouseError(62, "Query is not valid UTF-8", "SYNTAX_ERROR") from None
+        return split_body(body)
 
     # -- responses ----------------------------------------------------------------------
     def _headers(self, query_id: str, fmt: str | None = None) -> dict[str, str]:
@@ -265,8 +255,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, body, headers)
 
     def _send_error(self, exc: ClickHouseError, query_id: str = "") -> None:
-        import uuid
-
         headers = self._headers(query_id or str(uuid.uuid4()))
         headers.update({"Content-Type": "text/plain; charset=UTF-8",
                         "X-ClickHouse-Exception-Code": str(exc.code)})

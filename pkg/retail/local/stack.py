@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 from importlib import resources
 from pathlib import Path
 
@@ -132,12 +133,17 @@ def up(settings: Settings, storage_engine: str = "memory://tansu/",
 
 def down(settings: Settings, timeout_s: float = 10.0) -> BrokerRecord | None:
     """Stop the broker that ``up`` started (nothing else); return its record, or None."""
-    record = read_record(settings)
-    path = _record_path(settings)
-    if record is None:
-        path.unlink(missing_ok=True)
-        return None
-    terminate(record.pid, lambda: _alive(record), timeout_s)
+    return stop_recorded(_record_path(settings), read_record(settings), _alive, timeout_s)
+
+
+R = TypeVar("R")
+
+
+def stop_recorded(path: Path, record: R | None, alive: Callable[[R], bool],
+                  timeout_s: float) -> R | None:
+    """Stop the live process ``record`` (read from ``path``) and forget it; None if none."""
+    if record is not None:
+        terminate(record.pid, lambda: alive(record), timeout_s)
     path.unlink(missing_ok=True)
     return record
 

@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from retail.local.stack import StackError, _port_in_use, terminate
+from retail.local.stack import StackError, _port_in_use, stop_recorded
 from retail.settings import Settings
 
 
@@ -91,11 +91,4 @@ def up(settings: Settings, timeout_s: float = 60.0) -> tuple[WarehouseRecord, bo
 
 def down(settings: Settings, timeout_s: float = 20.0) -> WarehouseRecord | None:
     """Stop the server that ``up`` started (it finishes the query in flight first)."""
-    record = read_record(settings)
-    path = _record_path(settings)
-    if record is None:
-        path.unlink(missing_ok=True)
-        return None
-    terminate(record.pid, lambda: _alive(record), timeout_s)
-    path.unlink(missing_ok=True)
-    return record
+    return stop_recorded(_record_path(settings), read_record(settings), _alive, timeout_s)

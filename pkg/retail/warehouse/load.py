@@ -121,7 +121,7 @@ def sales_facts(events: pa.Table, catalog: Catalog) -> pa.Table:
     })
 
 
-def inventory_facts(events: pa.Table) -> pa.Table:
+def inventory_facts(events: pa.Table, catalog: Catalog) -> pa.Table:
     n = events.num_rows
     return pa.table({
         "event_id": events["event_id"], "record_type": pa.array(["movement"] * n),
@@ -134,20 +134,20 @@ def inventory_facts(events: pa.Table) -> pa.Table:
     })
 
 
-def price_change_facts(events: pa.Table) -> pa.Table:
+def price_change_facts(events: pa.Table, catalog: Catalog) -> pa.Table:
     return _with_money(events.select(
         ["event_id", "price_change_id", "store_id", "product_id", "old_price", "new_price",
          "change_type", "promotion_id", "event_time"]), ("old_price", "new_price"))
 
 
-def lost_sales_facts(events: pa.Table) -> pa.Table:
+def lost_sales_facts(events: pa.Table, catalog: Catalog) -> pa.Table:
     return _with_money(events.select(
         ["event_id", "lost_sale_id", "transaction_id", "store_id", "product_id",
          "requested_quantity", "fulfilled_quantity", "lost_quantity", "unit_price",
          "event_time"]), ("unit_price",))
 
 
-def shipment_facts(events: pa.Table) -> pa.Table:
+def shipment_facts(events: pa.Table, catalog: Catalog) -> pa.Table:
     return _with_money(events.select(
         ["event_id", "shipment_id", "status", "supplier_id", "store_id", "product_id",
          "quantity", "unit_cost", "ordered_at", "expected_arrival", "event_time"]),
@@ -183,8 +183,8 @@ def fact_tables(tables: dict[str, pa.Table], catalog: Catalog) -> dict[str, pa.T
         if event_type not in FACTS or events.num_rows == 0:
             continue
         name, fn = FACTS[event_type]
-        facts = fn(events, catalog) if fn is sales_facts else fn(events)
-        out[name] = facts.append_column("date_key", local_date_keys(events, catalog))
+        out[name] = fn(events, catalog).append_column("date_key",
+                                                      local_date_keys(events, catalog))
     return out
 
 
