@@ -489,7 +489,7 @@ class TestHttpInserts:
 
     def test_an_unknown_content_encoding_is_an_error(self, port):
         r = request(port, body=b"SELECT 1", headers={"Content-Encoding": "snappy-ish"})
-        assert r.status >= 400 and b"Content-Encoding" in r.body
+        assert r.status == 500 and b"Content-Encoding" in r.body
 
     def test_a_chunked_request_body(self, port, db, sales):
         chunks = (f"{i},c{i},{i}\n".encode() for i in range(500))
@@ -563,7 +563,7 @@ class TestHttpErrors:
         r = request(port, "GET", "/no/such/handler", params={"query": "SELECT 1"})
         assert r.status == 404
         assert b"/no/such/handler" in r.body
-        assert r.headers["X-ClickHouse-Exception-Code"] is not None
+        assert r.headers["X-ClickHouse-Exception-Code"] == "0"
 
     def test_native_block_compression_is_refused_with_a_clear_message(self, port):
         r = request(port, params={"compress": "1"}, body=b"SELECT 1")
@@ -580,7 +580,7 @@ class TestHttpErrors:
         bad = request(port, body=b"SELECT (((1")
         assert bad.status == 400 and bad.text.startswith("Code: 62. DB::Exception:")
         garbage = request(port, body=bytes(range(256)))
-        assert garbage.status >= 400
+        assert garbage.status == 400 and b"not valid UTF-8" in garbage.body
         assert request(port, body=b"SELECT 'alive'").body == b"alive\n"
         assert request(port, "GET", "/ping").body == b"Ok.\n"
 
