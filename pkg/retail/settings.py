@@ -149,6 +149,46 @@ class SimulatorSettings(_Section):
     start_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
 
 
+class StreamSettings(_Section):
+    """The stream processor (``retail stream run``, ``jobs/stream_processor.py``).
+
+    Environment: ``RETAIL_STREAM__*``. Thresholds are the anomaly and restock rules; the
+    checkpoint holds Spark's offsets and deduplication state (keep it on durable storage:
+    the lake bucket in a cluster).
+    """
+
+    checkpoint_dir: str = ".retail/checkpoints/stream"
+    # "auto": Spark's JVM kafka connector when it is on the classpath, else the Python source.
+    source: Literal["auto", "jvm", "python"] = "auto"
+    spark_master: str = "local[2]"
+    shuffle_partitions: int = Field(2, ge=1, le=10_000)
+    trigger_seconds: float = Field(1.0, ge=0)
+    max_offsets_per_trigger: int | None = Field(50_000, ge=1)
+    starting_offsets: Literal["earliest", "latest"] = "earliest"
+    late_after_minutes: float = Field(10.0, gt=0, description="watermark delay")
+    dedup_minutes: float = Field(10.0, gt=0, description="event_id memory for duplicates")
+    max_future_minutes: float = Field(5.0, ge=0)
+    max_event_bytes: int = Field(65_536, ge=1_024)
+    reference_refresh_minutes: float = Field(15.0, gt=0)
+    # anomaly rules
+    spike_z: float = Field(3.5, gt=0, description="robust z-score for sales spikes and drops")
+    baseline_windows: int = Field(12, ge=3, description="past 5-minute windows in a baseline")
+    high_value_transaction: float = Field(2_000.0, gt=0, description="basket total, currency")
+    price_change_pct: float = Field(50.0, gt=0, description="suspicious price move, percent")
+    # restock rule: risk = lead time / days of cover, capped at 1
+    velocity_half_life_hours: float = Field(24.0, gt=0)
+    restock_risk: float = Field(0.8, gt=0, le=1)
+    restock_resolve_risk: float = Field(0.5, ge=0, le=1)
+    review_period_days: float = Field(7.0, gt=0, description="order covers lead time + this")
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> StreamSettings:
+        if self.restock_resolve_risk >= self.restock_risk:
+            raise ValueError("restock_resolve_risk must be below restock_risk "
+                             "(otherwise alerts flap open and closed)")
+        return self
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["console", "json"] = "console"
@@ -171,6 +211,7 @@ class Settings(BaseSettings):
     lake: LakeSettings = LakeSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
+    stream: StreamSettings = StreamSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")

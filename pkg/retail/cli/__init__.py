@@ -8,6 +8,7 @@ from retail.cli import contracts as contracts_cmd
 from retail.cli import local as local_cmd
 from retail.cli import query as query_cmd
 from retail.cli import simulate as simulate_cmd
+from retail.cli import stream as stream_cmd
 from retail.cli import warehouse as warehouse_cmd
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.add_typer(local_cmd.app, name="local")
 app.add_typer(contracts_cmd.app, name="contracts")
 app.add_typer(warehouse_cmd.app, name="warehouse")
+app.add_typer(stream_cmd.app, name="stream")
 app.command("simulate")(simulate_cmd.simulate)
 app.command("peek")(simulate_cmd.peek)
 app.command("query")(query_cmd.query)

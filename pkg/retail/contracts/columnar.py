@@ -33,7 +33,7 @@ class UnsupportedSchema(NotImplementedError):
     """The schema uses a keyword the columnar validator cannot check."""
 
 
-def _resolve(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]:
+def resolve_property(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in prop:
         ref = prop["$ref"]
         name = ref.removeprefix("#/definitions/")
@@ -84,7 +84,7 @@ def valid_rows(contract: Contract, table: pa.Table) -> pa.ChunkedArray | pa.Arra
         return all_false
     ok = pa.array([True] * n, pa.bool_())
     for name in table.column_names:
-        prop = _resolve(schema, schema["properties"][name])
+        prop = resolve_property(schema, schema["properties"][name])
         unknown = set(prop) - _IMPLEMENTED
         if unknown:
             raise UnsupportedSchema(f"{contract.event_type}.{name}: {sorted(unknown)}")

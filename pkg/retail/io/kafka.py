@@ -85,32 +85,49 @@ def consumer(settings: KafkaSettings, **overrides: object) -> KafkaConsumer:
     return KafkaConsumer(**cfg)
 
 
-def _drain_end(c: KafkaConsumer, tp: TopicPartition, start: int, idle_s: float) -> int:
-    """Fetch from ``start`` until nothing more arrives; the offset after the last record."""
-    c.assign([tp])
-    c.seek(tp, start)
-    end = start
-    quiet_until = time.monotonic() + idle_s
-    while time.monotonic() < quiet_until:
-        got = c.poll(timeout_ms=100, max_records=_MAX_POLL_RECORDS).get(tp, [])
-        if got:
-            end = got[-1].offset + 1
-            quiet_until = time.monotonic() + idle_s
-    return end
+def _drain_ends(c: KafkaConsumer, reported: dict[TopicPartition, int], idle_s: float
+                ) -> dict[TopicPartition, int]:
+    """True ends on Tansu, all partitions at once: read from the start of each partition's
+    last record batch (the reported end - 1) until every such partition has answered and a
+    poll stays empty for ``idle_s``."""
+    ends = dict(reported)
+    waiting = {tp for tp, off in reported.items() if off > 0}
+    if not waiting:
+        return ends
+    c.assign(list(waiting))
+    for tp in waiting:
+        c.seek(tp, reported[tp] - 1)
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        got = c.poll(timeout_ms=int(idle_s * 1000), max_records=_MAX_POLL_RECORDS)
+        for tp, records in got.items():
+            if records:
+                ends[tp] = max(ends[tp], records[-1].offset + 1)
+                waiting.discard(tp)
+        if not got and not waiting:
+            return ends
+    raise KafkaUnavailable(f"could not read the last record batch of {sorted(waiting)} "
+                           "within 30 s")
 
 
-def end_offsets(settings: KafkaSettings, topic: str, idle_s: float = 0.3) -> dict[int, int]:
-    """True end offset per partition of ``topic``."""
+def end_offsets_of(settings: KafkaSettings, topics: list[str], idle_s: float = 0.05
+                   ) -> dict[tuple[str, int], int]:
+    """True end offset of every partition of ``topics`` (missing topics have none)."""
     c = consumer(settings, group_id=None)
     try:
-        parts = c.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(c.partitions_for_topic(t)
+                                                                    or set())]
         reported = c.end_offsets(tps) if tps else {}
-        if settings.flavor != "tansu":
-            return {tp.partition: off for tp, off in reported.items()}
-        return {tp.partition: _drain_end(c, tp, off, idle_s) for tp, off in reported.items()}
+        if settings.flavor == "tansu":
+            reported = _drain_ends(c, reported, idle_s)
+        return {(tp.topic, tp.partition): off for tp, off in reported.items()}
     finally:
         c.close()
+
+
+def end_offsets(settings: KafkaSettings, topic: str, idle_s: float = 0.05) -> dict[int, int]:
+    """True end offset per partition of ``topic``."""
+    return {p: off for (_, p), off in end_offsets_of(settings, [topic], idle_s).items()}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ query resumes exactly after the last committed micro-batch.
 Options: ``kafka.bootstrap.servers`` (required), ``subscribe`` (comma-separated topics,
 required), ``startingOffsets`` (``earliest`` | ``latest``, default ``earliest``),
 ``maxOffsetsPerTrigger`` (optional cap per micro-batch), ``flavor`` (``kafka`` | ``tansu``;
-``tansu`` finds true end offsets despite the local broker's high-watermark bug).
+``tansu`` finds true end offsets despite the local broker's high-watermark bug), ``slices``
+(Spark tasks per micro-batch, default 2: each reads its share of the partitions with one
+consumer).
 
 A cap is split across partitions in proportion to each partition's backlog: an even split
 over skewed partitions lets the busy ones fall behind while the event-time watermark, driven
@@ -20,8 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import (ReadAllAvailable, ReadLimit, ReadMaxRows,
                                               SupportsTriggerAvailableNow)
@@ -48,12 +50,44 @@ def split_cap(start: dict[str, int], end: dict[str, int], cap: int | None) -> di
     return {k: start.get(k, 0) + take[k] for k in end}
 
 
+_FETCH_BYTES = 32 * 1024 * 1024
+_ARROW_SCHEMA = pa.schema([
+    ("key", pa.binary()), ("value", pa.binary()), ("topic", pa.string()),
+    ("partition", pa.int32()), ("offset", pa.int64()), ("timestamp", pa.timestamp("us", "UTC")),
+])
+
+
+def _record_batch(records: list) -> pa.RecordBatch:
+    n = len(records)
+    return pa.RecordBatch.from_arrays([
+        pa.array([r.key for r in records], pa.binary()),
+        pa.array([r.value for r in records], pa.binary()),
+        pa.array([records[0].topic] * n, pa.string()),
+        pa.array([records[0].partition] * n, pa.int32()),
+        pa.array([r.offset for r in records], pa.int64()),
+        pa.array([r.timestamp * 1000 for r in records], pa.int64()).cast(
+            pa.timestamp("us", "UTC")),
+    ], schema=_ARROW_SCHEMA)
+
+
 @dataclass(frozen=True)
-class KafkaRange(InputPartition):
-    topic: str
-    partition: int
-    start: int
-    end: int
+class KafkaSlice(InputPartition):
+    """One Spark task's share of a micro-batch: ``(topic, partition, start, end)`` ranges
+    read by one consumer (a task per Kafka partition costs more in task and connection
+    set-up than reading the records)."""
+
+    ranges: tuple[tuple[str, int, int, int], ...]
+
+
+def slice_ranges(ranges: list[tuple[str, int, int, int]], slices: int) -> list[KafkaSlice]:
+    """Deal ranges into at most ``slices`` groups of about equal record counts."""
+    groups: list[list[tuple[str, int, int, int]]] = [[] for _ in range(max(slices, 1))]
+    load = [0] * len(groups)
+    for r in sorted(ranges, key=lambda r: r[3] - r[2], reverse=True):
+        i = load.index(min(load))
+        groups[i].append(r)
+        load[i] += r[3] - r[2]
+    return [KafkaSlice(tuple(sorted(g))) for g in groups if g]
 
 
 class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
@@ -74,6 +108,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         if self.cap is not None and self.cap < 1:
             raise ValueError("maxOffsetsPerTrigger must be a positive integer")
         self.flavor = options.get("flavor", "kafka")
+        self.slices = int(options.get("slices", "2"))
+        if self.slices < 1:
+            raise ValueError("slices must be a positive integer")
         self.target: dict[str, int] | None = None  # Trigger.AvailableNow: stop here
 
     def _settings(self):
@@ -82,11 +119,10 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return KafkaSettings(bootstrap_servers=self.bootstrap, flavor=self.flavor)
 
     def _ends(self) -> dict[str, int]:
-        from retail.io.kafka import end_offsets
+        from retail.io.kafka import end_offsets_of
 
-        settings = self._settings()
-        return {f"{t}:{p}": off for t in self.topics
-                for p, off in end_offsets(settings, t).items()}
+        return {f"{t}:{p}": off
+                for (t, p), off in end_offsets_of(self._settings(), self.topics).items()}
 
     def initialOffset(self) -> dict:
         ends = self._ends()
@@ -105,39 +141,46 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         # A partition that appeared since the start is read from its beginning.
         return split_cap({k: start.get(k, 0) for k in ends}, ends, cap)
 
-    def partitions(self, start: dict, end: dict) -> list[KafkaRange]:
-        out = []
+    def partitions(self, start: dict, end: dict) -> list[KafkaSlice]:
+        ranges = []
         for key, stop in sorted(end.items()):
             begin = start.get(key, 0)
             if stop > begin:
                 topic, _, part = key.rpartition(":")
-                out.append(KafkaRange(topic, int(part), begin, stop))
-        return out
+                ranges.append((topic, int(part), begin, stop))
+        return slice_ranges(ranges, self.slices)
 
-    def read(self, partition: KafkaRange) -> Iterator[tuple]:
+    def read(self, partition: KafkaSlice) -> Iterator[pa.RecordBatch]:
+        """The slice's records as Arrow batches (no per-row conversion into Spark rows)."""
         from kafka import TopicPartition
 
         from retail.io.kafka import consumer
 
-        c = consumer(self._settings(), group_id=None, enable_auto_commit=False)
-        tp = TopicPartition(partition.topic, partition.partition)
+        # Big fetches: a micro-batch reads a known range, the more per round trip the better.
+        c = consumer(self._settings(), group_id=None, enable_auto_commit=False,
+                     max_partition_fetch_bytes=_FETCH_BYTES, fetch_max_bytes=_FETCH_BYTES)
+        todo = {TopicPartition(t, p): [start, end] for t, p, start, end in partition.ranges}
         try:
-            c.assign([tp])
-            c.seek(tp, partition.start)
-            position, idle = partition.start, 0
-            while position < partition.end:
-                records = c.poll(timeout_ms=1000, max_records=100_000).get(tp, [])
-                idle = 0 if records else idle + 1
+            c.assign(list(todo))
+            for tp, (start, _) in todo.items():
+                c.seek(tp, start)
+            idle = 0
+            while todo:
+                got = c.poll(timeout_ms=1000, max_records=100_000)
+                idle = 0 if got else idle + 1
                 if idle > 30:
-                    raise TimeoutError(f"{partition.topic}[{partition.partition}]: no records "
-                                       f"between offsets {position} and {partition.end} "
-                                       "for 30 s")
-                for r in records:
-                    if r.offset >= partition.end:
-                        return
-                    position = r.offset + 1
-                    yield (r.key, r.value, r.topic, r.partition, r.offset,
-                           datetime.fromtimestamp(r.timestamp / 1000, UTC))
+                    raise TimeoutError(f"no records for 30 s while reading {sorted(todo)}")
+                for tp, records in got.items():
+                    if tp not in todo:
+                        continue
+                    end = todo[tp][1]
+                    records = [r for r in records if r.offset < end]
+                    if records:
+                        yield _record_batch(records)
+                        todo[tp][0] = records[-1].offset + 1
+                    if todo[tp][0] >= end:
+                        del todo[tp]
+                        c.pause(tp)
         finally:
             c.close()
 

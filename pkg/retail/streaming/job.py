@@ -1,0 +1,223 @@
+"""The stream processor: Kafka -> Spark Structured Streaming -> warehouse, lake, Kafka.
+
+:class:`StreamRunner` wires the clients, starts the query (restarting it from its
+checkpoint with backoff when it fails, e.g. while the broker restarts) and stops it cleanly
+between micro-batches on Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
+
+from retail.contracts.topics import DEAD_LETTER_TOPIC, topics
+from retail.io.lake import LakeWriter
+from retail.io.producer import EventProducer
+from retail.io.warehouse import connect
+from retail.settings import Settings
+from retail.streaming.processor import BatchReport, MicroBatchProcessor
+from retail.streaming.publish import StreamPublisher
+from retail.transforms.events import drop_duplicate_events
+from retail.transforms.validate import parse_events
+
+ROCKSDB = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+JVM_KAFKA = "org.apache.spark.sql.kafka010.KafkaSourceProvider"
+OUTPUT_TOPICS = {DEAD_LETTER_TOPIC, "retail-restock-alerts"}
+
+
+def input_topics() -> list[str]:
+    """Every event topic the POS side writes (not the stream's own outputs)."""
+    return [t.name for t in topics() if t.name not in OUTPUT_TOPICS]
+
+
+def spark_session(settings: Settings, app_name: str = "retail-stream-processor") -> SparkSession:
+    # Spark's Python workers must run this interpreter (the one with the package installed).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    s = settings.stream
+    builder = (SparkSession.builder.appName(app_name)
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.shuffle.partitions", str(s.shuffle_partitions))
+               .config("spark.sql.streaming.stateStore.providerClass", ROCKSDB)
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               # Micro-batches are small: adaptive re-planning costs more than it saves.
+               .config("spark.sql.adaptive.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false"))
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit: our own master
+        builder = builder.master(s.spark_master).config("spark.ui.enabled", "false")
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def jvm_kafka_available(spark: SparkSession) -> bool:
+    try:
+        spark._jvm.java.lang.Class.forName(JVM_KAFKA)  # noqa: SLF001
+    except Exception:  # noqa: BLE001  (py4j wraps ClassNotFoundException)
+        return False
+    return True
+
+
+def kafka_stream(spark: SparkSession, settings: Settings) -> DataFrame:
+    """Kafka's columns from the JVM connector if present, else the Python source."""
+    s, k = settings.stream, settings.resolved_kafka()
+    use_jvm = s.source == "jvm" or (s.source == "auto" and jvm_kafka_available(spark))
+    options = {"kafka.bootstrap.servers": k.bootstrap_servers,
+               "subscribe": ",".join(input_topics()), "startingOffsets": s.starting_offsets}
+    if s.max_offsets_per_trigger:
+        options["maxOffsetsPerTrigger"] = str(s.max_offsets_per_trigger)
+    if use_jvm:
+        fmt = "kafka"
+        options["kafka.security.protocol"] = k.security_protocol
+        if k.sasl_mechanism and k.sasl_username and k.sasl_password:
+            module = ("org.apache.kafka.common.security.plain.PlainLoginModule"
+                      if k.sasl_mechanism == "PLAIN"
+                      else "org.apache.kafka.common.security.scram.ScramLoginModule")
+            options["kafka.sasl.mechanism"] = k.sasl_mechanism
+            options["kafka.sasl.jaas.config"] = (
+                f'{module} required username="{k.sasl_username}" '
+                f'password="{k.sasl_password.get_secret_value()}";')
+    else:
+        from retail.io.spark_kafka import KafkaDataSource
+
+        spark.dataSource.register(KafkaDataSource)
+        fmt = "retail_kafka"
+        options["flavor"] = k.flavor
+    return spark.readStream.format(fmt).options(**options).load()
+
+
+@dataclass
+class RunSummary:
+    batches: int = 0
+    input_rows: int = 0
+    rejected_rows: int = 0
+    alerts: int = 0
+    seconds: float = 0.0
+    restarts: int = 0
+    duplicates_dropped: int = 0
+
+    def add(self, r: BatchReport) -> None:
+        self.batches += 1
+        self.input_rows += r.input_rows
+        self.rejected_rows += r.rejected_rows
+        self.alerts += r.alerts
+
+
+class StreamRunner:
+    """Run the stream until stopped (or, with ``available_now``, until caught up)."""
+
+    def __init__(self, settings: Settings, *, on_batch: Callable[[BatchReport], None] | None = None,
+                 on_event: Callable[[str], None] | None = None, max_restarts: int = 5):
+        self.settings = settings
+        self.on_batch = on_batch
+        self.on_event = on_event or (lambda msg: None)
+        self.max_restarts = max_restarts
+        self.summary = RunSummary()
+        self._stop = threading.Event()
+        self._batch_lock = threading.Lock()
+        self._stream_id: str | None = None
+        self._id_ready = threading.Event()
+        self.query: StreamingQuery | None = None
+        self._counted: set[tuple] = set()
+
+    def request_stop(self) -> None:
+        """Stop after the micro-batch in progress (safe from a signal handler)."""
+        self._stop.set()
+
+    def _current_stream_id(self) -> str:
+        if not self._id_ready.wait(120):
+            raise RuntimeError("the streaming query did not report its id")
+        assert self._stream_id is not None
+        return self._stream_id
+
+    def _report(self, report: BatchReport) -> None:
+        self.summary.add(report)
+        if self.on_batch:
+            self.on_batch(report)
+
+    def run(self, *, available_now: bool = False) -> RunSummary:
+        started = time.monotonic()
+        settings = self.settings
+        spark = spark_session(settings)
+        wh = connect(settings.resolved_warehouse())
+        producer = EventProducer(settings.resolved_kafka(), name="stream-processor")
+        publisher = StreamPublisher(producer, max_payload_chars=settings.stream.max_event_bytes)
+        processor = MicroBatchProcessor(
+            spark, settings.stream, warehouse=wh, lake=LakeWriter(settings.lake),
+            publisher=publisher, stream_id=self._current_stream_id, on_batch=self._report)
+
+        def guarded(df: DataFrame, batch_id: int) -> None:
+            with self._batch_lock:
+                processor(df, batch_id)
+
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                error = self._run_query(spark, guarded, available_now)
+                if error is None:
+                    break
+                failures += 1
+                if failures > self.max_restarts:
+                    raise error
+                delay = min(2 ** failures, 30)
+                self.summary.restarts += 1
+                self.on_event(f"stream failed ({_first_line(error)}); restarting from the "
+                              f"checkpoint in {delay}s ({failures}/{self.max_restarts})")
+                if self._stop.wait(delay):
+                    break
+        finally:
+            publisher.close()
+            wh.close()
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def _run_query(self, spark: SparkSession, fn: Callable, available_now: bool
+                   ) -> Exception | None:
+        s = self.settings.stream
+        parsed = parse_events(kafka_stream(spark, self.settings), max_bytes=s.max_event_bytes,
+                              max_future_minutes=s.max_future_minutes)
+        writer = (drop_duplicate_events(parsed, within_minutes=s.dedup_minutes)
+                  .writeStream.foreachBatch(fn).queryName("retail_stream")
+                  .option("checkpointLocation", s.checkpoint_dir))
+        if available_now:
+            writer = writer.trigger(availableNow=True)
+        elif s.trigger_seconds > 0:
+            writer = writer.trigger(processingTime=f"{s.trigger_seconds} seconds")
+        self._id_ready.clear()
+        query = self.query = writer.start()
+        self._stream_id = str(query.id)
+        self._id_ready.set()
+        try:
+            while query.isActive and not self._stop.is_set():
+                query.awaitTermination(0.5)
+                self._count_duplicates(query)
+            if query.isActive:  # asked to stop: wait for the batch in progress, then stop
+                with self._batch_lock:
+                    query.stop()
+            return None
+        except Exception as exc:  # noqa: BLE001  (StreamingQueryException and py4j errors)
+            return exc
+        finally:
+            self._count_duplicates(query)
+
+    def _count_duplicates(self, query: StreamingQuery) -> None:
+        """Add up Spark's count of rows its deduplication dropped, once per batch."""
+        for progress in query.recentProgress or []:
+            batch = (query.id, progress.get("batchId"))
+            if batch in self._counted:
+                continue
+            self._counted.add(batch)
+            for op in progress.get("stateOperators", []):
+                metrics = op.get("customMetrics", {})
+                self.summary.duplicates_dropped += int(metrics.get("numDroppedDuplicateRows", 0))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

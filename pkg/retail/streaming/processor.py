@@ -1,0 +1,242 @@
+"""One micro-batch of the stream processor: Spark's ``foreachBatch`` function.
+
+Order of work, chosen so a crash at any point is repaired by Spark replaying the batch:
+every warehouse insert carries a token made of (stream id, batch id, sink), so a replay
+writes nothing twice; the lake files are named after the batch, so a replay overwrites
+them; the per-key state is read as it was before the batch (see :mod:`.state`); the batch
+row in ``stream_batches`` is written last.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from retail.contracts.topics import topic_for_event_type
+from retail.io.lake import LakeWriter
+from retail.io.warehouse import Warehouse
+from retail.settings import StreamSettings
+from retail.streaming import batch_tables as bt
+from retail.streaming.publish import StreamPublisher
+from retail.streaming.reference import Reference
+from retail.streaming.state import StreamState, watermark_from
+from retail.transforms import anomalies, inventory
+from retail.transforms.events import mark_late
+from retail.transforms.metrics import sales_window_metrics
+from retail.transforms.validate import check_references
+from retail.warehouse.load import fact_tables
+
+
+@dataclass
+class BatchReport:
+    batch_id: int
+    input_rows: int = 0
+    good_rows: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    alerts: int = 0
+    restock_alerts: int = 0
+    seconds: float = 0.0
+    lag_s: float | None = None  # now - newest event time
+    watermark: datetime | None = None
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per step
+
+    def timed(self, stage: str, since: float) -> float:
+        now = time.monotonic()
+        self.stages[stage] = self.stages.get(stage, 0.0) + now - since
+        return now
+
+    @property
+    def rejected_rows(self) -> int:
+        return sum(self.rejected.values())
+
+
+class MicroBatchProcessor:
+    def __init__(self, spark: SparkSession, settings: StreamSettings, *, warehouse: Warehouse,
+                 lake: LakeWriter, publisher: StreamPublisher, stream_id: Callable[[], str],
+                 on_batch: Callable[[BatchReport], None] | None = None):
+        self.spark = spark
+        self.settings = settings
+        self.wh = warehouse
+        self.lake = lake
+        self.publisher = publisher
+        self.stream_id = stream_id
+        self.on_batch = on_batch
+        self._ref: Reference | None = None
+        self._ref_frames: tuple[DataFrame, DataFrame, DataFrame] | None = None
+
+    def reference(self) -> tuple[Reference, tuple[DataFrame, DataFrame, DataFrame]]:
+        if self._ref is None or self._ref.stale(self.settings.reference_refresh_minutes * 60):
+            self._ref = Reference.load(self.wh)
+            products = self.spark.createDataFrame(self._ref.products)
+            self._ref_frames = (
+                self.spark.createDataFrame(self._ref.stores.select(["store_id"])).cache(),
+                products.select("product_id", "unit_cost").cache(),
+                products.select("product_id", "lead_time_days").cache())
+        return self._ref, self._ref_frames
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.monotonic()
+        began_at = datetime.now(UTC)
+        state = StreamState(self.wh, self.stream_id())
+        ref, (stores, products, lead_times) = self.reference()
+        high_mark = state.high_mark_before(batch_id)
+        watermark = watermark_from(high_mark, self.settings.late_after_minutes)
+        events = mark_late(check_references(batch, stores, products), watermark=watermark)
+        report = self._process(events, batch_id, state, ref, products, lead_times,
+                               high_mark, watermark)
+        newest = report.lag_s
+        report.seconds = time.monotonic() - started
+        state.record_batch(batch_id, {
+            "max_event_time": self._high_mark, "watermark": watermark,
+            "input_rows": report.input_rows, "good_rows": report.good_rows,
+            "rejected_rows": report.rejected_rows,
+            "late_rows": report.rejected.get("late", 0), "alerts": report.alerts,
+            "started_at": began_at, "finished_at": datetime.now(UTC),
+            "lag_ms": None if newest is None else int(newest * 1000)})
+        if self.on_batch:
+            self.on_batch(report)
+
+    def _process(self, events: DataFrame, batch_id: int, state: StreamState, ref: Reference,
+                 products: DataFrame, lead_times: DataFrame, high_mark: datetime | None,
+                 watermark: datetime | None) -> BatchReport:
+        report = BatchReport(batch_id, watermark=watermark)
+        t = time.monotonic()
+        # One Spark job reads, parses and checks the batch; the rest works from this table.
+        everything = events.select(*bt.COLLECTED_COLUMNS).toArrow()
+        is_rejected = pc.is_valid(everything["reject_reason"])
+        rejected, good = everything.filter(is_rejected), everything.filter(pc.invert(is_rejected))
+        t = report.timed("read+parse", t)
+        report.input_rows, report.good_rows = rejected.num_rows + good.num_rows, good.num_rows
+        report.rejected = {k: v for k, v in zip(
+            *pc.value_counts(rejected["reject_reason"]).flatten(), strict=True)} \
+            if rejected.num_rows else {}
+        report.rejected = {str(k): int(v) for k, v in report.rejected.items()}
+
+        # Rejects first: they are the cheapest to lose track of.
+        self.wh.insert_arrow("quarantine_events", bt.quarantine_rows(rejected),
+                             dedup_token=state.token(batch_id, "quarantine"))
+        self.publisher.dead_letters(rejected)
+        t = report.timed("quarantine", t)
+
+        tables = bt.event_tables(good)
+        self.wh.insert_arrow("raw_events", bt.raw_event_rows(good),
+                             dedup_token=state.token(batch_id, "raw"))
+        for name, rows in fact_tables(tables, ref).items():
+            self.wh.insert_arrow(name, rows, dedup_token=state.token(batch_id, name))
+        t = report.timed("facts", t)
+        for event_type, table in tables.items():
+            self.lake.write(topic_for_event_type(event_type), table,
+                            f"{event_type}-{state.stream_id}-{batch_id:09d}")
+        t = report.timed("lake", t)
+
+        newest = pc.max(good["event_time"]).as_py() if good.num_rows else None
+        self._high_mark = max(t for t in (high_mark, newest) if t is not None) \
+            if (high_mark or newest) else None
+        report.lag_s = (datetime.now(UTC) - newest).total_seconds() if newest else None
+
+        alerts: list[pa.Table] = []
+        s = self.settings
+        facts = fact_tables(tables, ref)
+        sales = self._frame(bt.sales_rows(facts["fact_sales"])) if "fact_sales" in facts \
+            else None
+        if sales is not None:
+            metrics = sales_window_metrics(sales).toArrow()
+            self.wh.insert_arrow("sales_metrics_5m", metrics,
+                                 dedup_token=state.token(batch_id, "metrics"))
+            t = report.timed("metrics", t)
+            alerts.append(anomalies.high_value_transactions(
+                sales, threshold=s.high_value_transaction).toArrow())
+        if "price_change" in tables:
+            alerts.append(anomalies.suspicious_price_changes(
+                self._frame(tables["price_change"]), products,
+                max_change_pct=s.price_change_pct).toArrow())
+        new_watermark = watermark_from(self._high_mark, s.late_after_minutes)
+        alerts.append(self._sales_anomalies(watermark, new_watermark))
+        t = report.timed("anomalies", t)
+
+        updates = self._frame(bt.inventory_rows(good)) if "inventory_update" in tables else None
+        restock = self._inventory(updates, good, batch_id, state, lead_times, sales, alerts)
+        t = report.timed("inventory", t)
+        report.restock_alerts = restock.num_rows
+        every = pa.concat_tables([bt.alert_rows(a) for a in alerts if a.num_rows] or
+                                 [bt.alert_rows(None)])
+        self.wh.insert_arrow("stream_alerts", every, dedup_token=state.token(batch_id, "alerts"))
+        report.alerts = every.num_rows
+        self.publisher.restock_alerts(restock)
+        self.publisher.flush()
+        self._save_state(state, batch_id)
+        report.timed("alerts+state", t)
+        return report
+
+    def _frame(self, table: pa.Table) -> DataFrame:
+        return self.spark.createDataFrame(table)
+
+    def _inventory(self, updates: DataFrame | None, good: pa.Table, batch_id: int,
+                   state: StreamState,
+                   lead_times: DataFrame, sales: DataFrame | None, alerts: list[pa.Table]
+                   ) -> pa.Table:
+        """Discrepancies, levels, velocity, risk and restock alerts of the touched keys."""
+        self._pending_state = None
+        keys = bt.touched_keys(good)
+        if keys.num_rows == 0:
+            return bt.alert_rows(None)
+        before = state.key_state(keys, batch_id)
+        before_df = self.spark.createDataFrame(before, schema=bt.STATE_DDL)
+        updates = updates if updates is not None else self.spark.createDataFrame(
+            [], bt.INVENTORY_DDL)
+        alerts.append(inventory.inventory_discrepancies(updates, before_df).toArrow())
+        sales = sales if sales is not None else self.spark.createDataFrame([], bt.SALES_DDL)
+        nxt = inventory.next_state(before_df, updates, sales,
+                                   half_life_hours=self.settings.velocity_half_life_hours)
+        risk = inventory.stockout_risk(nxt, lead_times,
+                                       review_period_days=self.settings.review_period_days)
+        decided = inventory.decide_restock(
+            risk.where(F.col("quantity_on_hand").isNotNull()),
+            open_at=self.settings.restock_risk,
+            resolve_below=self.settings.restock_resolve_risk).toArrow()
+        restock = bt.restock_alerts(decided, open_at=self.settings.restock_risk,
+                                    resolve_below=self.settings.restock_resolve_risk)
+        alerts.append(restock.select(list(bt.ALERT_COLUMNS)))
+        self._pending_state = (decided, before)
+        return restock
+
+    def _save_state(self, state: StreamState, batch_id: int) -> None:
+        if self._pending_state is not None:
+            after, before = self._pending_state
+            state.save_key_state(bt.level_rows(after), before, batch_id)
+
+    def _sales_anomalies(self, old: datetime | None, new: datetime | None) -> pa.Table:
+        """Judge the store windows that closed in this batch against the ones before."""
+        s = self.settings
+        if old is None or new is None or new <= old:
+            return bt.alert_rows(None)
+        step = timedelta(minutes=5)
+        first_end = bt.ceil_to(old + timedelta(microseconds=1), step)
+        ends = []
+        end = max(first_end, bt.floor_to(new, step) - step * (s.baseline_windows - 1))
+        while end <= new:
+            ends.append(end)
+            end += step
+        if not ends:
+            return bt.alert_rows(None)
+        since = ends[0] - step * (s.baseline_windows + 1)
+        totals = self.wh.query_arrow(
+            "SELECT store_id, window_start, toFloat64(sum(revenue)) AS revenue "
+            "FROM sales_metrics_5m WHERE product_id = '' AND window_start >= {since:DateTime64(3)} "
+            "AND window_end <= {until:DateTime64(3)} AND toMinute(window_start) % 5 = 0 "
+            "GROUP BY store_id, window_start",
+            {"since": since.replace(tzinfo=None), "until": ends[-1].replace(tzinfo=None)})
+        judged, history = bt.window_grid(totals, [e - step for e in ends])
+        if judged.num_rows == 0 or history.num_rows == 0:
+            return bt.alert_rows(None)
+        found = anomalies.sales_anomalies(
+            self.spark.createDataFrame(judged), self.spark.createDataFrame(history),
+            z_threshold=s.spike_z, min_history=max(3, s.baseline_windows // 2))
+        return found.toArrow()

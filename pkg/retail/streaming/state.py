@@ -1,0 +1,113 @@
+"""The stream's own state between micro-batches, kept in the warehouse.
+
+Spark's checkpoint holds the Kafka offsets and the event-id memory for duplicates. What
+the stream computes on top lives in two tables, so any process (and a restart) sees it:
+
+- ``stream_batches``: one row per finished batch with the highest event time so far (the
+  watermark's source). Written last, so the row also marks the batch as complete.
+- ``inventory_levels_current``: the row per store x product carries the key's state
+  (level, velocity, open restock alert) and, with ``(stream_id, batch_id)``, its state
+  before that batch in ``prior``. A batch replayed after a crash reads the prior state
+  for rows it had already written, so it computes exactly what the first attempt did.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from retail.io.warehouse import Warehouse
+
+STATE_SCHEMA = pa.schema([
+    ("store_id", pa.string()), ("product_id", pa.string()),
+    ("quantity_on_hand", pa.int64()), ("last_event_time", pa.timestamp("ms", "UTC")),
+    ("velocity_per_day", pa.float64()), ("velocity_at", pa.timestamp("ms", "UTC")),
+    ("restock_alert_id", pa.string()),
+])
+_STATE_FIELDS = [f.name for f in STATE_SCHEMA][2:]
+
+
+class StreamState:
+    def __init__(self, wh: Warehouse, stream_id: str):
+        self.wh = wh
+        self.stream_id = stream_id
+
+    def high_mark_before(self, batch_id: int) -> datetime | None:
+        """Highest event time of the batches before ``batch_id`` (None on a fresh stream)."""
+        rows = self.wh.query_rows(
+            "SELECT max_event_time FROM stream_batches FINAL WHERE stream_id = {s:String} "
+            "AND batch_id < {b:Int64} ORDER BY batch_id DESC LIMIT 1",
+            {"s": self.stream_id, "b": batch_id})
+        if not rows or rows[0][0] is None:
+            return None
+        value = rows[0][0]
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def record_batch(self, batch_id: int, row: dict) -> None:
+        table = pa.Table.from_pylist([{"stream_id": self.stream_id, "batch_id": batch_id, **row}])
+        self.wh.insert_arrow("stream_batches", table, dedup_token=self.token(batch_id, "batch"))
+
+    def token(self, batch_id: int, sink: str) -> str:
+        """Insert deduplication token: the same batch into the same sink is written once."""
+        return f"stream:{self.stream_id}:{batch_id}:{sink}"
+
+    def key_state(self, keys: pa.Table, batch_id: int) -> pa.Table:
+        """State before ``batch_id`` of the ``(store_id, product_id)`` pairs in ``keys``."""
+        if keys.num_rows == 0:
+            return STATE_SCHEMA.empty_table()
+        stores = pc.unique(keys["store_id"]).to_pylist()
+        products = pc.unique(keys["product_id"]).to_pylist()
+        got = self.wh.query_arrow(
+            "SELECT store_id, product_id, toInt64(quantity_on_hand) AS quantity_on_hand, "
+            "last_event_time, velocity_per_day, velocity_at, restock_alert_id, "
+            "stream_id = {s:String} AND batch_id = {b:Int64} AS replay, prior "
+            "FROM inventory_levels_current FINAL "
+            "WHERE store_id IN {stores:Array(String)} AND product_id IN {products:Array(String)}",
+            {"s": self.stream_id, "b": batch_id, "stores": stores, "products": products})
+        rows = []
+        for r in got.to_pylist():
+            if r.pop("replay"):  # this batch already wrote the row: start from before it
+                prior = r.pop("prior")
+                if not prior:
+                    continue
+                r.update(_decode(json.loads(prior)))
+            else:
+                r.pop("prior")
+            rows.append(r)
+        return pa.Table.from_pylist(rows, STATE_SCHEMA)
+
+    def save_key_state(self, new: pa.Table, before: pa.Table, batch_id: int) -> int:
+        """Write the state rows of this batch, each with its state before it."""
+        if new.num_rows == 0:
+            return 0
+        prior = {(r["store_id"], r["product_id"]): json.dumps(_encode(r))
+                 for r in before.to_pylist()}
+        keys = zip(new["store_id"].to_pylist(), new["product_id"].to_pylist(), strict=True)
+        rows = new.append_column("prior", pa.array([prior.get(k, "") for k in keys], pa.string()))
+        rows = rows.append_column("stream_id", pa.array([self.stream_id] * new.num_rows))
+        rows = rows.append_column("batch_id", pa.array([batch_id] * new.num_rows, pa.int64()))
+        return self.wh.insert_arrow("inventory_levels_current", rows,
+                                    dedup_token=self.token(batch_id, "levels"))
+
+
+def _encode(row: dict) -> dict:
+    out = {}
+    for k in _STATE_FIELDS:
+        v = row.get(k)
+        out[k] = v.isoformat() if isinstance(v, datetime) else v
+    return out
+
+
+def _decode(prior: dict) -> dict:
+    out = dict(prior)
+    for k in ("last_event_time", "velocity_at"):
+        if out.get(k):
+            out[k] = datetime.fromisoformat(out[k])
+    return out
+
+
+def watermark_from(high_mark: datetime | None, late_after_minutes: float) -> datetime | None:
+    return None if high_mark is None else high_mark - timedelta(minutes=late_after_minutes)

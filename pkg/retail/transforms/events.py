@@ -1,0 +1,54 @@
+"""Event-time hygiene: late events and duplicates.
+
+``mark_late`` routes good events older than the watermark to quarantine (reason ``late``)
+instead of dropping them the way Spark's stateful operators do. ``drop_duplicate_events``
+keeps the first copy of each ``event_id``; in a stream it remembers ids for a while of
+processing time, in Spark's state store (so a restart remembers them too).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+
+def is_good() -> Column:
+    """Rows that passed every check so far."""
+    return F.col("reject_reason").isNull()
+
+
+def mark_late(events: DataFrame, *, watermark: datetime | None) -> DataFrame:
+    """Reject good events whose ``event_time`` is before ``watermark`` as ``late``."""
+    if watermark is None:
+        return events
+    late = is_good() & (F.col("event_time") < F.lit(watermark))
+    message = F.concat(F.lit("event_time "), F.date_format("event_time", "yyyy-MM-dd HH:mm:ss"),
+                       F.lit(f" is behind the watermark {watermark:%Y-%m-%d %H:%M:%S}"))
+    return (events
+            .withColumn("reject_field", F.when(late, "event_time")
+                        .otherwise(F.col("reject_field")))
+            .withColumn("reject_error", F.when(late, message).otherwise(F.col("reject_error")))
+            .withColumn("reject_reason", F.when(late, "late").otherwise(F.col("reject_reason"))))
+
+
+def dedup_key() -> Column:
+    """``event_id`` for a good event; the Kafka coordinates for anything else (never merged)."""
+    coordinates = F.concat_ws(":", F.col("topic"), F.col("partition").cast("string"),
+                              F.col("offset").cast("string"))
+    return F.when(is_good() & F.col("event_id").isNotNull(), F.col("event_id")) \
+        .otherwise(F.concat(F.lit("record:"), coordinates))
+
+
+def drop_duplicate_events(events: DataFrame, *, within_minutes: float) -> DataFrame:
+    """Keep one row per event id.
+
+    In a streaming query ids are remembered for ``within_minutes`` of processing time
+    (a watermark on the time each row is seen); a batch DataFrame is deduplicated whole.
+    """
+    keyed = events.withColumn("_dedup_key", dedup_key()) \
+        .withColumn("_seen_at", F.current_timestamp())
+    kept = (keyed.withWatermark("_seen_at", f"{int(within_minutes * 60)} seconds")
+            .dropDuplicatesWithinWatermark(["_dedup_key"]))
+    return kept.drop("_dedup_key", "_seen_at")
