@@ -127,9 +127,20 @@ def alert_rows(alerts: pa.Table | None) -> pa.Table:
     return pa.table({f.name: pc.cast(alerts[f.name], f.type) for f in _ALERT_SCHEMA})
 
 
-def restock_alerts(decided: pa.Table, *, open_at: float, resolve_below: float) -> pa.Table:
+def reason_counts(rejected: pa.Table) -> dict[str, int]:
+    if rejected.num_rows == 0:
+        return {}
+    counts = pc.value_counts(rejected["reject_reason"])
+    return {str(k): int(v) for k, v in zip(counts.field("values").to_pylist(),
+                                           counts.field("counts").to_pylist(), strict=True)}
+
+
+def restock_alerts(decided: pa.Table | None, *, open_at: float = 0.0,
+                   resolve_below: float = 0.0) -> pa.Table:
     """The restock openings and resolutions in ``decided`` (from ``decide_restock``) as
-    alerts, with the restock topic's extra fields."""
+    alerts, with the restock topic's extra fields (None: no rows)."""
+    if decided is None:
+        return alert_rows(None).append_column("current_quantity", pa.array([], pa.int64()))
     rows = decided.filter(pc.is_valid(decided["restock_status"]))
     opening = pc.equal(rows["restock_status"], "open")
     n = rows.num_rows

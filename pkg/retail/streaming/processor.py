@@ -82,73 +82,76 @@ class MicroBatchProcessor:
         return self._ref, self._ref_frames
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        started = time.monotonic()
-        began_at = datetime.now(UTC)
+        started, began_at = time.monotonic(), datetime.now(UTC)
         state = StreamState(self.wh, self.stream_id())
         ref, (stores, products, lead_times) = self.reference()
         high_mark = state.high_mark_before(batch_id)
         watermark = watermark_from(high_mark, self.settings.late_after_minutes)
-        events = mark_late(check_references(batch, stores, products), watermark=watermark)
-        report = self._process(events, batch_id, state, ref, products, lead_times,
-                               high_mark, watermark)
-        newest = report.lag_s
-        report.seconds = time.monotonic() - started
-        state.record_batch(batch_id, {
-            "max_event_time": self._high_mark, "watermark": watermark,
-            "input_rows": report.input_rows, "good_rows": report.good_rows,
-            "rejected_rows": report.rejected_rows,
-            "late_rows": report.rejected.get("late", 0), "alerts": report.alerts,
-            "started_at": began_at, "finished_at": datetime.now(UTC),
-            "lag_ms": None if newest is None else int(newest * 1000)})
-        if self.on_batch:
-            self.on_batch(report)
-
-    def _process(self, events: DataFrame, batch_id: int, state: StreamState, ref: Reference,
-                 products: DataFrame, lead_times: DataFrame, high_mark: datetime | None,
-                 watermark: datetime | None) -> BatchReport:
         report = BatchReport(batch_id, watermark=watermark)
         t = time.monotonic()
         # One Spark job reads, parses and checks the batch; the rest works from this table.
+        events = mark_late(check_references(batch, stores, products), watermark=watermark)
         everything = events.select(*bt.COLLECTED_COLUMNS).toArrow()
         is_rejected = pc.is_valid(everything["reject_reason"])
         rejected, good = everything.filter(is_rejected), everything.filter(pc.invert(is_rejected))
+        report.input_rows, report.good_rows = everything.num_rows, good.num_rows
+        report.rejected = bt.reason_counts(rejected)
+        newest = pc.max(good["event_time"]).as_py() if good.num_rows else None
+        high_mark = max((m for m in (high_mark, newest) if m is not None), default=None)
+        report.lag_s = (datetime.now(UTC) - newest).total_seconds() if newest else None
         t = report.timed("read+parse", t)
-        report.input_rows, report.good_rows = rejected.num_rows + good.num_rows, good.num_rows
-        report.rejected = {k: v for k, v in zip(
-            *pc.value_counts(rejected["reject_reason"]).flatten(), strict=True)} \
-            if rejected.num_rows else {}
-        report.rejected = {str(k): int(v) for k, v in report.rejected.items()}
 
+        tables, facts = self._store(report, state, rejected, good, ref, t)
+        alerts = self._detect(report, state, good, tables, facts, products, lead_times,
+                              watermark, watermark_from(high_mark,
+                                                        self.settings.late_after_minutes))
+        report.seconds = time.monotonic() - started
+        state.record_batch(batch_id, {
+            "max_event_time": high_mark, "watermark": watermark,
+            "input_rows": report.input_rows, "good_rows": report.good_rows,
+            "rejected_rows": report.rejected_rows,
+            "late_rows": report.rejected.get("late", 0), "alerts": alerts,
+            "started_at": began_at, "finished_at": datetime.now(UTC),
+            "lag_ms": None if report.lag_s is None else int(report.lag_s * 1000)})
+        if self.on_batch:
+            self.on_batch(report)
+
+    def _store(self, report: BatchReport, state: StreamState, rejected: pa.Table,
+               good: pa.Table, ref: Reference, t: float
+               ) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
+        """Quarantine and dead letters, raw events, facts and the lake.
+
+        Returns the good events by type and the fact rows made of them."""
+        batch_id = report.batch_id
         # Rejects first: they are the cheapest to lose track of.
         self.wh.insert_arrow("quarantine_events", bt.quarantine_rows(rejected),
                              dedup_token=state.token(batch_id, "quarantine"))
         self.publisher.dead_letters(rejected)
         t = report.timed("quarantine", t)
-
         tables = bt.event_tables(good)
+        facts = fact_tables(tables, ref)
         self.wh.insert_arrow("raw_events", bt.raw_event_rows(good),
                              dedup_token=state.token(batch_id, "raw"))
-        for name, rows in fact_tables(tables, ref).items():
+        for name, rows in facts.items():
             self.wh.insert_arrow(name, rows, dedup_token=state.token(batch_id, name))
         t = report.timed("facts", t)
         for event_type, table in tables.items():
             self.lake.write(topic_for_event_type(event_type), table,
                             f"{event_type}-{state.stream_id}-{batch_id:09d}")
-        t = report.timed("lake", t)
+        report.timed("lake", t)
+        return tables, facts
 
-        newest = pc.max(good["event_time"]).as_py() if good.num_rows else None
-        self._high_mark = max(t for t in (high_mark, newest) if t is not None) \
-            if (high_mark or newest) else None
-        report.lag_s = (datetime.now(UTC) - newest).total_seconds() if newest else None
-
+    def _detect(self, report: BatchReport, state: StreamState, good: pa.Table,
+                tables: dict[str, pa.Table], facts: dict[str, pa.Table], products: DataFrame,
+                lead_times: DataFrame, old_watermark: datetime | None,
+                new_watermark: datetime | None) -> int:
+        """Metrics, anomalies, inventory state and restock alerts; returns alerts written."""
+        s, batch_id, t = self.settings, report.batch_id, time.monotonic()
         alerts: list[pa.Table] = []
-        s = self.settings
-        facts = fact_tables(tables, ref)
         sales = self._frame(bt.sales_rows(facts["fact_sales"])) if "fact_sales" in facts \
             else None
         if sales is not None:
-            metrics = sales_window_metrics(sales).toArrow()
-            self.wh.insert_arrow("sales_metrics_5m", metrics,
+            self.wh.insert_arrow("sales_metrics_5m", sales_window_metrics(sales).toArrow(),
                                  dedup_token=state.token(batch_id, "metrics"))
             t = report.timed("metrics", t)
             alerts.append(anomalies.high_value_transactions(
@@ -157,36 +160,38 @@ class MicroBatchProcessor:
             alerts.append(anomalies.suspicious_price_changes(
                 self._frame(tables["price_change"]), products,
                 max_change_pct=s.price_change_pct).toArrow())
-        new_watermark = watermark_from(self._high_mark, s.late_after_minutes)
-        alerts.append(self._sales_anomalies(watermark, new_watermark))
+        alerts.append(self._sales_anomalies(old_watermark, new_watermark))
         t = report.timed("anomalies", t)
 
-        updates = self._frame(bt.inventory_rows(good)) if "inventory_update" in tables else None
-        restock = self._inventory(updates, good, batch_id, state, lead_times, sales, alerts)
+        updates = self._frame(bt.inventory_rows(good)) if "inventory_update" in tables \
+            else None
+        restock, new_state = self._inventory(updates, good, batch_id, state, lead_times, sales,
+                                             alerts)
         t = report.timed("inventory", t)
-        report.restock_alerts = restock.num_rows
         every = pa.concat_tables([bt.alert_rows(a) for a in alerts if a.num_rows] or
                                  [bt.alert_rows(None)])
         self.wh.insert_arrow("stream_alerts", every, dedup_token=state.token(batch_id, "alerts"))
-        report.alerts = every.num_rows
+        report.alerts, report.restock_alerts = every.num_rows, restock.num_rows
         self.publisher.restock_alerts(restock)
         self.publisher.flush()
-        self._save_state(state, batch_id)
+        if new_state is not None:  # last: the state a replay of this batch must not see
+            state.save_key_state(bt.level_rows(new_state[0]), new_state[1], batch_id)
         report.timed("alerts+state", t)
-        return report
+        return every.num_rows
 
     def _frame(self, table: pa.Table) -> DataFrame:
         return self.spark.createDataFrame(table)
 
     def _inventory(self, updates: DataFrame | None, good: pa.Table, batch_id: int,
-                   state: StreamState,
-                   lead_times: DataFrame, sales: DataFrame | None, alerts: list[pa.Table]
-                   ) -> pa.Table:
-        """Discrepancies, levels, velocity, risk and restock alerts of the touched keys."""
-        self._pending_state = None
+                   state: StreamState, lead_times: DataFrame, sales: DataFrame | None,
+                   alerts: list[pa.Table]) -> tuple[pa.Table, tuple[pa.Table, pa.Table] | None]:
+        """Discrepancies, levels, velocity, risk and restock of the keys this batch touched.
+
+        Returns the restock alerts and (new state rows, state before) to save.
+        """
         keys = bt.touched_keys(good)
         if keys.num_rows == 0:
-            return bt.alert_rows(None)
+            return bt.restock_alerts(None), None
         before = state.key_state(keys, batch_id)
         before_df = self.spark.createDataFrame(before, schema=bt.STATE_DDL)
         updates = updates if updates is not None else self.spark.createDataFrame(
@@ -204,13 +209,7 @@ class MicroBatchProcessor:
         restock = bt.restock_alerts(decided, open_at=self.settings.restock_risk,
                                     resolve_below=self.settings.restock_resolve_risk)
         alerts.append(restock.select(list(bt.ALERT_COLUMNS)))
-        self._pending_state = (decided, before)
-        return restock
-
-    def _save_state(self, state: StreamState, batch_id: int) -> None:
-        if self._pending_state is not None:
-            after, before = self._pending_state
-            state.save_key_state(bt.level_rows(after), before, batch_id)
+        return restock, (decided, before)
 
     def _sales_anomalies(self, old: datetime | None, new: datetime | None) -> pa.Table:
         """Judge the store windows that closed in this batch against the ones before."""

@@ -32,10 +32,10 @@ class StreamPublisher:
         """One ``dead_letter`` event per rejected record (payloads over the limit are cut;
         the quarantine table keeps them whole)."""
         for r in rejected.to_pylist():
-            payload = r["payload"] or ""
-            if len(payload) > self.max_payload_chars:
-                payload = payload[:self.max_payload_chars] + f"... [cut at {self.max_payload_chars}" \
-                    f" of {len(payload)} characters; whole in quarantine_events]"
+            payload, cut = r["payload"] or "", self.max_payload_chars
+            if len(payload) > cut:
+                payload = (f"{payload[:cut]}... [cut at {cut} of {len(payload)} characters; "
+                           "whole in quarantine_events]")
             self.producer.send(dead_letter_event(
                 payload=payload, reason=r["reject_reason"],
                 error=f"{r['reject_error']} (at {r['topic']}[{r['partition']}]@{r['offset']})",
