@@ -157,7 +157,9 @@ class StreamSettings(_Section):
     the lake bucket in a cluster).
     """
 
-    checkpoint_dir: str = ".retail/checkpoints/stream"
+    # Spark's checkpoint: a directory, or s3a://bucket/prefix in a cluster. Required outside
+    # env=local; locally it defaults to <local.home>/checkpoints/stream.
+    checkpoint_dir: str | None = None
     # "auto": Spark's JVM kafka connector when it is on the classpath, else the Python source.
     source: Literal["auto", "jvm", "python"] = "auto"
     spark_master: str = "local[2]"
@@ -255,6 +257,16 @@ class Settings(BaseSettings):
             return self.warehouse.model_copy(
                 update={"url": f"http://127.0.0.1:{self.local.warehouse_port}"})
         return self.warehouse
+
+
+    def stream_checkpoint(self) -> str:
+        """Where the stream keeps its checkpoint (see ``StreamSettings.checkpoint_dir``)."""
+        if self.stream.checkpoint_dir:
+            return self.stream.checkpoint_dir
+        if self.env != "local":
+            raise SettingsError(f"RETAIL_STREAM__CHECKPOINT_DIR is required for env={self.env} "
+                                "(durable storage, e.g. s3a://retail-processed-data/checkpoints)")
+        return str(self.local.home / "checkpoints" / "stream")
 
 
 def env_var_name(loc: tuple[object, ...]) -> str:

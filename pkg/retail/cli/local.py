@@ -26,12 +26,27 @@ def up() -> None:
     console.print(f"broker up: pid {record.pid}, 127.0.0.1:{record.port} "
                   f"({record.storage_engine}), state in {s.local.home}/")
     console.print(f"topics created: {', '.join(created) if created else 'none (all existed)'}")
+    _reset_stream_checkpoint(s, fresh_broker=bool(created))
     with console.status("starting the warehouse (chDB)"):
         wh, _ = warehouse_proc.up(s)
     console.print(f"warehouse up: pid {wh.pid}, http://127.0.0.1:{wh.port} (ClickHouse HTTP "
                   f"interface; data in {wh.path})")
     applied = migrator(s).migrate()
     console.print(f"schema: {len(applied)} migration(s) applied now, up to date")
+
+
+def _reset_stream_checkpoint(s, *, fresh_broker: bool) -> None:
+    """A new in-memory broker starts with empty topics; a local stream checkpoint would point
+    past their ends (and the stream would refuse to run), so it goes too."""
+    import shutil
+    from pathlib import Path
+
+    checkpoint = Path(s.stream_checkpoint()).resolve()
+    home = Path(s.local.home).resolve()
+    if fresh_broker and s.local.storage_engine.startswith("memory://") \
+            and checkpoint.is_relative_to(home) and checkpoint.exists():
+        shutil.rmtree(checkpoint)
+        console.print(f"stream checkpoint {checkpoint} removed (the broker starts empty)")
 
 
 @app.command()

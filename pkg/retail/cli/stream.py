@@ -14,6 +14,10 @@ app = typer.Typer(help="The stream processor: Kafka -> Spark -> warehouse, lake,
                   no_args_is_help=True)
 
 
+_FLAGS = {"checkpoint_dir": "--checkpoint", "max_offsets_per_trigger": "--max-offsets",
+          "late_after_minutes": "--late-after", "starting_offsets": "--starting-offsets"}
+
+
 def _progress_line(r, verbose: bool = False) -> str:  # r: BatchReport
     rate = r.input_rows / r.seconds if r.seconds else 0.0
     rejected = ", ".join(f"{k} {v:,}" for k, v in sorted(r.rejected.items())) or "none"
@@ -51,10 +55,17 @@ def run(
         "late_after_minutes": late_after, "starting_offsets": starting_offsets}.items()
         if v is not None}
     if update:
-        from retail.settings import StreamSettings
+        from pydantic import ValidationError
 
-        merged = {**s.stream.model_dump(), **update}
-        s = s.model_copy(update={"stream": StreamSettings(**merged)})
+        from retail.settings import SettingsError, StreamSettings
+
+        try:
+            stream = StreamSettings(**{**s.stream.model_dump(), **update})
+        except ValidationError as exc:
+            raise SettingsError("invalid options:\n  " + "\n  ".join(
+                f"{_FLAGS.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else '?'}: {e['msg']}"
+                for e in exc.errors())) from None
+        s = s.model_copy(update={"stream": stream})
     runner = StreamRunner(s, on_batch=lambda r: console.print(_progress_line(r, verbose),
                                                           highlight=False, soft_wrap=True),
                           on_event=lambda m: err_console.print(f"[yellow]{m}[/yellow]"))
@@ -65,7 +76,7 @@ def run(
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    console.print(f"stream processor: checkpoint {s.stream.checkpoint_dir}, "
+    console.print(f"stream processor: checkpoint {s.stream_checkpoint()}, "
                   f"{'available now' if available_now else 'continuous'}; Ctrl-C stops")
     summary = runner.run(available_now=available_now)
     rate = summary.input_rows / summary.seconds if summary.seconds else 0.0

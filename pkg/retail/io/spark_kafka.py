@@ -137,6 +137,13 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
         # With Trigger.AvailableNow, what exists when the query starts, in capped batches.
         ends = dict(self.target) if self.target is not None else self._ends()
+        behind = sorted(k for k, off in ends.items() if off < start.get(k, 0))
+        if behind:  # like the JVM source's failOnDataLoss: never skip silently
+            raise ValueError(
+                f"Kafka offsets went backwards for {', '.join(behind)} (checkpoint at "
+                f"{', '.join(str(start[k]) for k in behind)}, topic now ends at "
+                f"{', '.join(str(ends[k]) for k in behind)}): the topic was recreated or the "
+                "broker lost its data. Start from a new checkpoint directory.")
         cap = limit.max_rows if isinstance(limit, ReadMaxRows) else None
         # A partition that appeared since the start is read from its beginning.
         return split_cap({k: start.get(k, 0) for k in ends}, ends, cap)

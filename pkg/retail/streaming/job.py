@@ -114,6 +114,7 @@ class StreamRunner:
 
     def __init__(self, settings: Settings, *, on_batch: Callable[[BatchReport], None] | None = None,
                  on_event: Callable[[str], None] | None = None, max_restarts: int = 5):
+        settings.stream_checkpoint()  # fail fast: required outside env=local
         self.settings = settings
         self.on_batch = on_batch
         self.on_event = on_event or (lambda msg: None)
@@ -184,7 +185,7 @@ class StreamRunner:
                               max_future_minutes=s.max_future_minutes)
         writer = (drop_duplicate_events(parsed, within_minutes=s.dedup_minutes)
                   .writeStream.foreachBatch(fn).queryName("retail_stream")
-                  .option("checkpointLocation", s.checkpoint_dir))
+                  .option("checkpointLocation", self.settings.stream_checkpoint()))
         if available_now:
             writer = writer.trigger(availableNow=True)
         elif s.trigger_seconds > 0:
