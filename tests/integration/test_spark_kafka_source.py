@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -109,3 +110,26 @@ def test_starting_at_latest_skips_what_was_there(spark, broker, tmp_path):
     produce(broker, topic, {0: 10})
     assert sum(len(b) for b in run(spark, broker, topic, tmp_path / "cp",
                                    startingOffsets="latest")) == 0
+
+
+def test_offsets_that_went_backwards_stop_the_query_instead_of_skipping(spark, broker,
+                                                                        tmp_path):
+    topic = new_topic(broker, partitions=1)
+    produce(broker, topic, {0: 10})
+    assert sum(len(b) for b in run(spark, broker, topic, tmp_path / "cp")) == 10
+    admin = admin_client(broker.settings)
+    try:  # the topic is recreated: its offsets start again at 0
+        admin.delete_topics([topic])
+        time.sleep(0.5)
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+    produce(broker, topic, {0: 3})
+    query = (spark.readStream.format("retail_kafka")
+             .option("kafka.bootstrap.servers", broker.settings.bootstrap_servers)
+             .option("subscribe", topic).option("flavor", "tansu").load()
+             .writeStream.foreachBatch(lambda df, _id: None)
+             .option("checkpointLocation", str(tmp_path / "cp"))
+             .trigger(availableNow=True).start())
+    with pytest.raises(Exception, match="offsets went backwards"):
+        query.awaitTermination(120)

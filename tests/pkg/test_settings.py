@@ -232,3 +232,22 @@ def test_a_malformed_warehouse_url_names_the_variable(monkeypatch, value):
     monkeypatch.setenv("RETAIL_WAREHOUSE__URL", value)
     with pytest.raises(SettingsError, match="RETAIL_WAREHOUSE__URL"):
         load_settings()
+
+
+def test_the_stream_checkpoint_defaults_under_the_local_home_and_is_required_elsewhere(
+        monkeypatch):
+    monkeypatch.setenv("RETAIL_LOCAL__HOME", "/tmp/retail-home")
+    assert load_settings().stream_checkpoint() == "/tmp/retail-home/checkpoints/stream"
+    monkeypatch.setenv("RETAIL_STREAM__CHECKPOINT_DIR", "s3a://bucket/cp")
+    assert load_settings().stream_checkpoint() == "s3a://bucket/cp"
+    monkeypatch.delenv("RETAIL_STREAM__CHECKPOINT_DIR")
+    monkeypatch.setenv("RETAIL_ENV", "staging")
+    with pytest.raises(SettingsError, match="RETAIL_STREAM__CHECKPOINT_DIR is required"):
+        load_settings().stream_checkpoint()
+
+
+def test_restock_alerts_need_a_resolve_threshold_below_the_open_one(monkeypatch):
+    monkeypatch.setenv("RETAIL_STREAM__RESTOCK_RISK", "0.5")
+    monkeypatch.setenv("RETAIL_STREAM__RESTOCK_RESOLVE_RISK", "0.5")
+    with pytest.raises(SettingsError, match="restock_resolve_risk must be below restock_risk"):
+        load_settings()

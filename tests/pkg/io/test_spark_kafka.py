@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retail.io.spark_kafka import KafkaStreamReader, split_cap
+from retail.io.spark_kafka import KafkaStreamReader, slice_ranges, split_cap
 
 
 def test_without_a_cap_everything_available_is_read():
@@ -55,3 +55,21 @@ def test_a_capped_plan_reads_exactly_the_cap_and_never_past_the_end(parts, cap):
 def test_a_bad_option_fails_naming_it(options, field):
     with pytest.raises(ValueError, match=field):
         KafkaStreamReader(options)
+
+
+def test_ranges_are_dealt_into_slices_of_about_equal_records():
+    ranges = [("a", 0, 0, 900), ("a", 1, 0, 100), ("b", 0, 50, 450), ("b", 1, 0, 500)]
+    slices = slice_ranges(ranges, 2)
+    assert sorted(r for s in slices for r in s.ranges) == sorted(ranges)
+    loads = sorted(sum(e - s for _, _, s, e in sl.ranges) for sl in slices)
+    assert loads == [900, 1000]  # 900 alone; 500 + 400 + 100 together
+
+
+def test_fewer_ranges_than_slices_make_one_slice_each():
+    assert [s.ranges for s in slice_ranges([("a", 0, 0, 5)], 4)] == [(("a", 0, 0, 5),)]
+    assert slice_ranges([], 2) == []
+
+
+def test_slices_must_be_positive():
+    with pytest.raises(ValueError, match="slices"):
+        KafkaStreamReader({"kafka.bootstrap.servers": "x:1", "subscribe": "t", "slices": "0"})
