@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 
+import orjson
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
 from retail.contracts.topics import topic_for_event_type
+from retail.io.kafka import read_topic
 from retail.io.lake import LakeWriter
+from retail.io.producer import EventProducer
 from retail.settings import LakeSettings
 from tests.integration.stream_harness import REPLAY_LATE_AFTER_MINUTES, StreamEnv
 
@@ -69,3 +75,58 @@ def test_every_simulated_event_lands_once_with_the_simulators_sums(stream_env):
     for topic, want in by_topic.items():
         if want:
             assert sorted(lake.read(topic)["event_id"].to_pylist()) == sorted(want), topic
+
+
+def test_restock_alerts_on_the_topic_match_the_warehouse_and_never_repeat_open(stream_env):
+    stream_env.simulate(stores=2, products=30, rate=10)
+    stream_env.run(max_offsets_per_trigger=3000)
+    rows = stream_env.rows("SELECT toString(alert_id), status, store_id, product_id FROM "
+                           "stream_alerts "
+                           "FINAL WHERE alert_type = 'restock'")
+    assert rows, "a simulated day with stock-outs raises restock alerts"
+    published = [orjson.loads(r.value) for r in read_topic(stream_env.kafka,
+                                                           "retail-restock-alerts")]
+    assert sorted((a["alert_id"], a["status"], a["store_id"], a["product_id"])
+                  for a in published) == sorted(rows)
+    # one open alert per store x product at a time: opens and resolutions alternate
+    by_key: dict[tuple, list[str]] = {}
+    for a in sorted(published, key=lambda a: a["event_time"]):
+        by_key.setdefault((a["store_id"], a["product_id"]), []).append(a["status"])
+    for statuses in by_key.values():
+        assert statuses[0] == "open"
+        assert all(x != y for x, y in zip(statuses, statuses[1:], strict=False)), statuses
+
+
+def test_a_replayed_topic_is_deduplicated_by_event_id(stream_env):
+    sim = stream_env.simulate(stores=1, products=20, rate=10)
+    producer = EventProducer(stream_env.kafka, name="test-replay")
+    sales = sim.tables["sales_transaction"].slice(0, 500)
+    producer.send_table("sales_transaction", sales)  # the same 500 events again
+    producer.close()
+    summary = stream_env.run()
+    assert summary.duplicates_dropped == 500
+    (n,), = stream_env.rows("SELECT count() FROM fact_sales")
+    assert n == sim.count("sales_transaction")
+
+
+def test_events_behind_the_watermark_are_quarantined_as_late(stream_env):
+    now = datetime.now(UTC).replace(microsecond=0)
+    producer = EventProducer(stream_env.kafka, name="test-late")
+    sim = stream_env.simulate(stores=1, products=20, rate=10)
+    sales = sim.tables["sales_transaction"].slice(0, 10)
+    first = sales.slice(0, 5).set_column(
+        sales.schema.get_field_index("event_time"), "event_time",
+        pa.array([now] * 5, sales.schema.field("event_time").type))
+    producer.send_table("sales_transaction", first)
+    producer.flush()
+    stream_env.run(late_after_minutes=10)  # everything else is days old: late after `now`
+    old = sales.slice(5, 5)  # new events (fresh ids) from two days ago
+    old = old.set_column(old.schema.get_field_index("event_id"), "event_id",
+                         pa.array([str(uuid.uuid4()) for _ in range(5)]))
+    producer.send_table("sales_transaction", old)
+    producer.close()
+    summary = stream_env.run(late_after_minutes=10)
+    assert summary.rejected_rows == 5
+    reasons = stream_env.rows("SELECT reason, error_field, count() FROM quarantine_events "
+                              "WHERE error LIKE '%behind the watermark%' GROUP BY ALL")
+    assert (reasons[0][0], reasons[0][1]) == ("late", "event_time")
