@@ -77,7 +77,28 @@ class StreamState:
             else:
                 r.pop("prior")
             rows.append(r)
+        known = {(r["store_id"], r["product_id"]) for r in rows}
+        new = [k for k in zip(keys["store_id"].to_pylist(), keys["product_id"].to_pylist(),
+                              strict=True) if k not in known]
+        rows.extend(self._history_velocity(new))
         return pa.Table.from_pylist(rows, STATE_SCHEMA)
+
+    def _history_velocity(self, keys: list[tuple[str, str]], days: int = 28) -> list[dict]:
+        """A key the stream has not seen yet starts from the units it sold per day over the
+        last ``days`` days in the warehouse (batch loads), not from zero."""
+        if not keys:
+            return []
+        got = self.wh.query_rows(
+            "SELECT k.1, k.2, h.sold FROM (SELECT arrayJoin(arrayZip({s:Array(String)}, "
+            "{p:Array(String)})) AS k) AS keys INNER JOIN (SELECT store_key, product_key, "
+            "sum(units + return_units) AS sold FROM agg_sales_daily WHERE date_key >= "
+            "toYYYYMMDD(today() - {days:UInt16}) AND store_key IN (SELECT retail_key(arrayJoin("
+            "{s:Array(String)}))) GROUP BY store_key, product_key) AS h "
+            "ON retail_key(k.1) = h.store_key AND retail_key(k.2) = h.product_key",
+            {"s": [k[0] for k in keys], "p": [k[1] for k in keys], "days": days})
+        return [{"store_id": s, "product_id": p, "quantity_on_hand": None,
+                 "last_event_time": None, "velocity_per_day": sold / days, "velocity_at": None,
+                 "restock_alert_id": ""} for s, p, sold in got if sold > 0]
 
     def save_key_state(self, new: pa.Table, before: pa.Table, batch_id: int) -> int:
         """Write the state rows of this batch, each with its state before it."""

@@ -77,3 +77,18 @@ def test_a_replayed_batch_row_is_written_once(migrated):
         state.save_key_state(_level_rows(_state(10)), STATE_SCHEMA.empty_table(), batch_id=0)
     (n,), = migrated.query_rows("SELECT count() FROM inventory_levels_current")
     assert n == 1
+
+
+def test_a_key_never_streamed_starts_from_its_sales_history(migrated):
+    today = datetime.now(UTC).date()
+    days = [int((today - timedelta(days=d)).strftime("%Y%m%d")) for d in (1, 2, 40)]
+    migrated.command(
+        "INSERT INTO agg_sales_daily (date_key, store_key, product_key, units, return_units) "
+        "SELECT arrayJoin({d:Array(UInt32)}) AS dk, retail_key('S00001'), retail_key('P000001'),"
+        " if(dk = {d1:UInt32}, 50, 6), if(dk = {d1:UInt32}, 6, 0)",
+        parameters={"d": days, "d1": days[0]})
+    got = StreamState(migrated, "s1").key_state(KEYS, 0).to_pylist()
+    # 56 + 6 units sold over the last 28 days (the 40-day-old row is out of the window)
+    assert got == [{"store_id": "S00001", "product_id": "P000001", "quantity_on_hand": None,
+                    "last_event_time": None, "velocity_per_day": 62 / 28, "velocity_at": None,
+                    "restock_alert_id": ""}]
