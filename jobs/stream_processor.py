@@ -10,7 +10,6 @@ Exit codes: 0 stopped cleanly, 1 failed after its restarts, 2 bad settings.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 
 from retail.log import configure_logging, event
@@ -30,10 +29,8 @@ def main(argv: list[str]) -> int:
         log, logging.INFO, "batch", batch_id=r.batch_id, rows=r.input_rows,
         rejected=r.rejected, seconds=round(r.seconds, 3), lag_s=r.lag_s, alerts=r.alerts),
         on_event=lambda msg: event(log, logging.WARNING, msg))
-    signal.signal(signal.SIGTERM, lambda *_: runner.request_stop())
-    signal.signal(signal.SIGINT, lambda *_: runner.request_stop())
     try:
-        runner.run(available_now="--available-now" in argv)
+        runner.run(available_now="--available-now" in argv, handle_signals=True)
     except Exception as exc:  # noqa: BLE001  the pod's restart policy takes it from here
         event(log, logging.ERROR, "stream processor failed",
               error=(str(exc).splitlines() or [type(exc).__name__])[0][:500])

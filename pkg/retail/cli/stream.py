@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from typing import Annotated
 
 import typer
@@ -69,16 +68,9 @@ def run(
     runner = StreamRunner(s, on_batch=lambda r: console.print(_progress_line(r, verbose),
                                                           highlight=False, soft_wrap=True),
                           on_event=lambda m: err_console.print(f"[yellow]{m}[/yellow]"))
-
-    def stop(signum, frame) -> None:  # noqa: ARG001
-        err_console.print("stopping after the current micro-batch ...")
-        runner.request_stop()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     console.print(f"stream processor: checkpoint {s.stream_checkpoint()}, "
                   f"{'available now' if available_now else 'continuous'}; Ctrl-C stops")
-    summary = runner.run(available_now=available_now)
+    summary = runner.run(available_now=available_now, handle_signals=True)
     rate = summary.input_rows / summary.seconds if summary.seconds else 0.0
     console.print(f"done: {summary.batches} batches, {summary.input_rows:,} rows "
                   f"({summary.rejected_rows:,} quarantined, {summary.duplicates_dropped:,} "

@@ -8,6 +8,7 @@ between micro-batches on Ctrl-C / SIGTERM.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -142,10 +143,20 @@ class StreamRunner:
         if self.on_batch:
             self.on_batch(report)
 
-    def run(self, *, available_now: bool = False) -> RunSummary:
+    def run(self, *, available_now: bool = False, handle_signals: bool = False) -> RunSummary:
+        """Run until stopped, caught up (``available_now``) or failed past ``max_restarts``.
+
+        With ``handle_signals`` (from the main thread), SIGINT and SIGTERM stop the stream
+        after the micro-batch in progress. They are installed after Spark starts, because
+        Spark's own SIGINT handler cancels the running jobs mid-batch.
+        """
         started = time.monotonic()
         settings = self.settings
         spark = spark_session(settings)
+        previous = {}
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, lambda *_: self.request_stop())
         wh = connect(settings.resolved_warehouse())
         producer = EventProducer(settings.resolved_kafka(), name="stream-processor")
         publisher = StreamPublisher(producer, max_payload_chars=settings.stream.max_event_bytes)
@@ -173,6 +184,8 @@ class StreamRunner:
                 if self._stop.wait(delay):
                     break
         finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             publisher.close()
             wh.close()
         self.summary.seconds = time.monotonic() - started
@@ -199,6 +212,7 @@ class StreamRunner:
                 query.awaitTermination(0.5)
                 self._count_duplicates(query)
             if query.isActive:  # asked to stop: wait for the batch in progress, then stop
+                self.on_event("stopping after the current micro-batch ...")
                 with self._batch_lock:
                     query.stop()
             return None
