@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -130,3 +134,28 @@ def test_events_behind_the_watermark_are_quarantined_as_late(stream_env):
     reasons = stream_env.rows("SELECT reason, error_field, count() FROM quarantine_events "
                               "WHERE error LIKE '%behind the watermark%' GROUP BY ALL")
     assert (reasons[0][0], reasons[0][1]) == ("late", "event_time")
+
+
+def test_ctrl_c_stops_after_the_batch_in_progress(stream_env):
+    stream_env.simulate(stores=2, products=30, rate=10)
+    proc = subprocess.Popen([sys.executable, "-m", "retail", "stream", "run"],
+                            env=stream_env.env(max_offsets_per_trigger=2000),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True, text=True)
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:  # wait for the first finished micro-batch
+            lines.append(line)
+            if line.startswith("batch "):
+                break
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    output = "".join(lines) + rest
+    assert proc.returncode == 0, output
+    assert "stopping after the current micro-batch" in output
+    printed = sum(1 for ln in output.splitlines() if ln.startswith("batch "))
+    (recorded,), = stream_env.rows("SELECT count() FROM stream_batches FINAL")
+    assert printed == recorded >= 1, output  # every batch begun was finished and recorded
