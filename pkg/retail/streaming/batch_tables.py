@@ -4,14 +4,11 @@ the sinks write (columns named like the warehouse's)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from retail.contracts.columnar import resolve_property
-from retail.contracts.registry import registry
 from retail.transforms.alerts import ALERT_COLUMNS
-from retail.transforms.validate import event_columns
+from retail.transforms.validate import event_columns, timestamp_fields
 
 COLLECTED_COLUMNS = ("topic", "partition", "offset", "key", "payload", "event_type",
                      "schema_version", "event_id", "event_time", "store_id", "product_id",
@@ -20,18 +17,6 @@ STATE_DDL = ("store_id string, product_id string, quantity_on_hand long, "
              "last_event_time timestamp, velocity_per_day double, velocity_at timestamp, "
              "restock_alert_id string")
 _TS = pa.timestamp("ms", "UTC")
-
-
-@cache
-def timestamp_fields() -> frozenset[str]:
-    """Contract fields holding UTC timestamps (ISO text in JSON)."""
-    out = set()
-    for c in registry().values():
-        for name, raw in c.schema["properties"].items():
-            if "utc_timestamp" in raw.get("$ref", "") or \
-                    resolve_property(c.schema, raw).get("pattern", "").startswith("^[0-9]{4}-"):
-                out.add(name)
-    return frozenset(out)
 
 
 def _ms(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

@@ -47,8 +47,10 @@ def drop_duplicate_events(events: DataFrame, *, within_minutes: float) -> DataFr
     In a streaming query ids are remembered for ``within_minutes`` of processing time
     (a watermark on the time each row is seen); a batch DataFrame is deduplicated whole.
     """
-    keyed = events.withColumn("_dedup_key", dedup_key()) \
-        .withColumn("_seen_at", F.current_timestamp())
-    kept = (keyed.withWatermark("_seen_at", f"{int(within_minutes * 60)} seconds")
+    keyed = events.withColumn("_dedup_key", dedup_key())
+    if not events.isStreaming:
+        return keyed.dropDuplicates(["_dedup_key"]).drop("_dedup_key")
+    kept = (keyed.withColumn("_seen_at", F.current_timestamp())
+            .withWatermark("_seen_at", f"{int(within_minutes * 60)} seconds")
             .dropDuplicatesWithinWatermark(["_dedup_key"]))
     return kept.drop("_dedup_key", "_seen_at")

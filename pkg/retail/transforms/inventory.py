@@ -91,7 +91,7 @@ def stockout_risk(state: DataFrame, lead_times: DataFrame, *,
     v, on_hand = F.col("velocity_per_day"), F.col("quantity_on_hand")
     with_lead = state.join(F.broadcast(lead_times), on="product_id", how="left")
     selling = v > 0
-    cover = F.when(selling, F.greatest(on_hand, F.lit(0)) / v)
+    cover = F.when(selling & on_hand.isNotNull(), F.greatest(on_hand, F.lit(0)) / v)
     risk = (F.when(on_hand.isNull(), None)
             .when(on_hand <= 0, 1.0)
             .when(~selling, 0.0)

@@ -14,6 +14,7 @@ Every row survives: a rejected record keeps its payload and gets ``reject_reason
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -53,6 +54,18 @@ def field_types() -> dict[str, str]:
                 raise UnsupportedSchema(f"field {name} is {out[name]} in one contract and "
                                         f"{kind} in {c.event_type}")
     return out
+
+
+@cache
+def timestamp_fields() -> frozenset[str]:
+    """Contract fields holding UTC timestamps (ISO-8601 text in JSON)."""
+    out = set()
+    for c in registry().values():
+        for name, raw in c.schema["properties"].items():
+            if "utc_timestamp" in raw.get("$ref", "") or \
+                    resolve_property(c.schema, raw).get("pattern", "").startswith("^[0-9]{4}-"):
+                out.add(name)
+    return frozenset(out)
 
 
 def data_schema() -> T.StructType:
@@ -105,6 +118,13 @@ def _verdict(value: bytes | None, topic: str, max_bytes: int
     if found.topic != topic:
         return event, ("contract_violation", f"{kind} events belong on {found.topic}, not "
                       f"{topic}", "event_type")
+    for name in timestamp_fields().intersection(event):
+        try:  # the pattern lets through days that do not exist (2024-02-30)
+            if event[name] is not None:
+                datetime.fromisoformat(event[name])
+        except ValueError as exc:
+            return event, ("contract_violation", f"{kind} v{version}: {name} is not a real "
+                          f"date and time ({exc})", name)
     return event, None
 
 
@@ -120,8 +140,8 @@ def _parse_batches(batches: Iterator[pa.RecordBatch], max_bytes: int
             verdicts.append(bad or (None, None, None))
         try:
             data = pa.array(events, data_type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # e.g. 2.0 for an integer field
-            data = pa.array([_coerced(e, data_type) for e in events], data_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            data = _typed_one_by_one(events, verdicts, data_type)
         reasons, errors, fields = zip(*verdicts, strict=True) if verdicts else ((), (), ())
         yield pa.RecordBatch.from_arrays([
             batch["topic"], batch["partition"], batch["offset"], batch["timestamp"],
@@ -134,12 +154,33 @@ def _parse_batches(batches: Iterator[pa.RecordBatch], max_bytes: int
         ], names=_PARSED.fieldNames())
 
 
-def _coerced(event: dict[str, Any], data_type: pa.StructType) -> dict[str, Any]:
-    out = dict(event)
-    for f in data_type:
-        if pa.types.is_integer(f.type) and isinstance(out.get(f.name), float):
-            out[f.name] = int(out[f.name])
-    return out
+def _typed_one_by_one(events: list[dict[str, Any]], verdicts: list[tuple],
+                      data_type: pa.StructType) -> pa.Array:
+    """Type each event alone: 2.0 in an integer field becomes 2; a value that fits no
+    column type (an integer beyond 64 bits) rejects its event, not the whole batch."""
+    out = []
+    for i, event in enumerate(events):
+        fixed = {k: int(v) if isinstance(v, float) and v.is_integer() and
+                 pa.types.is_integer(data_type.field(k).type) else v
+                 for k, v in event.items() if data_type.get_field_index(k) >= 0}
+        try:
+            out.append(pa.array([fixed], data_type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            bad = next((k for k, v in fixed.items() if not _fits(v, data_type.field(k).type)),
+                       None)
+            verdicts[i] = ("contract_violation", f"{event.get('event_type')}: {bad} = "
+                           f"{str(event.get(bad))[:40]} does not fit a {data_type.field(bad).type}"
+                           if bad else f"a value does not fit its column: {exc}", bad)
+            out.append(pa.array([_envelope_of(event)], data_type))
+    return pa.concat_arrays(out) if out else pa.array([], data_type)
+
+
+def _fits(value: Any, arrow_type: pa.DataType) -> bool:
+    try:
+        pa.array([value], arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return False
+    return True
 
 
 def parse_events(raw: DataFrame, *, max_bytes: int, max_future_minutes: float) -> DataFrame:
@@ -153,8 +194,8 @@ def parse_events(raw: DataFrame, *, max_bytes: int, max_future_minutes: float) -
     parsed = raw.mapInArrow(lambda it: _parse_batches(it, max_bytes), _PARSED)
     data = F.col("data")
     event_time = F.try_to_timestamp(data["event_time"])
-    horizon = F.current_timestamp() + F.make_dt_interval(mins=F.lit(max_future_minutes))
-    future = F.col("reject_reason").isNull() & (F.col("event_time") > horizon)
+    horizon_ms = F.unix_millis(F.current_timestamp()) + int(max_future_minutes * 60_000)
+    future = F.col("reject_reason").isNull() & (F.unix_millis("event_time") > horizon_ms)
     return (parsed.select(
         "topic", "partition", "offset", "kafka_time", "key", "payload", "data",
         data["event_id"].alias("event_id"), data["event_type"].alias("event_type"),
