@@ -75,6 +75,8 @@ class MicroBatchProcessor:
     def reference(self) -> tuple[Reference, tuple[DataFrame, DataFrame, DataFrame]]:
         if self._ref is None or self._ref.stale(self.settings.reference_refresh_minutes * 60):
             self._ref = Reference.load(self.wh)
+            for old in self._ref_frames or ():
+                old.unpersist()
             products = self.spark.createDataFrame(self._ref.products)
             self._ref_frames = (
                 self.spark.createDataFrame(self._ref.stores.select(["store_id"])).cache(),
