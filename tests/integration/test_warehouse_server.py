@@ -117,6 +117,20 @@ class TestClickHouseConnect:
         assert res.result_rows == [(0, "0"), (1, "2"), (2, "4")]
         assert res.column_names == ("number", "toString(multiply(number, 2))")
 
+    def test_big_query_parameters_arrive_as_a_form_and_bind(self, client):
+        # Over 4 KiB of parameters: clickhouse-connect sends a multipart/form-data body.
+        ids = [f"P{i:06d}" for i in range(2_000)]
+        res = client.query("SELECT length({ids:Array(String)}), {ids:Array(String)}[2000], "
+                           "{n:UInt32}", parameters={"ids": ids, "n": 7})
+        assert res.result_rows == [(2000, "P001999", 7)]
+
+    def test_a_form_with_an_external_data_file_is_refused_clearly(self, port):
+        body = (b"--b\r\nContent-Disposition: form-data; name=\"query\"\r\n\r\nSELECT 1\r\n"
+                b"--b\r\nContent-Disposition: form-data; name=\"t\"; filename=\"t.tsv\"\r\n"
+                b"\r\n1\r\n--b--\r\n")
+        r = request(port, body=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert r.status == 501 and b"external data" in r.body, r.body
+
     def test_query_df_returns_a_frame(self, client):
         df = client.query_df("SELECT number AS n, toString(number) AS s FROM numbers(4)")
         assert list(df.columns) == ["n", "s"]

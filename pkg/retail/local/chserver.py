@@ -8,6 +8,7 @@ curl):
 
 * ``GET|POST /?query=...`` or the query in the body; ``INSERT ... FORMAT <fmt>`` with the data
   in the body (chunked or not, ``Content-Encoding`` gzip/deflate/zstd/lz4/br);
+* ``multipart/form-data`` bodies (clickhouse-connect's form for big query parameters);
 * ``database``, ``default_format``, ``query_id``, ``param_<name>`` and any other parameter as a
   per-query setting; ``GET`` implies read-only, like ClickHouse;
 * results in the requested format (``FORMAT`` clause, else ``default_format``, else
@@ -27,6 +28,8 @@ import logging
 import threading
 import uuid
 import zlib
+from email.policy import default as email_policy
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -57,6 +60,7 @@ _STATUS_BY_NAME = {
     **dict.fromkeys(("UNKNOWN_USER", "WRONG_PASSWORD", "AUTHENTICATION_FAILED", "READONLY",
                      "ACCESS_DENIED"), 403),
     "REQUIRED_PASSWORD": 401,
+    "NOT_IMPLEMENTED": 501,
     "QUERY_IS_TOO_LARGE": 413,
     "NO_HANDLER": 404,  # not a ClickHouse error name: an unknown path answers 404 as it does
 }
@@ -147,8 +151,13 @@ class _Handler(BaseHTTPRequestHandler):
             if url.path != "/":
                 raise ClickHouseError(0, f"There is no handle {url.path}. Use / for queries, "
                                       "/ping for health", "NO_HANDLER")
+            body = self._decode(body)
+            if self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+                # clickhouse-connect sends big query parameters as an HTML form
+                params.update(form_fields(self.headers["Content-Type"], body))
+                body = b""
             self._authenticate(params)
-            sql, data = self._split(params.get("query", ""), self._decode(body))
+            sql, data = self._split(params.get("query", ""), body)
             if params.get("decompress") == "1" or params.get("compress") == "1":
                 raise ClickHouseError(1, "ClickHouse-native block compression (compress=1, "
                                       "decompress=1) is not supported by the local server; "
@@ -270,6 +279,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+
+def form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The text fields of a ``multipart/form-data`` body (``query``, ``param_<name>``, ...).
+
+    File fields carry external data tables, which the local server does not support."""
+    message = BytesParser(policy=email_policy).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if part.get_filename():
+            raise ClickHouseError(48, f"external data (form field {name!r}) is not supported "
+                                  "by the local server", "NOT_IMPLEMENTED")
+        if name:
+            fields[str(name)] = part.get_payload(decode=True).decode("utf-8")
+    return fields
 
 
 def serve(path: Path, host: str, port: int, user: str = "default", password: str = "",
