@@ -8,6 +8,7 @@ between micro-batches on Ctrl-C / SIGTERM.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -127,6 +128,7 @@ class StreamRunner:
         self._id_ready = threading.Event()
         self.query: StreamingQuery | None = None
         self._counted: set[tuple] = set()
+        self._progressed = False
 
     def request_stop(self) -> None:
         """Stop after the micro-batch in progress (safe from a signal handler)."""
@@ -139,6 +141,7 @@ class StreamRunner:
         return self._stream_id
 
     def _report(self, report: BatchReport) -> None:
+        self._progressed = True
         self.summary.add(report)
         if self.on_batch:
             self.on_batch(report)
@@ -171,15 +174,17 @@ class StreamRunner:
         failures = 0
         try:
             while not self._stop.is_set():
+                self._progressed = False
                 error = self._run_query(spark, guarded, available_now)
                 if error is None:
                     break
-                failures += 1
+                # Count consecutive failures only: a stream that recovered starts afresh.
+                failures = 1 if self._progressed else failures + 1
                 if failures > self.max_restarts:
                     raise error
                 delay = min(2 ** failures, 30)
                 self.summary.restarts += 1
-                self.on_event(f"stream failed ({_first_line(error)}); restarting from the "
+                self.on_event(f"stream failed ({root_cause(error)}); restarting from the "
                               f"checkpoint in {delay}s ({failures}/{self.max_restarts})")
                 if self._stop.wait(delay):
                     break
@@ -233,6 +238,15 @@ class StreamRunner:
                 self.summary.duplicates_dropped += int(metrics.get("numDroppedDuplicateRows", 0))
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+_CAUSE = re.compile(r"^\s*((?:[\w.]+\.)?\w*(?:Error|Exception|Unavailable)\b: .+)$")
+
+
+def root_cause(exc: BaseException) -> str:
+    """The root cause of a failed query: the last ``SomeError: message`` line of the Python
+    traceback Spark wraps (the first line only says the foreachBatch function failed)."""
+    lines = str(exc).split("=== Streaming Query ===")[0].splitlines()
+    causes = [m.group(1) for ln in lines if (m := _CAUSE.match(ln))
+              and not m.group(1).startswith(("org.apache.spark", "pyspark."))]
+    text = causes[-1] if causes else next((ln.strip() for ln in lines if ln.strip()),
+                                          type(exc).__name__)
+    return text[:300]
