@@ -30,8 +30,13 @@ def free_port() -> int:
 class Broker:
     """A real Tansu broker on a free loopback port, with the platform's topics."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, engine: str = "memory://tansu/",
+                 env: dict[str, str] | None = None):
+        """``engine``: Tansu's storage (``s3://bucket/`` with ``env`` naming the endpoint and
+        keys survives a restart on the same port)."""
         self.port = free_port()
+        self.engine = engine
+        self.env = env
         self.log = tmp / f"tansu-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -44,13 +49,17 @@ class Broker:
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(
                 [str(tansu_binary()), "broker", "--listener-url", url,
-                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-                stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                 "--advertised-listener-url", url, "--storage-engine", self.engine],
+                stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+        while True:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.port)) == 0:
                     break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Tansu ({self.engine}) did not come up on port {self.port} "
+                                   f"(exit code {self.proc.poll()}): "
+                                   f"{self.log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.02)
         admin_client(self.settings, timeout_s=10).close()
         ensure_topics(self.settings, topics())
@@ -59,7 +68,7 @@ class Broker:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(5)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

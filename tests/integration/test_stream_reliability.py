@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,14 +32,13 @@ import pytest
 from kafka import KafkaProducer
 from moto.server import ThreadedMotoServer
 
-from conftest import free_port
+from conftest import Broker, free_port
 from retail.contracts import validate_event
 from retail.contracts.columnar import json_ready
 from retail.contracts.topics import DEAD_LETTER_TOPIC, topic_for_event_type, topics
-from retail.io.kafka import admin_client, end_offsets_of, ensure_topics, read_topic
+from retail.io.kafka import end_offsets_of, ensure_topics, read_topic
 from retail.io.lake import LakeWriter
 from retail.io.producer import EventProducer
-from retail.local.stack import tansu_binary
 from retail.settings import KafkaSettings, LakeSettings
 from retail.sim.catalog import generate_catalog
 from retail.sim.engine import SimConfig, Simulator
@@ -182,51 +180,12 @@ class StreamProcess:
         self.kill()
 
 
-class S3Broker:
+def s3_broker(tmp: Path, endpoint: str, bucket: str) -> Broker:
     """A Tansu broker whose storage engine is an S3 bucket (moto), so it survives restarts."""
-
-    def __init__(self, tmp: Path, endpoint: str, bucket: str):
-        self.port = free_port()
-        self.engine = f"s3://{bucket}/"
-        self.log = tmp / f"tansu-s3-{self.port}.log"
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-                    "AWS_ENDPOINT": endpoint, "AWS_ALLOW_HTTP": "true",
-                    "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-                    "AWS_DEFAULT_REGION": "us-east-1"}
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def settings(self) -> KafkaSettings:
-        return KafkaSettings(bootstrap_servers=f"127.0.0.1:{self.port}", flavor="tansu")
-
-    def start(self) -> None:
-        url = f"tcp://127.0.0.1:{self.port}"
-        with self.log.open("ab") as fh:
-            self.proc = subprocess.Popen(
-                [str(tansu_binary()), "broker", "--listener-url", url,
-                 "--advertised-listener-url", url, "--storage-engine", self.engine],
-                stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env)
-        deadline = time.monotonic() + 10
-        while True:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    break
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"Tansu with the s3:// storage engine ({self.engine}) did not come up on "
-                    f"port {self.port} (exit code {self.proc.poll()}):\n"
-                    f"{self.log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.02)
-        admin_client(self.settings, timeout_s=10).close()
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+           "AWS_ENDPOINT": endpoint, "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": S3_KEY,
+           "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_DEFAULT_REGION": "us-east-1"}
+    return Broker(tmp, engine=f"s3://{bucket}/", env=env)
 
 
 def _two_days_ago() -> date:
@@ -454,7 +413,7 @@ def test_the_stream_survives_a_broker_restart_without_losing_or_repeating(
         s3_endpoint, fresh_database, migrated, tmp_path):
     bucket = f"tansu-{uuid.uuid4().hex[:8]}"
     _create_bucket(s3_endpoint, bucket)
-    broker = S3Broker(tmp_path, s3_endpoint, bucket)
+    broker = s3_broker(tmp_path, s3_endpoint, bucket)
     job: StreamProcess | None = None
     try:
         broker.start()
