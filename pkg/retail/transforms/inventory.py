@@ -76,7 +76,8 @@ def next_state(state: DataFrame, updates: DataFrame, sales: DataFrame, *,
     return merged.select(
         *KEY, F.coalesce("new_level", "quantity_on_hand").cast("long").alias("quantity_on_hand"),
         now.alias("last_event_time"), rate.alias("velocity_per_day"),
-        now.alias("velocity_at"), "restock_alert_id")
+        # never back in time: an older event adds its units without rewinding the clock
+        F.greatest("velocity_at", now).alias("velocity_at"), "restock_alert_id")
 
 
 def stockout_risk(state: DataFrame, lead_times: DataFrame, *,

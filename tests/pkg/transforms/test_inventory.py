@@ -171,6 +171,20 @@ def test_sales_of_a_new_key_add_velocity_but_returns_do_not(spark):
     ], STATE_DDL))
 
 
+def test_an_older_sale_adds_its_units_without_rewinding_the_velocity_clock(spark):
+    state = spark.createDataFrame([state_row("P000001", 8, velocity=10.0, at=h(10))],
+                                  STATE_DDL)
+    sales = spark.createDataFrame([("S00001", "P000001", "T-1", "sale", 2, Decimal("9.00"),
+                                    h(1))], SALES_DDL)
+
+    after = next_state(state, spark.createDataFrame([], INVENTORY_DDL), sales,
+                       half_life_hours=24)
+
+    assertDataFrameEqual(after, spark.createDataFrame([
+        ("S00001", "P000001", 8, h(10), 10.0 + 2 * LN2, h(10), ""),
+    ], STATE_DDL))
+
+
 def test_the_velocity_gain_per_unit_follows_the_half_life(spark):
     state = spark.createDataFrame([], STATE_DDL)
     sales = spark.createDataFrame([
