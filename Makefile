@@ -58,6 +58,7 @@ test: install ## run the whole test suite (unit, property and integration agains
 bench: install ## measure spine and warehouse against baselines in the same run (writes docs/benchmarks.md)
 	$(BIN)/python tests/bench/bench_spine.py --write docs/benchmarks.md
 	$(BIN)/python tests/bench/bench_warehouse.py --write docs/benchmarks.md
+	$(BIN)/python tests/bench/bench_stream.py --write docs/benchmarks.md
 
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
