@@ -55,33 +55,36 @@ class StreamState:
         return f"stream:{self.stream_id}:{batch_id}:{sink}"
 
     def key_state(self, keys: pa.Table, batch_id: int) -> pa.Table:
-        """State before ``batch_id`` of the ``(store_id, product_id)`` pairs in ``keys``."""
+        """State before ``batch_id`` of exactly the ``(store_id, product_id)`` pairs in
+        ``keys`` (the batch's own keys, not every pair of its stores and products)."""
         if keys.num_rows == 0:
             return STATE_SCHEMA.empty_table()
-        stores = pc.unique(keys["store_id"]).to_pylist()
-        products = pc.unique(keys["product_id"]).to_pylist()
         got = self.wh.query_arrow(
             "SELECT store_id, product_id, toInt64(quantity_on_hand) AS quantity_on_hand, "
             "last_event_time, velocity_per_day, velocity_at, restock_alert_id, "
             "stream_id = {s:String} AND batch_id = {b:Int64} AS replay, prior "
             "FROM inventory_levels_current FINAL "
-            "WHERE store_id IN {stores:Array(String)} AND product_id IN {products:Array(String)}",
-            {"s": self.stream_id, "b": batch_id, "stores": stores, "products": products})
-        rows = []
-        for r in got.to_pylist():
-            if r.pop("replay"):  # this batch already wrote the row: start from before it
-                prior = r.pop("prior")
-                if not prior:
-                    continue
-                r.update(_decode(json.loads(prior)))
-            else:
-                r.pop("prior")
-            rows.append(r)
-        known = {(r["store_id"], r["product_id"]) for r in rows}
-        new = [k for k in zip(keys["store_id"].to_pylist(), keys["product_id"].to_pylist(),
-                              strict=True) if k not in known]
-        rows.extend(self._history_velocity(new))
-        return pa.Table.from_pylist(rows, STATE_SCHEMA)
+            "WHERE store_id IN {stores:Array(String)} AND (store_id, product_id) IN "
+            "(SELECT k.1, k.2 FROM (SELECT arrayJoin(arrayZip({ks:Array(String)}, "
+            "{kp:Array(String)})) AS k))",
+            {"s": self.stream_id, "b": batch_id,
+             "stores": pc.unique(keys["store_id"]).to_pylist(),
+             "ks": keys["store_id"].to_pylist(), "kp": keys["product_id"].to_pylist()})
+        replay = pc.cast(got["replay"], pa.bool_())
+        parts = [got.filter(pc.invert(replay)).select(STATE_SCHEMA.names).cast(STATE_SCHEMA)]
+        replayed = []  # rows this batch already wrote: start from the state before it
+        for r in got.filter(replay).select(["store_id", "product_id", "prior"]).to_pylist():
+            if r["prior"]:
+                replayed.append({"store_id": r["store_id"], "product_id": r["product_id"],
+                                 **_decode(json.loads(r["prior"]))})
+        parts.append(pa.Table.from_pylist(replayed, STATE_SCHEMA))
+        new = keys.select(["store_id", "product_id"]).join(
+            got.select(["store_id", "product_id"]), ["store_id", "product_id"],
+            join_type="left anti")
+        parts.append(pa.Table.from_pylist(self._history_velocity(
+            list(zip(new["store_id"].to_pylist(), new["product_id"].to_pylist(), strict=True))),
+            STATE_SCHEMA))
+        return pa.concat_tables(parts)
 
     def _history_velocity(self, keys: list[tuple[str, str]], days: int = 28) -> list[dict]:
         """A key the stream has not seen yet starts from the units it sold per day over the

@@ -92,3 +92,19 @@ def test_a_key_never_streamed_starts_from_its_sales_history(migrated):
     assert got == [{"store_id": "S00001", "product_id": "P000001", "quantity_on_hand": None,
                     "last_event_time": None, "velocity_per_day": 62 / 28, "velocity_at": None,
                     "restock_alert_id": ""}]
+
+
+def test_only_the_keys_asked_for_are_read(migrated):
+    """A batch's keys, not every pair of its stores and products (which grows with the
+    chain: 1,000 stores x 500 SKUs made each batch read and rewrite its whole state)."""
+    state = StreamState(migrated, "s1")
+    rows = [{**_state(q).to_pylist()[0], "store_id": s, "product_id": p}
+            for q, (s, p) in enumerate([("S1", "P1"), ("S1", "P2"), ("S2", "P1"), ("S2", "P2")])]
+    table = pa.Table.from_pylist(rows, STATE_SCHEMA)
+    state.save_key_state(table.append_column("reorder_point", pa.array([0] * 4, pa.int32()))
+                         .append_column("stock_out_risk", pa.array([0.0] * 4, pa.float32())),
+                         STATE_SCHEMA.empty_table(), batch_id=0)
+    asked = pa.table({"store_id": ["S1", "S2", "S3"], "product_id": ["P1", "P2", "P1"]})
+    got = state.key_state(asked, 1).sort_by([("store_id", "ascending")]).to_pylist()
+    assert [(r["store_id"], r["product_id"], r["quantity_on_hand"]) for r in got] == [
+        ("S1", "P1", 0), ("S2", "P2", 3)]
