@@ -173,7 +173,10 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                 c.seek(tp, start)
             idle = 0
             while todo:
-                got = c.poll(timeout_ms=1000, max_records=100_000)
+                # Records are decoded as they are taken: take no more than the slice
+                # still needs, not everything a big fetch brought back.
+                left = sum(end - pos for pos, end in todo.values())
+                got = c.poll(timeout_ms=1000, max_records=min(left, 100_000))
                 idle = 0 if got else idle + 1
                 if idle > 30:
                     raise TimeoutError(f"no records for 30 s while reading {sorted(todo)}")
