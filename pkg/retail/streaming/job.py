@@ -22,7 +22,7 @@ from pyspark.sql.streaming import StreamingQuery
 from retail.contracts.topics import DEAD_LETTER_TOPIC, topics
 from retail.io.lake import LakeWriter
 from retail.io.producer import EventProducer
-from retail.io.warehouse import connect
+from retail.io.warehouse import ClickHouseWarehouse
 from retail.settings import Settings
 from retail.streaming.processor import BatchReport, MicroBatchProcessor
 from retail.streaming.publish import StreamPublisher
@@ -160,7 +160,10 @@ class StreamRunner:
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, lambda *_: self.request_stop())
-        wh = connect(settings.resolved_warehouse())
+        # No HTTP session: a micro-batch's sinks and look-ups run in several threads, and
+        # ClickHouse refuses concurrent queries within one session.
+        wh = ClickHouseWarehouse.connect(settings.resolved_warehouse(),
+                                         autogenerate_session_id=False)
         producer = EventProducer(settings.resolved_kafka(), name="stream-processor")
         publisher = StreamPublisher(producer, max_payload_chars=settings.stream.max_event_bytes)
         processor = MicroBatchProcessor(
