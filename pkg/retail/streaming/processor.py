@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -27,12 +28,19 @@ from retail.settings import StreamSettings
 from retail.streaming import batch_tables as bt
 from retail.streaming.publish import StreamPublisher
 from retail.streaming.reference import Reference
-from retail.streaming.state import StreamState, watermark_from
+from retail.streaming.state import STATE_SCHEMA, KeyCache, StreamState, watermark_from
 from retail.transforms import anomalies, inventory
 from retail.transforms.events import mark_late
 from retail.transforms.metrics import sales_window_metrics
 from retail.transforms.validate import check_references
 from retail.warehouse.load import fact_tables
+
+
+T = TypeVar("T")
+# Steps of a batch one after the other (they add up to its seconds); the steps in
+# ``PARALLEL_STEPS`` run in pool threads during "side by side", so their seconds overlap.
+SERIAL_STEPS = ("read+parse", "side by side", "alerts+state")
+PARALLEL_STEPS = ("quarantine", "facts", "lake", "metrics", "rules", "inventory")
 
 
 @dataclass
@@ -53,6 +61,14 @@ class BatchReport:
         self.stages[stage] = self.stages.get(stage, 0.0) + now - since
         return now
 
+    def run_timed(self, stage: str, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)``, its seconds added to ``stage`` (for work in a pool thread)."""
+        since = time.monotonic()
+        try:
+            return fn(*args)
+        finally:
+            self.timed(stage, since)
+
     @property
     def rejected_rows(self) -> int:
         return sum(self.rejected.values())
@@ -71,6 +87,7 @@ class MicroBatchProcessor:
         self.on_batch = on_batch
         self._ref: Reference | None = None
         self._ref_frames: tuple[DataFrame, DataFrame, DataFrame] | None = None
+        self._keys = KeyCache()  # per-key state after the last batch
 
     def reference(self) -> tuple[Reference, tuple[DataFrame, DataFrame, DataFrame]]:
         if self._ref is None or self._ref.stale(self.settings.reference_refresh_minutes * 60):
@@ -86,7 +103,7 @@ class MicroBatchProcessor:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started, began_at = time.monotonic(), datetime.now(UTC)
-        state = StreamState(self.wh, self.stream_id())
+        state = StreamState(self.wh, self.stream_id(), self._keys)
         ref, (stores, products, lead_times) = self.reference()
         high_mark = state.high_mark_before(batch_id)
         watermark = watermark_from(high_mark, self.settings.late_after_minutes)
@@ -104,10 +121,14 @@ class MicroBatchProcessor:
         report.lag_s = (datetime.now(UTC) - newest).total_seconds() if newest else None
         t = report.timed("read+parse", t)
 
-        tables, facts = self._store(report, state, rejected, good, ref, t)
+        tables = bt.event_tables(good)
+        facts = fact_tables(tables, ref)
+        report.timed("side by side", t)  # the sinks' rows, made before the threads start
         alerts = self._detect(report, state, good, tables, facts, products, lead_times,
                               watermark, watermark_from(high_mark,
-                                                        self.settings.late_after_minutes))
+                                                        self.settings.late_after_minutes),
+                              store=lambda: self._store(report, state, rejected, good, tables,
+                                                        facts))
         report.seconds = time.monotonic() - started
         state.record_batch(batch_id, {
             "max_event_time": high_mark, "watermark": watermark,
@@ -120,19 +141,15 @@ class MicroBatchProcessor:
             self.on_batch(report)
 
     def _store(self, report: BatchReport, state: StreamState, rejected: pa.Table,
-               good: pa.Table, ref: Reference, t: float
-               ) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
-        """Quarantine and dead letters, raw events, facts and the lake.
-
-        Returns the good events by type and the fact rows made of them."""
-        batch_id = report.batch_id
+               good: pa.Table, tables: dict[str, pa.Table], facts: dict[str, pa.Table]
+               ) -> None:
+        """Quarantine and dead letters, raw events, facts (by type) and the lake."""
+        batch_id, t = report.batch_id, time.monotonic()
         # Rejects first: they are the cheapest to lose track of.
         self.wh.insert_arrow("quarantine_events", bt.quarantine_rows(rejected),
                              dedup_token=state.token(batch_id, "quarantine"))
         self.publisher.dead_letters(rejected)
         t = report.timed("quarantine", t)
-        tables = bt.event_tables(good)
-        facts = fact_tables(tables, ref)
         self.wh.insert_arrow("raw_events", bt.raw_event_rows(good),
                              dedup_token=state.token(batch_id, "raw"))
         for name, rows in facts.items():
@@ -142,16 +159,17 @@ class MicroBatchProcessor:
             self.lake.write(topic_for_event_type(event_type), table,
                             f"{event_type}-{state.stream_id}-{batch_id:09d}")
         report.timed("lake", t)
-        return tables, facts
 
     def _detect(self, report: BatchReport, state: StreamState, good: pa.Table,
                 tables: dict[str, pa.Table], facts: dict[str, pa.Table], products: DataFrame,
                 lead_times: DataFrame, old_watermark: datetime | None,
-                new_watermark: datetime | None) -> int:
-        """Metrics, anomalies, inventory state and restock alerts; returns alerts written.
+                new_watermark: datetime | None, store: Callable[[], None]) -> int:
+        """Sinks, metrics, anomalies, inventory state and restock alerts; returns alerts
+        written.
 
-        The three lines of work are independent Spark jobs of a few hundred milliseconds,
-        mostly fixed cost: they run side by side (Spark schedules concurrent jobs)."""
+        Independent lines of work run side by side: ``store`` (the sinks' inserts, which
+        wait on the warehouse) and the small Spark jobs, mostly fixed cost (Spark schedules
+        concurrent jobs). Their step times overlap."""
         s, batch_id, t = self.settings, report.batch_id, time.monotonic()
         sales = self._frame(bt.sales_rows(facts["fact_sales"])) if "fact_sales" in facts \
             else None
@@ -164,23 +182,25 @@ class MicroBatchProcessor:
                                      dedup_token=state.token(batch_id, "metrics"))
             return [self._sales_anomalies(old_watermark, new_watermark)]
 
-        def rules() -> list[pa.Table]:
-            found = []
-            if sales is not None:
-                found.append(anomalies.high_value_transactions(
-                    sales, threshold=s.high_value_transaction).toArrow())
-            if "price_change" in tables:
-                found.append(anomalies.suspicious_price_changes(
-                    self._frame(tables["price_change"]), products,
-                    max_change_pct=s.price_change_pct).toArrow())
-            return found
+        def high_value() -> list[pa.Table]:
+            return [anomalies.high_value_transactions(
+                sales, threshold=s.high_value_transaction).toArrow()] if sales is not None else []
 
-        with ThreadPoolExecutor(3, thread_name_prefix="batch") as pool:
-            jobs = [pool.submit(windows), pool.submit(rules), pool.submit(
-                self._inventory, updates, good, batch_id, state, lead_times, sales)]
-            (window_alerts, rule_alerts, (restock, inventory_alerts, new_state)) = \
-                [j.result() for j in jobs]
-        t = report.timed("metrics+anomalies+inventory", t)
+        def price_moves() -> list[pa.Table]:
+            return [anomalies.suspicious_price_changes(
+                self._frame(tables["price_change"]), products,
+                max_change_pct=s.price_change_pct).toArrow()] if "price_change" in tables else []
+
+        run = report.run_timed
+        with ThreadPoolExecutor(6, thread_name_prefix="batch") as pool:
+            jobs = [pool.submit(run, "metrics", windows), pool.submit(run, "rules", high_value),
+                    pool.submit(run, "rules", price_moves), pool.submit(
+                        run, "inventory", self._inventory, pool, updates, good, batch_id, state,
+                        lead_times, sales), pool.submit(store)]
+            (window_alerts, value_alerts, price_alerts,
+             (restock, inventory_alerts, new_state), _) = [j.result() for j in jobs]
+        rule_alerts = [*value_alerts, *price_alerts]
+        t = report.timed("side by side", t)
         every = pa.concat_tables([bt.alert_rows(a) for a in (
             *window_alerts, *rule_alerts, *inventory_alerts) if a.num_rows]
             or [bt.alert_rows(None)])
@@ -188,30 +208,33 @@ class MicroBatchProcessor:
         report.alerts, report.restock_alerts = every.num_rows, restock.num_rows
         self.publisher.restock_alerts(restock)
         self.publisher.flush()
-        if new_state is not None:  # last: the state a replay of this batch must not see
-            state.save_key_state(bt.level_rows(new_state[0]), new_state[1], batch_id)
+        # last: the state a replay of this batch must not see
+        state.save_key_state(*((bt.level_rows(new_state[0]), new_state[1]) if new_state
+                               else (STATE_SCHEMA.empty_table(),) * 2), batch_id)
         report.timed("alerts+state", t)
         return every.num_rows
 
     def _frame(self, table: pa.Table) -> DataFrame:
         return self.spark.createDataFrame(table)
 
-    def _inventory(self, updates: DataFrame | None, good: pa.Table, batch_id: int,
-                   state: StreamState, lead_times: DataFrame, sales: DataFrame | None
+    def _inventory(self, pool: ThreadPoolExecutor, updates: DataFrame | None, good: pa.Table,
+                   batch_id: int, state: StreamState, lead_times: DataFrame,
+                   sales: DataFrame | None
                    ) -> tuple[pa.Table, list[pa.Table], tuple[pa.Table, pa.Table] | None]:
-        """Discrepancies, levels, velocity, risk and restock of the keys this batch touched.
+        """Discrepancies, levels, velocity, risk and restock of the keys this batch touched
+        (discrepancies in another ``pool`` thread, once the state before is read).
 
         Returns the restock alerts, all alerts, and (new state rows, state before) to save.
         """
         keys = bt.touched_keys(good)
         if keys.num_rows == 0:
             return bt.restock_alerts(None), [], None
-        alerts = []
         before = state.key_state(keys, batch_id)
         before_df = self.spark.createDataFrame(before, schema=bt.STATE_DDL)
         updates = updates if updates is not None else self.spark.createDataFrame(
             [], bt.INVENTORY_DDL)
-        alerts.append(inventory.inventory_discrepancies(updates, before_df).toArrow())
+        discrepancies = pool.submit(
+            lambda: inventory.inventory_discrepancies(updates, before_df).toArrow())
         sales = sales if sales is not None else self.spark.createDataFrame([], bt.SALES_DDL)
         nxt = inventory.next_state(before_df, updates, sales,
                                    half_life_hours=self.settings.velocity_half_life_hours)
@@ -223,7 +246,7 @@ class MicroBatchProcessor:
             resolve_below=self.settings.restock_resolve_risk).toArrow()
         restock = bt.restock_alerts(decided, open_at=self.settings.restock_risk,
                                     resolve_below=self.settings.restock_resolve_risk)
-        alerts.append(restock.select(list(bt.ALERT_COLUMNS)))
+        alerts = [discrepancies.result(), restock.select(list(bt.ALERT_COLUMNS))]
         return restock, alerts, (decided, before)
 
     def _sales_anomalies(self, old: datetime | None, new: datetime | None) -> pa.Table:

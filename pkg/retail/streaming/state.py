@@ -30,10 +30,41 @@ STATE_SCHEMA = pa.schema([
 _STATE_FIELDS = [f.name for f in STATE_SCHEMA][2:]
 
 
+class KeyCache:
+    """The per-key state this process wrote with its last batch, so the next batch reads
+    from the warehouse only the keys it has not seen. It answers only for the batch right
+    after that one: a replayed batch, a restart or another stream reads the warehouse."""
+
+    def __init__(self, max_keys: int = 1_000_000):
+        self.max_keys = max_keys
+        self.stream_id: str | None = None
+        self.batch_id: int | None = None
+        self.rows: dict[tuple[str, str], dict] = {}
+
+    def usable(self, stream_id: str, batch_id: int) -> bool:
+        return self.stream_id == stream_id and self.batch_id is not None \
+            and batch_id == self.batch_id + 1
+
+    def forget(self) -> None:
+        self.stream_id, self.batch_id = None, None
+        self.rows.clear()
+
+    def remember(self, stream_id: str, batch_id: int, state: pa.Table) -> None:
+        """``state``: the keys' state after ``batch_id`` (``STATE_SCHEMA`` columns)."""
+        if not self.usable(stream_id, batch_id):
+            self.rows.clear()
+        for r in state.select(STATE_SCHEMA.names).cast(STATE_SCHEMA).to_pylist():
+            self.rows[(r["store_id"], r["product_id"])] = r
+        if len(self.rows) > self.max_keys:  # more keys than expected: start over
+            self.rows.clear()
+        self.stream_id, self.batch_id = stream_id, batch_id
+
+
 class StreamState:
-    def __init__(self, wh: Warehouse, stream_id: str):
+    def __init__(self, wh: Warehouse, stream_id: str, cache: KeyCache | None = None):
         self.wh = wh
         self.stream_id = stream_id
+        self.cache = cache
 
     def high_mark_before(self, batch_id: int) -> datetime | None:
         """Highest event time of the batches before ``batch_id`` (None on a fresh stream)."""
@@ -59,6 +90,23 @@ class StreamState:
         ``keys`` (the batch's own keys, not every pair of its stores and products)."""
         if keys.num_rows == 0:
             return STATE_SCHEMA.empty_table()
+        cached = []
+        if self.cache is not None and self.cache.usable(self.stream_id, batch_id):
+            pairs = zip(keys["store_id"].to_pylist(), keys["product_id"].to_pylist(),
+                        strict=True)
+            missing, rows = [], self.cache.rows
+            for k in pairs:
+                (cached.append(rows[k]) if k in rows else missing.append(k))
+            if not missing:
+                return pa.Table.from_pylist(cached, STATE_SCHEMA)
+            keys = pa.table({"store_id": [k[0] for k in missing],
+                             "product_id": [k[1] for k in missing]})
+        elif self.cache is not None:
+            self.cache.forget()
+        return pa.concat_tables([pa.Table.from_pylist(cached, STATE_SCHEMA),
+                                 self._read_key_state(keys, batch_id)])
+
+    def _read_key_state(self, keys: pa.Table, batch_id: int) -> pa.Table:
         got = self.wh.query_arrow(
             "SELECT store_id, product_id, toInt64(quantity_on_hand) AS quantity_on_hand, "
             "last_event_time, velocity_per_day, velocity_at, restock_alert_id, "
@@ -104,8 +152,11 @@ class StreamState:
                  "restock_alert_id": ""} for s, p, sold in got if sold > 0]
 
     def save_key_state(self, new: pa.Table, before: pa.Table, batch_id: int) -> int:
-        """Write the state rows of this batch, each with its state before it."""
+        """Write the state rows of this batch, each with its state before it (call it for
+        every batch, with no rows if no key changed: the key cache follows the batches)."""
         if new.num_rows == 0:
+            if self.cache is not None:
+                self.cache.remember(self.stream_id, batch_id, STATE_SCHEMA.empty_table())
             return 0
         prior = {(r["store_id"], r["product_id"]): json.dumps(_encode(r))
                  for r in before.to_pylist()}
@@ -113,8 +164,11 @@ class StreamState:
         rows = new.append_column("prior", pa.array([prior.get(k, "") for k in keys], pa.string()))
         rows = rows.append_column("stream_id", pa.array([self.stream_id] * new.num_rows))
         rows = rows.append_column("batch_id", pa.array([batch_id] * new.num_rows, pa.int64()))
-        return self.wh.insert_arrow("inventory_levels_current", rows,
-                                    dedup_token=self.token(batch_id, "levels"))
+        written = self.wh.insert_arrow("inventory_levels_current", rows,
+                                       dedup_token=self.token(batch_id, "levels"))
+        if self.cache is not None:
+            self.cache.remember(self.stream_id, batch_id, new)
+        return written
 
 
 def _encode(row: dict) -> dict:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from retail.streaming.state import STATE_SCHEMA, StreamState, watermark_from
+from retail.streaming.state import STATE_SCHEMA, KeyCache, StreamState, watermark_from
 
 pytestmark = [pytest.mark.integration, pytest.mark.clickhouse_server]
 
@@ -108,3 +108,40 @@ def test_only_the_keys_asked_for_are_read(migrated):
     got = state.key_state(asked, 1).sort_by([("store_id", "ascending")]).to_pylist()
     assert [(r["store_id"], r["product_id"], r["quantity_on_hand"]) for r in got] == [
         ("S1", "P1", 0), ("S2", "P2", 3)]
+
+
+def test_the_next_batch_reads_cached_keys_and_the_warehouse_for_the_rest(migrated):
+    cache = KeyCache()
+    state = StreamState(migrated, "s1", cache)
+    first = _state(10)
+    state.save_key_state(_level_rows(first), STATE_SCHEMA.empty_table(), batch_id=0)
+    other = {**first.to_pylist()[0], "product_id": "P000002", "quantity_on_hand": 4}
+    migrated.insert_arrow("inventory_levels_current", _level_rows(
+        pa.Table.from_pylist([other], STATE_SCHEMA)))
+    migrated.command("ALTER TABLE inventory_levels_current DELETE WHERE product_id = "
+                     "'P000001' SETTINGS mutations_sync = 1")
+    both = pa.table({"store_id": ["S00001", "S00001"], "product_id": ["P000001", "P000002"]})
+    got = state.key_state(both, 1).sort_by([("product_id", "ascending")]).to_pylist()
+    # P000001 from the cache (its warehouse row is gone), P000002 from the warehouse
+    assert [(r["product_id"], r["quantity_on_hand"]) for r in got] == [
+        ("P000001", 10), ("P000002", 4)]
+
+
+def test_a_replay_or_another_stream_does_not_use_the_cache(migrated):
+    cache = KeyCache()
+    state = StreamState(migrated, "s1", cache)
+    state.save_key_state(_level_rows(_state(10)), STATE_SCHEMA.empty_table(), batch_id=0)
+    second = _state(7, at=T0 + timedelta(minutes=5))
+    state.save_key_state(_level_rows(second), _state(10), batch_id=1)
+    assert cache.usable("s1", 2) and not cache.usable("s1", 1) and not cache.usable("s2", 2)
+    # batch 1 replayed: the state before it comes from the warehouse's prior, not the cache
+    assert state.key_state(KEYS, 1).to_pylist() == _state(10).to_pylist()
+    assert cache.rows == {} and not cache.usable("s1", 2)
+
+
+def test_a_batch_without_key_changes_keeps_the_cache_in_step(migrated):
+    cache = KeyCache()
+    state = StreamState(migrated, "s1", cache)
+    state.save_key_state(_level_rows(_state(10)), STATE_SCHEMA.empty_table(), batch_id=0)
+    state.save_key_state(STATE_SCHEMA.empty_table(), STATE_SCHEMA.empty_table(), batch_id=1)
+    assert cache.usable("s1", 2) and len(cache.rows) == 1
