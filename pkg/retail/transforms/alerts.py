@@ -17,17 +17,25 @@ def stable_uuid(*parts: Column) -> Column:
                        h.substr(21, 12))
 
 
-def as_alerts(df: DataFrame, *, alert_type: str, severity: Column, metric: Column,
-              threshold: Column | float, details: dict[str, Column], status: str = "open",
-              product: Column | None = None) -> DataFrame:
-    """Project ``df`` (one row per alert, with ``store_id`` and ``event_time``) to alerts."""
+def alert_columns(*, alert_type: str, severity: Column, metric: Column,
+                  threshold: Column | float, details: dict[str, Column], status: str = "open",
+                  product: Column | None = None) -> list[Column]:
+    """The alert columns of a row (one row per alert, with ``store_id`` and ``event_time``).
+
+    Expressions only, bound to no DataFrame: a transform builds them once and selects
+    them from each micro-batch (every column built costs round trips to the JVM)."""
     product_id = product if product is not None else F.col("product_id")
     limit = threshold if isinstance(threshold, Column) else F.lit(float(threshold))
     body = F.to_json(F.struct(*[c.alias(k) for k, c in details.items()]))
-    return df.select(
+    return [
         stable_uuid(F.lit(alert_type), F.col("store_id"), product_id, F.col("event_time"),
                     body).alias("alert_id"),
         F.lit(alert_type).alias("alert_type"), severity.alias("severity"),
-        F.lit(status).alias("status"), "store_id", product_id.alias("product_id"),
+        F.lit(status).alias("status"), F.col("store_id"), product_id.alias("product_id"),
         metric.cast("double").alias("metric_value"), limit.cast("double").alias("threshold"),
-        body.alias("details"), "event_time")
+        body.alias("details"), F.col("event_time")]
+
+
+def as_alerts(df: DataFrame, **how: object) -> DataFrame:
+    """Project ``df`` to alerts (see :func:`alert_columns` for ``how``)."""
+    return df.select(*alert_columns(**how))
