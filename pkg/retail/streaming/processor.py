@@ -38,8 +38,8 @@ from retail.warehouse.load import fact_tables
 
 T = TypeVar("T")
 # Steps of a batch one after the other (they add up to its seconds); the steps in
-# ``PARALLEL_STEPS`` run in pool threads during "side by side", so their seconds overlap.
-SERIAL_STEPS = ("read+parse", "side by side", "alerts+state")
+# ``PARALLEL_STEPS`` run in pool threads during "side-by-side", so their seconds overlap.
+SERIAL_STEPS = ("read+parse", "side-by-side", "alerts+state")
 PARALLEL_STEPS = ("quarantine", "facts", "lake", "metrics", "rules", "inventory")
 
 
@@ -123,7 +123,7 @@ class MicroBatchProcessor:
 
         tables = bt.event_tables(good)
         facts = fact_tables(tables, ref)
-        report.timed("side by side", t)  # the sinks' rows, made before the threads start
+        report.timed("side-by-side", t)  # the sinks' rows, made before the threads start
         alerts = self._detect(report, state, good, tables, facts, products, lead_times,
                               watermark, watermark_from(high_mark,
                                                         self.settings.late_after_minutes),
@@ -200,7 +200,7 @@ class MicroBatchProcessor:
             (window_alerts, value_alerts, price_alerts,
              (restock, inventory_alerts, new_state), _) = [j.result() for j in jobs]
         rule_alerts = [*value_alerts, *price_alerts]
-        t = report.timed("side by side", t)
+        t = report.timed("side-by-side", t)
         every = pa.concat_tables([bt.alert_rows(a) for a in (
             *window_alerts, *rule_alerts, *inventory_alerts) if a.num_rows]
             or [bt.alert_rows(None)])
