@@ -20,12 +20,14 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from retail.contracts.columnar import UnsupportedSchema, resolve_property
 from retail.contracts.registry import ENVELOPE_FIELDS, ContractViolation, registry
+from retail.transforms.parse_fast import split_fast, struct_of
 
 _SPARK_TYPES = {"string": T.StringType(), "integer": T.LongType(), "number": T.DoubleType()}
 _ARROW_TYPES = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64()}
@@ -131,27 +133,48 @@ def _verdict(value: bytes | None, topic: str, max_bytes: int
 def _parse_batches(batches: Iterator[pa.RecordBatch], max_bytes: int
                    ) -> Iterator[pa.RecordBatch]:
     data_type = pa.struct([(n, _ARROW_TYPES[k]) for n, k in field_types().items()])
+    types = {n: _ARROW_TYPES[k] for n, k in field_types().items()}
     for batch in batches:
-        cols = batch.to_pydict()
-        events, verdicts = [], []
-        for value, topic in zip(cols["value"], cols["topic"], strict=True):
-            event, bad = _verdict(value, topic, max_bytes)
-            events.append(event if bad is None else _envelope_of(event))
-            verdicts.append(bad or (None, None, None))
-        try:
-            data = pa.array(events, data_type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            data = _typed_one_by_one(events, verdicts, data_type)
-        reasons, errors, fields = zip(*verdicts, strict=True) if verdicts else ((), (), ())
-        yield pa.RecordBatch.from_arrays([
-            batch["topic"], batch["partition"], batch["offset"], batch["timestamp"],
-            pa.array([k.decode("utf-8", "replace") if k is not None else None
-                      for k in cols["key"]], pa.string()),
-            pa.array([v.decode("utf-8", "replace") if v is not None else None
-                      for v in cols["value"]], pa.string()),
-            data, pa.array(reasons, pa.string()), pa.array(errors, pa.string()),
-            pa.array(fields, pa.string()),
-        ], names=_PARSED.fieldNames())
+        fast, slow = split_fast(batch, max_bytes, types, timestamp_fields())
+        for rows, fields in fast:
+            part = batch.take(pa.array(rows))
+            none = pa.nulls(len(rows), pa.string())
+            yield pa.RecordBatch.from_arrays([
+                part["topic"], part["partition"], part["offset"], part["timestamp"],
+                _text(part["key"]), _text(part["value"]), struct_of(fields, data_type),
+                none, none, none], names=_PARSED.fieldNames())
+        if len(slow):
+            yield _row_path(batch if len(slow) == batch.num_rows else
+                            batch.take(pa.array(slow)), max_bytes, data_type)
+
+
+def _text(col: pa.Array) -> pa.Array:
+    try:
+        return pc.cast(col, pa.string())
+    except pa.ArrowInvalid:  # not UTF-8: keep what can be read, as the row path does
+        return pa.array([v.decode("utf-8", "replace") if v is not None else None
+                         for v in col.to_pylist()], pa.string())
+
+
+def _row_path(batch: pa.RecordBatch, max_bytes: int, data_type: pa.StructType
+              ) -> pa.RecordBatch:
+    """Each record on its own, through the contracts' row validator (the reference)."""
+    cols = batch.to_pydict()
+    events, verdicts = [], []
+    for value, topic in zip(cols["value"], cols["topic"], strict=True):
+        event, bad = _verdict(value, topic, max_bytes)
+        events.append(event if bad is None else _envelope_of(event))
+        verdicts.append(bad or (None, None, None))
+    try:
+        data = pa.array(events, data_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        data = _typed_one_by_one(events, verdicts, data_type)
+    reasons, errors, fields = zip(*verdicts, strict=True) if verdicts else ((), (), ())
+    return pa.RecordBatch.from_arrays([
+        batch["topic"], batch["partition"], batch["offset"], batch["timestamp"],
+        _text(batch["key"]), _text(batch["value"]), data, pa.array(reasons, pa.string()),
+        pa.array(errors, pa.string()), pa.array(fields, pa.string()),
+    ], names=_PARSED.fieldNames())
 
 
 def _typed_one_by_one(events: list[dict[str, Any]], verdicts: list[tuple],
