@@ -180,7 +180,7 @@ def main() -> None:
     parser.add_argument("--live-products", type=int, default=500)
     parser.add_argument("--live-rate", type=float, default=1.5, help="simulator rate of the pool")
     parser.add_argument("--caps", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[50_000, 100_000, 200_000])
+                        default=[50_000, 100_000])
     parser.add_argument("--backlog-stores", type=int, default=1000)
     parser.add_argument("--backlog-products", type=int, default=500)
     parser.add_argument("--backlog-rate", type=float, default=0.22)
