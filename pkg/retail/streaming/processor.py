@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
 from datetime import UTC, datetime, timedelta
+from threading import Lock
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -55,10 +56,12 @@ class BatchReport:
     lag_s: float | None = None  # now - newest event time
     watermark: datetime | None = None
     stages: dict[str, float] = field(default_factory=dict)  # seconds per step
+    _lock: Lock = field(default_factory=Lock, repr=False, compare=False)
 
     def timed(self, stage: str, since: float) -> float:
         now = time.monotonic()
-        self.stages[stage] = self.stages.get(stage, 0.0) + now - since
+        with self._lock:  # pool threads add to the same step
+            self.stages[stage] = self.stages.get(stage, 0.0) + now - since
         return now
 
     def run_timed(self, stage: str, fn: Callable[..., T], *args: object) -> T:
