@@ -34,6 +34,7 @@ from retail.contracts.columnar import resolve_property, valid_rows
 from retail.contracts.registry import Contract, registry
 
 _SECONDS = "%Y-%m-%dT%H:%M:%S"
+_MAX_BLOCK = 1 << 30
 
 
 @cache
@@ -89,6 +90,8 @@ def _parse_topic(values: pa.Array, rows: np.ndarray, contracts: tuple[Contract, 
     names = sorted({f for c in contracts for f in c.schema["properties"]})
     schema = pa.schema([(f, types[f]) for f in names])
     text = b"\n".join(values.to_pylist())
+    if len(text) >= _MAX_BLOCK:  # one block per read; Arrow's block size is 32-bit
+        return []
     try:
         table = pj.read_json(io.BytesIO(text), read_options=pj.ReadOptions(
             use_threads=False, block_size=len(text) + 1), parse_options=pj.ParseOptions(

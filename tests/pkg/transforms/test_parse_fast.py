@@ -83,6 +83,11 @@ POISON = [
     (enc(sales_transaction()) + b" " * MAX_BYTES, SALES),
     (enc(sales_transaction(product_id="P\u00e9\u2603")), SALES),
     (enc(inventory_update(reference_id=None)), INVENTORY),  # null, present: good
+    # a key twice: the last one counts, in both paths
+    (enc(sales_transaction(quantity=7)).replace(b'"quantity":7', b'"quantity":7,"quantity":0'),
+     SALES),
+    (enc(sales_transaction(quantity=7)).replace(b'"quantity":7', b'"quantity":0,"quantity":7'),
+     SALES),
 ]
 
 
