@@ -172,6 +172,8 @@ class StreamSettings(_Section):
     max_future_minutes: float = Field(5.0, ge=0)
     max_event_bytes: int = Field(65_536, ge=1_024)
     reference_refresh_minutes: float = Field(15.0, gt=0)
+    key_cache_keys: int = Field(250_000, ge=0, description="store x SKU states kept in "
+                                "memory between batches (~0.6 KB each; 0: off)")
     # anomaly rules
     spike_z: float = Field(3.5, gt=0, description="robust z-score for sales spikes and drops")
     baseline_windows: int = Field(12, ge=3, description="past 5-minute windows in a baseline")

@@ -90,7 +90,8 @@ class MicroBatchProcessor:
         self.on_batch = on_batch
         self._ref: Reference | None = None
         self._ref_frames: tuple[DataFrame, DataFrame, DataFrame] | None = None
-        self._keys = KeyCache()  # per-key state after the last batch
+        # per-key state after the last batch (None: every batch reads the warehouse)
+        self._keys = KeyCache(settings.key_cache_keys) if settings.key_cache_keys else None
 
     def reference(self) -> tuple[Reference, tuple[DataFrame, DataFrame, DataFrame]]:
         if self._ref is None or self._ref.stale(self.settings.reference_refresh_minutes * 60):

@@ -35,7 +35,7 @@ class KeyCache:
     from the warehouse only the keys it has not seen. It answers only for the batch right
     after that one: a replayed batch, a restart or another stream reads the warehouse."""
 
-    def __init__(self, max_keys: int = 1_000_000):
+    def __init__(self, max_keys: int = 250_000):
         self.max_keys = max_keys
         self.stream_id: str | None = None
         self.batch_id: int | None = None
@@ -55,7 +55,7 @@ class KeyCache:
             self.rows.clear()
         for r in state.select(STATE_SCHEMA.names).cast(STATE_SCHEMA).to_pylist():
             self.rows[(r["store_id"], r["product_id"])] = r
-        if len(self.rows) > self.max_keys:  # more keys than expected: start over
+        if len(self.rows) > self.max_keys:  # full: start over (misses read the warehouse)
             self.rows.clear()
         self.stream_id, self.batch_id = stream_id, batch_id
 

@@ -145,3 +145,13 @@ def test_a_batch_without_key_changes_keeps_the_cache_in_step(migrated):
     state.save_key_state(_level_rows(_state(10)), STATE_SCHEMA.empty_table(), batch_id=0)
     state.save_key_state(STATE_SCHEMA.empty_table(), STATE_SCHEMA.empty_table(), batch_id=1)
     assert cache.usable("s1", 2) and len(cache.rows) == 1
+
+
+def test_a_full_cache_starts_over_and_stays_in_step():
+    cache = KeyCache(max_keys=1)
+    two = pa.concat_tables([_state(1), pa.Table.from_pylist(
+        [{**_state(2).to_pylist()[0], "product_id": "P000002"}], STATE_SCHEMA)])
+    cache.remember("s1", 0, two)
+    assert cache.rows == {} and cache.usable("s1", 1)  # misses then read the warehouse
+    cache.remember("s1", 1, _state(3))
+    assert list(cache.rows) == [("S00001", "P000001")]
