@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -45,6 +46,7 @@ from conftest import Broker, WarehouseProcess  # noqa: E402
 from report import write_section  # noqa: E402
 from retail.io.parallel import ParallelProducer  # noqa: E402
 from retail.settings import LakeSettings, LocalSettings, Settings, StreamSettings  # noqa: E402
+from stream_bare import bare_aggregation  # noqa: E402
 from stream_baseline import plain_loop  # noqa: E402
 
 from stream_common import (DESIGN_RATE, REPLAY_LATE_AFTER_MINUTES, make_database, say, seed_state,
@@ -150,8 +152,20 @@ def bench_throughput(args, tmp: Path, server: WarehouseProcess) -> dict:
             say(f"  stream CPU: {cpu_line(cpu)}")
             if run["events"] != n:
                 raise SystemExit(f"the stream read {run['events']:,} of {n:,} events")
+        say(f"throughput: the issue's yardstick, a bare window aggregation through the Python "
+            f"source (maxOffsetsPerTrigger {args.caps[-1]:,}) ...")
+        bare_settings = Settings(
+            env="local", kafka=broker.settings, warehouse=ws_s,
+            local=LocalSettings(home=tmp / "home"),
+            stream=StreamSettings(max_offsets_per_trigger=args.caps[-1]))
+        args.quiet(roots)
+        bare = bare_aggregation(bare_settings, tmp / "checkpoint-bare", n)
+        say(f"  bare aggregation: {bare['events']:,} events, {bare['batches']} batches, "
+            f"{bare['batch_s']:.1f} s in foreachBatch = {bare['events'] / bare['batch_s']:,.0f} "
+            f"events/s; query wall {bare['wall']:.1f} s = {bare['events'] / bare['wall']:,.0f}")
         del tables
         return {"events": n, "baseline": base, "stream": runs, "spark_start": spark_start,
+                "bare": bare,
                 "keys": keys,
                 "catalog": (args.backlog_stores, args.backlog_products)}
     finally:
@@ -197,7 +211,18 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true", help="(development)")
     parser.add_argument("--tmp", type=Path, default=None, help="scratch directory")
     parser.add_argument("--write", type=Path, help="also write the markdown section here")
+    parser.add_argument("--save", type=Path, help="(development) pickle the measurements here")
+    parser.add_argument("--report-from", type=Path,
+                        help="(development) only write the report of measurements saved by --save")
     args = parser.parse_args()
+    if args.report_from:
+        tp, lat, total_s = pickle.loads(args.report_from.read_bytes())
+        args.quiet = Quiet(0)
+        text = report(args, tp, lat, total_s)
+        print(text)
+        if args.write:
+            write_section(args.write, "stream", text)
+        return
     began = time.perf_counter()
     args.quiet = Quiet(args.wait_idle)
     args.quiet({})
@@ -214,6 +239,8 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     if lat is None or tp is None:
         return
+    if args.save:
+        args.save.write_bytes(pickle.dumps((tp, lat, time.perf_counter() - began)))
     text = report(args, tp, lat, time.perf_counter() - began)
     print(text)
     if args.write:

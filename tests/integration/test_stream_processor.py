@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -159,3 +160,29 @@ def test_ctrl_c_stops_after_the_batch_in_progress(stream_env):
     printed = sum(1 for ln in output.splitlines() if ln.startswith("batch "))
     (recorded,), = stream_env.rows("SELECT count() FROM stream_batches FINAL")
     assert printed == recorded >= 1, output  # every batch begun was finished and recorded
+
+
+def test_a_stop_during_a_batch_runs_no_further_batch_and_the_next_run_takes_the_rest(stream_env):
+    """Spark starts the next micro-batch as soon as one is committed: asked to stop during
+    batch 0, the stream runs no further batch and stops; a new run processes what is left,
+    exactly once. (A batch that begins once a stop is asked for refuses to run rather than
+    wait: waiting on the batch lock while ``query.stop()`` waited for that batch once hung
+    the benchmark; the race is too narrow to force here.)"""
+    from retail.streaming.job import StreamRunner
+
+    sim = stream_env.simulate(stores=2, products=30, rate=10)
+    total = sum(t.num_rows for t in sim.tables.values())
+    runner = StreamRunner(stream_env.settings(max_offsets_per_trigger=total // 4),
+                          on_batch=lambda report: runner.request_stop(), max_restarts=0)
+    done = []
+    worker = threading.Thread(target=lambda: done.append(runner.run(available_now=True)),
+                              daemon=True)
+    worker.start()
+    worker.join(240)
+    assert not worker.is_alive(), "the stream did not stop"
+    first, = done
+    assert first.batches == 1 and 0 < first.input_rows < total
+    rest = stream_env.run()
+    assert first.input_rows + rest.input_rows == total
+    (raw,), = stream_env.rows("SELECT count() FROM raw_events FINAL")
+    assert raw == total

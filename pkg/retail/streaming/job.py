@@ -94,6 +94,10 @@ def kafka_stream(spark: SparkSession, settings: Settings) -> DataFrame:
     return spark.readStream.format(fmt).options(**options).load()
 
 
+class StopRequested(RuntimeError):
+    """A micro-batch refused to start because the stream was asked to stop."""
+
+
 @dataclass
 class RunSummary:
     batches: int = 0
@@ -172,6 +176,11 @@ class StreamRunner:
 
         def guarded(df: DataFrame, batch_id: int) -> None:
             with self._batch_lock:
+                if self._stop.is_set():
+                    # Not started, so Spark does not commit it: the next run processes it.
+                    # (Waiting here instead would deadlock with ``query.stop()``, which
+                    # waits for this batch.)
+                    raise StopRequested(f"micro-batch {batch_id} not started: stopping")
                 processor(df, batch_id)
 
         failures = 0
@@ -179,7 +188,7 @@ class StreamRunner:
             while not self._stop.is_set():
                 self._progressed = False
                 error = self._run_query(spark, guarded, available_now)
-                if error is None:
+                if error is None or self._stop.is_set():
                     break
                 # Count consecutive failures only: a stream that recovered starts afresh.
                 failures = 1 if self._progressed else failures + 1
@@ -222,7 +231,8 @@ class StreamRunner:
             if query.isActive:  # asked to stop: wait for the batch in progress, then stop
                 self.on_event("stopping after the current micro-batch ...")
                 with self._batch_lock:
-                    query.stop()
+                    pass  # a batch that starts from now on refuses to run (``guarded``)
+                query.stop()
             return None
         except Exception as exc:  # noqa: BLE001  (StreamingQueryException and py4j errors)
             return exc
