@@ -1,0 +1,204 @@
+{{/* Chart name, overridable. */}}
+{{- define "retail-platform.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Prefix of every object name: the release name, with the chart name unless it is already in it. */}}
+{{- define "retail-platform.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains (include "retail-platform.name" .) .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name (include "retail-platform.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels on every object; call with (dict "ctx" $ "component" "name"). */}}
+{{- define "retail-platform.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+" "_" }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: {{ include "retail-platform.name" .ctx }}
+{{ include "retail-platform.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+{{- with .ctx.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Labels that select one component's pods. */}}
+{{- define "retail-platform.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "retail-platform.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* A job image reference; call with (dict "ctx" $ "image" .Values.images.<job>). */}}
+{{- define "retail-platform.image" -}}
+{{- $tag := default .ctx.Chart.AppVersion .ctx.Values.image.tag -}}
+{{- if .ctx.Values.image.registry -}}
+{{- printf "%s/%s:%s" .ctx.Values.image.registry .image.repository $tag -}}
+{{- else -}}
+{{- printf "%s:%s" .image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Names of the Secrets the jobs read (yours or generated). */}}
+{{- define "retail-platform.clickhouseSecret" -}}
+{{- default (printf "%s-clickhouse" (include "retail-platform.fullname" .)) .Values.clickhouse.auth.existingSecret -}}
+{{- end -}}
+{{- define "retail-platform.objectStoreSecret" -}}
+{{- default (printf "%s-object-store" (include "retail-platform.fullname" .)) .Values.objectStore.existingSecret -}}
+{{- end -}}
+
+{{/* ServiceAccount names. */}}
+{{- define "retail-platform.sparkServiceAccount" -}}
+{{- printf "%s-spark" (include "retail-platform.fullname" .) -}}
+{{- end -}}
+{{- define "retail-platform.jobServiceAccount" -}}
+{{- printf "%s-job" (include "retail-platform.fullname" .) -}}
+{{- end -}}
+
+{{/* Kafka cluster name and client address (TLS listener when tls is on). */}}
+{{- define "retail-platform.kafkaName" -}}
+{{- include "retail-platform.fullname" . -}}
+{{- end -}}
+{{- define "retail-platform.kafkaBootstrap" -}}
+{{- printf "%s-kafka-bootstrap.%s.svc:%d" (include "retail-platform.kafkaName" .) .Release.Namespace (ternary 9093 9092 .Values.kafka.tls.enabled | int) -}}
+{{- end -}}
+
+{{/* ClickHouse: the installation's name and the in-cluster HTTP(S) URL of its cluster Service. */}}
+{{- define "retail-platform.clickhouseName" -}}
+{{- include "retail-platform.fullname" . -}}
+{{- end -}}
+{{- define "retail-platform.clickhouseUrl" -}}
+{{- printf "%s://clickhouse-%s.%s.svc:%d" (ternary "https" "http" .Values.clickhouse.tls.enabled) (include "retail-platform.clickhouseName" .) .Release.Namespace (ternary 8443 8123 .Values.clickhouse.tls.enabled | int) -}}
+{{- end -}}
+
+{{/* S3 endpoint of the lake: the Tenant's in-cluster Service, or the external one. */}}
+{{- define "retail-platform.s3Endpoint" -}}
+{{- if eq .Values.objectStore.provider "minio" -}}
+{{- printf "%s://minio.%s.svc" (ternary "https" "http" .Values.objectStore.minio.tls) .Release.Namespace -}}
+{{- else -}}
+{{- .Values.objectStore.external.endpoint -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A generated secret value that survives upgrades: the value already in the cluster if the
+Secret exists (lookup), else a new random one. Call with (dict "ctx" $ "secret" name "key" key).
+*/}}
+{{- define "retail-platform.generatedValue" -}}
+{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace .secret -}}
+{{- if and $existing (hasKey $existing.data .key) -}}
+{{- index $existing.data .key -}}
+{{- else -}}
+{{- randAlphaNum 32 | b64enc -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Restricted security context of every container the chart defines. */}}
+{{- define "retail-platform.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+{{- define "retail-platform.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/*
+Secret settings of a job as env entries; call with (dict "ctx" $ "kafkaUser" "stream" "warehouseKey" "etl-writer-password").
+The rest of the contract comes from the -env ConfigMap (envFrom).
+*/}}
+{{- define "retail-platform.secretEnv" -}}
+{{- $ctx := .ctx -}}
+- name: RETAIL_WAREHOUSE__PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "retail-platform.clickhouseSecret" $ctx }}
+      key: {{ .warehouseKey }}
+- name: RETAIL_LAKE__S3_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "retail-platform.objectStoreSecret" $ctx }}
+      key: access-key
+- name: RETAIL_LAKE__S3_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "retail-platform.objectStoreSecret" $ctx }}
+      key: secret-key
+{{- if and $ctx.Values.kafka.auth.enabled .kafkaUser }}
+- name: RETAIL_KAFKA__SASL_USERNAME
+  value: {{ printf "%s-%s" (include "retail-platform.kafkaName" $ctx) .kafkaUser }}
+- name: RETAIL_KAFKA__SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ printf "%s-%s" (include "retail-platform.kafkaName" $ctx) .kafkaUser }}
+      key: password
+{{- end }}
+{{- if and $ctx.Values.kafka.tls.enabled .kafkaUser }}
+- name: RETAIL_KAFKA__SSL_CAFILE
+  value: /etc/retail/kafka-ca/ca.crt
+{{- end }}
+{{- end -}}
+
+{{/* The Kafka cluster CA as a volume (TLS on), mounted at /etc/retail/kafka-ca. */}}
+{{- define "retail-platform.kafkaCaVolume" -}}
+- name: kafka-ca
+  secret:
+    secretName: {{ include "retail-platform.kafkaName" . }}-cluster-ca-cert
+    items:
+      - key: ca.crt
+        path: ca.crt
+{{- end -}}
+{{- define "retail-platform.kafkaCaMount" -}}
+- name: kafka-ca
+  mountPath: /etc/retail/kafka-ca
+  readOnly: true
+{{- end -}}
+
+{{/* What a Spark driver and its executors share: account, settings, security, volumes. */}}
+{{- define "retail-platform.sparkPod" -}}
+serviceAccount: {{ include "retail-platform.sparkServiceAccount" .ctx }}
+labels:
+  {{- include "retail-platform.selectorLabels" . | nindent 2 }}
+envFrom:
+  - configMapRef:
+      name: {{ include "retail-platform.fullname" .ctx }}-env
+env:
+  {{- include "retail-platform.secretEnv" (dict "ctx" .ctx "kafkaUser" .kafkaUser "warehouseKey" "etl-writer-password") | nindent 2 }}
+  - name: RETAIL_STREAM__SOURCE
+    value: jvm
+  - name: AWS_ACCESS_KEY_ID
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "retail-platform.objectStoreSecret" .ctx }}
+        key: access-key
+  - name: AWS_SECRET_ACCESS_KEY
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "retail-platform.objectStoreSecret" .ctx }}
+        key: secret-key
+podSecurityContext:
+  {{- include "retail-platform.podSecurityContext" .ctx | nindent 2 }}
+securityContext:
+  {{- include "retail-platform.containerSecurityContext" .ctx | nindent 2 }}
+volumeMounts:
+  - name: tmp
+    mountPath: /tmp
+  {{- if .ctx.Values.kafka.tls.enabled }}
+  {{- include "retail-platform.kafkaCaMount" .ctx | nindent 2 }}
+  {{- end }}
+{{- end -}}

@@ -1,0 +1,34 @@
+{{/* Every values mistake the schema cannot express, collected and reported at once. */}}
+{{- define "retail-platform.validateValues" -}}
+{{- $errors := list -}}
+{{- $v := .Values -}}
+{{- if and $v.kafka.auth.enabled (not $v.kafka.tls.enabled) -}}
+{{- $errors = append $errors "kafka.auth.enabled needs kafka.tls.enabled: SCRAM credentials must not cross the network in clear text" -}}
+{{- end -}}
+{{- if gt (int $v.kafka.topicReplicas) (int $v.kafka.replicas) -}}
+{{- $errors = append $errors (printf "kafka.topicReplicas (%d) cannot exceed kafka.replicas (%d)" (int $v.kafka.topicReplicas) (int $v.kafka.replicas)) -}}
+{{- end -}}
+{{- if and $v.clickhouse.tls.enabled (not $v.clickhouse.tls.secretName) -}}
+{{- $errors = append $errors "clickhouse.tls.enabled needs clickhouse.tls.secretName (a kubernetes.io/tls Secret)" -}}
+{{- end -}}
+{{- if and (gt (int $v.clickhouse.replicas) 1) (lt (int $v.clickhouse.keeper.replicas) 3) -}}
+{{- $errors = append $errors "clickhouse.replicas > 1 needs clickhouse.keeper.replicas >= 3 (a Keeper quorum survives one loss)" -}}
+{{- end -}}
+{{- if eq $v.objectStore.provider "external" -}}
+{{- if not $v.objectStore.external.endpoint -}}
+{{- $errors = append $errors "objectStore.provider external needs objectStore.external.endpoint" -}}
+{{- end -}}
+{{- if not $v.objectStore.existingSecret -}}
+{{- $errors = append $errors "objectStore.provider external needs objectStore.existingSecret (keys access-key, secret-key)" -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.streamProcessor.enabled $v.sparkOperator.enabled (not (has .Release.Namespace $v.sparkOperator.spark.jobNamespaces)) -}}
+{{- $errors = append $errors (printf "sparkOperator.spark.jobNamespaces must include the release namespace %q, or the Spark operator never runs the stream processor" .Release.Namespace) -}}
+{{- end -}}
+{{- if and $v.airflow.enabled $v.airflow.postgresql.enabled -}}
+{{- $errors = append $errors "airflow.postgresql.enabled: the Airflow chart's bundled Bitnami PostgreSQL is not supported (its images are gone); set airflow.data.metadataSecretName to a Secret with your database URL" -}}
+{{- end -}}
+{{- if $errors -}}
+{{- fail (printf "\nretail-platform values:\n  - %s" (join "\n  - " $errors)) -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,103 @@
+"""Every install scenario: what it creates, that helm lints it strictly, and that every
+object it renders is valid against Kubernetes' and the operators' schemas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.charts.chart_checks import security_problems
+from tests.k8s.helm import CHART, helm, render_chart, stubbed_chart
+from tests.k8s.validate import validate_objects
+
+CI = CHART / "ci"
+SCENARIOS = {"defaults": None, **{p.name.removesuffix("-values.yaml"): p
+                                  for p in sorted(CI.glob("*-values.yaml"))}}
+
+TOPICS = {("KafkaTopic", t) for t in (
+    "retail-sales-transactions", "retail-inventory-updates", "retail-restock-alerts",
+    "retail-price-changes", "retail-supplier-shipments", "retail-customer-events",
+    "retail-dead-letter")}
+COMMON = TOPICS | {
+    ("ConfigMap", "retail-platform-env"),
+    ("Kafka", "retail-platform"), ("KafkaNodePool", "retail-platform-dual-role"),
+    ("ClickHouseInstallation", "retail-platform"),
+    ("SparkApplication", "retail-platform-stream-processor"),
+    ("Job", "retail-platform-warehouse-migrate"),
+    ("ServiceAccount", "retail-platform-spark"), ("ServiceAccount", "retail-platform-job"),
+    ("Role", "retail-platform-spark-driver"), ("RoleBinding", "retail-platform-spark-driver"),
+    ("Role", "retail-platform-airflow-pod-launcher"),
+    ("RoleBinding", "retail-platform-airflow-pod-launcher"),
+    ("NetworkPolicy", "retail-platform-jobs-default-deny"),
+    ("NetworkPolicy", "retail-platform-spark-internal"),
+    ("NetworkPolicy", "retail-platform-clickhouse"),
+}
+MINIO = {("Tenant", "retail-platform"), ("Secret", "retail-platform-object-store"),
+         ("Secret", "retail-platform-minio-env")}
+INVENTORY = {
+    "defaults": COMMON | MINIO | {("Secret", "retail-platform-clickhouse"),
+                                  ("Service", "retail-platform-bi")},
+    "01-kind-dev": COMMON | MINIO | {("Secret", "retail-platform-clickhouse"),
+                                     ("Deployment", "retail-platform-pos-generator")},
+    "02-production-ha": COMMON | {
+        ("Service", "retail-platform-bi"),
+        ("ClickHouseKeeperInstallation", "retail-platform"),
+        ("KafkaUser", "retail-platform-producer"), ("KafkaUser", "retail-platform-stream"),
+        ("KafkaUser", "retail-platform-alerts")},
+}
+
+
+def render(scenario: str) -> list[dict]:
+    path = SCENARIOS[scenario]
+    return render_chart(values_files=(path,) if path else ())
+
+
+def test_every_scenario_file_is_listed_with_its_inventory():
+    assert set(SCENARIOS) == set(INVENTORY)
+    for path in CI.glob("*-values.yaml"):
+        assert path.read_text().startswith(f"# {path.name.removesuffix('-values.yaml')}:"), (
+            f"{path.name}: the first line says what the scenario covers")
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_the_scenario_renders_exactly_its_inventory(scenario):
+    objs = render(scenario)
+    got = sorted((o["kind"], o["metadata"]["name"]) for o in objs)
+    assert len(got) == len(set(got)), "an object is rendered twice"
+    assert set(got) == INVENTORY[scenario]
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_rendered_object_is_valid_against_its_schema(scenario):
+    assert validate_objects(render(scenario)) == []
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_container_is_locked_down(scenario):
+    assert security_problems(render(scenario)) == []
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_helm_lint_strict_passes(scenario):
+    path: Path | None = SCENARIOS[scenario]
+    args = ["lint", "--strict", str(stubbed_chart()), "--namespace", "retail"]
+    if path:
+        args += ["--values", str(path)]
+    done = helm(*args, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+CUSTOM_KINDS = ["Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "ClickHouseInstallation",
+                "ClickHouseKeeperInstallation", "Tenant", "SparkApplication"]
+
+
+@pytest.mark.parametrize("kind", CUSTOM_KINDS)
+def test_a_typo_in_any_custom_resource_the_chart_renders_fails_validation(kind):
+    everything = render_chart({"clickhouse": {"replicas": 2},
+                               "kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}}})
+    obj = next(o for o in everything if o["kind"] == kind)
+    assert validate_objects([obj]) == []
+    obj["spec"]["replicaz"] = 1
+    errors = validate_objects([obj])
+    assert len(errors) == 1 and "spec.replicaz" in errors[0], errors

@@ -1,0 +1,96 @@
+"""Security by default: no default passwords, non-root containers, read-only BI users,
+least-privilege RBAC."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+
+import yaml
+
+from tests.charts.chart_checks import security_problems
+from tests.k8s.helm import CHART, render_chart
+
+ALL_ON = {"simulator": {"enabled": True}, "clickhouse": {"replicas": 2},
+          "kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}}}
+
+
+def secrets(objs: list[dict]) -> dict[str, dict[str, str]]:
+    return {o["metadata"]["name"]: {k: base64.b64decode(v).decode()
+                                    for k, v in o.get("data", {}).items()}
+            for o in objs if o["kind"] == "Secret"}
+
+
+def test_no_secret_carries_a_default_password():
+    first, second = secrets(render_chart()), secrets(render_chart())
+    assert first, "the defaults generate credentials"
+    for name, data in first.items():
+        for key, value in data.items():
+            # A generated value differs on every render (lookup keeps it on upgrades).
+            assert value != second[name][key], f"{name}/{key} is the same on every install"
+            assert len(re.sub(r"\s", "", value)) >= 20, f"{name}/{key} is short"
+
+
+def test_values_yaml_holds_no_credential():
+    keys = []
+
+    def walk(node, path=""):
+        for key, value in node.items():
+            keys.append(f"{path}{key}".lower())
+            if isinstance(value, dict):
+                walk(value, f"{path}{key}.")
+    walk(yaml.safe_load((CHART / "values.yaml").read_text()))
+    assert keys and not [k for k in keys if re.search(r"password|secretkey|accesskey|token", k)]
+
+
+def test_every_container_is_non_root_without_privilege_escalation_and_has_resources():
+    assert security_problems(render_chart(ALL_ON)) == []
+
+
+def test_a_root_or_unbounded_container_is_caught():
+    objs = render_chart({"simulator": {"enabled": True}})
+    deploy = next(o for o in objs if o["kind"] == "Deployment")
+    bad = copy.deepcopy(deploy)
+    container = bad["spec"]["template"]["spec"]["containers"][0]
+    container["securityContext"].update(runAsUser=0, runAsNonRoot=False)
+    del container["resources"]
+    problems = security_problems([bad])
+    assert any("may run as root" in p for p in problems)
+    assert any("no resource requests" in p for p in problems)
+
+
+def test_every_clickhouse_user_has_a_secret_password_and_explicit_networks():
+    chi = next(o for o in render_chart() if o["kind"] == "ClickHouseInstallation")
+    users = chi["spec"]["configuration"]["users"]
+    names = {key.split("/")[0] for key in users}
+    assert names == {"admin", "etl_writer", "bi_reader"}
+    for user in names:
+        # Without networks/ip the operator pins users to its pods' host_regexp.
+        assert users[f"{user}/networks/ip"], user
+        assert users[f"{user}/k8s_secret_password"].startswith("retail-platform-clickhouse/")
+        assert f"{user}/password" not in users
+
+
+def test_the_bi_user_is_read_only():
+    chi = next(o for o in render_chart() if o["kind"] == "ClickHouseInstallation")
+    conf = chi["spec"]["configuration"]
+    assert conf["users"]["bi_reader/profile"] == "bi_readonly"
+    assert conf["profiles"]["bi_readonly/readonly"] == 2
+    assert conf["users"]["bi_reader/grants/query"] == ["GRANT bi_reader"]
+    assert "bi_reader/access_management" not in conf["users"]
+
+
+def test_rbac_is_namespaced_and_names_every_verb_and_resource():
+    objs = render_chart()
+    assert not [o for o in objs if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    for role in (o for o in objs if o["kind"] == "Role"):
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], role
+            assert "secrets" not in rule["resources"], "no job reads Secrets through the API"
+
+
+def test_job_pods_do_not_mount_an_api_token():
+    for obj in render_chart({"simulator": {"enabled": True}}):
+        if obj["kind"] in ("Deployment", "Job"):
+            assert obj["spec"]["template"]["spec"]["automountServiceAccountToken"] is False

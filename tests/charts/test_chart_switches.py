@@ -1,0 +1,66 @@
+"""Each switch of values.yaml: turning a component off removes its objects (and only its)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.k8s.helm import render_chart
+
+
+def kinds_and_names(values: dict) -> set[tuple[str, str]]:
+    return {(o["kind"], o["metadata"]["name"]) for o in render_chart(values)}
+
+
+BASE = kinds_and_names({})
+
+SWITCHES = [
+    ({"kafka": {"enabled": False}}, {"Kafka", "KafkaNodePool", "KafkaTopic"}),
+    ({"clickhouse": {"enabled": False}},
+     {"ClickHouseInstallation", "Service", "Job", "Secret", "NetworkPolicy"}),
+    ({"objectStore": {"provider": "external", "existingSecret": "s3",
+                      "external": {"endpoint": "https://s3.example.com"}}}, {"Tenant", "Secret"}),
+    ({"streamProcessor": {"enabled": False}}, {"SparkApplication"}),
+    ({"migrations": {"enabled": False}}, {"Job"}),
+    ({"networkPolicies": {"enabled": False}}, {"NetworkPolicy"}),
+    ({"rbac": {"create": False}}, {"ServiceAccount", "Role", "RoleBinding"}),
+    ({"clickhouse": {"loadBalancer": {"enabled": False}}}, {"Service"}),
+]
+
+
+@pytest.mark.parametrize(("values", "gone"), SWITCHES, ids=lambda v: str(v)[:60])
+def test_a_switch_off_removes_its_kinds_and_nothing_else(values, gone):
+    left = kinds_and_names(values)
+    assert left <= BASE
+    assert {kind for kind, _ in BASE - left} == gone
+
+
+def test_airflow_off_removes_the_pod_launcher_role_only():
+    removed = BASE - kinds_and_names({"airflow": {"enabled": False}})
+    assert removed == {("Role", "retail-platform-airflow-pod-launcher"),
+                       ("RoleBinding", "retail-platform-airflow-pod-launcher")}
+
+
+def test_the_simulator_is_off_by_default_and_on_when_asked():
+    assert not any(k == "Deployment" for k, _ in BASE)
+    added = kinds_and_names({"simulator": {"enabled": True}}) - BASE
+    assert added == {("Deployment", "retail-platform-pos-generator")}
+
+
+def test_kafka_users_exist_only_with_authentication():
+    assert not any(k == "KafkaUser" for k, _ in BASE)
+    added = kinds_and_names({"kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}}})
+    assert {n for k, n in added if k == "KafkaUser"} == {
+        "retail-platform-producer", "retail-platform-stream", "retail-platform-alerts"}
+
+
+def test_a_keeper_comes_with_replicated_clickhouse_only():
+    assert not any(k == "ClickHouseKeeperInstallation" for k, _ in BASE)
+    added = kinds_and_names({"clickhouse": {"replicas": 2}}) - BASE
+    assert added == {("ClickHouseKeeperInstallation", "retail-platform")}
+
+
+def test_bringing_your_own_secrets_renders_no_secret():
+    objs = kinds_and_names({"clickhouse": {"auth": {"existingSecret": "ch"}},
+                            "objectStore": {"existingSecret": "s3",
+                                            "minio": {"existingConfigSecret": "minio"}}})
+    assert not any(k == "Secret" for k, _ in objs)

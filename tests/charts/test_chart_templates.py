@@ -1,0 +1,213 @@
+"""One class per template: what each renders from the values."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import yaml
+
+from tests.k8s.helm import CHART, HelmError, render_chart
+
+ROOT = CHART.parents[1]
+META = yaml.safe_load((CHART / "Chart.yaml").read_text())
+
+
+def only(template: str, values: dict | None = None) -> list[dict]:
+    assert (CHART / "templates" / template).exists(), template
+    try:
+        return render_chart(values, show_only=[f"templates/{template}"])
+    except HelmError as err:  # helm's way of saying the template rendered nothing
+        if "could not find template" in str(err):
+            return []
+        raise
+
+
+def one(template: str, kind: str, values: dict | None = None) -> dict:
+    found = [o for o in only(template, values) if o["kind"] == kind]
+    assert len(found) == 1, [o["kind"] for o in found]
+    return found[0]
+
+
+class TestChartLock:
+    def test_the_lock_pins_every_dependency_at_its_chart_version(self):
+        lock = yaml.safe_load((CHART / "Chart.lock").read_text())
+        assert [(d["name"], d["version"], d["repository"]) for d in lock["dependencies"]] == [
+            (d["name"], d["version"], d["repository"]) for d in META["dependencies"]]
+
+    def test_the_lock_digest_is_helms_digest_of_chart_yaml(self):
+        # helm's resolver hashes json([requested dependencies, locked dependencies]) with
+        # Go's field order and omitempty; `helm dependency build` refuses a stale lock.
+        fields = ("name", "version", "repository", "condition", "tags", "enabled",
+                  "import-values", "alias")
+        req = [{k: d.get(k, "") for k in fields if k in ("name", "repository") or d.get(k)}
+               for d in META["dependencies"]]
+        lock = yaml.safe_load((CHART / "Chart.lock").read_text())
+        locked = [{"name": d["name"], "version": d["version"], "repository": d["repository"]}
+                  for d in lock["dependencies"]]
+        data = json.dumps([req, locked], separators=(",", ":")).encode()
+        assert lock["digest"] == "sha256:" + hashlib.sha256(data).hexdigest()
+
+    def test_every_dependency_has_a_camel_case_switch(self):
+        for dep in META["dependencies"]:
+            key = dep.get("alias", dep["name"])
+            assert dep["condition"] == f"{key}.enabled"
+            assert re.fullmatch(r"[a-z][A-Za-z]*", key), key
+
+
+class TestKafka:
+    def test_kraft_runs_on_a_dual_role_node_pool_of_the_configured_size(self):
+        pool = one("kafka.yaml", "KafkaNodePool", {"kafka": {"replicas": 3, "topicReplicas": 3}})
+        assert pool["spec"]["replicas"] == 3
+        assert pool["spec"]["roles"] == ["controller", "broker"]
+        assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "retail-platform"
+        kafka = one("kafka.yaml", "Kafka", {"kafka": {"replicas": 3, "topicReplicas": 3}})
+        assert kafka["apiVersion"] == "kafka.strimzi.io/v1"
+        assert kafka["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
+
+    def test_tls_and_auth_switch_the_listener(self):
+        plain = one("kafka.yaml", "Kafka")["spec"]["kafka"]["listeners"]
+        assert [(x["port"], x["tls"]) for x in plain] == [(9092, False)]
+        secured = one("kafka.yaml", "Kafka", {"kafka": {"tls": {"enabled": True},
+                                                        "auth": {"enabled": True}}})
+        listener, = secured["spec"]["kafka"]["listeners"]
+        assert (listener["port"], listener["tls"]) == (9093, True)
+        assert listener["authentication"] == {"type": "scram-sha-512"}
+        assert secured["spec"]["kafka"]["authorization"] == {"type": "simple"}
+
+    def test_topics_are_the_codes_topics_with_seven_day_retention(self):
+        chart_copy = (CHART / "files" / "topics.yaml").read_bytes()
+        assert chart_copy == (ROOT / "pkg" / "retail" / "contracts" / "topics.yaml").read_bytes(), (
+            "copy pkg/retail/contracts/topics.yaml to charts/retail-platform/files/")
+        defs = yaml.safe_load(chart_copy)
+        topics = {o["metadata"]["name"]: o["spec"] for o in only("kafka-topics.yaml")}
+        assert topics == {t["name"]: {"partitions": t["partitions"], "replicas": 1, "config": {
+            "retention.ms": 7 * 24 * 3600 * 1000, "cleanup.policy": "delete"}}
+            for t in defs["topics"]}
+
+    def test_each_user_gets_only_what_it_does(self):
+        users = {o["metadata"]["name"]: o["spec"]["authorization"]["acls"] for o in only(
+            "kafka-users.yaml", {"kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}}})}
+
+        def ops(user: str, topic: str) -> set[str]:
+            return {op for acl in users[user] if acl["resource"]["name"] == topic
+                    for op in acl["operations"]}
+        assert ops("retail-platform-producer", "retail-sales-transactions") == {"Write", "Describe"}
+        assert ops("retail-platform-producer", "retail-restock-alerts") == set()
+        assert ops("retail-platform-stream", "retail-sales-transactions") == {"Read", "Describe"}
+        assert ops("retail-platform-stream", "retail-restock-alerts") == {"Write", "Describe"}
+        assert ops("retail-platform-alerts", "retail-restock-alerts") == {"Read", "Describe"}
+        assert ops("retail-platform-alerts", "retail-sales-transactions") == set()
+
+
+class TestClickHouse:
+    def test_layout_and_keeper_follow_shards_and_replicas(self):
+        values = {"clickhouse": {"shards": 2, "replicas": 2}}
+        chi = one("clickhouse.yaml", "ClickHouseInstallation", values)
+        layout = chi["spec"]["configuration"]["clusters"][0]["layout"]
+        assert layout == {"shardsCount": 2, "replicasCount": 2}
+        assert chi["spec"]["configuration"]["zookeeper"]["nodes"] == [
+            {"host": "keeper-retail-platform", "port": 2181}]
+        chk = one("clickhouse.yaml", "ClickHouseKeeperInstallation", values)
+        assert chk["spec"]["configuration"]["clusters"][0]["layout"] == {"replicasCount": 3}
+
+    def test_the_power_bi_load_balancer_serves_http_and_https_with_tls(self):
+        svc = one("clickhouse.yaml", "Service", {"clickhouse": {
+            "tls": {"enabled": True, "secretName": "tls"},
+            "loadBalancer": {"sourceRanges": ["203.0.113.0/24"]}}})
+        assert svc["spec"]["type"] == "LoadBalancer"
+        assert [p["port"] for p in svc["spec"]["ports"]] == [8123, 8443]
+        assert svc["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
+        plain = one("clickhouse.yaml", "Service")
+        assert [p["port"] for p in plain["spec"]["ports"]] == [8123]
+
+
+class TestObjectStore:
+    def test_the_tenant_creates_the_designs_buckets_from_generated_credentials(self):
+        tenant = one("minio-tenant.yaml", "Tenant")
+        assert [b["name"] for b in tenant["spec"]["buckets"]] == [
+            "retail-raw-data", "retail-processed-data", "retail-models"]
+        assert tenant["spec"]["configuration"] == {"name": "retail-platform-minio-env"}
+        assert tenant["spec"]["users"] == [{"name": "retail-platform-object-store"}]
+
+    def test_an_external_store_points_every_job_at_its_endpoint(self):
+        values = {"objectStore": {"provider": "external", "existingSecret": "mine",
+                                  "external": {"endpoint": "https://s3.example.com"}}}
+        assert only("minio-tenant.yaml", values) == []
+        env = one("configmap-env.yaml", "ConfigMap", values)["data"]
+        assert env["RETAIL_LAKE__S3_ENDPOINT"] == "https://s3.example.com"
+        spark = one("spark-stream-processor.yaml", "SparkApplication", values)
+        refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in spark["spec"]["driver"]["env"]
+                if "valueFrom" in e and e["name"].startswith(("RETAIL_LAKE", "AWS_"))}
+        assert refs == {"mine"}
+
+
+class TestSparkApplication:
+    def test_the_stream_processor_runs_the_locked_spark_from_the_appversion_image(self):
+        app = one("spark-stream-processor.yaml", "SparkApplication")["spec"]
+        pinned = re.search(r"^pyspark==(\S+)$", (ROOT / "constraints.txt").read_text(), re.M)
+        assert app["sparkVersion"] == pinned.group(1)
+        assert app["image"] == f"ghcr.io/retail-platform/stream-processor:{META['appVersion']}"
+        assert app["restartPolicy"]["type"] == "Always"
+        assert app["mainApplicationFile"] == "local:///opt/retail/jobs/stream_processor.py"
+        assert app["driver"]["serviceAccount"] == app["executor"]["serviceAccount"] == (
+            "retail-platform-spark")
+
+    def test_driver_and_executor_mirror_each_other(self):
+        app = one("spark-stream-processor.yaml", "SparkApplication")["spec"]
+        same = ("serviceAccount", "envFrom", "env", "securityContext", "podSecurityContext",
+                "volumeMounts")
+        assert {k: app["driver"][k] for k in same} == {k: app["executor"][k] for k in same}
+
+    def test_the_checkpoint_is_on_the_lake(self):
+        env = one("configmap-env.yaml", "ConfigMap")["data"]
+        assert env["RETAIL_STREAM__CHECKPOINT_DIR"] == (
+            "s3a://retail-processed-data/checkpoints/stream-processor")
+
+    def test_an_empty_registry_gives_the_image_names_tilt_builds(self):
+        app = one("spark-stream-processor.yaml", "SparkApplication", {"image": {"registry": ""}})
+        assert app["spec"]["image"] == f"retail-platform/stream-processor:{META['appVersion']}"
+
+
+class TestMigrationJob:
+    def test_migrations_run_as_a_hook_with_the_admin_user(self):
+        job = one("migrate-job.yaml", "Job")
+        assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+        env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["RETAIL_WAREHOUSE__USER"]["value"] == "admin"
+        assert env["RETAIL_WAREHOUSE__PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == (
+            "admin-password")
+
+
+class TestEnvContract:
+    def test_every_setting_the_chart_passes_is_one_the_jobs_read(self):
+        from retail.settings import Settings, env_var_name
+
+        known = set()
+
+        def walk(model, loc):
+            for name, field in model.model_fields.items():
+                sub = field.annotation
+                if isinstance(sub, type) and hasattr(sub, "model_fields"):
+                    walk(sub, (*loc, name))
+                else:
+                    known.add(env_var_name((*loc, name)))
+        walk(Settings, ())
+        env = one("configmap-env.yaml", "ConfigMap", {"kafka": {"tls": {"enabled": True},
+                                                                "auth": {"enabled": True}}})
+        passed = set(env["data"])
+
+        def env_names(node):  # every `env:` list anywhere in an object
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if key == "env" and isinstance(value, list):
+                        yield from (e["name"] for e in value)
+                    else:
+                        yield from env_names(value)
+            elif isinstance(node, list):
+                for item in node:
+                    yield from env_names(item)
+        for obj in render_chart({"simulator": {"enabled": True}}):
+            passed |= {n for n in env_names(obj) if n.startswith("RETAIL_")}
+        assert len(passed) > 20 and passed - known == set()

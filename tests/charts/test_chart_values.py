@@ -1,0 +1,98 @@
+"""values.schema.json rejects unknown keys and bad values; validateValues explains the
+combinations a schema cannot; Airflow's values are checked against its own chart's schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tests.k8s.helm import CHART, HelmError, render_chart
+
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+
+
+def refused(values: dict) -> str:
+    with pytest.raises(HelmError) as err:
+        render_chart(values)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("values", [
+    {"kafak": {"enabled": True}},
+    {"kafka": {"replica": 3}},
+    {"clickhouse": {"loadBalancer": {"sourceRange": ["10.0.0.0/8"]}}},
+    {"streamProcessor": {"driver": {"gpus": 1}}},
+], ids=["top-level", "nested", "deep", "spark"])
+def test_an_unknown_values_key_is_an_error(values):
+    assert "additional properties" in refused(values).lower()
+
+
+@pytest.mark.parametrize("values", [
+    {"objectStore": {"provider": "gcs"}},
+    {"kafka": {"replicas": 0}},
+    {"platform": {"env": "local"}},
+    {"streamProcessor": {"executor": {"memory": "2 GB"}}},
+    {"platform": {"extraEnv": {"PATH": "/bin"}}},
+])
+def test_a_bad_value_is_an_error(values):
+    refused(values)
+
+
+def test_airflow_values_are_checked_by_the_airflow_charts_own_schema():
+    # Its top level is open, its sections are closed and its fields typed.
+    assert "additional properties" in refused(
+        {"airflow": {"workers": {"replica": 2}}}).lower()
+    assert "executor" in refused({"airflow": {"executor": "Kubernetes"}})
+
+
+def test_every_schema_object_is_closed_except_the_subcharts():
+    open_ = []
+
+    def walk(node, path):
+        if node.get("type") == "object" and "properties" in node:
+            if node.get("additionalProperties") is not False:
+                open_.append(path)
+            for key, child in node["properties"].items():
+                walk(child, f"{path}.{key}")
+    walk(SCHEMA, "")
+    assert sorted(open_) == [".airflow", ".clickhouseOperator", ".minioOperator",
+                             ".sparkOperator", ".strimzi"]
+
+
+def test_every_value_is_documented_with_a_param():
+    text = (CHART / "values.yaml").read_text()
+    documented = {line.split()[2] for line in text.splitlines()
+                  if line.strip().startswith("## @param")}
+
+    def leaves(node, prefix=""):
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, dict) and value and path not in documented:
+                yield from leaves(value, f"{path}.")
+            else:
+                yield path
+    missing = [p for p in leaves(yaml.safe_load(text)) if p not in documented]
+    assert missing == []
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"kafka": {"auth": {"enabled": True}}}, "kafka.auth.enabled needs kafka.tls.enabled"),
+    ({"kafka": {"topicReplicas": 3}}, "kafka.topicReplicas (3) cannot exceed"),
+    ({"clickhouse": {"tls": {"enabled": True}}}, "clickhouse.tls.secretName"),
+    ({"clickhouse": {"replicas": 2, "keeper": {"replicas": 1}}}, "keeper.replicas >= 3"),
+    ({"objectStore": {"provider": "external"}}, "objectStore.external.endpoint"),
+    ({"objectStore": {"provider": "external"}}, "objectStore.existingSecret"),
+    ({"sparkOperator": {"enabled": True, "spark": {"jobNamespaces": ["default"]}}},
+     'must include the release namespace "retail"'),
+    ({"airflow": {"enabled": True, "postgresql": {"enabled": True}}}, "Bitnami PostgreSQL"),
+])
+def test_validate_values_names_the_field_and_what_to_do(values, message):
+    assert message in refused(values)
+
+
+def test_all_mistakes_are_reported_at_once():
+    text = refused({"kafka": {"auth": {"enabled": True}, "topicReplicas": 2},
+                    "objectStore": {"provider": "external"}})
+    assert text.count("\n  - ") == 4
