@@ -33,6 +33,7 @@ $(STAMP): pkg/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e './pkg[local,dev,spark]'
+	$(BIN)/python tests/k8s/helm.py
 	@touch $@
 
 install: $(STAMP) ## create .venv and install the pinned dependencies and the package

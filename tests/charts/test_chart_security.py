@@ -94,3 +94,10 @@ def test_job_pods_do_not_mount_an_api_token():
     for obj in render_chart({"simulator": {"enabled": True}}):
         if obj["kind"] in ("Deployment", "Job"):
             assert obj["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_no_scenario_turns_on_airflows_default_admin_user():
+    for path in [CHART / "values.yaml", *sorted((CHART / "ci").glob("*-values.yaml"))]:
+        airflow = yaml.safe_load(path.read_text()).get("airflow", {})
+        default_user = airflow.get("createUserJob", {}).get("defaultUser", {})
+        assert default_user.get("enabled", path.name == "values.yaml") is False, path.name
