@@ -8,7 +8,7 @@ import re
 
 import yaml
 
-from tests.k8s.helm import CHART, HelmError, render_chart
+from tests.k8s.helm import CHART, HelmError, render_chart, render_notes
 
 ROOT = CHART.parents[1]
 META = yaml.safe_load((CHART / "Chart.yaml").read_text())
@@ -211,3 +211,48 @@ class TestEnvContract:
         for obj in render_chart({"simulator": {"enabled": True}}):
             passed |= {n for n in env_names(obj) if n.startswith("RETAIL_")}
         assert len(passed) > 20 and passed - known == set()
+
+
+class TestNotes:
+    def test_the_notes_say_how_to_reach_clickhouse_airflow_and_minio(self):
+        text = render_notes()
+        assert "port-forward svc/clickhouse-retail-platform 8123:8123" in text
+        assert "get svc retail-platform-bi" in text
+        assert "port-forward svc/retail-platform-api-server 8080:8080" in text
+        assert "port-forward svc/retail-platform-console 9090:9090" in text
+        assert "bi-reader-password" in text
+
+    def test_the_notes_follow_the_switches(self):
+        text = render_notes({"airflow": {"enabled": False}, "objectStore": {
+            "provider": "external", "existingSecret": "s3",
+            "external": {"endpoint": "https://s3.example.com"}}})
+        assert "off (airflow.enabled=false)" in text
+        assert "Endpoint https://s3.example.com" in text and "console" not in text
+
+
+class TestSimulator:
+    def test_the_simulator_sends_at_the_configured_rate_as_the_producer_user(self):
+        values = {"simulator": {"enabled": True, "replicas": 3, "rate": 50},
+                  "kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}}}
+        deploy = one("simulator.yaml", "Deployment", values)
+        assert deploy["spec"]["replicas"] == 3
+        container = deploy["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["RETAIL_SIMULATOR__RATE"]["value"] == "50"
+        assert env["RETAIL_KAFKA__SASL_USERNAME"]["value"] == "retail-platform-producer"
+        assert env["RETAIL_KAFKA__SSL_CAFILE"]["value"] == "/etc/retail/kafka-ca/ca.crt"
+        assert {m["mountPath"] for m in container["volumeMounts"]} == {
+            "/tmp", "/etc/retail/kafka-ca"}
+
+
+class TestNetworkPolicies:
+    def test_clickhouse_admits_the_namespace_and_the_bi_source_ranges_only(self):
+        policies = {p["metadata"]["name"]: p["spec"] for p in only(
+            "networkpolicies.yaml", {"clickhouse": {"loadBalancer": {
+                "sourceRanges": ["203.0.113.0/24"]}}})}
+        rules = policies["retail-platform-clickhouse"]["ingress"]
+        assert rules[0]["from"] == [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": "retail"}}}]
+        assert rules[1]["from"] == [{"ipBlock": {"cidr": "203.0.113.0/24"}}]
+        assert {p["port"] for p in rules[1]["ports"]} == {8123, 8443}
+        assert policies["retail-platform-jobs-default-deny"]["policyTypes"] == ["Ingress"]

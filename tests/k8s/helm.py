@@ -123,7 +123,27 @@ def stubbed_chart() -> Path:
     return copy
 
 
+@cache
+def _notes_chart() -> Path:
+    """The stubbed chart plus one template that renders NOTES.txt into a ConfigMap:
+    ``helm template`` skips NOTES.txt and ``helm install --dry-run`` needs a cluster."""
+    copy = stubbed_chart().parent / "with-notes" / CHART.name
+    shutil.copytree(stubbed_chart(), copy)
+    shutil.copy(CHART / "templates" / "NOTES.txt", copy / "files" / "NOTES.txt")
+    (copy / "templates" / "zz-notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n"
+        '  text: {{ tpl (.Files.Get "files/NOTES.txt") . | toJson }}\n')
+    return copy
+
+
+def render_notes(values: dict | None = None) -> str:
+    """What ``helm install`` would print after installing with ``values``."""
+    obj, = render_chart(values, ["templates/zz-notes.yaml"], chart=_notes_chart())
+    return obj["data"]["text"]
+
+
 def render_chart(values: dict | None = None, show_only: list[str] | None = None, *,
+                 chart: Path | None = None,
                  values_files: tuple[Path, ...] = (), name: str = "retail-platform",
                  namespace: str = "retail", kube_version: str = "1.33.0") -> list[dict]:
     """``helm template`` of the chart with ``values`` (and files), as a list of objects.
@@ -131,7 +151,7 @@ def render_chart(values: dict | None = None, show_only: list[str] | None = None,
     Raises:
         HelmError: helm refused (a failed schema or ``validateValues``), with its stderr.
     """
-    args = ["template", name, str(stubbed_chart()), "--namespace", namespace,
+    args = ["template", name, str(chart or stubbed_chart()), "--namespace", namespace,
             "--kube-version", kube_version]
     for f in values_files:
         args += ["--values", str(f)]
