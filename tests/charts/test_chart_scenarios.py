@@ -35,6 +35,7 @@ COMMON = TOPICS | {
 }
 MINIO = {("Tenant", "retail-platform"), ("Secret", "retail-platform-object-store"),
          ("Secret", "retail-platform-minio-env")}
+COMMON |= {("Secret", "retail-platform-airflow-keys")}
 INVENTORY = {
     "defaults": COMMON | MINIO | {("Secret", "retail-platform-clickhouse"),
                                   ("Service", "retail-platform-bi")},
@@ -45,6 +46,7 @@ INVENTORY = {
         ("ClickHouseKeeperInstallation", "retail-platform"),
         ("KafkaUser", "retail-platform-producer"), ("KafkaUser", "retail-platform-stream"),
         ("KafkaUser", "retail-platform-alerts")},
+    "03-operators": set(),  # the stub subcharts render nothing: only the operators install
 }
 
 

@@ -37,7 +37,12 @@ def test_a_switch_off_removes_its_kinds_and_nothing_else(values, gone):
 def test_airflow_off_removes_the_pod_launcher_role_only():
     removed = BASE - kinds_and_names({"airflow": {"enabled": False}})
     assert removed == {("Role", "retail-platform-airflow-pod-launcher"),
-                       ("RoleBinding", "retail-platform-airflow-pod-launcher")}
+                       ("RoleBinding", "retail-platform-airflow-pod-launcher"),
+                       ("Secret", "retail-platform-airflow-keys")}
+
+
+def test_operators_only_renders_none_of_the_platforms_objects():
+    assert kinds_and_names({"operatorsOnly": True}) == set()
 
 
 def test_the_simulator_is_off_by_default_and_on_when_asked():
@@ -60,7 +65,8 @@ def test_a_keeper_comes_with_replicated_clickhouse_only():
 
 
 def test_bringing_your_own_secrets_renders_no_secret():
-    objs = kinds_and_names({"clickhouse": {"auth": {"existingSecret": "ch"}},
+    objs = kinds_and_names({"airflow": {"enabled": False},
+                            "clickhouse": {"auth": {"existingSecret": "ch"}},
                             "objectStore": {"existingSecret": "s3",
                                             "minio": {"existingConfigSecret": "minio"}}})
     assert not any(k == "Secret" for k, _ in objs)

@@ -117,7 +117,8 @@ class TestClickHouse:
             "tls": {"enabled": True, "secretName": "tls"},
             "loadBalancer": {"sourceRanges": ["203.0.113.0/24"]}}})
         assert svc["spec"]["type"] == "LoadBalancer"
-        assert [p["port"] for p in svc["spec"]["ports"]] == [8123, 8443]
+        assert svc["spec"]["externalTrafficPolicy"] == "Local"
+        assert [p["port"] for p in svc["spec"]["ports"]] == [8443]
         assert svc["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
         plain = one("clickhouse.yaml", "Service")
         assert [p["port"] for p in plain["spec"]["ports"]] == [8123]
@@ -173,7 +174,7 @@ class TestSparkApplication:
 class TestMigrationJob:
     def test_migrations_run_as_a_hook_with_the_admin_user(self):
         job = one("migrate-job.yaml", "Job")
-        assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+        assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
         env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert env["RETAIL_WAREHOUSE__USER"]["value"] == "admin"
         assert env["RETAIL_WAREHOUSE__PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == (
@@ -256,3 +257,22 @@ class TestNetworkPolicies:
         assert rules[1]["from"] == [{"ipBlock": {"cidr": "203.0.113.0/24"}}]
         assert {p["port"] for p in rules[1]["ports"]} == {8123, 8443}
         assert policies["retail-platform-jobs-default-deny"]["policyTypes"] == ["Ingress"]
+
+
+class TestOperators:
+    def test_the_operators_release_installs_the_spark_and_minio_operators_first(self):
+        ops = yaml.safe_load((CHART / "ci" / "03-operators-values.yaml").read_text())
+        assert ops["operatorsOnly"] is True
+        assert ops["sparkOperator"]["enabled"] and ops["minioOperator"]["enabled"]
+        defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+        # In the platform release these two must be off (webhook and CRD ordering).
+        assert not defaults["sparkOperator"]["enabled"] and not defaults["minioOperator"]["enabled"]
+
+    def test_aliased_operator_charts_get_valid_lowercase_names(self):
+        defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+        for dep in META["dependencies"]:
+            alias = dep.get("alias")
+            if alias and alias != alias.lower():
+                name = defaults[alias].get("fullnameOverride", "")
+                assert name == name.lower() and re.fullmatch(r"[a-z][a-z0-9-]*", name) or (
+                    dep["name"] in ("strimzi-kafka-operator", "operator")), alias
