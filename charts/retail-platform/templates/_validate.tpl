@@ -22,7 +22,7 @@
 {{- $errors = append $errors "objectStore.provider external needs objectStore.existingSecret (keys access-key, secret-key)" -}}
 {{- end -}}
 {{- end -}}
-{{- if and $v.streamProcessor.enabled $v.sparkOperator.enabled (not (has .Release.Namespace $v.sparkOperator.spark.jobNamespaces)) -}}
+{{- if and $v.streamProcessor.enabled $v.sparkOperator.enabled (not $v.operatorsOnly) (not (has .Release.Namespace $v.sparkOperator.spark.jobNamespaces)) -}}
 {{- $errors = append $errors (printf "sparkOperator.spark.jobNamespaces must include the release namespace %q, or the Spark operator never runs the stream processor" .Release.Namespace) -}}
 {{- end -}}
 {{- if and $v.airflow.enabled $v.airflow.postgresql.enabled -}}

@@ -1,0 +1,195 @@
+"""Every job image: one Dockerfile per job, hadolint clean, and the image policy (non-root,
+pinned bases, sources in the build context, dependencies before code)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.images.dockerfile import (dockerignore_excludes, locked_version, parse,
+                                     policy_problems, read_dockerignore)
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ROOT / "images"
+DOCKERFILES = sorted(IMAGES.glob("*/Dockerfile"))
+JOB_IMAGES = [d for d in DOCKERFILES if d.parent.name != "base"]
+HADOLINT = Path(sys.executable).parent / "hadolint"
+
+
+def _name(path: Path) -> str:
+    return path.parent.name
+
+
+def _hadolint(path: Path) -> subprocess.CompletedProcess[str]:
+    if not HADOLINT.exists():
+        pytest.fail(f"{HADOLINT} is missing: install the dev dependencies "
+                    "(pip install -c constraints.txt -e './pkg[local,dev,spark]')")
+    # Every level fails (style and info too), whatever a user-level config says.
+    return subprocess.run([str(HADOLINT), "--no-color", "--failure-threshold", "style",
+                           "-f", "json", str(path)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+
+
+# --- inventory ----------------------------------------------------------------------------
+def test_every_job_has_an_image_and_every_image_but_the_base_a_job():
+    jobs = {p.stem for p in (ROOT / "jobs").glob("*.py")}
+    assert jobs, "no jobs found"
+    assert {_name(d) for d in JOB_IMAGES} == jobs
+    assert (IMAGES / "base" / "Dockerfile").exists()
+
+
+@pytest.mark.parametrize("dockerfile", JOB_IMAGES, ids=_name)
+def test_a_job_image_copies_its_own_entrypoint_to_the_path_the_chart_runs(dockerfile):
+    job = _name(dockerfile)
+    final = parse(dockerfile.read_text()).stages[-1]
+    copies = [i.flags_and_words()[1] for i in final.instructions if i.keyword == "COPY"]
+    job_copies = [words for words in copies if any(w.startswith("jobs/") for w in words[:-1])]
+
+    assert job_copies == [[f"jobs/{job}.py", f"/opt/retail/jobs/{job}.py"]]
+
+
+@pytest.mark.parametrize("dockerfile", JOB_IMAGES, ids=_name)
+def test_a_job_image_starts_from_the_base_tagged_with_the_charts_app_version(dockerfile):
+    app_version = yaml.safe_load((ROOT / "charts/retail-platform/Chart.yaml").read_text())[
+        "appVersion"]
+
+    assert parse(dockerfile.read_text()).args["BASE_IMAGE"] == \
+        f"retail-platform/base:{app_version}"
+
+
+def test_the_spark_image_carries_the_spark_version_the_jobs_are_locked_to():
+    spark = parse((IMAGES / "stream_processor" / "Dockerfile").read_text()).args
+
+    assert spark["SPARK_VERSION"] == locked_version(ROOT, "pyspark")
+
+
+def test_the_base_installs_locked_dependencies_before_the_package_wheel():
+    final = parse((IMAGES / "base" / "Dockerfile").read_text()).stages[-1]
+    runs = [i for i in final.instructions if i.keyword == "RUN"]
+    deps = [i.line for i in runs if "--constraint" in i.args and "--requirement" in i.args]
+    wheel = [i.line for i in runs if ".whl" in i.args]
+
+    assert deps and wheel and deps[0] < wheel[0]
+
+
+# --- hadolint -----------------------------------------------------------------------------
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=_name)
+def test_hadolint_passes(dockerfile):
+    result = _hadolint(dockerfile)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_reports_an_unpinned_apt_get_install(tmp_path):
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM debian:12.5\n"
+                   "RUN apt-get update && apt-get install -y --no-install-recommends curl \\\n"
+                   "    && rm -rf /var/lib/apt/lists/*\nUSER 10001\n")
+
+    result = _hadolint(bad)
+
+    assert result.returncode != 0
+    assert [f["code"] for f in json.loads(result.stdout)] == ["DL3008"]
+
+
+# --- policy -------------------------------------------------------------------------------
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=_name)
+def test_the_image_policy_holds(dockerfile):
+    assert policy_problems(dockerfile.read_text(), ROOT) == []
+
+
+GOOD_TAIL = "FROM python:3.11.15-slim-bookworm\nCOPY jobs/ /opt/retail/jobs/\n"
+
+
+@pytest.mark.parametrize("user_lines", ["", "USER root\n", "USER 0:0\n", "USER retail\n"],
+                         ids=["no USER", "root", "uid 0", "a name"])
+def test_a_final_stage_without_a_numeric_non_root_user_is_reported(user_lines):
+    problems = policy_problems(GOOD_TAIL + user_lines, ROOT)
+
+    assert len(problems) == 1 and "USER" in problems[0]
+
+
+def test_a_non_root_user_in_a_build_stage_does_not_cover_the_final_stage():
+    text = "FROM python:3.11.15-slim-bookworm AS build\nUSER 10001\n" + GOOD_TAIL
+
+    assert policy_problems(text, ROOT) == [
+        "the final stage sets no USER, so the image runs as root: add USER 10001:10001"]
+
+
+@pytest.mark.parametrize("image", ["python", "python:latest", "python:3.11-slim",
+                                   "ghcr.io/x/y:main"])
+def test_a_base_image_without_an_exact_version_is_reported(image):
+    problems = policy_problems(f"FROM {image}\nUSER 10001\n", ROOT)
+
+    assert problems == [f"line 1: FROM {image} is not pinned: use an exact version tag such as "
+                        f"{image.rsplit(':', 1)[0]}:1.2.3 or a digest"]
+
+
+def test_base_images_pinned_by_tag_digest_or_arg_default_pass():
+    text = ("ARG IMG=python:3.11.15-slim-bookworm\nFROM ${IMG} AS a\n"
+            "FROM debian@sha256:" + "0" * 64 + " AS b\nFROM a\nUSER 10001\n")
+
+    assert policy_problems(text, ROOT) == []
+
+
+def test_a_copy_source_missing_from_the_repository_is_reported():
+    problems = policy_problems(GOOD_TAIL + "COPY jobs/no_such_job.py /x\nUSER 10001\n", ROOT)
+
+    assert problems == ["line 3: COPY jobs/no_such_job.py: no such file in the repository "
+                        "(sources are relative to the repo root)"]
+
+
+def test_a_copy_source_that_dockerignore_drops_is_reported():
+    problems = policy_problems(GOOD_TAIL + "COPY tests/conftest.py /x\nUSER 10001\n", ROOT)
+
+    assert problems == ["line 3: COPY tests/conftest.py: .dockerignore leaves it out of the "
+                        "build context"]
+
+
+def test_installing_dependencies_after_the_package_code_is_reported():
+    text = ("FROM python:3.11.15-slim-bookworm\nCOPY pkg/ /src/pkg/\n"
+            "RUN pip install --no-cache-dir -c constraints.txt -r requirements.txt\n"
+            "USER 10001\n")
+
+    problems = policy_problems(text, ROOT)
+
+    assert len(problems) == 1 and problems[0].startswith(
+        "line 3: installs packages after the package code (line 2)")
+
+
+def test_installing_packages_in_a_job_image_on_top_of_the_base_is_reported():
+    text = ("FROM retail-platform/base:0.1.0\n"
+            "RUN pip install --no-cache-dir requests==2.32.3\nUSER 10001\n")
+
+    assert policy_problems(text, ROOT)[0].startswith(
+        "line 2: installs packages after the package code (line 1)")
+
+
+def test_a_wheel_installed_without_a_locked_dependency_layer_is_reported():
+    text = ("FROM python:3.11.15-slim-bookworm AS wheel\nCOPY pkg/ /src/pkg/\n"
+            "FROM python:3.11.15-slim-bookworm\nCOPY --from=wheel /dist/ /tmp/dist/\n"
+            "RUN pip install --no-cache-dir /tmp/dist/*.whl\nUSER 10001\n")
+
+    assert policy_problems(text, ROOT) == [
+        "line 5: installs the package wheel with no locked dependency layer before it "
+        "(pip install --constraint constraints.txt --requirement ...)"]
+
+
+# --- build context ------------------------------------------------------------------------
+@pytest.mark.parametrize("path", [".venv/bin/python", ".git/HEAD", ".retail/lake/x.parquet",
+                                  "tests/conftest.py", "docs/deploy.md", "charts/x/Chart.yaml",
+                                  "pkg/retail/__pycache__/x.pyc", "pkg/retail_platform.egg-info"])
+def test_dockerignore_keeps_local_state_tests_and_docs_out_of_the_build_context(path):
+    assert dockerignore_excludes(path, read_dockerignore(ROOT))
+
+
+@pytest.mark.parametrize("path", ["constraints.txt", "pkg/pyproject.toml", "pkg/README.md",
+                                  "pkg/retail/settings.py", "jobs/pos_generator.py",
+                                  "images/stream_processor/entrypoint.sh"])
+def test_dockerignore_keeps_what_the_images_copy(path):
+    assert not dockerignore_excludes(path, read_dockerignore(ROOT))
