@@ -40,7 +40,10 @@ INVENTORY = {
     "defaults": COMMON | MINIO | {("Secret", "retail-platform-clickhouse"),
                                   ("Service", "retail-platform-bi")},
     "01-kind-dev": COMMON | MINIO | {("Secret", "retail-platform-clickhouse"),
-                                     ("Deployment", "retail-platform-pos-generator")},
+                                     ("Deployment", "retail-platform-pos-generator"),
+                                     ("StatefulSet", "retail-platform-airflow-db"),
+                                     ("Service", "retail-platform-airflow-db"),
+                                     ("Secret", "retail-platform-airflow-metadata")},
     "02-production-ha": COMMON | {
         ("Service", "retail-platform-bi"),
         ("ClickHouseKeeperInstallation", "retail-platform"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -229,6 +230,24 @@ class TestNotes:
             "external": {"endpoint": "https://s3.example.com"}}})
         assert "off (airflow.enabled=false)" in text
         assert "Endpoint https://s3.example.com" in text and "console" not in text
+
+
+class TestAirflowDatabase:
+    def test_the_dev_database_and_airflows_connection_share_one_generated_password(self):
+        objs = only("airflow-database.yaml", {"airflowDatabase": {"inCluster": True}})
+        secret = next(o for o in objs if o["kind"] == "Secret")
+        data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+        assert secret["metadata"]["name"] == "retail-platform-airflow-metadata"
+        assert len(data["password"]) == 32
+        assert data["connection"] == (f"postgresql://airflow:{data['password']}@"
+                                      "retail-platform-airflow-db.retail.svc:5432/airflow")
+        sts = next(o for o in objs if o["kind"] == "StatefulSet")
+        env = {e["name"]: e for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "retail-platform-airflow-metadata", "key": "password"}
+
+    def test_it_is_off_unless_asked_for(self):
+        assert only("airflow-database.yaml") == []
 
 
 class TestSimulator:
