@@ -120,6 +120,9 @@ class TestClickHouse:
         assert svc["spec"]["type"] == "LoadBalancer"
         assert svc["spec"]["externalTrafficPolicy"] == "Local"
         assert [p["port"] for p in svc["spec"]["ports"]] == [8443]
+        both = one("clickhouse.yaml", "Service", {"clickhouse": {
+            "tls": {"enabled": True, "secretName": "tls"}, "loadBalancer": {"httpWithTls": True}}})
+        assert [p["port"] for p in both["spec"]["ports"]] == [8123, 8443]
         assert svc["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
         plain = one("clickhouse.yaml", "Service")
         assert [p["port"] for p in plain["spec"]["ports"]] == [8123]
