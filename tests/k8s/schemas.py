@@ -4,7 +4,7 @@ Custom resources are checked against the operators' own CRDs and our ``airflow:`
 against the Airflow chart's ``values.schema.json``, each at the release the umbrella chart
 pins. Nothing here is vendored into the repository: ``schema_path`` finds each file in
 
-1. the directory named by ``RETAIL_K8S_SCHEMAS`` (CI points it at ``../shared/k8s-schemas``),
+1. the directory named by ``K8S_SCHEMA_MIRROR`` (CI points it at ``../shared/k8s-schemas``),
 2. the user cache ``${XDG_CACHE_HOME:-~/.cache}/retail-platform/k8s-schemas/``,
 3. or downloads it from ``raw.githubusercontent.com`` at the pinned commit into that cache,
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-ENV = "RETAIL_K8S_SCHEMAS"
+ENV = "K8S_SCHEMA_MIRROR"
 
 
 @dataclass(frozen=True)
