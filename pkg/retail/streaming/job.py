@@ -68,30 +68,39 @@ def jvm_kafka_available(spark: SparkSession) -> bool:
 
 def kafka_stream(spark: SparkSession, settings: Settings) -> DataFrame:
     """Kafka's columns from the JVM connector if present, else the Python source."""
-    s, k = settings.stream, settings.resolved_kafka()
+    s = settings.stream
     use_jvm = s.source == "jvm" or (s.source == "auto" and jvm_kafka_available(spark))
+    if not use_jvm:
+        from retail.io.spark_kafka import KafkaDataSource
+
+        spark.dataSource.register(KafkaDataSource)
+    return spark.readStream.format("kafka" if use_jvm else "retail_kafka").options(
+        **source_options(settings, jvm=use_jvm)).load()
+
+
+def source_options(settings: Settings, *, jvm: bool) -> dict[str, str]:
+    """Options of the Kafka source: Spark's JVM ``kafka`` format (``jvm``) or ours."""
+    s, k = settings.stream, settings.resolved_kafka()
     options = {"kafka.bootstrap.servers": k.bootstrap_servers,
                "subscribe": ",".join(input_topics()), "startingOffsets": s.starting_offsets}
     if s.max_offsets_per_trigger:
         options["maxOffsetsPerTrigger"] = str(s.max_offsets_per_trigger)
-    if use_jvm:
-        fmt = "kafka"
-        options["kafka.security.protocol"] = k.security_protocol
-        if k.sasl_mechanism and k.sasl_username and k.sasl_password:
-            module = ("org.apache.kafka.common.security.plain.PlainLoginModule"
-                      if k.sasl_mechanism == "PLAIN"
-                      else "org.apache.kafka.common.security.scram.ScramLoginModule")
-            options["kafka.sasl.mechanism"] = k.sasl_mechanism
-            options["kafka.sasl.jaas.config"] = (
-                f'{module} required username="{k.sasl_username}" '
-                f'password="{k.sasl_password.get_secret_value()}";')
-    else:
-        from retail.io.spark_kafka import KafkaDataSource
-
-        spark.dataSource.register(KafkaDataSource)
-        fmt = "retail_kafka"
+    if not jvm:
         options["flavor"] = k.flavor
-    return spark.readStream.format(fmt).options(**options).load()
+        return options
+    options["kafka.security.protocol"] = k.security_protocol
+    if k.ssl_cafile:  # e.g. Strimzi's cluster CA: the JVM client reads PEM directly
+        options["kafka.ssl.truststore.type"] = "PEM"
+        options["kafka.ssl.truststore.location"] = str(k.ssl_cafile)
+    if k.sasl_mechanism and k.sasl_username and k.sasl_password:
+        module = ("org.apache.kafka.common.security.plain.PlainLoginModule"
+                  if k.sasl_mechanism == "PLAIN"
+                  else "org.apache.kafka.common.security.scram.ScramLoginModule")
+        options["kafka.sasl.mechanism"] = k.sasl_mechanism
+        options["kafka.sasl.jaas.config"] = (
+            f'{module} required username="{k.sasl_username}" '
+            f'password="{k.sasl_password.get_secret_value()}";')
+    return options
 
 
 class StopRequested(RuntimeError):

@@ -32,3 +32,38 @@ def test_the_stream_reads_the_pos_topics_and_not_its_own_outputs():
     topics = input_topics()
     assert "retail-sales-transactions" in topics and "retail-inventory-updates" in topics
     assert "retail-restock-alerts" not in topics and "retail-dead-letter" not in topics
+
+
+def _settings(**kafka):
+    from retail.settings import KafkaSettings, Settings, StreamSettings
+
+    return Settings(env="prod", kafka=KafkaSettings(bootstrap_servers="kafka:9093", **kafka),
+                    stream=StreamSettings(max_offsets_per_trigger=1000))
+
+
+def test_the_jvm_source_trusts_the_clusters_ca_and_logs_in_with_scram():
+    from retail.streaming.job import source_options
+
+    options = source_options(_settings(
+        security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512", sasl_username="stream",
+        sasl_password="s3cret-from-a-secret", ssl_cafile="/etc/retail/kafka-ca/ca.crt"),
+        jvm=True)
+    assert options["kafka.bootstrap.servers"] == "kafka:9093"
+    assert options["maxOffsetsPerTrigger"] == "1000"
+    assert options["kafka.security.protocol"] == "SASL_SSL"
+    assert options["kafka.ssl.truststore.type"] == "PEM"
+    assert options["kafka.ssl.truststore.location"] == "/etc/retail/kafka-ca/ca.crt"
+    assert options["kafka.sasl.mechanism"] == "SCRAM-SHA-512"
+    assert options["kafka.sasl.jaas.config"] == (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="stream" password="s3cret-from-a-secret";')
+    assert "flavor" not in options
+
+
+def test_the_python_source_gets_the_broker_flavor_and_no_jvm_options():
+    from retail.streaming.job import source_options
+
+    options = source_options(_settings(), jvm=False)
+    assert options["flavor"] == "kafka"
+    assert options["subscribe"] == ",".join(input_topics())
+    assert not [k for k in options if k.startswith("kafka.") and k != "kafka.bootstrap.servers"]
