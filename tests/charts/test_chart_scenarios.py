@@ -3,6 +3,8 @@ object it renders is valid against Kubernetes' and the operators' schemas."""
 
 from __future__ import annotations
 
+import copy
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -53,9 +55,15 @@ INVENTORY = {
 }
 
 
-def render(scenario: str) -> list[dict]:
+@cache
+def _rendered(scenario: str) -> list[dict]:
     path = SCENARIOS[scenario]
     return render_chart(values_files=(path,) if path else ())
+
+
+def render(scenario: str) -> list[dict]:
+    """A scenario's objects, rendered once per session (three tests read each)."""
+    return copy.deepcopy(_rendered(scenario))
 
 
 def test_every_scenario_file_is_listed_with_its_inventory():
