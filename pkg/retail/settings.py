@@ -13,14 +13,21 @@ and whatever launches it (Helm chart, Airflow's KubernetesPodOperator, Tilt).
 from __future__ import annotations
 
 import os
+import re
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (BaseModel, Field, SecretStr, ValidationError, field_validator,
+                      model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "RETAIL_"
 ENV_DELIMITER = "__"
+
+# Where the local stack keeps its state; the lake defaults to <home>/lake.
+DEFAULT_HOME = Path(".retail")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Values that mean "nobody set a real secret"; refused outside local mode.
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "password", "secret", "admin", "minioadmin"}
@@ -91,7 +98,7 @@ class KafkaSettings(_Section):
 class LocalSettings(_Section):
     """The embedded local stack (`retail local up`)."""
 
-    home: Path = Path(".retail")
+    home: Path = DEFAULT_HOME
     broker_port: int = Field(9092, ge=1024, le=65535)
     # memory:// forgets everything when the broker stops; s3:// (with AWS_* variables)
     # survives restarts.
@@ -99,11 +106,21 @@ class LocalSettings(_Section):
     start_timeout_s: float = Field(15.0, gt=0)
     warehouse_port: int = Field(8123, ge=1024, le=65535)
 
+    @model_validator(mode="after")
+    def _two_ports(self) -> LocalSettings:
+        if self.broker_port == self.warehouse_port:
+            raise ValueError("RETAIL_LOCAL__BROKER_PORT and RETAIL_LOCAL__WAREHOUSE_PORT must "
+                             f"differ (both are {self.broker_port})")
+        return self
+
 
 class LakeSettings(_Section):
-    """Where raw and processed Parquet goes: a local directory or ``s3://bucket/prefix``."""
+    """Where raw and processed Parquet goes: a local directory or ``s3://bucket/prefix``.
 
-    root: str = ".retail/lake"
+    Unless ``RETAIL_LAKE__ROOT`` is set, :class:`Settings` puts it in ``<local.home>/lake``.
+    """
+
+    root: str = str(DEFAULT_HOME / "lake")
     s3_endpoint: str | None = None
     s3_region: str = "us-east-1"
     s3_access_key: SecretStr | None = None
@@ -141,12 +158,27 @@ class WarehouseSettings(_Section):
 class SimulatorSettings(_Section):
     """Defaults for the POS simulator; CLI flags override them."""
 
-    seed: int = 42
+    seed: int = Field(42, ge=0)
     stores: int = Field(20, ge=1, le=5_000)
     products: int = Field(2_000, ge=10, le=200_000)
     # Design volume is 100-500 events per minute per store while open.
     rate: float = Field(200.0, gt=0, le=5_000)
-    start_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    start_date: date | None = None
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _iso_day(cls, value: object) -> object:
+        return parse_day(value) if isinstance(value, str) else value
+
+
+def parse_day(text: str) -> date:
+    """``YYYY-MM-DD`` and nothing else (not ``20261201``, not ``2026/12/01``)."""
+    try:
+        if _ISO_DAY.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ValueError(f"must be a date YYYY-MM-DD, got {text!r}")
 
 
 class StreamSettings(_Section):
@@ -218,6 +250,23 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     log: LogSettings = LogSettings()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _lake_under_home(cls, data: object) -> object:
+        """Without an explicit ``lake.root`` the lake is ``<local.home>/lake``: all local state
+        moves with ``RETAIL_LOCAL__HOME``."""
+        if not isinstance(data, dict):
+            return data
+        local, lake = data.get("local"), data.get("lake")
+        home = local.home if isinstance(local, LocalSettings) else (
+            local.get("home", DEFAULT_HOME) if isinstance(local, dict) else DEFAULT_HOME)
+        if isinstance(lake, LakeSettings):
+            lake = lake.model_dump(exclude_unset=True)
+        if not isinstance(home, (str, Path)) or not isinstance(lake, dict | None) \
+                or (lake or {}).get("root"):
+            return data  # invalid values are reported by the fields' own validation
+        return {**data, "lake": {**(lake or {}), "root": str(Path(home) / "lake")}}
+
     @model_validator(mode="after")
     def _no_placeholder_secrets_outside_local(self) -> Settings:
         if self.env == "local":
@@ -277,6 +326,11 @@ def env_var_name(loc: tuple[object, ...]) -> str:
     return ENV_PREFIX + ENV_DELIMITER.join(p.upper() for p in parts)
 
 
+def error_message(err: dict) -> str:
+    """A pydantic error's message without pydantic's "Value error, " prefix."""
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
 def _unknown_variables() -> list[str]:
     """``RETAIL_*`` variables whose first part names no setting (pydantic ignores those)."""
     known = {name.upper() for name in Settings.model_fields}
@@ -300,5 +354,5 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             loc = tuple(err.get("loc", ()))
             where = env_var_name(loc) if loc else ENV_PREFIX + "*"
-            lines.append(f"{where}: {err['msg']}")
+            lines.append(f"{where}: {error_message(err)}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -251,3 +251,48 @@ def test_restock_alerts_need_a_resolve_threshold_below_the_open_one(monkeypatch)
     monkeypatch.setenv("RETAIL_STREAM__RESTOCK_RESOLVE_RISK", "0.5")
     with pytest.raises(SettingsError, match="restock_resolve_risk must be below restock_risk"):
         load_settings()
+
+
+def test_the_lake_defaults_under_the_local_home(monkeypatch):
+    assert load_settings().lake.root == ".retail/lake"
+    monkeypatch.setenv("RETAIL_LOCAL__HOME", "/tmp/retail-home")
+    assert load_settings().lake.root == "/tmp/retail-home/lake"
+    monkeypatch.setenv("RETAIL_LAKE__S3_REGION", "eu-west-1")  # other lake fields: same rule
+    assert load_settings().lake.root == "/tmp/retail-home/lake"
+
+
+@pytest.mark.parametrize("root", ["/data/lake", "s3://retail-raw-data/raw"])
+def test_an_explicit_lake_root_wins_over_the_local_home(monkeypatch, root):
+    setenv(monkeypatch, RETAIL_LOCAL__HOME="/tmp/retail-home", RETAIL_LAKE__ROOT=root)
+    assert load_settings().lake.root == root
+
+
+def test_the_lake_follows_a_home_passed_in_code():
+    from retail.settings import LakeSettings, LocalSettings, Settings
+
+    assert Settings(local=LocalSettings(home="/srv/r")).lake.root == "/srv/r/lake"
+    assert Settings(local=LocalSettings(home="/srv/r"),
+                    lake=LakeSettings(root="/elsewhere")).lake.root == "/elsewhere"
+
+
+@pytest.mark.parametrize("value", ["2026/12/01", "20261201", "2026-02-30", "2026-12-1"])
+def test_a_start_date_that_is_not_a_day_names_the_variable_and_the_format(monkeypatch, value):
+    monkeypatch.setenv("RETAIL_SIMULATOR__START_DATE", value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert f"RETAIL_SIMULATOR__START_DATE: must be a date YYYY-MM-DD, got '{value}'" in \
+        str(info.value)
+
+
+def test_a_start_date_loads_as_a_date(monkeypatch):
+    from datetime import date
+
+    monkeypatch.setenv("RETAIL_SIMULATOR__START_DATE", "2026-02-03")
+    assert load_settings().simulator.start_date == date(2026, 2, 3)
+
+
+def test_the_broker_and_the_warehouse_need_two_ports(monkeypatch):
+    setenv(monkeypatch, RETAIL_LOCAL__BROKER_PORT="9300", RETAIL_LOCAL__WAREHOUSE_PORT="9300")
+    with pytest.raises(SettingsError, match="RETAIL_LOCAL__BROKER_PORT and "
+                       "RETAIL_LOCAL__WAREHOUSE_PORT must differ"):
+        load_settings()
