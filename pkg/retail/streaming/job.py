@@ -122,6 +122,7 @@ class RunSummary:
         self.input_rows += r.input_rows
         self.rejected_rows += r.rejected_rows
         self.alerts += r.alerts
+        self.duplicates_dropped += r.duplicate_rows
 
 
 class StreamRunner:

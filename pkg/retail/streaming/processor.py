@@ -29,6 +29,7 @@ from retail.settings import StreamSettings
 from retail.streaming import batch_tables as bt
 from retail.streaming.publish import StreamPublisher
 from retail.streaming.reference import Reference
+from retail.streaming.seen import drop_seen
 from retail.streaming.state import STATE_SCHEMA, KeyCache, StreamState, watermark_from
 from retail.transforms import anomalies, inventory
 from retail.transforms.events import mark_late
@@ -40,7 +41,7 @@ from retail.warehouse.load import fact_tables
 T = TypeVar("T")
 # Steps of a batch one after the other (they add up to its seconds); the steps in
 # ``PARALLEL_STEPS`` run in pool threads during "side-by-side", so their seconds overlap.
-SERIAL_STEPS = ("read+parse", "side-by-side", "alerts+state")
+SERIAL_STEPS = ("read+parse", "seen-ids", "side-by-side", "alerts+state")
 PARALLEL_STEPS = ("quarantine", "facts", "lake", "metrics", "rules", "inventory")
 
 
@@ -49,6 +50,7 @@ class BatchReport:
     batch_id: int
     input_rows: int = 0
     good_rows: int = 0
+    duplicate_rows: int = 0  # sent again after an earlier batch counted them
     rejected: dict[str, int] = field(default_factory=dict)
     alerts: int = 0
     restock_alerts: int = 0
@@ -118,12 +120,16 @@ class MicroBatchProcessor:
         everything = events.select(*bt.COLLECTED_COLUMNS).toArrow()
         is_rejected = pc.is_valid(everything["reject_reason"])
         rejected, good = everything.filter(is_rejected), everything.filter(pc.invert(is_rejected))
-        report.input_rows, report.good_rows = everything.num_rows, good.num_rows
         report.rejected = bt.reason_counts(rejected)
+        t = report.timed("read+parse", t)
+        good, report.duplicate_rows = drop_seen(
+            self.wh, good, stream_id=state.stream_id, batch_id=batch_id,
+            token=state.token(batch_id, "event_ids"))
+        report.input_rows, report.good_rows = everything.num_rows, good.num_rows
+        t = report.timed("seen-ids", t)
         newest = pc.max(good["event_time"]).as_py() if good.num_rows else None
         high_mark = max((m for m in (high_mark, newest) if m is not None), default=None)
         report.lag_s = (datetime.now(UTC) - newest).total_seconds() if newest else None
-        t = report.timed("read+parse", t)
 
         tables = bt.event_tables(good)
         facts = fact_tables(tables, ref)
@@ -137,7 +143,7 @@ class MicroBatchProcessor:
         state.record_batch(batch_id, {
             "max_event_time": high_mark, "watermark": watermark,
             "input_rows": report.input_rows, "good_rows": report.good_rows,
-            "rejected_rows": report.rejected_rows,
+            "rejected_rows": report.rejected_rows, "duplicate_rows": report.duplicate_rows,
             "late_rows": report.rejected.get("late", 0), "alerts": alerts,
             "started_at": began_at, "finished_at": datetime.now(UTC),
             "lag_ms": None if report.lag_s is None else int(report.lag_s * 1000)})
