@@ -52,14 +52,26 @@ class ConsoleFormatter(logging.Formatter):
         return line
 
 
-def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
-    """Install one stderr handler on the root logger (idempotent)."""
+# Libraries whose INFO lines interleave with our output (py4j: one per Spark call) and say
+# nothing a user acts on: WARNING and up only, unless verbose or at DEBUG.
+THIRD_PARTY = ("py4j", "pyspark", "urllib3", "clickhouse_connect", "botocore", "boto3",
+               "s3transfer", "faker", "filelock", "asyncio", "werkzeug")
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console", verbose: bool = False) -> None:
+    """Install one stderr handler on the root logger (idempotent).
+
+    Third-party libraries log at WARNING and up (kafka-python at CRITICAL) unless ``verbose``
+    or ``level`` is DEBUG, when they log at ``level`` like our own code.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    loud = verbose or root.level <= logging.DEBUG
+    for name in THIRD_PARTY:
+        logging.getLogger(name).setLevel(logging.NOTSET if loud else logging.WARNING)
     # kafka-python logs every connection attempt and retry at ERROR; our own code reports
-    # what matters (unreachable brokers, failed deliveries), so its logs show in DEBUG only.
-    logging.getLogger("kafka").setLevel(logging.DEBUG if root.level <= logging.DEBUG
-                                        else logging.CRITICAL)
+    # what matters (unreachable brokers, failed deliveries).
+    logging.getLogger("kafka").setLevel(logging.NOTSET if loud else logging.CRITICAL)

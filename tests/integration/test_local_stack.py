@@ -6,10 +6,12 @@ import json
 import re
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -89,15 +91,35 @@ def test_down_leaves_alone_a_process_it_did_not_start(stack_env, tmp_path):
         other.wait()
 
 
-def test_up_names_the_setting_when_the_port_is_taken(stack_env):
-    import socket
-
+def listening(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", int(stack_env["RETAIL_LOCAL__BROKER_PORT"])))
-        s.listen()
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("taken", [["RETAIL_LOCAL__BROKER_PORT"],
+                                   ["RETAIL_LOCAL__WAREHOUSE_PORT"],
+                                   ["RETAIL_LOCAL__BROKER_PORT", "RETAIL_LOCAL__WAREHOUSE_PORT"]])
+def test_up_checks_both_ports_first_and_starts_nothing_when_one_is_taken(stack_env, tmp_path,
+                                                                         taken):
+    ports = {var: int(stack_env[var]) for var in ("RETAIL_LOCAL__BROKER_PORT",
+                                                  "RETAIL_LOCAL__WAREHOUSE_PORT")}
+    holders = [socket.socket() for _ in taken]
+    try:
+        for s, var in zip(holders, taken):
+            s.bind(("127.0.0.1", ports[var]))
+            s.listen()
         result = retail(stack_env, "local", "up")
-    assert result.returncode == 1
-    assert "RETAIL_LOCAL__BROKER_PORT" in result.stderr
+    finally:
+        for s in holders:
+            s.close()
+    assert result.returncode == 1, result.stdout
+    for var in taken:
+        assert f"127.0.0.1:{ports[var]} is taken by another process (free it or set {var})" \
+            in result.stderr
+    assert "nothing was started" in result.stderr
+    home = tmp_path / ".retail"
+    assert not (home / "broker.json").exists() and not (home / "warehouse.json").exists()
+    assert not any(listening(port) for port in ports.values())  # the holders are closed
 
 
 def test_a_bad_setting_fails_fast_naming_the_variable(stack_env):
@@ -139,3 +161,21 @@ def test_sigterm_stops_a_backfill_after_the_current_batch_and_flushes(stack_env)
     counts = {k: int(v.replace(",", "")) for k, v in re.findall(r"([a-z-]+) ([\d,]+)", line)}
     assert counts["sent"] > 0
     assert counts["sent"] == counts["acked"] and counts["failed"] == 0
+
+
+def test_stream_run_prints_no_third_party_info_lines_and_fills_the_lake_in_the_home(
+        stack_env, tmp_path):
+    assert retail(stack_env, "local", "up").returncode == 0
+    day = str(datetime.now(UTC).date() - timedelta(days=3))
+    for args in (["simulate", "--stores", "2", "--products", "20", "--rate", "5",
+                  "--start", day], ["warehouse", "load-dims", "--stores", "2",
+                                    "--products", "20"]):
+        assert retail(stack_env, *args).returncode == 0
+    run = retail(stack_env, "stream", "run", "--available-now", "--late-after", "2880",
+                 timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "batch 0:" in run.stdout
+    third_party = re.compile(r" INFO +(py4j|kafka|urllib3|clickhouse_connect)")
+    assert not [ln for ln in run.stderr.splitlines() if third_party.search(ln)], run.stderr
+    assert any((tmp_path / ".retail" / "lake").rglob("*.parquet"))  # the lake in the home
+    # (`--verbose` bringing them back: tests/pkg/cli/test_verbosity.py, without a second Spark)

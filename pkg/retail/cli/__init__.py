@@ -10,6 +10,7 @@ from retail.cli import query as query_cmd
 from retail.cli import simulate as simulate_cmd
 from retail.cli import stream as stream_cmd
 from retail.cli import warehouse as warehouse_cmd
+from retail.cli.common import set_verbose
 
 app = typer.Typer(
     name="retail",
@@ -18,6 +19,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _options(verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Also show third-party libraries' INFO logs (py4j, "
+        "Kafka, HTTP clients); RETAIL_LOG__LEVEL=DEBUG shows everything")) -> None:
+    set_verbose(verbose)
+
+
 app.add_typer(local_cmd.app, name="local")
 app.add_typer(contracts_cmd.app, name="contracts")
 app.add_typer(warehouse_cmd.app, name="warehouse")

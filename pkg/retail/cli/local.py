@@ -5,13 +5,13 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from retail.cli.common import console, handle_errors, settings
+from retail.cli.common import console, handle_errors, print_table, settings
 from retail.contracts import topics
 from retail.io.kafka import describe
 from retail.local import stack, warehouse_proc
 
 app = typer.Typer(help="The embedded local stack: Kafka-protocol broker and ClickHouse (chDB) "
-                       "warehouse on 127.0.0.1, state in .retail/.",
+                       "warehouse on 127.0.0.1, state in RETAIL_LOCAL__HOME (.retail/).",
                   no_args_is_help=True)
 
 
@@ -22,6 +22,11 @@ def up() -> None:
     from retail.cli.warehouse import migrator
 
     s = settings()
+    # Both ports first: a port another process holds must not leave a broker running.
+    stack.ensure_ports_free(
+        ([] if stack.read_record(s) else [(s.local.broker_port, "RETAIL_LOCAL__BROKER_PORT")])
+        + ([] if warehouse_proc.read_record(s) else
+           [(s.local.warehouse_port, "RETAIL_LOCAL__WAREHOUSE_PORT")]))
     record, created = stack.up(s, storage_engine=s.local.storage_engine)
     console.print(f"broker up: pid {record.pid}, 127.0.0.1:{record.port} "
                   f"({record.storage_engine}), state in {s.local.home}/")
@@ -83,4 +88,4 @@ def status() -> None:
         ok = declared.get(state.name)
         table.add_row(state.name, str(state.partitions), offs, f"{state.messages:,}",
                       "yes" if ok and ok.partitions == state.partitions else "no")
-    console.print(table)
+    print_table(table)

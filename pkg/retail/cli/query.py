@@ -14,11 +14,11 @@ from typing import Annotated
 
 import pyarrow as pa
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from retail.cli.common import console, handle_errors, settings
-from retail.io.warehouse import connect
+from retail.cli.common import (BadOption, console, day_option, handle_errors, print_table,
+                               settings)
+from retail.io.warehouse import Warehouse, connect
 
 
 class OutputFormat(str, Enum):
@@ -80,13 +80,39 @@ def _render(result: pa.Table, fmt: OutputFormat, title: str) -> None:
                                  overflow="fold")
             for row in rows:
                 table.add_row(*(_cell(v) for v in row.values()))
-        out = console
-        if not console.is_terminal:  # a pipe or file gets the whole table, not 80 columns
-            need = console.measure(table, options=console.options.update_width(1000)).maximum
-            if need > console.width:
-                out = Console(width=need)
-        out.print(table)
-        out.print(f"{len(rows)} rows", style="dim", highlight=False)
+        print_table(table).print(f"{len(rows)} rows", style="dim", highlight=False)
+
+
+def _sales_days(wh: Warehouse) -> tuple[date, date]:
+    """The first and the last day with a sales line."""
+    lo, hi = (int(k or 0) for k in wh.query_rows(
+        "SELECT min(date_key), max(date_key) FROM fact_sales")[0])
+    if hi == 0:
+        raise ValueError("fact_sales is empty: no day has sales to report on (load some: "
+                         "retail simulate --sink warehouse, or stream run)")
+    return tuple(date(k // 10000, k // 100 % 100, k % 100) for k in (lo, hi))
+
+
+def _check_as_of(day: date, first: date, last: date) -> None:
+    if not first <= day <= last:
+        raise BadOption(f"--as-of {day}: outside the data, which has sales from {first} to "
+                        f"{last}; pick a day in that range (or leave --as-of out: {last})")
+
+
+def _check_store(wh: Warehouse, store: str) -> None:
+    """``store`` is in dim_store (bound as a parameter, never spliced into the SQL)."""
+    known, found, other_case, example = wh.query_rows(
+        "SELECT uniqExact(store_id), countIf(store_id = {store:String}), "
+        "anyIf(store_id, lower(store_id) = lower({store:String})), min(store_id) "
+        "FROM dim_store", {"store": store})[0]
+    if found:
+        return
+    if not known:
+        raise BadOption(f"--store {store!r}: dim_store is empty (load the stores: retail "
+                        "warehouse load-dims)")
+    hint = f"did you mean {other_case!r}? " if other_case else ""
+    raise BadOption(f"--store: unknown store {store!r} ({hint}store ids look like {example}; "
+                    f"{known:,} stores known)")
 
 
 @handle_errors
@@ -101,7 +127,7 @@ def query(
     list_: Annotated[bool, typer.Option("--list", help="List the queries")] = False,
 ) -> None:
     """Run a dashboard query against the warehouse; without NAME (or with --list) list them."""
-    from retail.queries import get_query, latest_sale_date, run_query
+    from retail.queries import get_query, run_query
 
     if list_ or name is None:
         _list()
@@ -110,14 +136,14 @@ def query(
         q = get_query(name)
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
-    day = None
-    if as_of is not None:
-        try:
-            day = date.fromisoformat(as_of)
-        except ValueError:
-            raise ValueError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from None
+    day = None if as_of is None else day_option("--as-of", as_of)
     with connect(settings().resolved_warehouse()) as wh:
-        day = day or latest_sale_date(wh)
+        first, last = _sales_days(wh)
+        if day is not None:
+            _check_as_of(day, first, last)
+        if store is not None and q.needs_store:
+            _check_store(wh, store)
+        day = day or last
         result = run_query(wh, q.name, as_of=day, store_id=store)
     where = f", store {store}" if store else ""
     _render(result, fmt, f"{q.title} (as of {day.isoformat()}{where})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 
@@ -13,7 +13,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from retail.cli.common import console, err_console, handle_errors, settings
+from retail.cli.common import (BadOption, console, day_option, err_console, handle_errors,
+                               settings, with_options)
 from retail.io.kafka import read_topic
 from retail.io.lake import LakeWriter
 from retail.io.parallel import ParallelProducer
@@ -21,6 +22,8 @@ from retail.sim import SimConfig, Simulator, generate_catalog
 from retail.sim.calendar import calendar_table
 from retail.simulate import (KafkaSink, NullSink, ParquetSink, RunSummary, WarehouseSink,
                              backfill, live)
+
+_FLAGS = {"stores": "--stores", "products": "--products", "rate": "--rate", "seed": "--seed"}
 
 
 class SinkKind(str, Enum):
@@ -46,14 +49,50 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def first_day(start: str | None, default: date | None, days: int, live_mode: bool,
+              today: date) -> date:
+    """The first simulated day: ``--start``, else the setting, else (backfill) the ``days``
+    days ending yesterday or (live) today. A backfill must be over by today (UTC): a day
+    still running would put events in the future, which the stream quarantines."""
+    if start is not None:
+        first, source = day_option("--start", start), "--start"
+    elif live_mode:
+        return today
+    elif default is not None:
+        first, source = default, "RETAIL_SIMULATOR__START_DATE"
+    else:
+        return today - timedelta(days=days)
+    last = first + timedelta(days=days - 1)
+    if not live_mode and last >= today:
+        raise BadOption(
+            f"{source} {first} with --days {days} simulates up to {last}, which is not over yet "
+            f"(today is {today} UTC): the stream would quarantine its events as in the future. "
+            f"The latest start for --days {days} is {today - timedelta(days=days)}; for events "
+            "in real time use --live.")
+    return first
+
+
+def unfinished_day_note(utc_offsets, last: date, now: datetime) -> str | None:
+    """Stores keep local time (UTC-5 to UTC-8), so a day that is over in UTC may still run in
+    the west: say until when its events lie in the future."""
+    offset = int(min(utc_offsets))
+    ends = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1,
+                                                                             hours=-offset)
+    if ends <= now:
+        return None
+    return (f"note: {last} lasts until {ends:%Y-%m-%d %H:%M} UTC in the chain's UTC{offset:+d} "
+            "stores; its events after now are in the future, which the stream quarantines "
+            "until then (start a day earlier for days that are over everywhere)")
+
+
 @handle_errors
 def simulate(
-    stores: int = typer.Option(None, help="stores in the chain (default: RETAIL_SIMULATOR__STORES, 20)"),
-    products: int = typer.Option(None, help="SKUs in the catalog (default: RETAIL_SIMULATOR__PRODUCTS, 2000)"),
+    stores: int = typer.Option(None, help="stores in the chain, 1-5,000 (default: RETAIL_SIMULATOR__STORES, 20)"),
+    products: int = typer.Option(None, help="SKUs in the catalog, 10-200,000 (default: RETAIL_SIMULATOR__PRODUCTS, 2000)"),
     days: int = typer.Option(1, min=1, help="days of history to backfill (live mode runs until stopped)"),
     live_mode: bool = typer.Option(False, "--live", help="emit events in real time from now on"),
-    rate: float = typer.Option(None, help="events per minute per store while open; design 100-500 (default: RETAIL_SIMULATOR__RATE, 200)"),
-    start: str = typer.Option(None, help="first day, YYYY-MM-DD (default: RETAIL_SIMULATOR__START_DATE, else today)"),
+    rate: float = typer.Option(None, help="events per minute per store while open, above 0 and at most 5,000; design 100-500 (default: RETAIL_SIMULATOR__RATE, 200)"),
+    start: str = typer.Option(None, help="first day, YYYY-MM-DD; a backfill must end by yesterday, UTC (default: RETAIL_SIMULATOR__START_DATE, else the --days days ending yesterday; --live: today)"),
     seed: int = typer.Option(None, help="random seed; same seed and options give the same events"),
     sink: SinkKind = typer.Option(SinkKind.kafka, help="kafka, parquet (the lake), warehouse (fact tables directly) or null (measure only)"),
     workers: int = typer.Option(None, min=1, help="producer processes (default: RETAIL_KAFKA__PRODUCER_WORKERS, 2)"),
@@ -62,19 +101,23 @@ def simulate(
 ) -> None:
     """Simulate POS events for a chain of stores: a backfill of N days, or live."""
     s = settings()
-    sim_s = s.simulator
-    first = date.fromisoformat(start) if start else (
-        datetime.now(UTC).date() if live_mode or not sim_s.start_date
-        else date.fromisoformat(sim_s.start_date))
+    # The flags obey the settings' bounds; nothing is generated or sent before they pass.
+    sim_s = with_options(s.simulator, _FLAGS, stores=stores, products=products, rate=rate,
+                         seed=seed)
+    first = first_day(start, sim_s.start_date, days, live_mode, datetime.now(UTC).date())
     # Live mode runs until Ctrl-C / SIGTERM / --duration: give it a century of days.
-    config = SimConfig(seed=sim_s.seed if seed is None else seed, rate=rate or sim_s.rate,
-                       start=first, days=36_500 if live_mode else days)
-    n_stores, n_products = stores or sim_s.stores, products or sim_s.products
+    config = SimConfig(seed=sim_s.seed, rate=sim_s.rate, start=first,
+                       days=36_500 if live_mode else days)
+    n_stores, n_products = sim_s.stores, sim_s.products
     with console.status(f"generating catalog: {n_stores:,} stores, {n_products:,} SKUs"):
         catalog = generate_catalog(n_stores, n_products, config.seed)
         simulator = Simulator(catalog, config)
     console.print(f"catalog: {n_stores:,} stores, {n_products:,} SKUs, "
                   f"{catalog.n_pairs:,} store-SKU pairs; seed {config.seed}")
+    note = None if live_mode else unfinished_day_note(
+        catalog.store_offset, first + timedelta(days=days - 1), datetime.now(UTC))
+    if note:
+        err_console.print(f"[yellow]{note}[/yellow]", highlight=False)
 
     kafka = s.resolved_kafka()
     if sink is SinkKind.kafka:

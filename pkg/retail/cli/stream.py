@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from retail.cli.common import console, err_console, handle_errors, settings
+from retail.cli.common import (console, err_console, handle_errors, print_table, settings,
+                               with_options)
 
 app = typer.Typer(help="The stream processor: Kafka -> Spark -> warehouse, lake, alerts.",
                   no_args_is_help=True)
@@ -43,28 +44,16 @@ def run(
     starting_offsets: Annotated[str | None, typer.Option(
         help="earliest | latest, for a new checkpoint")] = None,
     verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", help="Also print the seconds each step of a batch took")] = False,
+        "--verbose", "-v", help="Also print the seconds each step of a batch took, and "
+        "third-party INFO logs (py4j, Kafka)")] = False,
 ) -> None:
     """Run the stream processor in the foreground; Ctrl-C stops it after the current batch."""
     from retail.streaming.job import StreamRunner
 
-    s = settings()
-    update = {k: v for k, v in {
-        "checkpoint_dir": checkpoint, "max_offsets_per_trigger": max_offsets,
-        "late_after_minutes": late_after, "starting_offsets": starting_offsets}.items()
-        if v is not None}
-    if update:
-        from pydantic import ValidationError
-
-        from retail.settings import SettingsError, StreamSettings
-
-        try:
-            stream = StreamSettings(**{**s.stream.model_dump(), **update})
-        except ValidationError as exc:
-            raise SettingsError("invalid options:\n  " + "\n  ".join(
-                f"{_FLAGS.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else '?'}: {e['msg']}"
-                for e in exc.errors())) from None
-        s = s.model_copy(update={"stream": stream})
+    s = settings(verbose)
+    s = s.model_copy(update={"stream": with_options(
+        s.stream, _FLAGS, checkpoint_dir=checkpoint, max_offsets_per_trigger=max_offsets,
+        late_after_minutes=late_after, starting_offsets=starting_offsets)})
     runner = StreamRunner(s, on_batch=lambda r: console.print(_progress_line(r, verbose),
                                                           highlight=False, soft_wrap=True),
                           on_event=lambda m: err_console.print(f"[yellow]{m}[/yellow]"))
@@ -80,7 +69,7 @@ def run(
 
 @app.command("status")
 @handle_errors
-def status(last: Annotated[int, typer.Option(help="Batches to show")] = 10) -> None:
+def status(last: Annotated[int, typer.Option(min=1, help="Batches to show")] = 10) -> None:
     """The latest micro-batches recorded in the warehouse."""
     from retail.io.warehouse import connect
 
@@ -93,4 +82,7 @@ def status(last: Annotated[int, typer.Option(help="Batches to show")] = 10) -> N
                   "watermark", "finished")
     for r in rows:
         table.add_row(r[0][:8], *[str(v) if v is not None else "-" for v in r[1:]])
-    console.print(table if rows else "no micro-batches recorded yet")
+    if rows:
+        print_table(table)
+    else:
+        console.print("no micro-batches recorded yet")

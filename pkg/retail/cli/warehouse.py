@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from retail.cli.common import console, handle_errors, settings
+from retail.cli.common import console, handle_errors, print_table, settings
 from retail.io.warehouse import connect
 from retail.settings import Settings
 
@@ -86,7 +86,7 @@ def status() -> None:
     for st in states:
         table.add_row(f"{st.version:04d}", st.name,
                       f"[{colors[st.state]}]{st.state}[/]", st.applied_at)
-    console.print(table)
+    print_table(table)
     if any(st.state in ("pending", "changed", "missing") for st in states):
         raise typer.Exit(3)
 
@@ -108,20 +108,21 @@ def load_dims(
     stores: Annotated[int | None, typer.Option(help="Stores (default simulator setting)")] = None,
     products: Annotated[int | None, typer.Option(help="SKUs (default simulator setting)")] = None,
     seed: Annotated[int | None, typer.Option(help="Catalog seed")] = None,
-    start: Annotated[str, typer.Option(help="First calendar day")] = "2023-01-01",
-    days: Annotated[int, typer.Option(help="Calendar days")] = 365 * 4,
+    start: Annotated[str, typer.Option(help="First calendar day, YYYY-MM-DD")] = "2023-01-01",
+    days: Annotated[int, typer.Option(min=1, help="Calendar days")] = 365 * 4,
 ) -> None:
     """Fill dim_date, dim_store, dim_product, dim_supplier from the simulator's catalog."""
-    from datetime import date
-
+    from retail.cli.common import day_option, with_options
     from retail.sim.catalog import generate_catalog
     from retail.warehouse.load import load_dimensions
 
     s = settings()
-    sim = s.simulator
-    catalog = generate_catalog(stores or sim.stores, products or sim.products,
-                               seed if seed is not None else sim.seed)
+    sim = with_options(s.simulator, {"stores": "--stores", "products": "--products",
+                                     "seed": "--seed"}, stores=stores, products=products,
+                       seed=seed)
+    first = day_option("--start", start)
+    catalog = generate_catalog(sim.stores, sim.products, sim.seed)
     with connect(s.resolved_warehouse()) as wh:
-        counts = load_dimensions(wh, catalog, date.fromisoformat(start), days)
+        counts = load_dimensions(wh, catalog, first, days)
     for table, (sent, total) in counts.items():
         console.print(f"{table}: {sent:,} rows sent, {total:,} rows in the table")

@@ -78,6 +78,15 @@ def _port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def ensure_ports_free(ports: list[tuple[int, str]]) -> None:
+    """Fail naming each ``(port, variable)`` that another process listens on, before
+    anything starts: a half-started stack is worse than none."""
+    taken = [f"127.0.0.1:{port} is taken by another process (free it or set {variable})"
+             for port, variable in ports if _port_in_use(port)]
+    if taken:
+        raise StackError("; ".join(taken) + "; nothing was started")
+
+
 def _wait_listening(proc: subprocess.Popen, port: int, timeout_s: float, log: Path) -> None:
     """Wait until the broker accepts connections; fail with its log if it exits first."""
     deadline = time.monotonic() + timeout_s
@@ -102,9 +111,7 @@ def up(settings: Settings, storage_engine: str = "memory://tansu/",
     started = record is None
     if record is None:
         port = settings.local.broker_port
-        if _port_in_use(port):
-            raise StackError(f"127.0.0.1:{port} is taken by another process; free it or set "
-                             "RETAIL_LOCAL__BROKER_PORT")
+        ensure_ports_free([(port, "RETAIL_LOCAL__BROKER_PORT")])
         home = settings.local.home
         (home / "logs").mkdir(parents=True, exist_ok=True)
         binary = tansu_binary()

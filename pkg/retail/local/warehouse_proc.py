@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from retail.local.stack import StackError, _port_in_use, stop_recorded
+from retail.local.stack import StackError, ensure_ports_free, stop_recorded
 from retail.settings import Settings
 
 
@@ -62,9 +62,7 @@ def up(settings: Settings, timeout_s: float = 60.0) -> tuple[WarehouseRecord, bo
     if record is not None:
         return record, False
     port = settings.local.warehouse_port
-    if _port_in_use(port):
-        raise StackError(f"127.0.0.1:{port} is taken by another process; free it or set "
-                         "RETAIL_LOCAL__WAREHOUSE_PORT")
+    ensure_ports_free([(port, "RETAIL_LOCAL__WAREHOUSE_PORT")])
     home = settings.local.home
     (home / "logs").mkdir(parents=True, exist_ok=True)
     data = home / "warehouse"

@@ -3,6 +3,9 @@ the batches recorded in the warehouse."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -66,3 +69,33 @@ def test_status_without_a_warehouse_is_a_clear_error(monkeypatch):
     result = runner.invoke(app, ["stream", "status"])
     assert result.exit_code == 1, result.output
     assert "cannot reach the warehouse at http://127.0.0.1:9" in result.output
+
+
+@pytest.mark.integration
+def test_status_into_a_pipe_shows_every_column_whole(migrated, fresh_database):
+    """Without a terminal rich assumes 80 columns; a log must still read "rejected"."""
+    t = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    StreamState(migrated, "5f0c2a9e-0000").record_batch(7, {
+        "max_event_time": t, "watermark": t, "input_rows": 123_456, "good_rows": 123_000,
+        "rejected_rows": 456, "late_rows": 0, "alerts": 3, "started_at": t,
+        "finished_at": t.replace(minute=1), "lag_ms": 1500})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_") and k != "COLUMNS"}
+    env.update(RETAIL_WAREHOUSE__URL=fresh_database.url,
+               RETAIL_WAREHOUSE__DATABASE=fresh_database.database)
+    result = subprocess.run([sys.executable, "-m", "retail", "stream", "status"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    header = next(ln for ln in result.stdout.splitlines() if "stream" in ln)
+    assert [c.strip() for c in header.split("┃") if c.strip()] == [
+        "stream", "batch", "rows", "rejected", "late", "alerts", "ms", "lag ms", "watermark",
+        "finished"], result.stdout
+    assert "…" not in result.stdout
+    row = next(ln for ln in result.stdout.splitlines() if "5f0c2a9e" in ln)
+    assert "2026-11-20 12:01:00" in row and "123456" in row, result.stdout
+
+
+def test_status_shows_at_least_one_batch():
+    result = runner.invoke(app, ["stream", "status", "--last", "0"])
+    assert result.exit_code == 2
+    assert "--last" in result.output
