@@ -177,5 +177,9 @@ def test_stream_run_prints_no_third_party_info_lines_and_fills_the_lake_in_the_h
     assert "batch 0:" in run.stdout
     third_party = re.compile(r" INFO +(py4j|kafka|urllib3|clickhouse_connect)")
     assert not [ln for ln in run.stderr.splitlines() if third_party.search(ln)], run.stderr
+    # nor Spark's JVM start-up notices (pkg/retail/streaming/log4j2-quiet.properties)
+    for notice in ("log4j profile", "Setting default log level", "NativeCodeLoader",
+                   "resolves to a loopback address"):
+        assert notice not in run.stderr, run.stderr
     assert any((tmp_path / ".retail" / "lake").rglob("*.parquet"))  # the lake in the home
     # (`--verbose` bringing them back: tests/pkg/cli/test_verbosity.py, without a second Spark)

@@ -7,6 +7,7 @@ between micro-batches on Ctrl-C / SIGTERM.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
@@ -53,6 +55,10 @@ def spark_session(settings: Settings, app_name: str = "retail-stream-processor")
                .config("spark.ui.showConsoleProgress", "false"))
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit: our own master
         builder = builder.master(s.spark_master).config("spark.ui.enabled", "false")
+        if logging.getLogger("pyspark").getEffectiveLevel() > logging.INFO:  # not --verbose
+            quiet = resources.files("retail.streaming").joinpath("log4j2-quiet.properties")
+            builder = builder.config("spark.driver.extraJavaOptions",
+                                     f"-Dlog4j2.configurationFile=file:{quiet}")
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
