@@ -12,12 +12,13 @@ STAMP := $(VENV)/.installed
 DEMO_STORES ?= 5
 DEMO_PRODUCTS ?= 500
 DEMO_RATE ?= 50
+# The Kafka demo day is the day before yesterday (UTC): a day that is over in every store's
+# time zone (stores run down to UTC-8, so "yesterday" is still open there until 08:00 UTC).
+DEMO_DAY := $(shell date -u -d '2 days ago' +%F)
 # Warehouse demo: this many days of history straight into the fact tables, ending the day
-# before yesterday; yesterday goes through Kafka and the stream processor.
+# before the Kafka demo day, which goes through Kafka and the stream processor.
 DEMO_WAREHOUSE_DAYS ?= 35
-DEMO_WAREHOUSE_START := $(shell date -u -d '$(DEMO_WAREHOUSE_DAYS) days ago 1 day ago' +%F)
-# The Kafka demo day is yesterday: a whole day in the past (none of it "in the future").
-DEMO_DAY := $(shell date -u -d 'yesterday' +%F)
+DEMO_WAREHOUSE_START := $(shell date -u -d '$(DEMO_WAREHOUSE_DAYS) days ago 2 days ago' +%F)
 # A backfilled day is not in time order within a partition (the simulator writes it pair by
 # pair), so replaying it through the stream needs a watermark delay longer than a day.
 DEMO_LATE_AFTER ?= 2880

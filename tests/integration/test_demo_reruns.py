@@ -45,14 +45,16 @@ def _retail(*args: str) -> str:
 
 def _demo_flow(checkpoint: str | None = None) -> list[dict]:
     today = datetime.now(UTC).date()
-    yesterday, history_start = today - timedelta(days=1), today - timedelta(days=11)
-    _retail("simulate", *CHAIN, "--rate", "10", "--days", "1", "--start", str(yesterday))
+    # as the Makefile's demo: the day before yesterday (over in every store's time zone)
+    # through Kafka, the ten days before it straight into the warehouse
+    stream_day, history_start = today - timedelta(days=2), today - timedelta(days=12)
+    _retail("simulate", *CHAIN, "--rate", "10", "--days", "1", "--start", str(stream_day))
     _retail("warehouse", "load-dims", *CHAIN)
     stream = ["stream", "run", "--available-now", "--late-after", "2880"]
     if checkpoint:
         stream += ["--checkpoint", checkpoint]
     _retail(*stream)
-    _retail("simulate", "--sink", "warehouse", *CHAIN, "--rate", "10", "--days", "9",
+    _retail("simulate", "--sink", "warehouse", *CHAIN, "--rate", "10", "--days", "10",
             "--start", str(history_start))
     return json.loads(_retail("query", "executive_kpis", "--format", "json"))
 
