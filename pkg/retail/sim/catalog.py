@@ -22,6 +22,7 @@ _ADJECTIVES = ("Classic", "Organic", "Premium", "Fresh", "Family", "Lite", "Orig
 
 @dataclass(frozen=True)
 class Catalog:
+    seed: int  # what generate_catalog drew it from (part of the simulator's run fingerprint)
     stores: pa.Table
     products: pa.Table
     suppliers: pa.Table
@@ -148,7 +149,7 @@ def generate_catalog(stores: int, products: int, seed: int) -> Catalog:
     start = np.searchsorted(ps, np.arange(stores + 1)).astype(np.int64)
 
     return Catalog(
-        stores=store_tbl, products=prod_tbl, suppliers=sup_tbl,
+        seed=seed, stores=store_tbl, products=prod_tbl, suppliers=sup_tbl,
         store_type=stype, store_offset=np.array([REGIONS[r].utc_offset for r in region]),
         store_traffic=traffic, product_category=cat, product_price=price, product_cost=cost,
         product_supplier=supplier, product_pack=pack, popularity=popularity,

@@ -32,6 +32,7 @@ _NULL = pa.scalar(None, pa.string())
 
 @dataclass(frozen=True)
 class DayContext:
+    run: int  # the run's fingerprint: part of every event id
     day_index: int
     day: date
     stores: tuple[int, int]
@@ -138,8 +139,9 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
     all_price = np.concatenate([unit_price[sold], rets["price"] if n_ret else np.zeros(0)])
     all_disc = np.concatenate([disc, r_disc])
     all_store = np.concatenate([line_store[sold], ret_store])
-    tables["sales_transaction"] = event_table("sales_transaction", rng, np.concatenate(
-        [utc_ms(line_store[sold], line_time[sold]), utc_ms(ret_store, ret_time)]), {
+    tables["sales_transaction"] = event_table(
+        "sales_transaction", ctx.run, ctx.day, all_store, np.concatenate(
+            [utc_ms(line_store[sold], line_time[sold]), utc_ms(ret_store, ret_time)]), {
         "transaction_id": pa.concat_arrays([line_tx_ids.take(pa.array(sold)), ret_ids]),
         "line_number": np.concatenate([b.line_number[sold], np.ones(n_ret, np.int64)]),
         "transaction_type": _strings(["sale", "return"], np.repeat([0, 1], [len(sold), n_ret])),
@@ -164,7 +166,8 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
 
     # --- lost sales
     short = np.flatnonzero(lost > 0)
-    tables["lost_sale"] = event_table("lost_sale", rng, utc_ms(line_store[short], line_time[short]), {
+    tables["lost_sale"] = event_table("lost_sale", ctx.run, ctx.day, line_store[short],
+                                      utc_ms(line_store[short], line_time[short]), {
         "lost_sale_id": ids("L", line_store[short], np.arange(1, len(short) + 1), 7),
         "transaction_id": line_tx_ids.take(pa.array(short)),
         "store_id": store_ids.take(pa.array(line_store[short])),
@@ -197,7 +200,7 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
     ref_idx = np.where(mk <= RETURN, base[np.minimum(mk, RETURN)] + ms, base[-1])
     m_pair = pair[moved]
     m_store = c.pair_store[m_pair]
-    tables["inventory_update"] = event_table("inventory_update", rng,
+    tables["inventory_update"] = event_table("inventory_update", ctx.run, ctx.day, m_store,
                                              utc_ms(m_store, local_t[moved]), {
         "inventory_id": ids("I", m_store, np.arange(1, len(moved) + 1), 8),
         "store_id": store_ids.take(pa.array(m_store)),
@@ -236,7 +239,7 @@ def _traffic(ctx, c, b, fulfilled, pay_price, stores, utc_ms, ids) -> pa.Table:
     hour_start = utc_ms(st, (sl % 24) * 3600)
     foot = tx[sl] + browsers[sl]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return event_table("customer_traffic", ctx.rng, hour_start + 3_600_000, {
+        return event_table("customer_traffic", ctx.run, ctx.day, st, hour_start + 3_600_000, {
             "traffic_id": ids("H", st, sl % 24, 2),
             "store_id": c.stores["store_id"].take(pa.array(st)),
             "hour_start": hour_start,
@@ -265,7 +268,8 @@ def _price_events(ctx, c, p0, p1, utc_ms, ids) -> pa.Table:
     store = c.pair_store[pair]
     promo = ch.promo_id[change]
     kind = ch.change_type[change]
-    return event_table("price_change", ctx.rng, utc_ms(store, np.zeros(len(pair))) + kind, {
+    return event_table("price_change", ctx.run, ctx.day, store,
+                       utc_ms(store, np.zeros(len(pair))) + kind, {
         "price_change_id": ids("PC", store, np.arange(1, len(pair) + 1), 7),
         "store_id": c.stores["store_id"].take(pa.array(store)),
         "product_id": c.products["product_id"].take(pa.array(c.pair_product[pair])),
@@ -311,7 +315,7 @@ def _shipments(sim, ctx, p0, p1, deliv, del_time, utc_ms, ids) -> pa.Table:
     all_pair = np.concatenate([d_pair, pair])
     all_store = c.pair_store[all_pair]
     all_prod = c.pair_product[all_pair]
-    return event_table("supplier_shipment", rng, np.concatenate(
+    return event_table("supplier_shipment", ctx.run, ctx.day, all_store, np.concatenate(
         [utc_ms(c.pair_store[d_pair], del_time), ordered_ms]), {
         "shipment_id": pa.concat_arrays([
             pa.array(deliv["shipment"], pa.string()) if n_del else pa.array([], pa.string()),

@@ -5,7 +5,9 @@ shrinkage and count adjustments; apply every stock movement in time order withou
 going below zero (unmet demand becomes lost sales); place replenishment orders under a
 (reorder point, order-up-to) policy whose deliveries arrive after the supplier's lead time.
 Everything is drawn from generators seeded by (seed, day, first store), so the same seed
-and configuration give the same events.
+and configuration give the same events. Event ids pack the run's fingerprint (a hash of
+what decides the events: :meth:`Simulator.identity`) with the event's type, local day,
+store and position in that day (docs/simulator.md).
 """
 
 from __future__ import annotations
@@ -20,8 +22,13 @@ from retail.sim import calendar
 from retail.sim.catalog import Catalog
 from retail.sim.day import DayContext, simulate_day
 from retail.sim.demand import BASKET_LINES, HOURLY, MEAN_QTY, transactions_per_hour
+from retail.sim.ids import run_hash
 from retail.sim.pricing import PriceBook
 from retail.sim.tables import EventBatch
+
+# The simulation model's version, part of every event id: bump it with any change that
+# makes the same options produce other events, so ids never cross model versions.
+MODEL_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,22 @@ class Simulator:
         self.pending_returns: dict[tuple[int, int], list[dict[str, np.ndarray]]] = {}
         per_store_day = config.rate * 60.0 * float(np.mean(HOURLY.astype(bool).sum(axis=1)))
         self.stores_per_batch = max(1, int(config.batch_events // per_store_day))
+        self.fingerprint = run_hash(self.identity())
+
+    def identity(self) -> dict[str, object]:
+        """Everything that decides the events of a given date: the catalog, the seed and
+        the options. Not ``days``: a run's first days are the same however long it goes on,
+        and so are their event ids. ``batch_events`` counts through the store groups it
+        makes (each group draws from its own random stream)."""
+        c, cfg = self.catalog, self.config
+        return {
+            "model": MODEL_VERSION,
+            "catalog": {"seed": int(c.seed), "stores": c.n_stores, "products": c.n_products},
+            "seed": int(cfg.seed), "rate": float(cfg.rate), "start": cfg.start.isoformat(),
+            "store_groups": self.store_groups(),
+            "promo_share": float(cfg.promo_share), "review_days": int(cfg.review_days),
+            "safety_sd": float(cfg.safety_sd),
+        }
 
     def _expected_daily_units(self) -> np.ndarray:
         """Mean units sold per pair per ordinary day, used to size stock and reorder points."""
@@ -95,7 +118,7 @@ class Simulator:
         changes = self.prices.advance(np.random.default_rng([self.config.seed, d, 2]), day, d == 0)
         for s0, s1 in self.store_groups():
             ctx = DayContext(
-                day_index=d, day=day, stores=(s0, s1), price_changes=changes,
+                run=self.fingerprint, day_index=d, day=day, stores=(s0, s1), price_changes=changes,
                 day_mult=calendar.day_multiplier(day),
                 rng=np.random.default_rng([self.config.seed, d, 3, s0]),
             )

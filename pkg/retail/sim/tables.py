@@ -15,26 +15,39 @@ import pyarrow as pa
 
 from retail.contracts import contract
 from retail.contracts.columnar import json_ready
-from retail.sim.ids import uuid4_array
+from retail.sim.ids import event_uuids
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 _TIME_FIELDS = {"event_time", "timestamp", "ordered_at", "expected_arrival", "hour_start"}
+_EPOCH = date(1970, 1, 1)
+# The simulator's event types; an index is part of its events' ids, so only ever append.
+EVENT_TYPES = ("sales_transaction", "lost_sale", "inventory_update", "customer_traffic",
+               "price_change", "supplier_shipment")
 
 
-def event_table(event_type: str, rng: np.random.Generator, event_time_ms: np.ndarray,
-                columns: dict[str, object]) -> pa.Table:
+def event_table(event_type: str, run: int, day: date, store: np.ndarray,
+                event_time_ms: np.ndarray, columns: dict[str, object]) -> pa.Table:
     """Build an event table with the envelope added and every contract field present.
 
+    Rows come out in event time order. Each ``event_id`` is a version-8 UUID of the run,
+    the event type, the day, the store and the event's rank among its store's events of
+    that type and day in event time order (ties in input order): see
+    :func:`retail.sim.ids.event_uuids`.
+
     Args:
-        event_type: contract name.
-        rng: source of the event ids.
+        event_type: contract name (one of EVENT_TYPES).
+        run: the run's fingerprint (:attr:`retail.sim.engine.Simulator.fingerprint`).
+        day: the local day the events belong to.
+        store: store index per event.
         event_time_ms: UTC epoch milliseconds per event (also used for ``timestamp``).
         columns: the event's own fields; time fields are epoch milliseconds.
     """
     c = contract(event_type)
     n = len(event_time_ms)
+    order = np.argsort(event_time_ms, kind="stable")
     data: dict[str, object] = {
-        "event_id": uuid4_array(rng, n),
+        "event_id": event_uuids(run, EVENT_TYPES.index(event_type), (day - _EPOCH).days,
+                                store, _position_in_store(np.asarray(store)[order], order)),
         "event_type": pa.array([event_type] * n, pa.string()),
         "schema_version": pa.array(np.full(n, c.version, dtype=np.int32)),
         "event_time": event_time_ms,
@@ -49,8 +62,22 @@ def event_table(event_type: str, rng: np.random.Generator, event_time_ms: np.nda
     arrays = [
         pa.array(data[f], TIMESTAMP) if f in _TIME_FIELDS else data[f] for f in c.fields
     ]
-    order = np.argsort(event_time_ms, kind="stable")
     return pa.Table.from_arrays(arrays, names=list(c.fields)).take(pa.array(order))
+
+
+def _position_in_store(store_in_order: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Each event's 0-based rank among its store's events, given the stores in event time
+    order and that order (``order[i]`` = input row of the i-th event); in input order."""
+    n = len(order)
+    by_store = np.argsort(store_in_order, kind="stable")  # keeps time order within a store
+    grouped = store_in_order[by_store]
+    first = np.ones(n, dtype=bool)
+    first[1:] = grouped[1:] != grouped[:-1]
+    starts = np.flatnonzero(first)
+    rank = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
+    position = np.empty(n, dtype=np.int64)
+    position[order[by_store]] = rank
+    return position
 
 
 @dataclass

@@ -133,7 +133,8 @@ def equal(table: pa.Table, col: str, value: str):
 def test_stock_never_goes_negative(case):
     run = simulate(case)
     inv = run.tables["inventory_update"]
-    assert inv.num_rows > 0
+    # something moved, unless every shelf started empty (then nothing can be sold)
+    assert inv.num_rows > 0 or not run.opening.any()
     assert pc.min(inv["new_quantity"]).as_py() >= 0
     assert (run.sim.stock >= 0).all()
     # every update reports a real movement
@@ -320,7 +321,7 @@ def test_the_same_seed_and_configuration_give_identical_events(case):
         batches_one[0].tables["sales_transaction"]["event_id"])
 
 
-UUID4 = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+UUID8 = r"^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"  # RFC 9562 v8
 # id column -> (pattern, digits of the store number, digits of the local date)
 ID_FORMATS = {
     ("sales_transaction", "transaction_id"): r"^[TR]-\d{5}-\d{8}-\d{6}$",
@@ -349,7 +350,7 @@ def test_event_ids_are_unique_and_every_id_has_its_contract_format(case):
     all_ids = pa.chunked_array([c for k in EVENT_TYPES for c in t[k]["event_id"].chunks],
                                pa.string())
     assert pc.count_distinct(all_ids).as_py() == len(all_ids)
-    assert pc.all(pc.match_substring_regex(all_ids, UUID4)).as_py()
+    assert pc.all(pc.match_substring_regex(all_ids, UUID8)).as_py()
 
     for k in EVENT_TYPES:
         table = t[k]
