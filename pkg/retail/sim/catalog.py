@@ -8,6 +8,7 @@ Everything is drawn from one seed, so the same seed gives the same chain.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +17,9 @@ from faker import Faker
 from retail.sim.ids import compose_ids
 from retail.sim.profiles import CATEGORIES, REGIONS, STORE_TYPES
 
+# Log-scale spread of SKU popularity within a category: with the category weights and the
+# price tiers, store-SKU sales rates spread like the M5 (Walmart) data's; docs/simulator.md.
+POPULARITY_SIGMA = 0.9
 _ADJECTIVES = ("Classic", "Organic", "Premium", "Fresh", "Family", "Lite", "Original", "Select",
                "Everyday", "Deluxe", "Natural", "Golden")
 
@@ -57,6 +61,18 @@ class Catalog:
         return len(self.pair_store)
 
 
+def _popularity(rank: np.ndarray, relative_price: np.ndarray) -> np.ndarray:
+    """Lognormal demand weights: SKU ``rank`` (0 = best) gets the normal quantile of its
+    rank scaled by POPULARITY_SIGMA, so the curve's shape is the same for every seed (no
+    lucky draw makes one SKU a fifth of the chain). Dearer SKUs of a category sell
+    proportionally fewer units (``relative_price`` = price / category median), so a SKU's
+    revenue weight does not depend on its price tier."""
+    n = len(rank)
+    normal = NormalDist()
+    z = np.array([normal.inv_cdf(1.0 - (r + 0.5) / n) for r in rank])
+    return np.exp(POPULARITY_SIGMA * z) / relative_price
+
+
 def generate_catalog(stores: int, products: int, seed: int) -> Catalog:
     """Draw a chain of ``stores`` stores selling from ``products`` SKUs."""
     if stores < 1 or products < 10:
@@ -92,7 +108,8 @@ def generate_catalog(stores: int, products: int, seed: int) -> Catalog:
     # --- suppliers: roughly one per 100 SKUs, each serving one category
     n_sup = max(len(CATEGORIES), products // 100)
     sup_cat = np.arange(n_sup) % len(CATEGORIES)
-    lead_mean = np.round(rng.uniform(2.0, 9.0, size=n_sup), 1)
+    lead_lo, lead_hi = np.array([CATEGORIES[c].lead_days for c in sup_cat]).T
+    lead_mean = np.round(rng.uniform(lead_lo, lead_hi), 1)
     lead_sd = np.round(lead_mean * rng.uniform(0.15, 0.4, size=n_sup), 2)
     sup_tbl = pa.table({
         "supplier_id": compose_ids("V", [(np.arange(1, n_sup + 1), 4)], sep=""),
@@ -119,9 +136,8 @@ def generate_catalog(stores: int, products: int, seed: int) -> Catalog:
            for c in cat]
     brand = [brands[i] for i in rng.integers(0, len(brands), size=products)]
     adj = [_ADJECTIVES[i] for i in rng.integers(0, len(_ADJECTIVES), size=products)]
-    # Long tail: Zipf-like popularity over a random ranking of SKUs.
-    rank = rng.permutation(products) + 1
-    popularity = rank ** -0.9 * np.array([CATEGORIES[c].weight for c in cat])
+    popularity = _popularity(rng.permutation(products), price / median) \
+        * np.array([CATEGORIES[c].weight for c in cat])
     prod_tbl = pa.table({
         "product_id": compose_ids("P", [(np.arange(1, products + 1), 6)], sep=""),
         "sku": compose_ids("SKU", [(np.arange(1, products + 1), 6)], sep="-"),

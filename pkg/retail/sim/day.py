@@ -15,6 +15,7 @@ from retail.sim.ids import compose_ids
 from retail.sim.inventory import apply_movements
 from retail.sim.pricing import CHANGE_TYPES, PriceChanges
 from retail.sim.profiles import CATEGORIES, PAYMENT_METHODS, STORE_TYPES
+from retail.sim.supply import shipments
 from retail.sim.tables import EventBatch, event_table
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ _RETURN_RATE = np.array([c.return_rate for c in CATEGORIES])
 _SHRINK_RATE = np.array([c.shrink_rate for c in CATEGORIES])
 _CONVERSION = np.array([t.conversion for t in STORE_TYPES])
 ADJUST_RATE = 0.003
-MAX_SHIPMENT_UNITS = 24_000
 _NULL = pa.scalar(None, pa.string())
 
 
@@ -80,7 +80,7 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
     # --- supply and losses
     deliv = sim.take_due(sim.pending_deliveries, ctx.day_index, ctx.stores)
     n_del = 0 if deliv is None else len(deliv["pair"])
-    del_time = 5 * 3600 + rng.integers(0, 7200, size=n_del)
+    del_time = deliv["arrival_sec"] if n_del else np.zeros(0, np.int64)
     rets = sim.take_due(sim.pending_returns, ctx.day_index, ctx.stores)
     n_ret = 0 if rets is None else len(rets["pair"])
     ret_store = c.pair_store[rets["pair"]] if n_ret else np.zeros(0, np.int64)
@@ -213,7 +213,7 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
 
     tables["customer_traffic"] = _traffic(ctx, c, b, fulfilled, pay_price, stores, utc_ms, ids)
     tables["price_change"] = _price_events(ctx, c, p0, p1, utc_ms, ids)
-    tables["supplier_shipment"] = _shipments(sim, ctx, p0, p1, deliv, del_time, utc_ms, ids)
+    tables["supplier_shipment"] = shipments(sim, ctx, p0, p1, deliv, utc_ms, ids)
     return EventBatch(day=ctx.day, stores=ctx.stores, tables=tables)
 
 
@@ -277,57 +277,4 @@ def _price_events(ctx, c, p0, p1, utc_ms, ids) -> pa.Table:
         "new_price": ch.new_price[change],
         "change_type": _strings(list(CHANGE_TYPES), kind),
         "promotion_id": _nullable(compose_ids("PRM", [(promo, 8)]), promo > 0),
-    })
-
-
-def _shipments(sim, ctx, p0, p1, deliv, del_time, utc_ms, ids) -> pa.Table:
-    """Deliveries that arrived today and tonight's replenishment orders."""
-    c, rng = sim.catalog, ctx.rng
-    pos = sim.stock[p0:p1] + sim.on_order[p0:p1]
-    need = np.flatnonzero(pos <= sim.reorder_point[p0:p1])
-    pair = need + p0
-    prod = c.pair_product[pair]
-    pack = c.product_pack[prod]
-    qty = np.ceil((sim.order_up_to[pair] - pos[need]) / pack).astype(np.int64) * pack
-    sup = c.product_supplier[prod]
-    lead = np.maximum(1, np.round(rng.normal(c.supplier_lead_mean[sup], c.supplier_lead_sd[sup])))
-    lead = lead.astype(np.int64)
-    # A big order ships as several loads of at most MAX_SHIPMENT_UNITS (a multiple of every
-    # pack size), so no single delivery is an implausible stock movement.
-    loads = -(-qty // MAX_SHIPMENT_UNITS)
-    order = np.repeat(np.arange(len(pair)), loads)
-    load_no = np.arange(len(order)) - np.repeat(np.cumsum(loads) - loads, loads)
-    qty = np.minimum(MAX_SHIPMENT_UNITS, qty[order] - load_no * MAX_SHIPMENT_UNITS)
-    pair, lead = pair[order], lead[order]
-    prod = prod[order]
-    store = c.pair_store[pair]
-    ordered_ms = utc_ms(store, 23 * 3600 + 3300 + rng.integers(0, 240, size=len(pair)))
-    expected_ms = utc_ms(store, 6 * 3600 + lead * 86_400)
-    ship = ids("SH", store, np.arange(1, len(pair) + 1), 6)
-    np.add.at(sim.on_order, pair, qty)
-    sim.schedule(sim.pending_deliveries, ctx.stores, {
-        "due_day": ctx.day_index + lead, "pair": pair, "qty": qty,
-        "shipment": np.asarray(ship.to_pylist(), dtype=object),
-        "ordered_ms": ordered_ms, "expected_ms": expected_ms,
-    })
-    n_del = 0 if deliv is None else len(deliv["pair"])
-    d_pair = deliv["pair"] if n_del else np.zeros(0, np.int64)
-    all_pair = np.concatenate([d_pair, pair])
-    all_store = c.pair_store[all_pair]
-    all_prod = c.pair_product[all_pair]
-    return event_table("supplier_shipment", ctx.run, ctx.day, all_store, np.concatenate(
-        [utc_ms(c.pair_store[d_pair], del_time), ordered_ms]), {
-        "shipment_id": pa.concat_arrays([
-            pa.array(deliv["shipment"], pa.string()) if n_del else pa.array([], pa.string()),
-            ship]),
-        "supplier_id": c.suppliers["supplier_id"].take(pa.array(c.product_supplier[all_prod])),
-        "store_id": c.stores["store_id"].take(pa.array(all_store)),
-        "product_id": c.products["product_id"].take(pa.array(all_prod)),
-        "quantity": np.concatenate([deliv["qty"] if n_del else np.zeros(0, np.int64), qty]),
-        "unit_cost": c.product_cost[all_prod],
-        "status": _strings(["delivered", "ordered"], np.repeat([0, 1], [n_del, len(pair)])),
-        "ordered_at": np.concatenate([deliv["ordered_ms"] if n_del else np.zeros(0, np.int64),
-                                      ordered_ms]),
-        "expected_arrival": np.concatenate(
-            [deliv["expected_ms"] if n_del else np.zeros(0, np.int64), expected_ms]),
     })

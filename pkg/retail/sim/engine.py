@@ -28,7 +28,7 @@ from retail.sim.tables import EventBatch
 
 # The simulation model's version, part of every event id: bump it with any change that
 # makes the same options produce other events, so ids never cross model versions.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -26,33 +26,36 @@ class Category:
     mean_quantity: float  # units per basket line
     shrink_rate: float  # chance per SKU-store-day of a shrinkage event
     weight: float  # share of shopping baskets
+    # Range of its suppliers' mean lead times, days: fresh food comes daily or next day from
+    # direct-store-delivery suppliers, general merchandise from distant warehouses.
+    lead_days: tuple[float, float]
 
 
 CATEGORIES: tuple[Category, ...] = (
     Category("Produce", ("Fruit", "Vegetables", "Salad", "Herbs"), 2.5, 0.35, 7, (1, 6, 12),
-             200, 0.25, -1.6, 0.005, 2.2, 0.030, 1.6),
+             200, 0.25, -1.6, 0.005, 2.2, 0.030, 1.6, (1.0, 2.0)),
     Category("Dairy", ("Milk", "Cheese", "Yogurt", "Butter"), 3.5, 0.28, 14, (6, 12),
-             30, 0.05, -1.3, 0.005, 1.6, 0.015, 1.4),
+             30, 0.05, -1.3, 0.005, 1.6, 0.015, 1.4, (1.0, 2.0)),
     Category("Bakery", ("Bread", "Pastry", "Cakes"), 3.0, 0.45, 4, (6, 10),
-             350, 0.10, -1.5, 0.005, 1.4, 0.040, 1.0),
+             350, 0.10, -1.5, 0.005, 1.4, 0.040, 1.0, (1.0, 1.5)),
     Category("Meat & Seafood", ("Beef", "Poultry", "Pork", "Fish"), 9.0, 0.25, 5, (4, 8),
-             180, 0.20, -1.9, 0.008, 1.3, 0.020, 0.9),
+             180, 0.20, -1.9, 0.008, 1.3, 0.020, 0.9, (1.0, 2.5)),
     Category("Beverages", ("Soft Drinks", "Water", "Juice", "Coffee", "Beer"), 4.0, 0.32, 365,
-             (6, 12, 24), 195, 0.35, -2.1, 0.01, 2.0, 0.003, 1.3),
+             (6, 12, 24), 195, 0.35, -2.1, 0.01, 2.0, 0.003, 1.3, (2.0, 4.0)),
     Category("Snacks", ("Chips", "Candy", "Cookies", "Nuts"), 3.2, 0.40, 180, (12, 24),
-             300, 0.30, -2.3, 0.01, 1.7, 0.004, 1.1),
+             300, 0.30, -2.3, 0.01, 1.7, 0.004, 1.1, (2.0, 5.0)),
     Category("Frozen", ("Ice Cream", "Frozen Meals", "Frozen Vegetables"), 5.0, 0.33, 240,
-             (6, 12), 200, 0.40, -1.8, 0.005, 1.4, 0.004, 0.7),
+             (6, 12), 200, 0.40, -1.8, 0.005, 1.4, 0.004, 0.7, (2.0, 4.0)),
     Category("Household", ("Cleaning", "Paper Goods", "Laundry"), 7.5, 0.35, 1095, (6, 12),
-             90, 0.10, -1.4, 0.02, 1.2, 0.002, 0.6),
+             90, 0.10, -1.4, 0.02, 1.2, 0.002, 0.6, (3.0, 7.0)),
     Category("Personal Care", ("Oral Care", "Hair Care", "Skin Care"), 6.5, 0.45, 730, (6, 12),
-             160, 0.10, -1.5, 0.03, 1.1, 0.005, 0.5),
+             160, 0.10, -1.5, 0.03, 1.1, 0.005, 0.5, (3.0, 7.0)),
     Category("Electronics", ("Accessories", "Audio", "Small Appliances"), 35.0, 0.22, 3650,
-             (1, 4), 350, 0.60, -2.6, 0.08, 1.0, 0.002, 0.15),
+             (1, 4), 350, 0.60, -2.6, 0.08, 1.0, 0.002, 0.15, (5.0, 14.0)),
     Category("Toys", ("Games", "Dolls", "Building Sets"), 22.0, 0.38, 3650, (1, 6),
-             352, 0.85, -2.4, 0.06, 1.0, 0.002, 0.12),
+             352, 0.85, -2.4, 0.06, 1.0, 0.002, 0.12, (5.0, 14.0)),
     Category("Garden", ("Plants", "Tools", "Outdoor Living"), 18.0, 0.40, 60, (1, 6),
-             130, 0.80, -2.0, 0.05, 1.1, 0.006, 0.15),
+             130, 0.80, -2.0, 0.05, 1.1, 0.006, 0.15, (4.0, 10.0)),
 )
 
 
