@@ -45,8 +45,17 @@ class SimConfig:
     safety_sd: float = 1.0  # reorder point covers lead time plus this many deviations
 
     def __post_init__(self) -> None:
-        if self.days < 0 or self.rate <= 0 or self.batch_events < 1:
-            raise ValueError("days must be >= 0, rate > 0 and batch_events >= 1")
+        problems = [message for bad, message in (
+            (self.days < 0, f"days must be >= 0 (days to simulate), got {self.days}"),
+            (not self.rate > 0,
+             f"rate must be > 0 (events per minute per store), got {self.rate}"),
+            (self.batch_events < 1,
+             f"batch_events must be >= 1 (target events per batch), got {self.batch_events}"),
+            (not 0 <= self.promo_share <= 1, "promo_share must be in 0 .. 1 (share of SKUs "
+             f"on promotion each week), got {self.promo_share}"),
+        ) if bad]
+        if problems:
+            raise ValueError("; ".join(problems))
 
 
 class Simulator:
