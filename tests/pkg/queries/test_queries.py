@@ -360,16 +360,24 @@ def test_inventory_aging(db):
 
 
 def test_slow_movers(db):
-    assert rows(db, "slow_movers") == [
-        # stock 39 (S3); sold 1 in 30 days (T12's 10 are older): 1 < 3.9
-        {"product_id": "P5", "sku": "SKU-5", "product_name": "Soap", "category": "Household",
-         "on_hand": 39, "units_sold_30d": 1, "sell_through_pct": 2.56,  # 1/39
-         "stock_value": 117.0},
-        # stock 198 + 10 + 20 = 228; sold 4+6+2 = 12 < 22.8
+    # 28 days 02-17..03-15 (T11 on 02-16 is out). Stocking stores from the inventory record:
+    # P1 S1, S2: 28 units (10+5+5+8) / 2 / 4 = 3.5 a store-week; P2 S1-S3: 10 / 3 / 4 = 0.83;
+    # P3 S1, S2: 4 (2-1+3) / 2 / 4 = 0.5; P4 S1, S3: 6 / 2 / 4 = 0.75; P5 S3: 1 / 1 / 4 = 0.25.
+    # Median 0.75: a quarter is 0.1875, and the slowest, P5, sells 0.25: none is slow.
+    assert rows(db, "slow_movers") == []
+    # As of 03-01 (02-03..03-01): P1 (S1) 8 / 1 / 4 = 2; P2 (S1-S3) 2 (T11) / 3 / 4 = 0.17;
+    # P3 (S1, S2) 7 (T8 3, T11 4) / 2 / 4 = 0.875; P4 (S1) 3 / 1 / 4 = 0.75; P5 (S3) 0.25.
+    # Median 0.75, a quarter 0.1875: P2 is slow.
+    assert rows(db, "slow_movers", as_of=date(2024, 3, 1)) == [
         {"product_id": "P2", "sku": "SKU-2", "product_name": "Banana", "category": "Produce",
-         "on_hand": 228, "units_sold_30d": 12, "sell_through_pct": 5.26,  # 12/228
-         "stock_value": 114.0},  # 228 x 0.5
-    ]  # P1 17 vs 28 sold, P3 25 vs 8 sold, P4 no stock
+         "stores": 3, "on_hand": 238,  # S1 198 + S2 10 + S3 30 (its 03-08 sale is later)
+         "units_sold_28d": 2, "rate_of_sale": 0.17,
+         "pct_of_median": 22.2,  # 0.1667 / 0.75
+         "stock_value": 119.0},  # 238 x 0.5
+    ]
+    # As of 01-20 (12-24..01-20): P2 (S1) and P3 (S1) sold nothing, P5 (S3) 10 units at S2
+    # (2.5 a store-week): the median is 0, and nothing sells under a quarter of that.
+    assert rows(db, "slow_movers", as_of=date(2024, 1, 20)) == []
 
 
 def test_overstock_understock(db):
@@ -393,12 +401,14 @@ def test_supplier_lead_time(db):
         # SH1 3.5 days (promised 4, on time), SH2 6 days (promised 4, late);
         # SH3 not delivered, SH4 delivered after as_of; the replayed batch counted once
         {"supplier_id": "SUP1", "supplier_name": "Fresh Farms", "delivered_shipments": 2,
-         "units_delivered": 30, "mean_lead_time_days": 4.75, "mean_promised_lead_time_days": 4.0,
-         "on_time_rate_pct": 50.0},
+         "units_delivered": 30, "mean_lead_time_days": 4.75,
+         "sd_lead_time_days": 1.77,  # sample sd of 3.5 and 6: 2.5 / sqrt(2)
+         "mean_promised_lead_time_days": 4.0, "on_time_rate_pct": 50.0},
         # SH5 7 days, exactly on the expected time (on time); SH6 2.3 days (promised 5);
         # SH7 is older than 90 days
         {"supplier_id": "SUP2", "supplier_name": "Dairy Co", "delivered_shipments": 2,
          "units_delivered": 20, "mean_lead_time_days": 4.65,  # (7 + 2.3) / 2
+         "sd_lead_time_days": 3.32,  # 4.7 / sqrt(2)
          "mean_promised_lead_time_days": 6.0, "on_time_rate_pct": 100.0},
     ]
 
