@@ -55,7 +55,7 @@ class ParquetSink:
 class WarehouseSink:
     """Events straight into the warehouse's fact tables (a batch backfill, no stream).
 
-    ``run_id`` names the simulation (seed and configuration); with it each batch carries a
+    ``run_id`` names the simulation (the simulator's fingerprint); with it each batch carries a
     deduplication token, so re-running the same backfill leaves the warehouse unchanged.
     Without it (live mode, where batch names repeat) nothing is deduplicated.
     """

@@ -114,8 +114,9 @@ def simulate(
         simulator = Simulator(catalog, config)
     console.print(f"catalog: {n_stores:,} stores, {n_products:,} SKUs, "
                   f"{catalog.n_pairs:,} store-SKU pairs; seed {config.seed}")
-    note = None if live_mode else unfinished_day_note(
-        catalog.store_offset, first + timedelta(days=days - 1), datetime.now(UTC))
+    last_day = first + timedelta(days=days - 1)
+    note = None if live_mode else unfinished_day_note(catalog.store_offset, last_day,
+                                                      datetime.now(UTC))
     if note:
         err_console.print(f"[yellow]{note}[/yellow]", highlight=False)
 
@@ -134,11 +135,13 @@ def simulate(
     elif sink is SinkKind.warehouse:
         from retail.io.warehouse import connect
         from retail.warehouse.load import load_dimensions
+        from retail.warehouse.runs import claim_days, finish_days
 
         wh = connect(s.resolved_warehouse())
+        run_id = None if live_mode else f"sim-{simulator.fingerprint:016x}"
+        if run_id:  # before anything is written: refuse a second history of the same days
+            claim_days(wh, run_id, first, last_day)
         load_dimensions(wh, catalog, first, max(config.days if not live_mode else 366, 1))
-        run_id = None if live_mode else (f"sim-{config.seed}-{n_stores}x{n_products}-"
-                                         f"{config.rate:g}-{first}")
         console.print(f"warehouse: {s.resolved_warehouse().url} database "
                       f"{wh.database} (dimensions loaded)")
         out = WarehouseSink(wh, catalog, run_id)
@@ -170,6 +173,8 @@ def simulate(
                 bar.update(task, advance=1, events=bar.tasks[task].fields["events"] + len(batch))
 
             summary = backfill(simulator, out, stop=stop, on_batch=advance)
+        if sink is SinkKind.warehouse and not summary.stopped_early:
+            finish_days(wh, run_id, first, last_day, summary.total)
     _print_summary(summary, sink)
 
 

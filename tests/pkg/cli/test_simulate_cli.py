@@ -125,9 +125,9 @@ def test_the_start_date_setting_is_the_default_and_the_flag_wins():
 
 
 def test_the_demo_days_are_accepted():
-    """make demo: yesterday through Kafka, 35 days ending the day before straight in."""
-    assert first_day(str(DAY - timedelta(days=1)), None, 1, False, DAY) == date(2026, 12, 4)
-    start = DAY - timedelta(days=36)
+    """make demo: the day before yesterday through Kafka, the 35 days before it straight in."""
+    assert first_day(str(DAY - timedelta(days=2)), None, 1, False, DAY) == date(2026, 12, 3)
+    start = DAY - timedelta(days=37)
     assert first_day(str(start), None, 35, False, DAY) == start
 
 
@@ -147,3 +147,50 @@ def test_a_day_still_running_in_the_west_is_noted_until_it_ends_there():
     assert note and "2026-12-04 lasts until 2026-12-05 08:00 UTC" in note and "UTC-8" in note
     assert unfinished_day_note([-5, -8], last, datetime(2026, 12, 5, 8, tzinfo=UTC)) is None
     assert unfinished_day_note([-5], last, datetime(2026, 12, 5, 6, tzinfo=UTC)) is None
+
+
+@pytest.fixture
+def warehouse_env(migrated, fresh_database, monkeypatch):
+    monkeypatch.setenv("RETAIL_WAREHOUSE__URL", fresh_database.url)
+    monkeypatch.setenv("RETAIL_WAREHOUSE__DATABASE", fresh_database.database)
+    return migrated
+
+
+def _to_warehouse(*args: str):
+    return runner.invoke(app, ["simulate", "--sink", "warehouse", *SMALL, *args])
+
+
+def _facts(wh) -> tuple:
+    return wh.query_rows("SELECT (SELECT count() FROM fact_sales), (SELECT count() FROM "
+                         "fact_inventory), (SELECT sum(revenue) FROM agg_sales_daily), "
+                         "(SELECT groupArray(name) FROM (SELECT name FROM dim_store FINAL "
+                         "ORDER BY store_id))")[0]
+
+
+@pytest.mark.integration
+def test_a_second_simulation_of_days_the_warehouse_holds_is_refused_and_writes_nothing(
+        warehouse_env):
+    start = TODAY - timedelta(days=10)
+    first = _to_warehouse("--start", str(start), "--days", "3")
+    assert first.exit_code == 0, first.output
+    held = _facts(warehouse_env)
+    assert held[0] > 0
+    again = _to_warehouse("--start", str(start), "--days", "3")  # the same simulation
+    assert again.exit_code == 0, again.output
+    assert _facts(warehouse_env) == held
+    # another seed over a day it shares: a second history of that day would double it
+    other = _to_warehouse("--start", str(start + timedelta(days=2)), "--days", "2",
+                          "--seed", "99")
+    assert other.exit_code == 1, other.output
+    said = one_line(other.output)
+    assert f"already holds days {start}..{start + timedelta(days=2)}" in said
+    assert "retail warehouse reset --yes" in said
+    assert _facts(warehouse_env) == held  # not even the dimensions changed
+    # ... and after the days it holds, it is welcome
+    after = _to_warehouse("--start", str(start + timedelta(days=3)), "--days", "2",
+                          "--seed", "99")
+    assert after.exit_code == 0, after.output
+    assert _facts(warehouse_env)[0] > held[0]
+    assert warehouse_env.query_rows(
+        "SELECT groupArray(status) FROM job_runs FINAL WHERE job = 'simulate-warehouse'"
+    ) == [(["succeeded", "succeeded"],)]
