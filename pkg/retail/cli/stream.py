@@ -75,11 +75,11 @@ def status(last: Annotated[int, typer.Option(min=1, help="Batches to show")] = 1
 
     with connect(settings().resolved_warehouse()) as wh:
         rows = wh.query_rows(
-            "SELECT stream_id, batch_id, input_rows, rejected_rows, late_rows, alerts, "
-            "dateDiff('millisecond', started_at, finished_at), lag_ms, watermark, finished_at "
+            "SELECT stream_id, batch_id, input_rows, rejected_rows, late_rows, duplicate_rows, "
+            "alerts, dateDiff('millisecond', started_at, finished_at), lag_ms, watermark, finished_at "
             "FROM stream_batches FINAL ORDER BY finished_at DESC LIMIT {n:UInt32}", {"n": last})
-    table = Table("stream", "batch", "rows", "rejected", "late", "alerts", "ms", "lag ms",
-                  "watermark", "finished")
+    table = Table("stream", "batch", "rows", "rejected", "late", "repeats", "alerts", "ms",
+                  "lag ms", "watermark", "finished")
     for r in rows:
         table.add_row(r[0][:8], *[str(v) if v is not None else "-" for v in r[1:]])
     if rows:

@@ -88,8 +88,8 @@ def test_status_into_a_pipe_shows_every_column_whole(migrated, fresh_database):
     assert result.returncode == 0, result.stderr
     header = next(ln for ln in result.stdout.splitlines() if "stream" in ln)
     assert [c.strip() for c in header.split("┃") if c.strip()] == [
-        "stream", "batch", "rows", "rejected", "late", "alerts", "ms", "lag ms", "watermark",
-        "finished"], result.stdout
+        "stream", "batch", "rows", "rejected", "late", "repeats", "alerts", "ms", "lag ms",
+        "watermark", "finished"], result.stdout
     assert "…" not in result.stdout
     row = next(ln for ln in result.stdout.splitlines() if "5f0c2a9e" in ln)
     assert "2026-11-20 12:01:00" in row and "123456" in row, result.stdout
