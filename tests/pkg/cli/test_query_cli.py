@@ -37,15 +37,21 @@ def sales(rows) -> pa.Table:
 
 
 @pytest.fixture
-def chain(migrated, fresh_database, monkeypatch):
-    """Two stores with sales on two days, and the CLI pointed at them."""
-    migrated.insert_arrow("dim_store", pa.table({
-        "store_id": ["S00001", "S00002"], "name": ["Uptown", "Harbor"],
-        "region": ["North", "South"]}))
-    migrated.insert_arrow("fact_sales", sales(SALES))
+def warehouse(migrated, fresh_database, monkeypatch):
+    """An empty, migrated warehouse, and the CLI pointed at it."""
     monkeypatch.setenv("RETAIL_WAREHOUSE__URL", fresh_database.url)
     monkeypatch.setenv("RETAIL_WAREHOUSE__DATABASE", fresh_database.database)
     return migrated
+
+
+@pytest.fixture
+def chain(warehouse):
+    """Two stores with sales on two days."""
+    warehouse.insert_arrow("dim_store", pa.table({
+        "store_id": ["S00001", "S00002"], "name": ["Uptown", "Harbor"],
+        "region": ["North", "South"]}))
+    warehouse.insert_arrow("fact_sales", sales(SALES))
+    return warehouse
 
 
 def one_line(text: str) -> str:
@@ -73,11 +79,8 @@ def test_a_store_in_the_wrong_case_is_refused_naming_the_right_one(chain):
     assert "unknown store 's00002' (did you mean 'S00002'?" in one_line(result.output)
 
 
-def test_with_no_stores_loaded_the_error_says_how_to_load_them(migrated, fresh_database,
-                                                              monkeypatch):
-    migrated.insert_arrow("fact_sales", sales(SALES))
-    monkeypatch.setenv("RETAIL_WAREHOUSE__URL", fresh_database.url)
-    monkeypatch.setenv("RETAIL_WAREHOUSE__DATABASE", fresh_database.database)
+def test_with_no_stores_loaded_the_error_says_how_to_load_them(warehouse):
+    warehouse.insert_arrow("fact_sales", sales(SALES))
     result = runner.invoke(app, ["query", "store_low_stock", "--store", "S00001"])
     assert result.exit_code == 2, result.output
     assert "dim_store is empty" in result.output and "load-dims" in result.output
@@ -97,10 +100,7 @@ def test_a_day_that_is_not_a_date_names_the_flag_and_the_format(chain):
     assert "--as-of must be a date YYYY-MM-DD, got '2026/03/02'" in one_line(result.output)
 
 
-def test_an_empty_warehouse_says_there_is_nothing_to_report(migrated, fresh_database,
-                                                            monkeypatch):
-    monkeypatch.setenv("RETAIL_WAREHOUSE__URL", fresh_database.url)
-    monkeypatch.setenv("RETAIL_WAREHOUSE__DATABASE", fresh_database.database)
+def test_an_empty_warehouse_says_there_is_nothing_to_report(warehouse):
     result = runner.invoke(app, ["query", "executive_kpis"])
     assert result.exit_code == 1, result.output
     assert "fact_sales is empty" in result.output
