@@ -8,10 +8,12 @@ valid_rows`). A record is taken here only when nothing about it needs the row pa
 judgement; everything else goes back to the row path, which names the reason and the
 field. So this never accepts a record the row path would reject:
 
-- records that are empty, too big, or hold a line break (they would break the
-  newline-delimited read) go back whole, as does every record of a topic whose read fails
-  (invalid JSON, a non-object, a value that does not fit its column type) or that has a
-  field no contract of the topic knows;
+- the reader sees only the records :func:`retail.transforms.record_bytes.reader_can_take`
+  passes (valid UTF-8, one flat-looking object on one line: other shapes can crash the
+  process); the others go back whole;
+- every record of a topic whose read fails (invalid JSON, a value that does not fit its
+  column type, two objects on one line) or that has a field no contract of the topic
+  knows goes back whole;
 - a field JSON gives as ``null`` counts as present only if its key is in the record text
   (``"name":`` cannot occur inside a JSON string, where quotes are escaped), since the
   reader cannot tell a missing key from a null one; a field of another event type of the
@@ -32,6 +34,8 @@ import pyarrow.json as pj
 
 from retail.contracts.columnar import resolve_property, valid_rows
 from retail.contracts.registry import Contract, registry
+from retail.contracts.semantics import keys_once
+from retail.transforms.record_bytes import reader_can_take
 
 _SECONDS = "%Y-%m-%dT%H:%M:%S"
 _MAX_BLOCK = 1 << 30
@@ -61,13 +65,7 @@ def split_fast(batch: pa.RecordBatch, max_bytes: int, types: dict[str, pa.DataTy
     and the indices of the rows left for the row path."""
     n = batch.num_rows
     values = batch.column("value")
-    size = pc.binary_length(values)
-    eligible = pc.and_kleene(pc.and_kleene(pc.is_valid(values), pc.greater(size, 0)),
-                             pc.less_equal(size, max_bytes))
-    for ch in ("\n", "\r"):
-        eligible = pc.and_(eligible, pc.invert(pc.fill_null(pc.match_substring(values, ch),
-                                                            True)))
-    eligible = pc.fill_null(eligible, False).to_numpy(zero_copy_only=False)
+    eligible = reader_can_take(values, max_bytes)
     accepted = np.zeros(n, dtype=bool)
     out = []
     topics = batch.column("topic")
@@ -87,6 +85,8 @@ def split_fast(batch: pa.RecordBatch, max_bytes: int, types: dict[str, pa.DataTy
 def _parse_topic(values: pa.Array, rows: np.ndarray, contracts: tuple[Contract, ...],
                  types: dict[str, pa.DataType], timestamps: frozenset[str]
                  ) -> list[tuple[np.ndarray, pa.Table]]:
+    """Read ``values`` (records :func:`reader_can_take` passed: others can crash the
+    process) with Arrow's JSON reader; the rows the contracts accept, per event type."""
     names = sorted({f for c in contracts for f in c.schema["properties"]})
     schema = pa.schema([(f, types[f]) for f in names])
     text = b"\n".join(values.to_pylist())
@@ -145,7 +145,10 @@ def _accepts(c: Contract, part: pa.Table, texts: pa.Array, names: list[str],
             ok = pc.and_(ok, pc.or_(pc.invert(col), _has_key(texts, name, unsure)))
         if name in own and name in timestamps:
             ok = pc.and_(ok, _real_times(part.column(name)).combine_chunks())
-    return ok
+    # Each required key is in the text now, and no unknown one. More key ends than required
+    # keys: a key given twice (the reader and orjson may keep different values), an
+    # optional field or an escaped quote before a colon; the row path judges.
+    return pc.and_(ok, keys_once(texts, len(c.schema["required"])))
 
 
 def _real_times(col: pa.ChunkedArray) -> pa.ChunkedArray:

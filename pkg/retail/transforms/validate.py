@@ -31,10 +31,15 @@ from pyspark.sql import types as T
 from retail.contracts.columnar import UnsupportedSchema, resolve_property
 from retail.contracts.registry import ENVELOPE_FIELDS, ContractViolation, registry
 from retail.transforms.parse_fast import split_fast, struct_of
+from retail.transforms.record_bytes import as_text, json_depth, originals
 
 _SPARK_TYPES = {"string": T.StringType(), "integer": T.LongType(), "number": T.DoubleType()}
 _ARROW_TYPES = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64()}
 REJECT_COLUMNS = ("reject_reason", "reject_error", "reject_field")
+# Contracts are flat objects. Deeper records are refused before anything walks them (a
+# message naming a value, or jsonschema, would recurse through it).
+MAX_DEPTH = 32
+_TOO_DEEP = ("serialization_error", f"nested deeper than {MAX_DEPTH} levels", None)
 
 
 def _json_type(prop: dict[str, Any]) -> str:
@@ -82,7 +87,7 @@ _PARSED = T.StructType([
     T.StructField("topic", T.StringType()), T.StructField("partition", T.IntegerType()),
     T.StructField("offset", T.LongType()), T.StructField("kafka_time", T.TimestampType()),
     T.StructField("key", T.StringType()), T.StructField("payload", T.StringType()),
-    T.StructField("data", data_schema()),
+    T.StructField("payload_base64", T.StringType()), T.StructField("data", data_schema()),
     *[T.StructField(n, T.StringType()) for n in REJECT_COLUMNS],
 ])
 
@@ -104,12 +109,21 @@ def _verdict(value: bytes | None, topic: str, max_bytes: int
         return None, ("invalid", f"payload of {len(value)} bytes exceeds the {max_bytes}-byte "
                       "limit", None)
     try:
+        value.decode("utf-8")  # orjson would say "str is not valid UTF-8: surrogates ..."
+    except UnicodeDecodeError as exc:
+        return None, ("serialization_error", f"not valid UTF-8 at byte {exc.start}", None)
+    try:
         event = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own bound: 1024 levels
+            return None, _TOO_DEEP
         return None, ("serialization_error", f"not valid JSON: {exc}", None)
     if not isinstance(event, dict):
         return None, ("serialization_error",
                       f"not a JSON object but a {type(event).__name__}", None)
+    if value.count(b"{") + value.count(b"[") > MAX_DEPTH and \
+            json_depth(event, MAX_DEPTH) > MAX_DEPTH:
+        return None, _TOO_DEEP
     kind, version = event.get("event_type"), event.get("schema_version")
     found = registry().get((kind, version)) if isinstance(kind, str) and \
         isinstance(version, int) and not isinstance(version, bool) else None
@@ -118,6 +132,7 @@ def _verdict(value: bytes | None, topic: str, max_bytes: int
                       f"no contract for event_type {kind!r} version {version!r}", "event_type")
     try:
         found.validate(event)
+        found.validate_keys(value, event)
     except ContractViolation as exc:
         return event, ("contract_violation", str(exc), exc.field)
     if found.topic != topic:
@@ -133,30 +148,25 @@ def _verdict(value: bytes | None, topic: str, max_bytes: int
     return event, None
 
 
-def _parse_batches(batches: Iterator[pa.RecordBatch], max_bytes: int
-                   ) -> Iterator[pa.RecordBatch]:
+def _parse_batches(batches: Iterator[pa.RecordBatch], max_bytes: int,
+                   fast_path: bool = True) -> Iterator[pa.RecordBatch]:
+    """Parse and judge Kafka batches: the columnar path first (unless ``fast_path`` is
+    False), the row path for whatever it leaves."""
     data_type = pa.struct([(n, _ARROW_TYPES[k]) for n, k in field_types().items()])
     types = {n: _ARROW_TYPES[k] for n, k in field_types().items()}
     for batch in batches:
-        fast, slow = split_fast(batch, max_bytes, types, timestamp_fields())
+        fast, slow = split_fast(batch, max_bytes, types, timestamp_fields()) if fast_path \
+            else ([], range(batch.num_rows))
         for rows, fields in fast:
             part = batch.take(pa.array(rows))
-            none = pa.nulls(len(rows), pa.string())
+            none = pa.nulls(len(rows), pa.string())  # valid UTF-8: payload is exact
             yield pa.RecordBatch.from_arrays([
                 part["topic"], part["partition"], part["offset"], part["timestamp"],
-                _text(part["key"]), _text(part["value"]), struct_of(fields, data_type),
+                as_text(part["key"]), as_text(part["value"]), none, struct_of(fields, data_type),
                 none, none, none], names=_PARSED.fieldNames())
         if len(slow):
             yield _row_path(batch if len(slow) == batch.num_rows else
                             batch.take(pa.array(slow)), max_bytes, data_type)
-
-
-def _text(col: pa.Array) -> pa.Array:
-    try:
-        return pc.cast(col, pa.string())
-    except pa.ArrowInvalid:  # not UTF-8: keep what can be read, as the row path does
-        return pa.array([v.decode("utf-8", "replace") if v is not None else None
-                         for v in col.to_pylist()], pa.string())
 
 
 def _row_path(batch: pa.RecordBatch, max_bytes: int, data_type: pa.StructType
@@ -175,7 +185,8 @@ def _row_path(batch: pa.RecordBatch, max_bytes: int, data_type: pa.StructType
     reasons, errors, fields = zip(*verdicts, strict=True) if verdicts else ((), (), ())
     return pa.RecordBatch.from_arrays([
         batch["topic"], batch["partition"], batch["offset"], batch["timestamp"],
-        _text(batch["key"]), _text(batch["value"]), data, pa.array(reasons, pa.string()),
+        as_text(batch["key"]), as_text(batch["value"]), originals(batch["value"]), data,
+        pa.array(reasons, pa.string()),
         pa.array(errors, pa.string()), pa.array(fields, pa.string()),
     ], names=_PARSED.fieldNames())
 
@@ -209,21 +220,34 @@ def _fits(value: Any, arrow_type: pa.DataType) -> bool:
     return True
 
 
-def parse_events(raw: DataFrame, *, max_bytes: int, max_future_minutes: float) -> DataFrame:
+def parse_events(raw: DataFrame, *, max_bytes: int, max_future_minutes: float,
+                 fast_path: bool = True) -> DataFrame:
     """Kafka's columns -> one row per record with typed event fields and the verdict.
 
-    Output: ``topic, partition, offset, kafka_time, key, payload, data, event_id,
-    event_type, schema_version, event_time, store_id, product_id`` and the reject columns
-    (null for a good event). ``data`` holds every contract field, typed. Events more than
+    Output: ``topic, partition, offset, kafka_time, key, payload, payload_base64, data,
+    event_id, event_type, schema_version, event_time, store_id, product_id`` and the
+    reject columns (null for a good event). ``data`` holds every contract field, typed.
+    ``payload`` is the record as text; ``payload_base64`` is null unless the record is not
+    valid UTF-8 (always rejected), when it holds the exact bytes. Events more than
     ``max_future_minutes`` ahead of the clock are ``invalid``.
+
+    Args:
+        raw: Kafka's columns (``key``, ``value``, ``topic``, ``partition``, ``offset``,
+            ``timestamp``).
+        max_bytes: records longer than this are ``invalid``.
+        max_future_minutes: how far ahead of the clock an ``event_time`` may be.
+        fast_path: False judges every record with the row path alone (orjson and the
+            compiled contracts, no Arrow JSON reader): slower, for re-running a batch
+            after a Python worker crashed.
     """
-    parsed = raw.mapInArrow(lambda it: _parse_batches(it, max_bytes), _PARSED)
+    parsed = raw.mapInArrow(lambda it: _parse_batches(it, max_bytes, fast_path), _PARSED)
     data = F.col("data")
     event_time = F.try_to_timestamp(data["event_time"])
     horizon_ms = F.unix_millis(F.current_timestamp()) + int(max_future_minutes * 60_000)
     future = F.col("reject_reason").isNull() & (F.unix_millis("event_time") > horizon_ms)
     return (parsed.select(
-        "topic", "partition", "offset", "kafka_time", "key", "payload", "data",
+        "topic", "partition", "offset", "kafka_time", "key", "payload", "payload_base64",
+        "data",
         data["event_id"].alias("event_id"), data["event_type"].alias("event_type"),
         data["schema_version"].cast("int").alias("schema_version"),
         event_time.alias("event_time"), data["store_id"].alias("store_id"),

@@ -4,6 +4,7 @@ events with a verdict out. Events are written here by hand from the contracts
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -134,8 +135,8 @@ def test_the_parsed_columns_have_the_documented_types(spark):
         parsed.drop("data").schema,
         T.StructType.fromDDL(
             "topic string, partition int, offset long, kafka_time timestamp, key string, "
-            "payload string, event_id string, event_type string, schema_version int, "
-            "event_time timestamp, store_id string, product_id string, "
+            "payload string, payload_base64 string, event_id string, event_type string, "
+            "schema_version int, event_time timestamp, store_id string, product_id string, "
             "reject_reason string, reject_error string, reject_field string"))
     assert parsed.schema["data"].dataType["quantity"].dataType == T.LongType()
     assert parsed.schema["data"].dataType["unit_price"].dataType == T.DoubleType()
@@ -237,7 +238,9 @@ def test_a_rejected_record_keeps_its_payload_and_says_what_was_wrong(spark):
     assert rows[0].payload == "this is not json"
     assert rows[0].reject_error.startswith("not valid JSON: ")
     assert rows[1].payload == '{"event_type": "\ufffd"}'
-    assert rows[1].reject_error.startswith("not valid JSON: ")
+    assert rows[1].reject_error == "not valid UTF-8 at byte 16"
+    assert base64.b64decode(rows[1].payload_base64) == bad_utf8  # the exact bytes
+    assert [rows[i].payload_base64 for i in (0, 2, 3)] == [None] * 3  # payload is exact
     assert rows[2].payload is None
     assert rows[2].reject_error == "record has no value (tombstone)"
     assert rows[3].payload == "[1,2]"
