@@ -5,7 +5,8 @@ bulk producers validate columns with Arrow compute kernels and encode JSON by jo
 column texts. The row validator stays the reference: the columnar one is compiled from
 the same JSON Schema, refuses to compile a keyword it does not implement (so a new
 constraint can never be skipped silently), and rows it rejects are re-checked row by row to
-get the exact message for the dead-letter record. Tests check both agree.
+get the exact message for the dead-letter record. The rules beyond JSON Schema come from
+:mod:`retail.contracts.semantics`, which evaluates each both ways. Tests check both agree.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retail.contracts.registry import Contract
+from retail.contracts.semantics import rows_keep
 
 _ANNOTATIONS = {"description", "title", "$comment", "examples", "default"}
 _IMPLEMENTED = _ANNOTATIONS | {"type", "const", "enum", "pattern", "minimum", "maximum",
@@ -70,7 +72,8 @@ def _check(col: pa.ChunkedArray, rule: str, arg: Any) -> pa.ChunkedArray | None:
 
 
 def valid_rows(contract: Contract, table: pa.Table) -> pa.ChunkedArray | pa.Array:
-    """A boolean per row: True where the row satisfies ``contract``.
+    """A boolean per row: True where the row satisfies ``contract``, its semantic rules
+    included (a sale line's arithmetic, time bounds).
 
     ``table`` holds the event as JSON would (times already formatted as strings). A
     missing required column, an extra column or a column of the wrong type fails every
@@ -114,7 +117,7 @@ def valid_rows(contract: Contract, table: pa.Table) -> pa.ChunkedArray | pa.Arra
         present = pc.is_valid(col)
         col_ok = pc.if_else(present, pc.fill_null(col_ok, False), nullable)
         ok = pc.and_(ok, col_ok)
-    return ok
+    return pc.and_(ok, rows_keep(contract.rules, table))
 
 
 def json_ready(table: pa.Table) -> pa.Table:

@@ -5,6 +5,8 @@ fields. The registry adds the envelope (``schemas/envelope/v1.json``): ``event_i
 ``event_type`` (fixed to the event type), ``schema_version`` (fixed to N) and
 ``event_time``, closes the object (unknown fields are errors) and compiles a validator.
 ``Contract.schema`` is the full, standalone JSON Schema (draft-07) that other tools can use.
+What JSON Schema cannot say (a sale line's arithmetic, timestamps bounded by what they mean)
+is in :mod:`retail.contracts.semantics`, checked after the schema.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 
 import fastjsonschema
 
+from retail.contracts.semantics import (LineTotal, TimeSpan, duplicate_key, first_broken,
+                                       rules_for)
 from retail.contracts.topics import topic_for_event_type
 
 ENVELOPE_FIELDS = ("event_id", "event_type", "schema_version", "event_time")
@@ -45,13 +49,15 @@ class Contract:
     schema: dict[str, Any]
     topic: str
     _validate: Any = field(repr=False, compare=False)
+    rules: tuple[LineTotal | TimeSpan, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(self.schema["properties"])
 
     def validate(self, event: Mapping[str, Any]) -> None:
-        """Raise :class:`ContractViolation` naming the first bad field."""
+        """Raise :class:`ContractViolation` naming the first bad field: the schema first,
+        then the contract's :mod:`~retail.contracts.semantics` rules."""
         try:
             self._validate(event)
         except fastjsonschema.JsonSchemaValueException as exc:
@@ -70,6 +76,19 @@ class Contract:
             if isinstance(value, float) and not math.isfinite(value):
                 raise ContractViolation(self.event_type, f"{self.event_type} v{self.version}: "
                                         f"{key} must be a finite number, got {value}", key)
+        broken = first_broken(self.rules, event)
+        if broken is not None:
+            raise ContractViolation(self.event_type, f"{self.event_type} v{self.version}: "
+                                    f"{broken[1]}", broken[0])
+
+    def validate_keys(self, text: bytes | str, event: Mapping[str, Any]) -> None:
+        """Raise :class:`ContractViolation` if the JSON object ``text``, parsed as
+        ``event``, gives a key more than once (naming that key)."""
+        twice = duplicate_key(text, event)
+        if twice is not None:
+            raise ContractViolation(self.event_type, f"{self.event_type} v{self.version}: key "
+                                    f"{twice} is given more than once (JSON parsers disagree "
+                                    "on which value counts)", twice)
 
 
 def _missing_field(message: str) -> str | None:
@@ -124,6 +143,7 @@ def registry() -> dict[tuple[str, int], Contract]:
                 schema=schema,
                 topic=topic_for_event_type(folder.name),
                 _validate=fastjsonschema.compile(schema),
+                rules=rules_for(folder.name, tuple(schema["properties"])),
             )
     return out
 
