@@ -3,6 +3,7 @@ the sinks write (columns named like the warehouse's)."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -10,7 +11,8 @@ import pyarrow.compute as pc
 from retail.transforms.alerts import ALERT_COLUMNS
 from retail.transforms.validate import event_columns, timestamp_fields
 
-COLLECTED_COLUMNS = ("topic", "partition", "offset", "key", "payload", "event_type",
+COLLECTED_COLUMNS = ("topic", "partition", "offset", "key", "payload", "payload_base64",
+                     "event_type",
                      "schema_version", "event_id", "event_time", "store_id", "product_id",
                      "data", "reject_reason", "reject_error", "reject_field")
 STATE_DDL = ("store_id string, product_id string, quantity_on_hand long, "
@@ -42,12 +44,19 @@ def event_tables(good: pa.Table) -> dict[str, pa.Table]:
 
 
 def quarantine_rows(rejected: pa.Table) -> pa.Table:
+    """Rejected records as ``quarantine_events`` rows. ``payload`` shows each as text;
+    ``payload_base64`` always holds its exact bytes (the parse's base64 where the text is
+    not exact, else the text's UTF-8, which is; empty for a tombstone)."""
     n = rejected.num_rows
     return pa.table({
         "source": pa.array(["stream"] * n), "topic": rejected["topic"],
         "partition": pc.cast(rejected["partition"], pa.int32()),
         "offset": pc.cast(rejected["offset"], pa.int64()), "key": rejected["key"],
         "payload": pc.fill_null(rejected["payload"], ""),
+        "payload_base64": pa.array([
+            kept if kept is not None else base64.b64encode((text or "").encode()).decode()
+            for kept, text in zip(rejected["payload_base64"].to_pylist(),
+                                  rejected["payload"].to_pylist(), strict=True)], pa.string()),
         "reason": rejected["reject_reason"], "error": pc.fill_null(rejected["reject_error"], ""),
         "error_field": rejected["reject_field"], "event_time": _ms(rejected["event_time"]),
     })

@@ -29,18 +29,25 @@ class StreamPublisher:
         self.max_payload_chars = max_payload_chars
 
     def dead_letters(self, rejected: pa.Table) -> int:
-        """One ``dead_letter`` event per rejected record (payloads over the limit are cut;
-        the quarantine table keeps them whole)."""
+        """One ``dead_letter`` event per rejected record.
+
+        ``payload`` is the record as text, cut past the size limit (the quarantine table
+        keeps it whole). A record that is not valid UTF-8 also gets ``payload_base64``, its
+        exact bytes (unless cut): without it, its text is exact.
+        """
         for r in rejected.to_pylist():
             payload, cut = r["payload"] or "", self.max_payload_chars
+            original = r["payload_base64"]
             if len(payload) > cut:
-                payload = (f"{payload[:cut]}... [cut at {cut} of {len(payload)} characters; "
-                           "whole in quarantine_events]")
-            self.producer.send(dead_letter_event(
+                payload, original = (f"{payload[:cut]}... [cut at {cut} of {len(payload)} "
+                                     "characters; whole in quarantine_events]"), None
+            letter = dead_letter_event(
                 payload=payload, reason=r["reject_reason"],
                 error=f"{r['reject_error']} (at {r['topic']}[{r['partition']}]@{r['offset']})",
                 field=r["reject_field"], source_topic=r["topic"], event_type=r["event_type"],
-                key=r["key"], producer=PRODUCER))
+                key=r["key"], producer=PRODUCER)
+            self.producer.send(letter if original is None else
+                               {**letter, "payload_base64": original})
         return rejected.num_rows
 
     def restock_alerts(self, alerts: pa.Table) -> int:
