@@ -161,6 +161,65 @@ def test_an_event_sent_again_after_sparks_id_memory_counts_once_everywhere(strea
     assert _totals(stream_env) == before
 
 
+def test_another_version_of_an_event_is_quarantined_beside_the_original(stream_env):
+    """The same event id with other content: at once (inside Spark's memory) and in a later
+    run. The version counted first stays; each other version is quarantined with reason
+    conflicting_duplicate; a plain copy of the original is dropped without a trace."""
+    sim = stream_env.simulate(stores=1, products=20, rate=10)
+    sales = sim.tables["sales_transaction"]
+    pay = sales.schema.get_field_index("payment_method")
+    methods = ["cash", "credit_card", "debit_card", "mobile_wallet", "gift_card"]
+    original = sales["payment_method"].to_pylist()[:3]
+    other = [next(m for m in methods if m != o) for o in original]
+    third = next(m for m in methods if m not in (original[0], other[0]))
+    edited = sales.slice(0, 3).set_column(pay, "payment_method", pa.array(other))
+    producer = EventProducer(stream_env.kafka, name="test-versions")
+    producer.send_table("sales_transaction", edited)  # right behind the originals
+    producer.flush()
+    first = stream_env.run()
+    assert first.rejected_rows == 3
+    producer.send_table("sales_transaction", edited.slice(0, 1).set_column(
+        pay, "payment_method", pa.array([third])))  # a third version, later
+    producer.send_table("sales_transaction", sales.slice(5, 2))  # plain copies
+    producer.close()
+    later = stream_env.run()
+    assert later.rejected_rows == 1 and later.duplicates_dropped == 2
+
+    rows = stream_env.wh.query_rows(
+        "SELECT event_id, payment_method FROM fact_sales WHERE toString(event_id) IN "
+        "{ids:Array(String)}", {"ids": edited["event_id"].to_pylist()})
+    assert {str(i): m for i, m in rows} == dict(zip(  # the first version, once each
+        sales["event_id"].to_pylist()[:3], original, strict=True))
+    quarantined = stream_env.wh.query_rows(
+        "SELECT reason, error_field, JSONExtractString(payload, 'payment_method') "
+        "FROM quarantine_events ORDER BY quarantined_at, offset")
+    assert [(r, f) for r, f, _ in quarantined] == [("conflicting_duplicate", "event_id")] * 4
+    assert sorted(m for *_, m in quarantined) == sorted([*other, third])
+
+
+def test_a_fresh_checkpoint_bounds_lateness_from_its_first_batch(stream_env):
+    """No earlier batch to take a watermark from: the first batch's own newest event sets
+    it, so an event from 1900 is late (not a year=1900 lake partition), while a streamed
+    backfill of a whole day still passes."""
+    sim = stream_env.simulate(stores=1, products=20, rate=10)
+    ancient = sim.tables["sales_transaction"].slice(0, 1)
+    for name in ("event_id", "event_time", "timestamp"):
+        value = str(uuid.uuid4()) if name == "event_id" else datetime(1900, 1, 1, tzinfo=UTC)
+        ancient = ancient.set_column(ancient.schema.get_field_index(name), name,
+                                     pa.array([value], ancient.schema.field(name).type))
+    producer = EventProducer(stream_env.kafka, name="test-1900")
+    producer.send_table("sales_transaction", ancient)
+    producer.close()
+    summary = stream_env.run()
+    assert summary.rejected_rows == 1
+    assert summary.reports[0].watermark is not None
+    (reason, field), = stream_env.rows("SELECT reason, error_field FROM quarantine_events")
+    assert (reason, field) == ("late", "event_time")
+    (n,), = stream_env.rows("SELECT count() FROM fact_sales")
+    assert n == sim.count("sales_transaction")
+    assert not list(stream_env.lake_root.rglob("year=1900"))
+
+
 def test_events_behind_the_watermark_are_quarantined_as_late(stream_env):
     now = datetime.now(UTC).replace(microsecond=0)
     producer = EventProducer(stream_env.kafka, name="test-late")

@@ -12,9 +12,9 @@ from retail.transforms.alerts import ALERT_COLUMNS
 from retail.transforms.validate import event_columns, timestamp_fields
 
 COLLECTED_COLUMNS = ("topic", "partition", "offset", "key", "payload", "payload_base64",
-                     "event_type",
-                     "schema_version", "event_id", "event_time", "store_id", "product_id",
-                     "data", "reject_reason", "reject_error", "reject_field")
+                     "event_type", "schema_version", "event_id", "event_time", "store_id",
+                     "product_id", "data", "content_hash", "reject_reason", "reject_error",
+                     "reject_field")
 STATE_DDL = ("store_id string, product_id string, quantity_on_hand long, "
              "last_event_time timestamp, velocity_per_day double, velocity_at timestamp, "
              "restock_alert_id string")

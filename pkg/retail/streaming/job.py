@@ -28,7 +28,7 @@ from retail.io.warehouse import ClickHouseWarehouse
 from retail.settings import Settings
 from retail.streaming.processor import BatchReport, MicroBatchProcessor
 from retail.streaming.publish import StreamPublisher
-from retail.transforms.events import drop_duplicate_events
+from retail.transforms.events import drop_duplicate_events, with_content_hash
 from retail.transforms.validate import parse_events
 
 ROCKSDB = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
@@ -229,7 +229,10 @@ class StreamRunner:
         s = self.settings.stream
         parsed = parse_events(kafka_stream(spark, self.settings), max_bytes=s.max_event_bytes,
                               max_future_minutes=s.max_future_minutes)
-        writer = (drop_duplicate_events(parsed, within_minutes=s.dedup_minutes)
+        # Copies collapse in Spark's memory; other versions of an id pass, and the event
+        # memory (streaming/seen.py) tells them apart.
+        writer = (drop_duplicate_events(with_content_hash(parsed),
+                                        within_minutes=s.dedup_minutes, content="content_hash")
                   .writeStream.foreachBatch(fn).queryName("retail_stream")
                   .option("checkpointLocation", self.settings.stream_checkpoint()))
         if available_now:

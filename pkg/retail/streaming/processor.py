@@ -32,7 +32,7 @@ from retail.streaming.reference import Reference
 from retail.streaming.seen import drop_seen
 from retail.streaming.state import STATE_SCHEMA, KeyCache, StreamState, watermark_from
 from retail.transforms import anomalies, inventory
-from retail.transforms.events import mark_late
+from retail.transforms.events import is_good, mark_late
 from retail.transforms.metrics import sales_window_metrics
 from retail.transforms.validate import check_references
 from retail.warehouse.load import fact_tables
@@ -111,20 +111,32 @@ class MicroBatchProcessor:
         started, began_at = time.monotonic(), datetime.now(UTC)
         state = StreamState(self.wh, self.stream_id(), self._keys)
         ref, (stores, products, lead_times) = self.reference()
+        checked = check_references(batch, stores, products)
         high_mark = state.high_mark_before(batch_id)
+        if high_mark is None:
+            # A fresh checkpoint (or nothing good so far): lateness is bounded from the
+            # first batch on, by the batch's own newest event (not the clock, so a streamed
+            # backfill still passes). One more Spark job, on this batch only; the batch is
+            # cached so the source and the stateful steps run once.
+            checked = checked.persist()
+            newest_ms = checked.where(is_good()).agg(
+                F.max(F.unix_millis("event_time"))).first()[0]
+            high_mark = None if newest_ms is None else \
+                datetime.fromtimestamp(newest_ms / 1000, UTC)
         watermark = watermark_from(high_mark, self.settings.late_after_minutes)
         report = BatchReport(batch_id, watermark=watermark)
         t = time.monotonic()
         # One Spark job reads, parses and checks the batch; the rest works from this table.
-        events = mark_late(check_references(batch, stores, products), watermark=watermark)
+        events = mark_late(checked, watermark=watermark)
         everything = events.select(*bt.COLLECTED_COLUMNS).toArrow()
+        checked.unpersist()  # (a no-op unless cached above)
         is_rejected = pc.is_valid(everything["reject_reason"])
         rejected, good = everything.filter(is_rejected), everything.filter(pc.invert(is_rejected))
-        report.rejected = bt.reason_counts(rejected)
         t = report.timed("read+parse", t)
-        good, report.duplicate_rows = drop_seen(
-            self.wh, good, stream_id=state.stream_id, batch_id=batch_id,
-            token=state.token(batch_id, "event_ids"))
+        seen = drop_seen(self.wh, good, stream_id=state.stream_id, batch_id=batch_id,
+                         token=state.token(batch_id, "event_ids"))
+        good, rejected = seen.fresh, pa.concat_tables([rejected, seen.conflicts])
+        report.duplicate_rows, report.rejected = seen.copies, bt.reason_counts(rejected)
         report.input_rows, report.good_rows = everything.num_rows, good.num_rows
         t = report.timed("seen-ids", t)
         newest = pc.max(good["event_time"]).as_py() if good.num_rows else None

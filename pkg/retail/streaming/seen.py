@@ -1,38 +1,65 @@
-"""The stream's durable event memory: an event sent again at any later time counts once.
+"""The stream's durable event memory: an event sent again at any later time counts once, and
+another version of an event id is caught instead of counted or lost.
 
-Spark's deduplication remembers ids for minutes. Behind it, every micro-batch registers
-the ids of its good events in the warehouse's ``stream_event_ids`` (kept for Kafka's
-retention plus a day) and drops the events an *earlier* batch registered. A batch replayed
-after a crash registers nothing new (the insert carries the batch's token) and finds the
-same earlier registrations, so it drops exactly what its first attempt dropped.
+Spark's deduplication remembers (id, content) pairs for minutes. Behind it, every
+micro-batch registers the ids of its good events, with a hash of their content, in the
+warehouse's ``stream_event_ids`` (kept for Kafka's retention plus a day) and looks up which
+an *earlier* batch registered:
+
+- same id, same content: a copy; dropped silently;
+- same id, other content: another version (a producer bug, an edited replay); quarantined
+  as ``conflicting_duplicate``, the version counted first stays. Two versions within one
+  batch: the first in Kafka order stays.
+
+A batch replayed after a crash registers nothing new (the insert carries the batch's
+token) and finds the same earlier registrations, so it drops exactly what its first
+attempt dropped.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from retail.io.warehouse import Warehouse
 
-# Ids of this batch's events that another batch registered first: within this stream, a
-# lower batch id; from another stream (a new checkpoint), an earlier registration. The
-# event_hour range lets the primary key skip every hour the batch has no event in, and the
-# test sits in HAVING so it cannot be pushed into the scan and spoil the key's use.
+CONFLICT = "conflicting_duplicate"
+
+# The ids of this batch's events that another batch registered first (within this stream,
+# a lower batch id; from another stream, i.e. a new checkpoint, an earlier registration),
+# each with the content hashes registered for it then. The event_hour range lets the
+# primary key skip every hour the batch has no event in, and the test sits in HAVING so it
+# cannot be pushed into the scan and spoil the key's use.
 _EARLIER = """
-SELECT toString(event_id) AS event_id
-FROM stream_event_ids
-WHERE event_hour BETWEEN {lo:DateTime64(3)} AND {hi:DateTime64(3)}
-  AND (event_hour, event_id) IN (
-      SELECT event_hour, event_id FROM stream_event_ids
-      WHERE event_hour BETWEEN {lo:DateTime64(3)} AND {hi:DateTime64(3)}
-        AND stream_id = {s:String} AND batch_id = {b:Int64})
-GROUP BY event_id
-HAVING max((stream_id = {s:String} AND batch_id < {b:Int64})
+SELECT toString(event_id) AS event_id, groupUniqArrayIf(content_hash, earlier) AS hashes
+FROM (
+    SELECT event_id, content_hash,
+           (stream_id = {s:String} AND batch_id < {b:Int64})
            OR (stream_id != {s:String} AND seen_at < (
                SELECT min(seen_at) FROM stream_event_ids
                WHERE event_hour BETWEEN {lo:DateTime64(3)} AND {hi:DateTime64(3)}
-                 AND stream_id = {s:String} AND batch_id = {b:Int64})))
+                 AND stream_id = {s:String} AND batch_id = {b:Int64})) AS earlier
+    FROM stream_event_ids
+    WHERE event_hour BETWEEN {lo:DateTime64(3)} AND {hi:DateTime64(3)}
+      AND (event_hour, event_id) IN (
+          SELECT event_hour, event_id FROM stream_event_ids
+          WHERE event_hour BETWEEN {lo:DateTime64(3)} AND {hi:DateTime64(3)}
+            AND stream_id = {s:String} AND batch_id = {b:Int64})
+)
+GROUP BY event_id
+HAVING max(earlier)
 """
+
+
+@dataclass
+class Seen:
+    """What the memory made of a batch's good events."""
+
+    fresh: pa.Table  # counted now
+    copies: int  # dropped: counted before with the same content
+    conflicts: pa.Table  # other versions of counted ids, reject columns filled in
 
 
 def event_hours(event_time: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -41,22 +68,25 @@ def event_hours(event_time: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.
 
 
 def drop_seen(wh: Warehouse, good: pa.Table, *, stream_id: str, batch_id: int,
-              token: str) -> tuple[pa.Table, int]:
-    """Register ``good``'s event ids as seen by this batch; return the events no earlier
-    batch registered, and how many were dropped.
+              token: str) -> Seen:
+    """Register ``good``'s events as seen by this batch and sort them into fresh events,
+    copies and conflicting versions.
 
     Args:
         wh: the warehouse holding ``stream_event_ids``.
-        good: the batch's accepted events (``event_id``, ``event_time`` columns).
+        good: the batch's accepted events (``event_id``, ``event_time``, ``content_hash``
+            and the reject columns).
         stream_id: the streaming query's id (stable across restarts of one checkpoint).
         batch_id: the micro-batch id.
         token: the insert's deduplication token (the same on a replay of the batch).
     """
     if good.num_rows == 0:
-        return good, 0
+        return Seen(good, 0, good)
+    # ClickHouse prints UUIDs in lower case; a producer may have sent upper case.
+    ids = pc.utf8_lower(good["event_id"])
     hours = event_hours(good["event_time"])
     wh.insert_arrow("stream_event_ids", pa.table({
-        "event_id": good["event_id"], "event_hour": hours,
+        "event_id": good["event_id"], "event_hour": hours, "content_hash": good["content_hash"],
         "stream_id": pa.array([stream_id] * good.num_rows, pa.string()),
         "batch_id": pa.array([batch_id] * good.num_rows, pa.int64()),
     }), dedup_token=token)
@@ -64,9 +94,48 @@ def drop_seen(wh: Warehouse, good: pa.Table, *, stream_id: str, batch_id: int,
     earlier = wh.query_arrow(_EARLIER, {"lo": lo.replace(tzinfo=None),
                                         "hi": hi.replace(tzinfo=None),
                                         "s": stream_id, "b": batch_id})
-    if earlier.num_rows == 0:
-        return good, 0
-    # ClickHouse prints UUIDs in lower case; a producer may have sent upper case.
-    known = pc.is_in(pc.utf8_lower(good["event_id"]), value_set=earlier["event_id"])
-    fresh = good.filter(pc.invert(known))
-    return fresh, good.num_rows - fresh.num_rows
+    known = dict(zip(earlier["event_id"].to_pylist(), earlier["hashes"].to_pylist(),
+                     strict=True))
+    verdict = [None] * good.num_rows  # None: fresh; "copy"; or the conflict's message
+    first: dict[str, int] = {}  # id -> content of its first row in this batch
+    for i in _repeated_rows(ids, known):
+        event_id, content = ids[i].as_py(), good["content_hash"][i].as_py()
+        hashes = known.get(event_id)
+        if hashes is not None:  # counted by an earlier batch (hash 0: registered unhashed)
+            verdict[i] = "copy" if content in hashes or 0 in hashes else (
+                f"event_id {event_id} was counted before with other content: that version "
+                "is kept")
+        elif event_id in first:
+            verdict[i] = "copy" if first[event_id] == content else (
+                f"event_id {event_id} is in this batch twice with other content: the first "
+                "in Kafka order is kept")
+        else:
+            first[event_id] = content
+    return _sorted(good, verdict)
+
+
+def _repeated_rows(ids: pa.ChunkedArray, known: dict[str, list[int]]) -> list[int]:
+    """Rows whose id an earlier batch registered, and the rows of an id the batch holds more
+    than once, in Kafka order (the batch is collected in that order)."""
+    rows = pc.indices_nonzero(pc.is_in(ids, value_set=pa.array(list(known), pa.string())))
+    out = set(rows.to_pylist())
+    counts = pc.value_counts(ids)
+    twice = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if len(twice):  # every row of such an id, the first one included (it sets the content)
+        out.update(pc.indices_nonzero(pc.is_in(ids, value_set=twice)).to_pylist())
+    return sorted(out)
+
+
+def _sorted(good: pa.Table, verdict: list[str | None]) -> Seen:
+    is_fresh = pa.array([v is None for v in verdict])
+    is_conflict = pa.array([v not in (None, "copy") for v in verdict])
+    conflicts = good.filter(is_conflict)
+    messages = pa.array([v for v in verdict if v not in (None, "copy")], pa.string())
+    n = conflicts.num_rows
+    for name, values in (("reject_reason", pa.array([CONFLICT] * n, pa.string())),
+                         ("reject_error", messages),
+                         ("reject_field", pa.array(["event_id"] * n, pa.string()))):
+        conflicts = conflicts.set_column(conflicts.schema.get_field_index(name), name,
+                                         values.cast(conflicts.schema.field(name).type))
+    copies = sum(v == "copy" for v in verdict)
+    return Seen(good.filter(is_fresh), copies, conflicts)

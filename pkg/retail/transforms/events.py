@@ -2,8 +2,11 @@
 
 ``mark_late`` routes good events older than the watermark to quarantine (reason ``late``)
 instead of dropping them the way Spark's stateful operators do. ``drop_duplicate_events``
-keeps the first copy of each ``event_id``; in a stream it remembers ids for a while of
-processing time, in Spark's state store (so a restart remembers them too).
+keeps the first copy of each ``event_id`` (with ``content``, of each id and content: two
+versions of one id then both pass, for the stream to judge); in a stream it remembers ids
+for a while of processing time, in Spark's state store (so a restart remembers them too).
+``with_content_hash`` adds that content: a hash of the parsed fields, so a copy sent with
+other key order or spacing still hashes alike.
 """
 
 from __future__ import annotations
@@ -33,21 +36,30 @@ def mark_late(events: DataFrame, *, watermark: datetime | None) -> DataFrame:
             .withColumn("reject_reason", F.when(late, "late").otherwise(F.col("reject_reason"))))
 
 
-def dedup_key() -> Column:
-    """``event_id`` for a good event; the Kafka coordinates for anything else (never merged)."""
+def with_content_hash(events: DataFrame) -> DataFrame:
+    """Add ``content_hash``: xxhash64 of the typed ``data`` struct (every contract field)."""
+    return events.withColumn("content_hash", F.xxhash64(F.col("data")))
+
+
+def dedup_key(content: str | None = None) -> Column:
+    """``event_id`` (and ``content``, if named) for a good event; the Kafka coordinates for
+    anything else (never merged)."""
     coordinates = F.concat_ws(":", F.col("topic"), F.col("partition").cast("string"),
                               F.col("offset").cast("string"))
-    return F.when(is_good() & F.col("event_id").isNotNull(), F.col("event_id")) \
+    key = F.col("event_id") if content is None else \
+        F.concat_ws(":", F.col("event_id"), F.col(content).cast("string"))
+    return F.when(is_good() & F.col("event_id").isNotNull(), key) \
         .otherwise(F.concat(F.lit("record:"), coordinates))
 
 
-def drop_duplicate_events(events: DataFrame, *, within_minutes: float) -> DataFrame:
-    """Keep one row per event id.
+def drop_duplicate_events(events: DataFrame, *, within_minutes: float,
+                          content: str | None = None) -> DataFrame:
+    """Keep one row per event id, or per event id and ``content`` column if named.
 
     In a streaming query ids are remembered for ``within_minutes`` of processing time
     (a watermark on the time each row is seen); a batch DataFrame is deduplicated whole.
     """
-    keyed = events.withColumn("_dedup_key", dedup_key())
+    keyed = events.withColumn("_dedup_key", dedup_key(content))
     if not events.isStreaming:
         return keyed.dropDuplicates(["_dedup_key"]).drop("_dedup_key")
     kept = (keyed.withColumn("_seen_at", F.current_timestamp())

@@ -15,19 +15,30 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 20, 9, 59, 58, tzinfo=UTC)
 
 
-def _events(ids: list[str], times: list[datetime] | None = None) -> pa.Table:
+def _events(ids: list[str], times: list[datetime] | None = None,
+            contents: list[int] | None = None) -> pa.Table:
     times = times or [T0 + timedelta(seconds=i) for i in range(len(ids))]
+    none = pa.nulls(len(ids), pa.string())
     return pa.table({"event_id": ids, "event_time": pa.array(times, pa.timestamp("ms", "UTC")),
-                     "n": list(range(len(ids)))})
+                     "content_hash": pa.array(contents or [7] * len(ids), pa.int64()),
+                     "n": list(range(len(ids))), "reject_reason": none,
+                     "reject_error": none, "reject_field": none})
 
 
 def _ids(n: int) -> list[str]:
     return [str(uuid.uuid4()) for _ in range(n)]
 
 
-def _batch(wh, table, stream="s1", batch=0):
+def _seen(wh, table, stream="s1", batch=0):
     return drop_seen(wh, table, stream_id=stream, batch_id=batch,
                      token=f"test:{stream}:{batch}:ids")
+
+
+def _batch(wh, table, stream="s1", batch=0) -> tuple[pa.Table, int]:
+    """(the events counted now, the copies dropped); no conflicts expected."""
+    seen = _seen(wh, table, stream, batch)
+    assert seen.conflicts.num_rows == 0
+    return seen.fresh, seen.copies
 
 
 def test_event_hours_truncate_to_the_hour():
@@ -86,3 +97,35 @@ def test_an_empty_batch_registers_nothing(migrated):
     kept, dropped = _batch(migrated, _events([]))
     assert (kept.num_rows, dropped) == (0, 0)
     assert migrated.query_rows("SELECT count() FROM stream_event_ids") == [(0,)]
+
+
+def test_another_version_of_a_counted_event_is_quarantined_and_a_copy_is_not(migrated):
+    ids = _ids(3)
+    _batch(migrated, _events(ids, contents=[1, 2, 3]), batch=0)
+    times = _events(ids)["event_time"].to_pylist()
+    seen = _seen(migrated, _events(ids, times, contents=[1, 99, 3]), batch=1)
+    assert seen.fresh.num_rows == 0 and seen.copies == 2
+    assert seen.conflicts["event_id"].to_pylist() == [ids[1]]
+    assert seen.conflicts["reject_reason"].to_pylist() == ["conflicting_duplicate"]
+    assert seen.conflicts["reject_field"].to_pylist() == ["event_id"]
+    assert "counted before with other content" in seen.conflicts["reject_error"][0].as_py()
+    # the quarantined version is remembered too: sent once more it is a copy, not news
+    again = _seen(migrated, _events([ids[1]], times[1:2], contents=[99]), batch=2)
+    assert (again.fresh.num_rows, again.copies, again.conflicts.num_rows) == (0, 1, 0)
+
+
+def test_two_versions_in_one_batch_keep_the_first_and_quarantine_the_other(migrated):
+    a, b = _ids(2)
+    table = _events([a, b, a, a], [T0] * 4, contents=[1, 5, 2, 1])
+    seen = _seen(migrated, table)
+    assert seen.fresh["n"].to_pylist() == [0, 1]
+    assert seen.copies == 1  # row 3: the same content as row 0
+    assert seen.conflicts["n"].to_pylist() == [2]
+    assert "in this batch twice" in seen.conflicts["reject_error"][0].as_py()
+
+
+def test_an_id_registered_before_hashes_were_kept_counts_as_a_copy(migrated):
+    ids = _ids(1)
+    _batch(migrated, _events(ids, contents=[0]), batch=0)  # as rows from before migration 0009
+    seen = _seen(migrated, _events(ids, contents=[42]), batch=1)
+    assert (seen.fresh.num_rows, seen.copies, seen.conflicts.num_rows) == (0, 1, 0)

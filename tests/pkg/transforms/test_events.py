@@ -9,7 +9,7 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
 
-from retail.transforms.events import drop_duplicate_events, mark_late
+from retail.transforms.events import drop_duplicate_events, mark_late, with_content_hash
 
 EVENTS_DDL = ("event_id string, topic string, partition int, offset long, "
               "event_time timestamp, reject_reason string, reject_error string, "
@@ -130,3 +130,26 @@ def test_in_a_stream_duplicates_collapse_and_rejected_records_are_all_kept(spark
     ])
     assertDataFrameEqual(kept.where(F.col("event_id") == "e1").select("event_id"),
                          [Row(event_id="e1")])
+
+
+# --- versions of one event id ---------------------------------------------------------------
+
+DATA_DDL = EVENTS_DDL + ", data struct<quantity: int, store_id: string>"
+
+
+def test_with_content_hash_identical_copies_collapse_and_other_versions_pass(spark):
+    events = spark.createDataFrame([
+        ("e1", TOPIC, 0, 1, at(0), None, None, None, (2, "S1")),
+        ("e1", TOPIC, 0, 2, at(0), None, None, None, (2, "S1")),  # the producer's retry
+        ("e1", TOPIC, 1, 3, at(0), None, None, None, (5, "S1")),  # quantity changed
+        ("e2", TOPIC, 0, 4, at(1), None, None, None, (2, "S1")),  # other id, same fields
+    ], DATA_DDL)
+
+    hashed = with_content_hash(events)
+    kept = drop_duplicate_events(hashed, within_minutes=10, content="content_hash")
+
+    assertDataFrameEqual(kept.groupBy("event_id").count(),
+                         [Row(event_id="e1", count=2), Row(event_id="e2", count=1)])
+    rows = {(r.offset, r.content_hash) for r in hashed.collect()}
+    by_offset = dict(rows)
+    assert by_offset[1] == by_offset[2] == by_offset[4] != by_offset[3]
