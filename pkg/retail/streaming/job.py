@@ -149,6 +149,9 @@ class StreamRunner:
         self.query: StreamingQuery | None = None
         self._counted: set[tuple] = set()
         self._progressed = False
+        # After a Python worker crash (a record that slipped past the parse guard), the
+        # rest of the run parses with the row path alone: slower, but no native reader.
+        self.row_path_only = False
 
     def request_stop(self) -> None:
         """Stop after the micro-batch in progress (safe from a signal handler)."""
@@ -212,6 +215,11 @@ class StreamRunner:
                     raise error
                 delay = min(2 ** failures, 30)
                 self.summary.restarts += 1
+                if not self.row_path_only and worker_crashed(error):
+                    self.row_path_only = True
+                    self.on_event("a Python worker crashed parsing a micro-batch: from now on "
+                                  "this run judges every record on its own (the row path), so "
+                                  "the record that crashed it is quarantined")
                 self.on_event(f"stream failed ({root_cause(error)}); restarting from the "
                               f"checkpoint in {delay}s ({failures}/{self.max_restarts})")
                 if self._stop.wait(delay):
@@ -228,7 +236,8 @@ class StreamRunner:
                    ) -> Exception | None:
         s = self.settings.stream
         parsed = parse_events(kafka_stream(spark, self.settings), max_bytes=s.max_event_bytes,
-                              max_future_minutes=s.max_future_minutes)
+                              max_future_minutes=s.max_future_minutes,
+                              fast_path=not self.row_path_only)
         # Copies collapse in Spark's memory; other versions of an id pass, and the event
         # memory (streaming/seen.py) tells them apart.
         writer = (drop_duplicate_events(with_content_hash(parsed),
@@ -268,6 +277,14 @@ class StreamRunner:
             for op in progress.get("stateOperators", []):
                 metrics = op.get("customMetrics", {})
                 self.summary.duplicates_dropped += int(metrics.get("numDroppedDuplicateRows", 0))
+
+
+WORKER_CRASH = "Python worker exited unexpectedly (crashed)"
+
+
+def worker_crashed(error: BaseException) -> bool:
+    """Whether a failed query's error is Spark's report of a crashed Python worker."""
+    return WORKER_CRASH in str(error)
 
 
 _CAUSE = re.compile(r"^\s*((?:[\w.]+\.)?\w*(?:Error|Exception|Unavailable)\b: .+)$")

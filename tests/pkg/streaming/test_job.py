@@ -67,3 +67,13 @@ def test_the_python_source_gets_the_broker_flavor_and_no_jvm_options():
     assert options["flavor"] == "kafka"
     assert options["subscribe"] == ",".join(input_topics())
     assert not [k for k in options if k.startswith("kafka.") and k != "kafka.bootstrap.servers"]
+
+
+def test_a_crashed_python_worker_is_told_apart_from_other_failures():
+    from retail.streaming.job import worker_crashed
+
+    crashed = Exception(
+        "[FOREACH_BATCH_USER_FUNCTION_ERROR] ... org.apache.spark.SparkException: Python "
+        "worker exited unexpectedly (crashed)\n\tat org.apache.spark.api.python...")
+    assert worker_crashed(crashed)
+    assert not worker_crashed(Exception("KafkaConnectionError: 111 ECONNREFUSED"))
