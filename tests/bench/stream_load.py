@@ -41,10 +41,16 @@ def build_pool(tables: dict[str, pa.Table], workers: int) -> None:
 
 
 def _stamp(table: pa.Table, now_ms: int, fresh_ids: bool) -> pa.Table:
-    stamp = pa.array(np.full(table.num_rows, now_ms, dtype="datetime64[ms]")).cast(_TS)
-    for name in ("event_time", "timestamp"):
+    """Move each event to now: every time in its payload shifts by the same amount, so the
+    contracts' bounds between them (timestamp ~ event_time, hour_start, ordered_at,
+    expected_arrival) still hold."""
+    event_ms = pc.cast(pc.cast(table["event_time"], pa.timestamp("ms")), pa.int64())
+    shift = pc.subtract(pa.scalar(now_ms, pa.int64()), event_ms)
+    for name in ("event_time", "timestamp", "hour_start", "ordered_at", "expected_arrival"):
         if name in table.column_names:
-            table = table.set_column(table.schema.get_field_index(name), name, stamp)
+            ms = pc.cast(pc.cast(table[name], pa.timestamp("ms")), pa.int64())
+            moved = pc.cast(pc.cast(pc.add(ms, shift), pa.timestamp("ms")), _TS)
+            table = table.set_column(table.schema.get_field_index(name), name, moved)
     if fresh_ids:  # the pool wrapped around: new ids, or the stream drops them as duplicates
         table = table.set_column(table.schema.get_field_index("event_id"), "event_id",
                                  pa.array([str(uuid.uuid4()) for _ in range(table.num_rows)]))

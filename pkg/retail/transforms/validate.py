@@ -131,8 +131,8 @@ def _verdict(value: bytes | None, topic: str, max_bytes: int
         return event, ("unknown_event_type",
                       f"no contract for event_type {kind!r} version {version!r}", "event_type")
     try:
+        found.validate_keys(value, event)  # first: the parsed event holds only one value
         found.validate(event)
-        found.validate_keys(value, event)
     except ContractViolation as exc:
         return event, ("contract_violation", str(exc), exc.field)
     if found.topic != topic:
