@@ -7,6 +7,7 @@ spread over the last 8 days (what Kafka's 7-day retention plus a day leaves in i
 
 - a live batch: every event in the last hour, all new;
 - a live batch re-sent: the same events again (every one dropped);
+- other versions of a live batch: the same ids with other content (every one quarantined);
 - a replayed day: a batch of events from three days ago, every one a copy.
 
 Baseline, in the same run: inserting the same batch's ``raw_events`` rows, an insert every
@@ -28,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -59,10 +61,19 @@ def fill_memory(wh, n: int, now: datetime) -> float:
 def batch(size: int, newest: datetime) -> pa.Table:
     """``size`` events spread over the hour before ``newest``."""
     times = [newest - timedelta(seconds=3600 * i / size) for i in range(size)]
+    none = pa.nulls(size, pa.string())
     return pa.table({
         "event_id": [str(uuid.uuid4()) for _ in range(size)],
         "event_time": pa.array(times, pa.timestamp("ms", "UTC")),
+        "content_hash": pa.array(range(1, size + 1), pa.int64()),
+        "reject_reason": none, "reject_error": none, "reject_field": none,
     })
+
+
+def other_versions(events: pa.Table) -> pa.Table:
+    """The same events with other content (another hash each)."""
+    return events.set_column(events.schema.get_field_index("content_hash"), "content_hash",
+                             pc.negate(events["content_hash"]))
 
 
 def raw_rows(events: pa.Table) -> pa.Table:
@@ -88,25 +99,28 @@ def run(args) -> dict:
             print(f"memory: {args.memory:,} ids over 8 days in {fill_s:.1f} s", flush=True)
             timings: dict[str, list[float]] = {k: [] for k in (
                 "raw_events insert (baseline)", "live batch, all new",
-                "live batch re-sent", "replayed day, all copies")}
+                "live batch re-sent", "live batch, other versions",
+                "replayed day, all copies")}
             for i in range(args.repeat):
                 live = batch(args.batch, now)
                 old = batch(args.batch, now - timedelta(days=3))
                 t = time.perf_counter()
                 wh.insert_arrow("raw_events", raw_rows(live), dedup_token=f"bench:{i}:raw")
                 timings["raw_events insert (baseline)"].append(time.perf_counter() - t)
-                for name, events, stream, batch_id in (
-                        ("live batch, all new", live, "s", 2 * i),
-                        ("live batch re-sent", live, "s", 2 * i + 1),
-                        ("replayed day, all copies", old, "r", i)):
+                for name, events, stream, batch_id, want in (
+                        ("live batch, all new", live, "s", 3 * i, (args.batch, 0, 0)),
+                        ("live batch re-sent", live, "s", 3 * i + 1, (0, args.batch, 0)),
+                        ("live batch, other versions", other_versions(live), "s", 3 * i + 2,
+                         (0, 0, args.batch)),
+                        ("replayed day, all copies", old, "r", i, (0, args.batch, 0))):
                     if name.startswith("replayed"):  # its originals, registered first
                         drop_seen(wh, old, stream_id="orig", batch_id=i, token=f"o:{i}")
                     t = time.perf_counter()
-                    _, dropped = drop_seen(wh, events, stream_id=stream, batch_id=batch_id,
-                                           token=f"bench:{name}:{i}")
+                    seen = drop_seen(wh, events, stream_id=stream, batch_id=batch_id,
+                                     token=f"bench:{name}:{i}")
                     timings[name].append(time.perf_counter() - t)
-                    want = 0 if name == "live batch, all new" else events.num_rows
-                    assert dropped == want, (name, dropped, want)
+                    got = (seen.fresh.num_rows, seen.copies, seen.conflicts.num_rows)
+                    assert got == want, (name, got, want)
                 print(f"batch {i + 1}/{args.repeat} done", flush=True)
         finally:
             server.stop()
