@@ -20,18 +20,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from retail.warehouse.migrate import split_statements
 
-TEXT_FORMATS = {
-    "CSV", "CSVWithNames", "CSVWithNamesAndTypes", "TSV", "TabSeparated", "TSVWithNames",
-    "TabSeparatedWithNames", "TSVWithNamesAndTypes", "TabSeparatedWithNamesAndTypes",
-    "TSVRaw", "TabSeparatedRaw", "JSONEachRow", "JSONCompactEachRow", "JSONStringsEachRow",
-    "JSONCompactEachRowWithNames", "JSONCompactEachRowWithNamesAndTypes", "JSONLines",
-    "NDJSON", "Values", "CustomSeparated",
-}
-# Binary formats whose data carries the column types; the others need a structure.
-SELF_DESCRIBING = {"Native", "Parquet", "Arrow", "ArrowStream", "ORC", "Avro",
-                   "RowBinaryWithNamesAndTypes", "BSONEachRow", "MsgPack"}
+log = logging.getLogger(__name__)
 
 _COMMENTS = re.compile(r"(--[^\n]*\n?|/\*.*?\*/|\s+)", re.S)
 _ACCESS = re.compile(
@@ -178,6 +169,11 @@ class ChdbEngine:
         """Run one statement; ``data`` is the body of an ``INSERT ... FORMAT``."""
         if not strip_sql(sql).strip() and not data:
             raise ClickHouseError(62, "Empty query", "SYNTAX_ERROR")
+        if _INSERT_HEAD.match(strip_sql(sql).encode()) is None and \
+                len(split_statements(sql if data is None else sql + "\n" + data.decode(
+                    errors="replace"))) > 1:
+            raise ClickHouseError(62, "Syntax error (Multi-statements are not allowed)",
+                                  "SYNTAX_ERROR")
         if readonly and not is_read_only(sql):
             raise ClickHouseError(164, "Cannot execute query in readonly mode. For queries over "
                                   "HTTP, method GET implies readonly. You should use method "
@@ -250,14 +246,9 @@ class ChdbEngine:
         in_fmt = head.group("fmt").decode()
         if not data.strip():
             return None
-        if in_fmt in TEXT_FORMATS and b"\0" not in data:
-            try:
-                text = data.decode()
-            except UnicodeDecodeError:
-                text = None
-            if text is not None:
-                return self._session.query(head.group(0).decode().rstrip() + "\n" + text, "TSV",
-                                           params=params or None)
+        # The data is read as data only: from Arrow's buffers or from a spooled file in its
+        # format, never appended to query text (where a blank line and a statement after it
+        # would run as SQL).
         table = head.group("table").decode()
         cols = [_unquote(c) for c in (head.group("cols") or b"").decode().split(",") if c.strip()]
         settings = (head.group("settings") or b"").decode()
@@ -270,32 +261,16 @@ class ChdbEngine:
                 names = ", ".join(f"`{c}`" for c in cols)
                 return self._session.query(f"INSERT INTO {table} ({names}) {settings} SELECT "
                                            f"{names} FROM Python(arrow)", "TSV")
-        structure = "" if in_fmt in SELF_DESCRIBING else ", " + _quote(self._structure(table, cols))
+        # INSERT ... FROM INFILE reads the file in its format with a real INSERT's rules
+        # (omitted fields take the column's DEFAULT, named formats match by name).
+        col_list = f" ({', '.join('`' + c + '`' for c in cols)})" if cols else ""
         fd, spool = tempfile.mkstemp(prefix="retail-insert-", dir=self._spool)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            if not cols and not structure:
-                # ClickHouse matches self-describing input to the table by column name;
-                # INSERT ... SELECT matches by position, so name the file's columns.
-                cols = [line.split("\t")[0] for line in self._session.query(
-                    f"DESCRIBE file({_quote(spool)}, {_quote(in_fmt)})", "TSV"
-                ).bytes().decode().splitlines()]
-            col_list = f" ({', '.join('`' + c + '`' for c in cols)})" if cols else ""
             return self._session.query(
-                f"INSERT INTO {table}{col_list} {settings} SELECT * FROM "
-                f"file({_quote(spool)}, {_quote(in_fmt)}{structure})", "TSV")
+                f"INSERT INTO {table}{col_list} FROM INFILE {_quote(spool)} {settings} "
+                f"FORMAT {in_fmt}", "TSV")
         finally:
             os.unlink(spool)
 
-    def _structure(self, table: str, cols: list[str]) -> str:
-        rows = [line.split("\t") for line in self._session.query(
-            f"DESCRIBE TABLE {table}", "TSV").bytes().decode().splitlines()]
-        types = {r[0]: r[1] for r in rows}
-        if not cols:
-            cols = [r[0] for r in rows if r[2] not in ("MATERIALIZED", "ALIAS", "EPHEMERAL")]
-        missing = [c for c in cols if c not in types]
-        if missing:
-            raise ClickHouseError(16, f"No such column {missing[0]} in table {table}",
-                                  "NO_SUCH_COLUMN_IN_TABLE")
-        return ", ".join(f"`{c}` {types[c]}" for c in cols)
