@@ -35,6 +35,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from retail.local.chdb_engine import ChdbEngine, ClickHouseError, Result, split_body
+from retail.local.sessions import Sessions, parse_set, session_timeout
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class WarehouseServer(ThreadingHTTPServer):
         self.engine, self.user, self.password = engine, user, password
         self.display_name = display_name
         self.decoders, self.encoders = _decoders(), _encoders()
+        self.sessions = Sessions()
 
     def shutdown_soon(self) -> None:
         """Stop serve_forever from a signal handler (shutdown() would deadlock there)."""
@@ -162,13 +164,10 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ClickHouseError(1, "ClickHouse-native block compression (compress=1, "
                                       "decompress=1) is not supported by the local server; "
                                       "use HTTP Content-Encoding", "UNSUPPORTED_METHOD")
-            result = self.server.engine.execute(
-                sql, data, database=params.get("database") or "default",
-                settings={k: v for k, v in params.items()
-                          if k not in _PROTOCOL_PARAMS and not k.startswith("param_")},
-                params={k[6:]: v for k, v in params.items() if k.startswith("param_")},
-                default_format=params.get("default_format") or "TabSeparated",
-                readonly=readonly or params.get("readonly", "0") not in ("0", ""))
+            with self.server.sessions.use(
+                    params.get("session_id", ""), timeout_s=session_timeout(params),
+                    check=params.get("session_check") == "1") as session:
+                result = self._execute(sql, data, params, session, readonly)
         except ClickHouseError as exc:
             self._send_error(exc, query_id)
             return
@@ -180,6 +179,24 @@ class _Handler(BaseHTTPRequestHandler):
         if query_id:
             result.query_id = query_id
         self._send_result(result, params)
+
+    def _execute(self, sql: str, data: bytes | None, params: dict[str, str],
+                 session: dict[str, str], readonly: bool) -> Result:
+        """One statement with the session's settings under the request's own; a SET goes
+        into the session (outside one it lasts for its request: nothing to keep)."""
+        engine = self.server.engine
+        settings = {**session, **{k: v for k, v in params.items()
+                                  if k not in _PROTOCOL_PARAMS and not k.startswith("param_")}}
+        assignments = parse_set(sql) if data is None else None
+        if assignments is not None:
+            engine.execute("SELECT 1", settings=assignments)  # unknown names fail here
+            session.update(assignments)
+            return Result(b"", "")  # no result: no X-ClickHouse-Format, like ClickHouse
+        return engine.execute(
+            sql, data, database=params.get("database") or "default", settings=settings,
+            params={k[6:]: v for k, v in params.items() if k.startswith("param_")},
+            default_format=params.get("default_format") or "TabSeparated",
+            readonly=readonly or params.get("readonly", "0") not in ("0", ""))
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
