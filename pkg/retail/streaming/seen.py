@@ -81,7 +81,7 @@ def drop_seen(wh: Warehouse, good: pa.Table, *, stream_id: str, batch_id: int,
         token: the insert's deduplication token (the same on a replay of the batch).
     """
     if good.num_rows == 0:
-        return Seen(good, 0, good)
+        return Seen(good, 0, good)  # (no conflicts: the empty table)
     # ClickHouse prints UUIDs in lower case; a producer may have sent upper case.
     ids = pc.utf8_lower(good["event_id"])
     hours = event_hours(good["event_time"])
@@ -96,9 +96,12 @@ def drop_seen(wh: Warehouse, good: pa.Table, *, stream_id: str, batch_id: int,
                                         "s": stream_id, "b": batch_id})
     known = dict(zip(earlier["event_id"].to_pylist(), earlier["hashes"].to_pylist(),
                      strict=True))
+    repeated = _repeated_rows(ids, known)
+    if not repeated:  # the usual batch: nothing seen before, no id twice
+        return Seen(good, 0, good.slice(0, 0))
     verdict = [None] * good.num_rows  # None: fresh; "copy"; or the conflict's message
     first: dict[str, int] = {}  # id -> content of its first row in this batch
-    for i in _repeated_rows(ids, known):
+    for i in repeated:
         event_id, content = ids[i].as_py(), good["content_hash"][i].as_py()
         hashes = known.get(event_id)
         if hashes is not None:  # counted by an earlier batch (hash 0: registered unhashed)
