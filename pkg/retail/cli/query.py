@@ -83,16 +83,6 @@ def _render(result: pa.Table, fmt: OutputFormat, title: str) -> None:
         print_table(table).print(f"{len(rows)} rows", style="dim", highlight=False)
 
 
-def _sales_days(wh: Warehouse) -> tuple[date, date]:
-    """The first and the last day with a sales line."""
-    lo, hi = (int(k or 0) for k in wh.query_rows(
-        "SELECT min(date_key), max(date_key) FROM fact_sales")[0])
-    if hi == 0:
-        raise ValueError("fact_sales is empty: no day has sales to report on (load some: "
-                         "retail simulate --sink warehouse, or stream run)")
-    return tuple(date(k // 10000, k // 100 % 100, k % 100) for k in (lo, hi))
-
-
 def _check_as_of(day: date, first: date, last: date) -> None:
     if not first <= day <= last:
         raise BadOption(f"--as-of {day}: outside the data, which has sales from {first} to "
@@ -127,7 +117,7 @@ def query(
     list_: Annotated[bool, typer.Option("--list", help="List the queries")] = False,
 ) -> None:
     """Run a dashboard query against the warehouse; without NAME (or with --list) list them."""
-    from retail.queries import get_query, run_query
+    from retail.queries import get_query, run_query, sales_days
 
     if list_ or name is None:
         _list()
@@ -138,7 +128,7 @@ def query(
         raise ValueError(exc.args[0]) from None
     day = None if as_of is None else day_option("--as-of", as_of)
     with connect(settings().resolved_warehouse()) as wh:
-        first, last = _sales_days(wh)
+        first, last = sales_days(wh)
         if day is not None:
             _check_as_of(day, first, last)
         if store is not None and q.needs_store:

@@ -24,7 +24,8 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from retail.io.warehouse import Warehouse
 
-__all__ = ["Query", "get_query", "latest_sale_date", "list_queries", "run_query"]
+__all__ = ["Query", "get_query", "latest_sale_date", "list_queries", "run_query",
+           "sales_days"]
 
 # The parameters a query may bind, with the only ClickHouse type each may have.
 PARAMETERS = {"as_of": "Date", "store_id": "String"}
@@ -96,12 +97,19 @@ def get_query(name: str) -> Query:
                        f"{', '.join(_registry())}") from None
 
 
+def sales_days(wh: Warehouse) -> tuple[date, date]:
+    """The first and the last day with a sales line in fact_sales."""
+    lo, hi = (int(k or 0) for k in wh.query_rows(
+        "SELECT min(date_key), max(date_key) FROM fact_sales")[0])
+    if hi == 0:
+        raise ValueError("fact_sales is empty: no day has sales to report on (load some: "
+                         "retail simulate --sink warehouse, or retail stream run)")
+    return tuple(date(k // 10000, k // 100 % 100, k % 100) for k in (lo, hi))
+
+
 def latest_sale_date(wh: Warehouse) -> date:
     """The last day with a sales line in fact_sales (the default ``as_of``)."""
-    key = int(wh.query_rows("SELECT max(date_key) FROM fact_sales")[0][0] or 0)
-    if key == 0:
-        raise ValueError("fact_sales is empty: there is no latest sale date; pass as_of")
-    return date(key // 10000, key // 100 % 100, key % 100)
+    return sales_days(wh)[1]
 
 
 def run_query(wh: Warehouse, name: str, *, as_of: date | None = None,
