@@ -31,7 +31,7 @@ from conftest import WarehouseProcess  # noqa: E402
 from report import write_section  # noqa: E402
 
 from retail.io.warehouse import connect  # noqa: E402
-from retail.local.chdb_engine import is_access_control  # noqa: E402
+from retail.local.sqltext import is_access_control  # noqa: E402
 from retail.sim import SimConfig, Simulator, generate_catalog  # noqa: E402
 from retail.warehouse.load import fact_tables, load_dimensions  # noqa: E402
 from retail.warehouse.migrate import Migrator, discover  # noqa: E402

@@ -124,13 +124,6 @@ class TestClickHouseConnect:
                            "{n:UInt32}", parameters={"ids": ids, "n": 7})
         assert res.result_rows == [(2000, "P001999", 7)]
 
-    def test_a_form_with_an_external_data_file_is_refused_clearly(self, port):
-        body = (b"--b\r\nContent-Disposition: form-data; name=\"query\"\r\n\r\nSELECT 1\r\n"
-                b"--b\r\nContent-Disposition: form-data; name=\"t\"; filename=\"t.tsv\"\r\n"
-                b"\r\n1\r\n--b--\r\n")
-        r = request(port, body=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
-        assert r.status == 501 and b"external data" in r.body, r.body
-
     def test_query_df_returns_a_frame(self, client):
         df = client.query_df("SELECT number AS n, toString(number) AS s FROM numbers(4)")
         assert list(df.columns) == ["n", "s"]
@@ -594,7 +587,7 @@ class TestHttpErrors:
         bad = request(port, body=b"SELECT (((1")
         assert bad.status == 400 and bad.text.startswith("Code: 62. DB::Exception:")
         garbage = request(port, body=bytes(range(256)))
-        assert garbage.status == 400 and b"not valid UTF-8" in garbage.body
+        assert garbage.status == 400 and garbage.body.startswith(b"Code: 62. DB::Exception:")
         assert request(port, body=b"SELECT 'alive'").body == b"alive\n"
         assert request(port, "GET", "/ping").body == b"Ok.\n"
 

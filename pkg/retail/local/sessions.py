@@ -6,9 +6,10 @@ for ``session_timeout`` seconds (60) of idleness; a second request in a session 
 busy fails with ``SESSION_IS_LOCKED``; ``session_check=1`` fails with ``SESSION_NOT_FOUND``
 for a session that does not exist. A ``SET`` outside any session lasts for its own request.
 
-The one chDB session behind the server is shared by every client, so a ``SET`` never runs
-on it: the server keeps each session's settings and hands them to the engine as the
-request's own settings, which the engine applies and resets around the query.
+Each session has an engine connection of its own (chDB keeps session state per
+connection): its ``SET``s, current database and temporary tables live there, and the
+connection closes when the session expires. Requests without a session run on pooled
+connections and leave nothing behind.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from retail.local.chdb_engine import ClickHouseError, strip_sql
+from retail.local.errors import ClickHouseError
+from retail.local.running import Conn
+from retail.local.sqltext import strip_sql
 
 _SET = re.compile(r"SET\s+(?!(?:DEFAULT\s+)?ROLE\b)", re.I)
 _ASSIGNMENT = re.compile(
@@ -69,32 +72,33 @@ def session_timeout(params: dict[str, str]) -> float:
 @dataclass
 class _Session:
     timeout_s: float
-    settings: dict[str, str] = field(default_factory=dict)
+    conn: Conn | None = None
     busy: bool = False
     last_used: float = 0.0
 
 
 class Sessions:
-    """Every open session's settings, whether a request is running in it, and its expiry."""
+    """Every open session: its engine connection, whether a request runs in it, its expiry."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(self, open_connection: Callable[[], Conn],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._open_connection, self._clock = open_connection, clock
         self._lock = threading.Lock()
         self._open: dict[str, _Session] = {}
 
     @contextmanager
     def use(self, session_id: str, *, timeout_s: float = 60.0, check: bool = False
-            ) -> Iterator[dict[str, str]]:
-        """The settings of ``session_id`` for one request (a fresh dict without a session),
-        with the session held busy meanwhile."""
+            ) -> Iterator[Conn | None]:
+        """The connection of ``session_id`` for one request (None without a session), with
+        the session held busy meanwhile."""
         if not session_id:
-            yield {}
+            yield None
             return
         with self._lock:
             now = self._clock()
-            for name in [n for n, s in self._open.items()
-                         if not s.busy and now - s.last_used > s.timeout_s]:
-                del self._open[name]
+            expired = [n for n, s in self._open.items()
+                       if not s.busy and now - s.last_used > s.timeout_s]
+            closing = [self._open.pop(n).conn for n in expired]
             session = self._open.get(session_id)
             if session is None:
                 if check:
@@ -105,8 +109,20 @@ class Sessions:
                 raise ClickHouseError(373, f"Session {session_id} is locked by a concurrent "
                                       "client", "SESSION_IS_LOCKED")
             session.busy, session.timeout_s = True, timeout_s
+        for conn in closing:
+            if conn is not None:
+                conn.close()
         try:
-            yield session.settings
+            if session.conn is None or session.conn.closed:
+                session.conn = self._open_connection()
+            yield session.conn
         finally:
             with self._lock:
                 session.busy, session.last_used = False, self._clock()
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._open = list(self._open.values()), {}
+        for session in sessions:
+            if session.conn is not None:
+                session.conn.close()

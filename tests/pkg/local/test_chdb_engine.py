@@ -12,13 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from retail.local.chdb_engine import (
-    ChdbEngine,
-    ClickHouseError,
-    is_access_control,
-    is_read_only,
-    strip_sql,
-)
+from retail.local.chdb_engine import ChdbEngine
+from retail.local.errors import ClickHouseError
+from retail.local.sqltext import is_access_control, is_read_only, strip_sql
 
 
 # --- pure helpers ---------------------------------------------------------------------------
@@ -154,8 +150,8 @@ def test_a_query_answers_in_tab_separated_by_default(engine):
 def test_read_rows_counts_rows_scanned_not_rows_returned(engine):
     res = engine.execute("SELECT sum(number) FROM numbers(1000)")
     assert res.body == b"499500\n"
-    assert (res.read_rows, res.read_bytes) == (1000, 8000)
-    assert (res.written_rows, res.written_bytes) == (0, 0)
+    assert (res.summary.read_rows, res.summary.read_bytes) == (1000, 8000)
+    assert (res.summary.written_rows, res.summary.written_bytes) == (0, 0)
 
 
 def test_a_format_clause_chooses_the_output_format(engine):
@@ -266,7 +262,7 @@ class TestInsert:
 
     def test_csv_data_is_inserted_from_the_body(self, engine, table):
         res = engine.execute(f"INSERT INTO {table} FORMAT CSV", b"1,x,2.5\n2,y,3.5\n")
-        assert res.written_rows == 2
+        assert res.summary.written_rows == 2
         assert self.rows(engine, table) == "1\tx\t2.5\n2\ty\t3.5\n"
 
     def test_csv_data_inline_after_the_format_clause_is_inserted(self, engine, table):
@@ -281,7 +277,7 @@ class TestInsert:
         native = engine.execute("SELECT toUInt32(number + 10) AS a, toString(number) AS b, "
                                 "0.25 AS c FROM numbers(3) FORMAT Native").body
         res = engine.execute(f"INSERT INTO {table} FORMAT Native", native)
-        assert res.written_rows == 3
+        assert res.summary.written_rows == 3
         assert self.rows(engine, table) == "10\t0\t0.25\n11\t1\t0.25\n12\t2\t0.25\n"
 
     def test_a_native_body_is_matched_to_columns_by_name(self, engine, table):
@@ -292,7 +288,7 @@ class TestInsert:
     def test_row_binary_with_a_column_subset_fills_defaults(self, engine, table):
         body = struct.pack("<I", 100) + struct.pack("<I", 101)
         res = engine.execute(f"INSERT INTO {table} (a) FORMAT RowBinary", body)
-        assert res.written_rows == 2
+        assert res.summary.written_rows == 2
         assert self.rows(engine, table) == "100\tdflt\t1.5\n101\tdflt\t1.5\n"
 
     def test_row_binary_with_all_columns_needs_no_column_list(self, engine, table):
@@ -316,7 +312,7 @@ class TestInsert:
 
     def test_an_empty_body_inserts_nothing(self, engine, table):
         res = engine.execute(f"INSERT INTO {table} FORMAT CSV", b"")
-        assert res.written_rows == 0
+        assert res.summary.written_rows == 0
         assert self.rows(engine, table) == ""
 
     def test_malformed_csv_is_a_parse_error_and_inserts_nothing(self, engine, table):
