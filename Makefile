@@ -60,6 +60,7 @@ test: install ## run the whole test suite (unit, property and integration agains
 bench: install ## measure spine and warehouse against baselines in the same run (writes docs/benchmarks.md)
 	$(BIN)/python tests/bench/bench_spine.py --write docs/benchmarks.md
 	$(BIN)/python tests/bench/bench_warehouse.py --write docs/benchmarks.md
+	$(BIN)/python tests/bench/bench_warehouse_concurrency.py --write docs/benchmarks.md
 	$(BIN)/python tests/bench/bench_stream.py --write docs/benchmarks.md
 	$(BIN)/python tests/bench/bench_dedup.py --write docs/benchmarks.md
 	$(BIN)/python tests/bench/bench_parse_guard.py --write docs/benchmarks.md
