@@ -109,10 +109,11 @@ REAL_CLICKHOUSE_PASSWORD = os.environ.pop("RETAIL_CLICKHOUSE_PASSWORD", "")
 class WarehouseProcess:
     """``retail warehouse serve`` in its own process on a free port, data in ``path``."""
 
-    def __init__(self, path: Path, password: str = ""):
+    def __init__(self, path: Path, password: str = "", args: tuple[str, ...] = ()):
         self.port = free_port()
         self.path = path
         self.password = password
+        self.args = args
         self.log = path.parent / f"warehouse-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -132,7 +133,7 @@ class WarehouseProcess:
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "retail", "warehouse", "serve", "--port", str(self.port),
-                 "--path", str(self.path)], stdout=fh, stderr=subprocess.STDOUT,
+                 "--path", str(self.path), *self.args], stdout=fh, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -105,6 +105,8 @@ class LocalSettings(_Section):
     storage_engine: str = Field("memory://tansu/", pattern=r"^(memory|s3)://")
     start_timeout_s: float = Field(15.0, gt=0)
     warehouse_port: int = Field(8123, ge=1024, le=65535)
+    # Queries the local warehouse server runs at once (ClickHouse's max_concurrent_queries).
+    warehouse_max_queries: int = Field(100, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _two_ports(self) -> LocalSettings:

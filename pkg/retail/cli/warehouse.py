@@ -33,6 +33,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     path: Annotated[Path | None, typer.Option(help="chDB data directory (default "
                                               "<RETAIL_LOCAL__HOME>/warehouse)")] = None,
+    max_queries: Annotated[int | None, typer.Option(
+        min=1, help="Queries run at once; more wait up to queue_max_wait_ms (default "
+        "RETAIL_LOCAL__WAREHOUSE_MAX_QUERIES)")] = None,
 ) -> None:
     """Run the local ClickHouse server (chDB behind ClickHouse's HTTP interface)."""
     from retail.local.chserver import serve as run
@@ -49,7 +52,8 @@ def serve(
 
     password = s.warehouse.password.get_secret_value() if s.warehouse.password else ""
     try:
-        run(data, host, bind_port, s.warehouse.user, password, ready=ready)
+        run(data, host, bind_port, s.warehouse.user, password, ready=ready,
+            max_queries=max_queries or s.local.warehouse_max_queries)
     except KeyboardInterrupt:
         pass
     console.print("warehouse stopped")

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -99,6 +99,9 @@ class WarehouseServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm
+    # and the client's delayed ACK add about 40 ms to every answer.
+    disable_nagle_algorithm = True
     server: WarehouseServer
 
     def log_message(self, fmt: str, *args: object) -> None:  # route to logging, not stderr
@@ -145,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.sessions.use(
                     params.get("session_id", ""), timeout_s=session_timeout(params),
                     check=params.get("session_check") == "1") as session_conn, \
-                    self.server.engine.lease(session_conn) as conn:
+                    self.server.engine.lease(session_conn, _queue_wait(params)) as conn:
                 self._run(conn, session_conn is not None, sql, data, params, files,
                           readonly, query_id)
         except ClickHouseError as exc:
@@ -171,7 +174,9 @@ class _Handler(BaseHTTPRequestHandler):
                 engine.set_session(conn, assignments)
             else:
                 engine.check_settings(conn, assignments)
-            self._send_result(Running.done(None, Summary()), params, query_id)
+            self._send_result(Running.done(None, Summary()), params, query_id,
+                              lambda: self.server.sessions.release(params["session_id"])
+                              if in_session else None)
             return
         tables = external.attach(conn, files, params, engine.spool_dir) if files else []
         if (system_table := show_create_system_table(sql)) is not None:
@@ -191,12 +196,19 @@ class _Handler(BaseHTTPRequestHandler):
                 default_format=params.get("default_format") or "TabSeparated",
                 readonly=readonly or params.get("readonly", "0") not in ("0", ""),
                 marker=marker)
-            try:
-                self._send_result(running, params, query_id)
-            finally:
+            session_id = params.get("session_id", "")
+
+            def done() -> None:  # before the last byte: the session is free when it arrives
                 running.close()
                 if tables and in_session:
                     external.detach(conn, tables)
+                if in_session:
+                    self.server.sessions.release(session_id)
+
+            try:
+                self._send_result(running, params, query_id, done)
+            finally:
+                done()
 
     @staticmethod
     def _split(query: str, body: bytes) -> tuple[str, bytes | None]:
@@ -215,7 +227,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Type"] = CONTENT_TYPES.get(fmt, "application/octet-stream")
         return headers
 
-    def _send_result(self, running: Running, params: dict[str, str], query_id: str) -> None:
+    def _send_result(self, running: Running, params: dict[str, str], query_id: str,
+                     done: Callable[[], None]) -> None:
         chunks = iter(running)
         encoder = (pick_encoder(self.headers.get("Accept-Encoding", ""))
                    if params.get("enable_http_compression") == "1" else None)
@@ -225,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ClickHouseError(72, "buffer_size must be a number of bytes, got "
                                   f"'{params['buffer_size']}'", "CANNOT_PARSE_NUMBER") from None
         if params.get("wait_end_of_query") == "1":
-            self._send_whole(running, chunks, encoder, hold, query_id)
+            self._send_whole(running, chunks, encoder, hold, query_id, done)
             return
         held, size, ended = [], 0, True
         for chunk in chunks:  # an error here still gets its HTTP status
@@ -241,6 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
             if encoder is not None and body:
                 body = encoder.feed(body) + encoder.end()
                 headers["Content-Encoding"] = encoder.name
+            done()
             self._send(200, body, headers)
             return
         tag = exception_tag()
@@ -258,10 +272,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         if encoder is not None:
             self._write_chunk(encoder.end())
+        done()
         self.wfile.write(b"0\r\n\r\n")
 
     def _send_whole(self, running: Running, chunks: Iterator[bytes], encoder: object,
-                    hold: int, query_id: str) -> None:
+                    hold: int, query_id: str, done: Callable[[], None]) -> None:
         """``wait_end_of_query=1``: the whole result first (in memory up to ``hold`` bytes,
         then on disk), then the headers with the final summary."""
         with tempfile.SpooledTemporaryFile(max_size=hold) as spool:
@@ -275,6 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["Content-Encoding"] = encoder.name
             length = spool.tell()
             spool.seek(0)
+            done()
             self._begin(200, {**headers, "Content-Length": str(length)})
             while block := spool.read(_MIB):
                 self.wfile.write(block)
@@ -308,6 +324,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._begin(status, {**headers, "Content-Length": str(len(body))})
         if self.command != "HEAD":
             self.wfile.write(body)
+
+
+def _queue_wait(params: dict[str, str]) -> float | None:
+    """``queue_max_wait_ms``: how long a request waits for a free query slot."""
+    if not params.get("queue_max_wait_ms"):
+        return None
+    try:
+        return max(0.0, float(params["queue_max_wait_ms"]) / 1000)
+    except ValueError:
+        raise ClickHouseError(72, "queue_max_wait_ms must be a number of milliseconds, got "
+                              f"'{params['queue_max_wait_ms']}'", "CANNOT_PARSE_NUMBER") from None
 
 
 def _chain(held: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -117,7 +117,14 @@ class Sessions:
                 session.conn = self._open_connection()
             yield session.conn
         finally:
-            with self._lock:
+            self.release(session_id)
+
+    def release(self, session_id: str) -> None:
+        """End the request running in ``session_id`` (idempotent). Called before the last
+        byte of a response is sent, so that the client's next request finds it free."""
+        with self._lock:
+            session = self._open.get(session_id)
+            if session is not None and session.busy:
                 session.busy, session.last_used = False, self._clock()
 
     def close(self) -> None:
