@@ -307,3 +307,21 @@ def test_string_literals_may_hold_bytes_that_are_not_utf8(server):
     assert (status, body) == (200, b"FEFF\t2\n")
     status, headers, _ = post(server.port, "", body=b"SELECT 1 \xff")
     assert status == 400 and headers["x-clickhouse-exception-code"] == "62"
+
+
+def test_native_results_follow_the_client_protocol_version(server):
+    """interfaces/formats/Native "Protocol revision and the Native format": over HTTP,
+    client_protocol_version raises the revision of FORMAT Native output: BlockInfo before
+    each block, and from 54337 DateTime keeps its time zone."""
+    sql = "SELECT toDateTime('2024-06-01 12:00:00', 'Europe/Berlin') AS d FORMAT Native"
+    plain = post(server.port, sql)[2]
+    assert plain.startswith(b"\x01\x01\x01d\x08DateTime")  # revision 0: no BlockInfo, no zone
+    status, _, body = post(server.port, sql, {"client_protocol_version": "54405"})
+    assert status == 200, body
+    zone = b"DateTime('Europe/Berlin')"
+    assert body == (b"\x01\x00\x02\xff\xff\xff\xff\x00" + b"\x01\x01\x01d" + bytes([len(zone)])
+                    + zone + plain[-4:])
+    res = client(server.port).query("SELECT toDateTime('2024-06-01 12:00:00', "
+                                    "'Europe/Berlin') AS d")
+    value = res.result_rows[0][0]
+    assert str(value.tzinfo) == "Europe/Berlin" and value.hour == 12

@@ -20,6 +20,7 @@ A statement with a result streams it block by block (:class:`Running`), never wh
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -44,6 +45,7 @@ from retail.local.sqltext import (
     quote,
     returns_result,
     strip_sql,
+    without_format,
 )
 
 log = logging.getLogger(__name__)
@@ -86,9 +88,10 @@ class ChdbEngine:
         self._control.close()
 
     @contextmanager
-    def lease(self, conn: Conn | None = None) -> Iterator[Conn]:
-        """A connection for one request: ``conn`` (a session's) or one from the pool."""
-        if not self._slots.acquire(timeout=self._queue_wait_s):
+    def lease(self, conn: Conn | None = None, wait_s: float | None = None) -> Iterator[Conn]:
+        """A connection for one request: ``conn`` (a session's) or one from the pool, once
+        fewer than ``max_queries`` run (waiting up to ``wait_s``, else the default)."""
+        if not self._slots.acquire(timeout=self._queue_wait_s if wait_s is None else wait_s):
             raise ClickHouseError(202, f"Too many simultaneous queries. Maximum: "
                                   f"{self.max_queries}", "TOO_MANY_SIMULTANEOUS_QUERIES")
         pooled = conn is None
@@ -176,6 +179,20 @@ class ChdbEngine:
             finally:
                 running.close()
             return Result(body, running.fmt or "", running.summary)
+
+    def result_types(self, sql: str, database: str, params: dict[str, str]) -> list[str] | None:
+        """The column types of what ``sql`` returns (DESCRIBE on a connection of its own:
+        the request's is streaming), or None if the engine cannot tell."""
+        conn = self.open_connection()
+        try:
+            self._use(conn, database)
+            res = conn.query(f"DESCRIBE ({without_format(sql)})", "JSONCompact", params)
+            return [row[1] for row in json.loads(res.bytes())["data"]]
+        except (ClickHouseError, ValueError, KeyError) as exc:
+            log.debug("cannot describe the result of %r: %s", sql[:200], exc)
+            return None
+        finally:
+            conn.close()
 
     def set_session(self, conn: Conn, assignments: dict[str, str]) -> None:
         """``SET`` in a session: the settings stay on the session's connection."""

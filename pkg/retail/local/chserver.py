@@ -22,31 +22,22 @@ curl), so every component talks to the local warehouse as it talks to a producti
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sys
-import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from retail.local import external
 from retail.local.chdb_engine import ChdbEngine, new_marker
 from retail.local.errors import ClickHouseError
-from retail.local.http_io import (
-    decode_body,
-    decoders,
-    exception_block,
-    exception_tag,
-    form_fields,
-    pick_encoder,
-    read_body,
-)
-from retail.local.watch import DisconnectWatch
-from retail.local.protocol import CONTENT_TYPES, PROTOCOL_PARAMS, STATUS_BY_NAME, authenticate
+from retail.local.http_io import decode_body, decoders, form_fields, read_body
+from retail.local.native_revision import at_revision
+from retail.local.protocol import PROTOCOL_PARAMS, authenticate, queue_wait, revision
+from retail.local.responses import ResponseWriter
 from retail.local.running import Conn, Running, Summary
 from retail.local.sessions import Sessions, parse_set, session_timeout
 from retail.local.sqltext import (
@@ -56,9 +47,9 @@ from retail.local.sqltext import (
     show_create_system_table,
     split_body,
 )
+from retail.local.watch import DisconnectWatch
 
 log = logging.getLogger(__name__)
-_MIB = 1 << 20
 
 
 class WarehouseServer(ThreadingHTTPServer):
@@ -97,7 +88,7 @@ class WarehouseServer(ThreadingHTTPServer):
         threading.Thread(target=self.shutdown, daemon=True).start()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ResponseWriter):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm
     # and the client's delayed ACK add about 40 ms to every answer.
@@ -148,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.sessions.use(
                     params.get("session_id", ""), timeout_s=session_timeout(params),
                     check=params.get("session_check") == "1") as session_conn, \
-                    self.server.engine.lease(session_conn, _queue_wait(params)) as conn:
+                    self.server.engine.lease(session_conn, queue_wait(params)) as conn:
                 self._run(conn, session_conn is not None, sql, data, params, files,
                           readonly, query_id)
         except ClickHouseError as exc:
@@ -205,8 +196,13 @@ class _Handler(BaseHTTPRequestHandler):
                 if in_session:
                     self.server.sessions.release(session_id)
 
+            chunks: Iterator[bytes] = iter(running)
+            rev = revision(params)
+            if running.fmt == "Native" and rev:
+                chunks = at_revision(chunks, rev, lambda: engine.result_types(
+                    sql, params.get("database") or "default", query_params))
             try:
-                self._send_result(running, params, query_id, done)
+                self._send_result(running, params, query_id, done, chunks)
             finally:
                 done()
 
@@ -216,135 +212,6 @@ class _Handler(BaseHTTPRequestHandler):
         if query:
             return decode_query(query.encode(errors="surrogateescape")), body or None
         return split_body(body)
-
-    # -- responses ----------------------------------------------------------------------
-    def _headers(self, query_id: str, fmt: str | None = None) -> dict[str, str]:
-        headers = {"X-ClickHouse-Server-Display-Name": self.server.display_name,
-                   "X-ClickHouse-Query-Id": query_id,
-                   "X-ClickHouse-Timezone": self.server.engine.timezone}
-        if fmt:
-            headers["X-ClickHouse-Format"] = fmt
-            headers["Content-Type"] = CONTENT_TYPES.get(fmt, "application/octet-stream")
-        return headers
-
-    def _send_result(self, running: Running, params: dict[str, str], query_id: str,
-                     done: Callable[[], None]) -> None:
-        chunks = iter(running)
-        encoder = (pick_encoder(self.headers.get("Accept-Encoding", ""))
-                   if params.get("enable_http_compression") == "1" else None)
-        try:
-            hold = int(params.get("buffer_size") or _MIB)
-        except ValueError:
-            raise ClickHouseError(72, "buffer_size must be a number of bytes, got "
-                                  f"'{params['buffer_size']}'", "CANNOT_PARSE_NUMBER") from None
-        if params.get("wait_end_of_query") == "1":
-            self._send_whole(running, chunks, encoder, hold, query_id, done)
-            return
-        held, size, ended = [], 0, True
-        for chunk in chunks:  # an error here still gets its HTTP status
-            held.append(chunk)
-            size += len(chunk)
-            if size >= hold:
-                ended = False
-                break
-        headers = self._headers(query_id, running.fmt)
-        headers["X-ClickHouse-Summary"] = _summary(running)
-        if ended:
-            body = b"".join(held)
-            if encoder is not None and body:
-                body = encoder.feed(body) + encoder.end()
-                headers["Content-Encoding"] = encoder.name
-            done()
-            self._send(200, body, headers)
-            return
-        tag = exception_tag()
-        headers.update({"Transfer-Encoding": "chunked", "X-ClickHouse-Exception-Tag": tag})
-        if encoder is not None:
-            headers["Content-Encoding"] = encoder.name
-        self._begin(200, headers)
-        feed = encoder.feed if encoder is not None else (lambda b: b)
-        try:
-            for chunk in _chain(held, chunks):
-                self._write_chunk(feed(chunk))
-        except ClickHouseError as exc:  # too late for a status: ClickHouse's exception block
-            self._write_chunk(feed(exception_block(tag, exc.render(
-                self.server.engine.version))))
-            self.close_connection = True
-        if encoder is not None:
-            self._write_chunk(encoder.end())
-        done()
-        self.wfile.write(b"0\r\n\r\n")
-
-    def _send_whole(self, running: Running, chunks: Iterator[bytes], encoder: object,
-                    hold: int, query_id: str, done: Callable[[], None]) -> None:
-        """``wait_end_of_query=1``: the whole result first (in memory up to ``hold`` bytes,
-        then on disk), then the headers with the final summary."""
-        with tempfile.SpooledTemporaryFile(max_size=hold) as spool:
-            for chunk in chunks:
-                spool.write(encoder.feed(chunk) if encoder is not None else chunk)
-            if encoder is not None:
-                spool.write(encoder.end())
-            headers = self._headers(query_id, running.fmt)
-            headers["X-ClickHouse-Summary"] = _summary(running)
-            if encoder is not None and spool.tell():
-                headers["Content-Encoding"] = encoder.name
-            length = spool.tell()
-            spool.seek(0)
-            done()
-            self._begin(200, {**headers, "Content-Length": str(length)})
-            while block := spool.read(_MIB):
-                self.wfile.write(block)
-
-    def _write_chunk(self, data: bytes) -> None:
-        if data:
-            self.wfile.write(b"%X\r\n" % len(data) + data + b"\r\n")
-
-    def _fail(self, exc: ClickHouseError, query_id: str) -> None:
-        if self._began:  # the status line is out: nothing more to say
-            self.close_connection = True
-            return
-        headers = self._headers(query_id)
-        headers.update({"Content-Type": "text/plain; charset=UTF-8",
-                        "X-ClickHouse-Exception-Code": str(exc.code)})
-        status = STATUS_BY_NAME.get(exc.name, 500)
-        try:
-            self._send(status, exc.render(self.server.engine.version).encode(), headers)
-        except ConnectionError:
-            self.close_connection = True
-
-    def _begin(self, status: int, headers: dict[str, str]) -> None:
-        self._began = True
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Keep-Alive", "timeout=10")
-        self.end_headers()
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self._begin(status, {**headers, "Content-Length": str(len(body))})
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-
-def _queue_wait(params: dict[str, str]) -> float | None:
-    """``queue_max_wait_ms``: how long a request waits for a free query slot."""
-    if not params.get("queue_max_wait_ms"):
-        return None
-    try:
-        return max(0.0, float(params["queue_max_wait_ms"]) / 1000)
-    except ValueError:
-        raise ClickHouseError(72, "queue_max_wait_ms must be a number of milliseconds, got "
-                              f"'{params['queue_max_wait_ms']}'", "CANNOT_PARSE_NUMBER") from None
-
-
-def _chain(held: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    while held:
-        yield held.pop(0)
-    yield from rest
-
-
-def _summary(running: Running) -> str:
-    return json.dumps(running.summary.header(), separators=(",", ":"))
 
 
 def serve(path: Path, host: str, port: int, user: str = "default", password: str = "",

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
-from retail.local.chdb_engine import ClickHouseError
+from retail.local.errors import ClickHouseError
 
 # DBMS_MIN_REVISION_WITH_* thresholds (ClickHouse's src/Core/ProtocolDefines.h).
 _DATETIME_TIME_ZONE, _LOW_CARDINALITY, _CUSTOM_SERIALIZATION = 54337, 54405, 54454
@@ -304,3 +305,21 @@ class NativeRevision:
             return b""
         self._columns = None
         return bytes(self._block)
+
+
+def at_revision(chunks: Iterator[bytes], revision: int,
+                true_types: Callable[[], list[str] | None]) -> Iterator[bytes]:
+    """A streamed revision-0 Native result as ClickHouse writes it at ``revision``;
+    ``true_types`` (called only if a DateTime lost its time zone) describes the result."""
+    first = next(chunks, None)
+    if first is None:
+        return
+    types = first_block_types(first)
+    converter = NativeRevision(revision, true_types() if types is not None and
+                               needs_true_types(types, revision) else None)
+    yield converter.feed(first)
+    for chunk in chunks:
+        if out := converter.feed(chunk):
+            yield out
+    if tail := converter.finish():
+        yield tail

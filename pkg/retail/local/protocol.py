@@ -63,3 +63,24 @@ def authenticate(headers: object, params: dict[str, str], server_user: str,
                                   "required", "REQUIRED_PASSWORD")
         raise ClickHouseError(516, f"{user}: Authentication failed: password is incorrect, "
                               "or there is no user with such name", "AUTHENTICATION_FAILED")
+
+
+def revision(params: dict[str, str]) -> int:
+    """``client_protocol_version``: the Native protocol revision the client reads."""
+    try:
+        return int(params.get("client_protocol_version") or 0)
+    except ValueError:
+        raise ClickHouseError(72, "client_protocol_version must be a number, got "
+                              f"'{params['client_protocol_version']}'",
+                              "CANNOT_PARSE_NUMBER") from None
+
+
+def queue_wait(params: dict[str, str]) -> float | None:
+    """``queue_max_wait_ms``: how long a request waits for a free query slot."""
+    if not params.get("queue_max_wait_ms"):
+        return None
+    try:
+        return max(0.0, float(params["queue_max_wait_ms"]) / 1000)
+    except ValueError:
+        raise ClickHouseError(72, "queue_max_wait_ms must be a number of milliseconds, got "
+                              f"'{params['queue_max_wait_ms']}'", "CANNOT_PARSE_NUMBER") from None
