@@ -325,3 +325,20 @@ def test_native_results_follow_the_client_protocol_version(server):
                                     "'Europe/Berlin') AS d")
     value = res.result_rows[0][0]
     assert str(value.tzinfo) == "Europe/Berlin" and value.hour == 12
+
+
+def test_use_lasts_for_its_session_only(server):
+    """interfaces/http sessions: USE in a session sets its current database for its later
+    requests; a request without session starts in the default database."""
+    db = f"db_{uuid.uuid4().hex[:8]}"
+    assert post(server.port, f"CREATE DATABASE {db}")[0] == 200
+    s = {"session_id": uuid.uuid4().hex}
+    assert post(server.port, f"USE {db}", s)[0] == 200
+    assert post(server.port, "SELECT currentDatabase()", s)[2] == f"{db}\n".encode()
+    assert post(server.port, "SELECT currentDatabase()", {**s, "database": "system"})[2] == \
+        b"system\n"
+    assert post(server.port, "SELECT currentDatabase()", s)[2] == f"{db}\n".encode()
+    for _ in range(3):  # whichever pooled connection answers
+        assert post(server.port, "SELECT currentDatabase()")[2] == b"default\n"
+    assert post(server.port, f"USE {db}")[0] == 200  # no session: lasts for its request
+    assert post(server.port, "SELECT currentDatabase()")[2] == b"default\n"

@@ -121,12 +121,13 @@ class ChdbEngine:
 
     # -- statements -------------------------------------------------------------------------
     def start(self, conn: Conn, sql: str, data: bytes | None = None, *,
-              database: str = "default", settings: dict[str, str] | None = None,
+              database: str | None = "default", settings: dict[str, str] | None = None,
               params: dict[str, str] | None = None, default_format: str = "TabSeparated",
               readonly: bool = False, marker: str = "") -> Running:
         """Start one statement on ``conn``; ``data`` is the body of an ``INSERT ... FORMAT``.
 
-        ``marker`` (a comment) starts the text the engine sees, so :meth:`kill` finds it."""
+        ``marker`` (a comment) starts the text the engine sees, so :meth:`kill` finds it;
+        ``database`` None keeps the connection's current one (a session's ``USE``)."""
         if not strip_sql(sql).strip() and not data:
             raise ClickHouseError(62, "Empty query", "SYNTAX_ERROR")
         check_one_statement(sql, data)
@@ -143,14 +144,21 @@ class ChdbEngine:
             return Running.done(None, Summary())
         fmt = output_format(sql, default_format) if returns_result(sql) else None
         conn.dirty = conn.dirty or leaves_connection_state(sql)
+        session_database = conn.database
         self._use(conn, database)
         applied = self._apply(conn, settings or {})
         uses = strip_sql(sql)[:3].upper() == "USE"
 
         def finish() -> None:
             self._reset(conn, applied)
-            if uses:
-                conn.database = ""  # whatever USE chose: set it again next time
+            if conn.session and not uses and session_database:
+                self._use(conn, session_database)  # the request's database was its own
+            if uses:  # what the USE chose, if it ran
+                try:
+                    conn.database = conn.query("SELECT currentDatabase()").bytes().decode(
+                        ).rstrip("\n")
+                except ClickHouseError:
+                    conn.database = ""
 
         try:
             raw = strip_sql(sql).encode()  # a leading comment must not hide an INSERT
@@ -203,8 +211,9 @@ class ChdbEngine:
         """``SET`` without a session lasts for its request: only check that it would apply."""
         self._reset(conn, self._apply(conn, assignments))
 
-    def _use(self, conn: Conn, database: str) -> None:
-        if database != conn.database:
+    def _use(self, conn: Conn, database: str | None) -> None:
+        """Make ``database`` current on ``conn`` (None: keep what its session chose)."""
+        if database is not None and database != conn.database:
             conn.query("USE `" + database.replace("\\", "\\\\").replace("`", "\\`") + "`")
             conn.database = database
 

@@ -175,6 +175,8 @@ class _Handler(ResponseWriter):
             fmt = params.get("default_format") or "TabSeparated"
             sql = external.SHOW_CREATE_SYSTEM + " FORMAT " + output_format(sql, fmt)
             query_params["retail_system_table"] = system_table
+        # A session keeps the database its USE chose unless the request names one.
+        database = params.get("database") or (None if in_session else "default")
         marker = new_marker()
         cancel = (is_read_only(sql) and
                   params.get("cancel_http_readonly_queries_on_client_close", "1") != "0")
@@ -182,7 +184,7 @@ class _Handler(ResponseWriter):
                     if cancel else contextlib.nullcontext())
         with watching:
             running = engine.start(
-                conn, sql, data, database=params.get("database") or "default",
+                conn, sql, data, database=database,
                 settings=settings, params=query_params,
                 default_format=params.get("default_format") or "TabSeparated",
                 readonly=readonly or params.get("readonly", "0") not in ("0", ""),
@@ -200,7 +202,7 @@ class _Handler(ResponseWriter):
             rev = revision(params)
             if running.fmt == "Native" and rev:
                 chunks = at_revision(chunks, rev, lambda: engine.result_types(
-                    sql, params.get("database") or "default", query_params))
+                    sql, database or conn.database or "default", query_params))
             try:
                 self._send_result(running, params, query_id, done, chunks)
             finally:

@@ -23,6 +23,7 @@ class Conn:
         self.database = "default"
         self.base: dict[str, str] = {}  # settings SET in its session
         self.dirty = False  # holds state of a request without session: not to be pooled
+        self.session = False  # a session's own connection
         self.closed = False
 
     def query(self, sql: str, fmt: str = "TSV", params: dict[str, str] | None = None):

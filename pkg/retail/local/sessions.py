@@ -115,6 +115,7 @@ class Sessions:
         try:
             if session.conn is None or session.conn.closed:
                 session.conn = self._open_connection()
+                session.conn.session = True
             yield session.conn
         finally:
             self.release(session_id)
