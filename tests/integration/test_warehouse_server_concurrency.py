@@ -342,3 +342,52 @@ def test_use_lasts_for_its_session_only(server):
         assert post(server.port, "SELECT currentDatabase()")[2] == b"default\n"
     assert post(server.port, f"USE {db}")[0] == 200  # no session: lasts for its request
     assert post(server.port, "SELECT currentDatabase()")[2] == b"default\n"
+
+
+MANY_BLOCKS = ("SELECT number AS n, toString(number % 7) AS s, toLowCardinality(toString("
+               "number % 3)) AS c FROM numbers(200000)")
+
+
+@pytest.mark.parametrize("fmt,check", [
+    ("TSVWithNames", lambda b: b.count(b"\n") == 200001 and b.startswith(b"n\ts\tc\n")
+     and b.count(b"\nn\ts") == 0),
+    ("CSVWithNamesAndTypes", lambda b: b.count(b"\n") == 200002 and b.count(b'"UInt64"') == 1),
+    ("Arrow", lambda b: _arrow_rows(b, file_format=True) == (200000, 19999900000)),
+    ("ArrowStream", lambda b: _arrow_rows(b, file_format=False) == (200000, 19999900000)),
+    ("JSON", lambda b: len(__import__("json").loads(b)["data"]) == 200000),
+    ("Parquet", lambda b: _parquet_rows(b) == 200000),
+])
+def test_a_result_of_many_blocks_is_one_result_in_every_format(server, fmt, check):
+    """interfaces/formats: a result is one document of its format however many blocks the
+    engine produced (one header, one Arrow file or stream, one JSON object)."""
+    status, headers, body = post(server.port, f"{MANY_BLOCKS} FORMAT {fmt} "
+                                 "SETTINGS max_block_size = 50000")
+    assert status == 200, body[:300]
+    assert check(body), (fmt, body[:200])
+
+
+def test_an_arrow_file_with_dictionaries_is_one_valid_file(server):
+    """output_format_arrow_low_cardinality_as_dictionary=1 makes LowCardinality a
+    dictionary; the file of many blocks still reads back whole."""
+    import pyarrow as pa
+
+    _, _, body = post(server.port, f"{MANY_BLOCKS} FORMAT Arrow SETTINGS max_block_size = "
+                      "50000, output_format_arrow_low_cardinality_as_dictionary = 1")
+    table = pa.ipc.open_file(body).read_all()
+    assert table.num_rows == 200000 and pa.types.is_dictionary(table.schema.field("c").type)
+
+
+def _arrow_rows(body: bytes, file_format: bool) -> tuple[int, int]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = (pa.ipc.open_file(body) if file_format else pa.ipc.open_stream(body)).read_all()
+    return table.num_rows, pc.sum(table.column("n")).as_py()
+
+
+def _parquet_rows(body: bytes) -> int:
+    import io
+
+    import pyarrow.parquet as pq
+
+    return pq.read_table(io.BytesIO(body)).num_rows

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from retail.local.errors import ClickHouseError
+from retail.local.stitch import stitch, streams
 
 
 class Conn:
@@ -100,22 +101,27 @@ class Running:
     def stream(cls, conn: Conn, text: str, fmt: str, params: dict[str, str] | None,
                finish: Callable[[], None]) -> Running:
         started = time.perf_counter()
-        try:
-            handle = conn.raw.send_query(text, fmt, params=params or {})
-        except Exception as exc:
-            if "Streaming query is not supported" not in str(exc):
-                raise ClickHouseError.from_engine(exc) from None
-            # chDB streams SELECT-like statements only (not EXISTS, SHOW CREATE, ...): those
-            # small results come whole
-            res = conn.query(text, fmt, params)
-            finish()
-            return cls.done(fmt, Summary.of(res, started), res.bytes())
-        return cls(fmt, Summary(started=started), conn, handle, finish)
+        if streams(fmt):
+            try:
+                handle = conn.raw.send_query(text, fmt, params=params or {})
+                return cls(fmt, Summary(started=started), conn, handle, finish)
+            except Exception as exc:
+                if "Streaming query is not supported" not in str(exc):
+                    raise ClickHouseError.from_engine(exc) from None
+        # A format whose chunks cannot be joined (see retail.local.stitch), or a statement
+        # chDB does not stream (EXISTS, SHOW CREATE, ...): the result comes whole.
+        res = conn.query(text, fmt, params)
+        finish()
+        return cls.done(fmt, Summary.of(res, started), res.bytes())
 
     def __iter__(self) -> Iterator[bytes]:
         if self._body:
             body, self._body = self._body, b""
             yield body
+        if not self._done:
+            yield from stitch(self.fmt or "", self._chunks())
+
+    def _chunks(self) -> Iterator[bytes]:
         while not self._done:
             try:
                 res = self._conn.raw.streaming_fetch_result(self._handle)
