@@ -128,6 +128,45 @@ class LakeSettings(_Section):
     s3_access_key: SecretStr | None = None
     s3_secret_key: SecretStr | None = None
     s3_tls: bool = True
+    # The object store's buckets (`retail lake init`; docs/lake.md says what lives where) and
+    # how long objects stay: lifecycle rules, enforced by the store, not by the platform.
+    raw_bucket: str = "retail-raw-data"
+    processed_bucket: str = "retail-processed-data"
+    models_bucket: str = "retail-models"
+    features_bucket: str = "retail-features"
+    raw_retention_days: int = Field(90, ge=1)
+    processed_retention_days: int = Field(730, ge=1)
+    features_retention_days: int = Field(730, ge=1)
+    # Older versions of an overwritten or deleted object in a versioned bucket (processed,
+    # models): the window to undo a bad re-run.
+    noncurrent_retention_days: int = Field(7, ge=1)
+
+    @field_validator("raw_bucket", "processed_bucket", "models_bucket", "features_bucket")
+    @classmethod
+    def _s3_bucket_name(cls, name: str) -> str:
+        """The S3 naming rules MinIO and AWS both enforce (general purpose buckets)."""
+        why = None
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name):
+            why = ("3-63 characters of a-z, 0-9, '.' and '-', beginning and ending with a "
+                   "letter or digit")
+        elif ".." in name or ".-" in name or "-." in name:
+            why = "no '..', '.-' or '-.'"
+        elif re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
+            why = "not an IP address"
+        elif name.startswith(("xn--", "sthree-")) or name.endswith(("-s3alias", "--ol-s3")):
+            why = "no prefix xn-- or sthree-, no suffix -s3alias or --ol-s3"
+        if why:
+            raise ValueError(f"{name!r} is not a valid S3 bucket name ({why})")
+        return name
+
+    @model_validator(mode="after")
+    def _distinct_buckets(self) -> LakeSettings:
+        names = [self.raw_bucket, self.processed_bucket, self.models_bucket,
+                 self.features_bucket]
+        if len(set(names)) < len(names):
+            raise ValueError("RETAIL_LAKE__RAW_BUCKET, __PROCESSED_BUCKET, __MODELS_BUCKET and "
+                             f"__FEATURES_BUCKET must differ (got {', '.join(names)})")
+        return self
 
     @property
     def is_s3(self) -> bool:
