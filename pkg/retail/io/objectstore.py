@@ -138,7 +138,7 @@ class BucketState:
             todo.append("enable versioning")
         if _rule_keys(self.ours()) != _rule_keys(self.policy.rules()):
             todo.append("set lifecycle: " + (
-                "; ".join(describe_rule(r) for r in self.policy.rules()) or "none"))
+                ", ".join(describe_rule(r) for r in self.policy.rules()) or "none"))
         return todo
 
     def ours(self) -> list[Rule]:
