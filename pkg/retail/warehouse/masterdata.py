@@ -280,10 +280,10 @@ def check_field(source: Source, f: Field, out: list[Problem]) -> pa.Array:
     _report(source, f.name, bad, text, lambda i: f"not {f.kind.syntax}", out)
     ok = pc.fill_null(pc.invert(bad), False)
     if f.kind in _NUMERIC:
-        number = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())),
+        parsed = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())),
                          pa.int64() if f.kind.arrow in (pa.uint16(), pa.uint32())
                          else f.kind.arrow)
-        as_float = pc.cast(number, pa.float64())
+        as_float = pc.cast(parsed, pa.float64())
         for limit, test, word in ((f.lo, pc.less, "below the minimum"),
                                   (f.hi, pc.greater, "above the maximum")):
             if limit is not None:
@@ -291,7 +291,7 @@ def check_field(source: Source, f: Field, out: list[Problem]) -> pa.Array:
                 _report(source, f.name, off, text, lambda i, lim=limit, w=word: f"{w} {number(lim)}",
                         out)
                 ok = pc.and_(ok, pc.invert(pc.fill_null(off, False)))
-        values = number
+        values = parsed
     else:
         values = text
     if f.allowed is not None:
