@@ -7,6 +7,7 @@ import typer
 from retail.cli import contracts as contracts_cmd
 from retail.cli import lake as lake_cmd
 from retail.cli import local as local_cmd
+from retail.cli import masterdata as masterdata_cmd
 from retail.cli import query as query_cmd
 from retail.cli import simulate as simulate_cmd
 from retail.cli import stream as stream_cmd
@@ -33,6 +34,7 @@ app.add_typer(local_cmd.app, name="local")
 app.add_typer(contracts_cmd.app, name="contracts")
 app.add_typer(warehouse_cmd.app, name="warehouse")
 app.add_typer(stream_cmd.app, name="stream")
+app.add_typer(masterdata_cmd.app, name="masterdata")
 app.add_typer(lake_cmd.app, name="lake")
 app.command("simulate")(simulate_cmd.simulate)
 app.command("peek")(simulate_cmd.peek)
