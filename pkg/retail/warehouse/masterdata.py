@@ -175,7 +175,8 @@ class Source:
     path: Path
     unit: str
     lines: pa.Array
-    columns: dict[str, pa.Array]
+    columns: dict[str, pa.Array]  # the first column of each name
+    header: list[str]  # every column's name, as in the file
 
 
 def _text(values: pa.Array) -> pa.Array:
@@ -209,9 +210,9 @@ def _read_csv(spec: FileSpec, path: Path, problems: list[Problem]) -> Source | N
     if not header:
         bad(None, "empty file: the first line must name the columns")
         return None
-    columns = {name: _text(pa.array([r[i] for r in rows], pa.string()))
-               for i, name in enumerate(header)}
-    return Source(spec, path, "line", pa.array(lines, pa.int64()), columns)
+    columns = {name: _text(pa.array([r[header.index(name)] for r in rows], pa.string()))
+               for name in header}
+    return Source(spec, path, "line", pa.array(lines, pa.int64()), columns, header)
 
 
 def _read_parquet(spec: FileSpec, path: Path, problems: list[Problem]) -> Source | None:
@@ -220,8 +221,10 @@ def _read_parquet(spec: FileSpec, path: Path, problems: list[Problem]) -> Source
     except (pa.ArrowException, OSError) as exc:
         problems.append(Problem(str(path), "row", None, "-", None, f"not a Parquet file: {exc}"))
         return None
-    columns = {}
+    columns: dict[str, pa.Array] = {}
     for name, col in zip(table.column_names, table.columns):
+        if name in columns:
+            continue
         col = col.combine_chunks()
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
@@ -233,7 +236,7 @@ def _read_parquet(spec: FileSpec, path: Path, problems: list[Problem]) -> Source
             continue
         columns[name] = _text(pc.cast(col, pa.string()))
     return Source(spec, path, "row", pa.array(range(1, table.num_rows + 1), pa.int64()),
-                  columns)
+                  columns, table.column_names)
 
 
 def read_source(spec: FileSpec, path: Path, problems: list[Problem]) -> Source | None:
@@ -245,7 +248,7 @@ def read_source(spec: FileSpec, path: Path, problems: list[Problem]) -> Source |
         return None
     unit, line = source.unit, (1 if source.unit == "line" else None)
     known = [f.name for f in spec.fields]
-    names = list(source.columns)
+    names = source.header
     rejected = {p.field for p in problems if p.file == str(path)}  # e.g. a bad Parquet type
     for name in dict.fromkeys(names):
         if name not in known:
@@ -366,7 +369,9 @@ def check_files(paths: dict[str, Path], known: dict[str, Iterable[str]] | None =
 
     def order(p: Problem) -> tuple[int, int, int]:
         names = fields[p.file]
-        return rank[p.file][0], p.line or 0, names.index(p.field) if p.field in names else -1
+        column = -1 if p.field == "-" else names.index(p.field) if p.field in names \
+            else len(names)  # a row's own problem, a column's, an unknown column's
+        return rank[p.file][0], p.line or 0, column
 
     return Checked({} if problems else tables, sorted(problems, key=order))
 
