@@ -266,6 +266,24 @@ class StreamSettings(_Section):
         return self
 
 
+class DqSettings(_Section):
+    """The data-quality checks (``retail dq run``, ``jobs/data_quality.py``).
+
+    Environment: ``RETAIL_DQ__*``. The checks and their thresholds are declared in
+    ``retail.dq.checks``; these settings say which stretch of time a run looks at and
+    whether failing ``error`` checks raise alerts.
+    """
+
+    # Hour-grain checks (silent stores, volume, quarantine share) look at the complete UTC
+    # hours of this many hours before the run.
+    lookback_hours: int = Field(24, ge=1, le=168)
+    # Day-grain checks (days missing, consistency, duplicates) look at this many store-local
+    # days up to today.
+    lookback_days: int = Field(7, ge=1, le=366)
+    # A failing error check writes a row to stream_alerts (alert_type data_quality).
+    alerts: bool = True
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["console", "json"] = "console"
@@ -289,6 +307,7 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = SimulatorSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     stream: StreamSettings = StreamSettings()
+    dq: DqSettings = DqSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="before")
