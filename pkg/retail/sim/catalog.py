@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 from faker import Faker
 
+from retail.sim.calendar import check_country
 from retail.sim.ids import compose_ids
 from retail.sim.profiles import CATEGORIES, REGIONS, STORE_TYPES
 
@@ -27,12 +28,14 @@ _ADJECTIVES = ("Classic", "Organic", "Premium", "Fresh", "Family", "Lite", "Orig
 @dataclass(frozen=True)
 class Catalog:
     seed: int  # what generate_catalog drew it from (part of the simulator's run fingerprint)
+    country: str  # the chain's country: its public holidays (holidays package, ISO 3166-1)
     stores: pa.Table
     products: pa.Table
     suppliers: pa.Table
     # hidden store parameters, one per store
     store_type: np.ndarray  # index into STORE_TYPES
     store_offset: np.ndarray  # UTC offset, hours
+    store_region: np.ndarray  # index into REGIONS (the store's weather)
     store_traffic: np.ndarray  # relative transactions per open hour
     # hidden product parameters, one per product
     product_category: np.ndarray  # index into CATEGORIES
@@ -73,10 +76,15 @@ def _popularity(rank: np.ndarray, relative_price: np.ndarray) -> np.ndarray:
     return np.exp(POPULARITY_SIGMA * z) / relative_price
 
 
-def generate_catalog(stores: int, products: int, seed: int) -> Catalog:
-    """Draw a chain of ``stores`` stores selling from ``products`` SKUs."""
+def generate_catalog(stores: int, products: int, seed: int, country: str = "US") -> Catalog:
+    """Draw a chain of ``stores`` stores selling from ``products`` SKUs.
+
+    ``country`` (an ISO 3166-1 code the ``holidays`` package knows) picks the chain's public
+    holidays; the stores keep the simulator's US regions, time zones and climates.
+    """
     if stores < 1 or products < 10:
         raise ValueError("a catalog needs at least 1 store and 10 products")
+    check_country(country)
     rng = np.random.default_rng([seed, 0xCA7A])
     fake = Faker("en_US")
     fake.seed_instance(seed)
@@ -97,7 +105,7 @@ def generate_catalog(stores: int, products: int, seed: int) -> Catalog:
         "city": cities,
         "state": [REGIONS[r].states[rng.integers(len(REGIONS[r].states))] for r in region],
         "region": [REGIONS[r].name for r in region],
-        "country": ["US"] * stores,
+        "country": [country] * stores,
         "timezone": [REGIONS[r].timezone for r in region],
         "store_type": [STORE_TYPES[t].name for t in stype],
         "square_footage": sqft,
@@ -165,8 +173,9 @@ def generate_catalog(stores: int, products: int, seed: int) -> Catalog:
     start = np.searchsorted(ps, np.arange(stores + 1)).astype(np.int64)
 
     return Catalog(
-        seed=seed, stores=store_tbl, products=prod_tbl, suppliers=sup_tbl,
+        seed=seed, country=country, stores=store_tbl, products=prod_tbl, suppliers=sup_tbl,
         store_type=stype, store_offset=np.array([REGIONS[r].utc_offset for r in region]),
+        store_region=region,
         store_traffic=traffic, product_category=cat, product_price=price, product_cost=cost,
         product_supplier=supplier, product_pack=pack, popularity=popularity,
         supplier_lead_mean=lead_mean, supplier_lead_sd=lead_sd,

@@ -37,7 +37,8 @@ class DayContext:
     day: date
     stores: tuple[int, int]
     price_changes: PriceChanges
-    day_mult: float
+    day_mult: np.ndarray  # traffic multiplier per store of the group (calendar x local events)
+    weather: np.ndarray  # (regions, categories) demand multipliers of the day
     rng: np.random.Generator
 
 
@@ -67,11 +68,15 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
     def ids(prefix: str, store: np.ndarray, seq: np.ndarray, width: int) -> pa.Array:
         return compose_ids(prefix, [(store + 1, 5), (np.full(len(seq), ymd), 8), (seq, width)])
 
-    # --- demand
-    weight = (c.popularity[prod] * seasonality(ctx.day.timetuple().tm_yday)[cat]
-              * sim.prices.demand_lift(prod))
+    # --- demand: the weather scales each category's pick weight and each store's baskets
+    # by the mean factor over its assortment, so a category's units move by its own factor
+    base = (c.popularity[prod] * seasonality(ctx.day.timetuple().tm_yday)[cat]
+            * sim.prices.demand_lift(prod))
+    weight = base * ctx.weather[c.store_region[c.pair_store[p0:p1]], cat]
+    starts = c.store_pair_start[s0:s1] - p0
+    day_mult = ctx.day_mult * np.add.reduceat(weight, starts) / np.add.reduceat(base, starts)
     b = draw_baskets(rng, stores=stores, store_type=c.store_type[stores],
-                     tx_rate=sim.tx_rate[stores], day_mult=ctx.day_mult,
+                     tx_rate=sim.tx_rate[stores], day_mult=day_mult,
                      pair_start=c.store_pair_start[s0:s1 + 1], pair_weight=weight,
                      pair_category=cat)
     line_store = b.tx_store[b.line_tx]

@@ -1,9 +1,11 @@
 """Shopper demand for a group of stores over one local day, drawn in bulk with numpy.
 
 Transactions arrive per store and local hour as a Poisson process whose rate combines the
-store's traffic, its type's hour-of-day curve and the day's weekday/holiday multiplier.
+store's traffic, its type's hour-of-day curve and the day's multiplier (weekday, holiday,
+payday, the store's local events, the weather's pull on its assortment).
 Each transaction has 1 + Poisson lines; each line picks a SKU from the store's assortment
-with probability proportional to popularity x category seasonality x promotion lift.
+with probability proportional to popularity x category seasonality x promotion lift x the
+weather's factor for its category in the store's region.
 """
 
 from __future__ import annotations
@@ -59,17 +61,18 @@ class Baskets:
 
 
 def draw_baskets(rng: np.random.Generator, *, stores: np.ndarray, store_type: np.ndarray,
-                 tx_rate: np.ndarray, day_mult: float, pair_start: np.ndarray,
+                 tx_rate: np.ndarray, day_mult: np.ndarray, pair_start: np.ndarray,
                  pair_weight: np.ndarray, pair_category: np.ndarray) -> Baskets:
     """Draw one day of baskets.
 
     Args:
         stores: global indices of the stores (contiguous).
-        store_type, tx_rate: per store in ``stores``.
+        store_type, tx_rate, day_mult: per store in ``stores`` (day_mult: the day's traffic
+            multiplier: calendar, local events, weather).
         pair_start: pair offsets of ``stores`` (len(stores) + 1), global pair indices.
         pair_weight, pair_category: per pair in ``[pair_start[0], pair_start[-1])``.
     """
-    lam = tx_rate[:, None] * HOURLY[store_type] * day_mult  # (stores, 24)
+    lam = tx_rate[:, None] * HOURLY[store_type] * day_mult[:, None]  # (stores, 24)
     counts = rng.poisson(lam)
     per_store = counts.sum(axis=1)
     n_tx = int(per_store.sum())

@@ -18,17 +18,18 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from retail.sim import calendar
+from retail.sim import calendar, weather
 from retail.sim.catalog import Catalog
 from retail.sim.day import DayContext, simulate_day
 from retail.sim.demand import BASKET_LINES, HOURLY, MEAN_QTY, transactions_per_hour
 from retail.sim.ids import run_hash
+from retail.sim.local_events import LocalEvents
 from retail.sim.pricing import PriceBook
 from retail.sim.tables import EventBatch
 
 # The simulation model's version, part of every event id: bump it with any change that
 # makes the same options produce other events, so ids never cross model versions.
-MODEL_VERSION = 2
+MODEL_VERSION = 3  # 3: the holidays package's calendar, paydays, weather, local events
 
 
 @dataclass(frozen=True)
@@ -83,17 +84,20 @@ class Simulator:
         self.pending_returns: dict[tuple[int, int], list[dict[str, np.ndarray]]] = {}
         per_store_day = config.rate * 60.0 * float(np.mean(HOURLY.astype(bool).sum(axis=1)))
         self.stores_per_batch = max(1, int(config.batch_events // per_store_day))
+        self.local_events = LocalEvents(catalog.seed, catalog.n_stores)
         self.fingerprint = run_hash(self.identity())
 
     def identity(self) -> dict[str, object]:
         """Everything that decides the events of a given date: the catalog, the seed and
-        the options. Not ``days``: a run's first days are the same however long it goes on,
+        the options (the catalog's seed draws its weather and local events, its country
+        names the holidays). Not ``days``: a run's first days are the same however long it goes on,
         and so are their event ids. ``batch_events`` counts through the store groups it
         makes (each group draws from its own random stream)."""
         c, cfg = self.catalog, self.config
         return {
             "model": MODEL_VERSION,
-            "catalog": {"seed": int(c.seed), "stores": c.n_stores, "products": c.n_products},
+            "catalog": {"seed": int(c.seed), "stores": c.n_stores, "products": c.n_products,
+                        "country": c.country},
             "seed": int(cfg.seed), "rate": float(cfg.rate), "start": cfg.start.isoformat(),
             "store_groups": self.store_groups(),
             "promo_share": float(cfg.promo_share), "review_days": int(cfg.review_days),
@@ -124,11 +128,16 @@ class Simulator:
             yield from self.run_day(d, day)
 
     def run_day(self, d: int, day: date) -> Iterator[EventBatch]:
+        c = self.catalog
         changes = self.prices.advance(np.random.default_rng([self.config.seed, d, 2]), day, d == 0)
+        # Store traffic: the calendar's day times the store's local events; the weather
+        # moves the category mix (and the baskets with it) per region.
+        day_mult = calendar.day_multiplier(day, c.country) * self.local_events.traffic_lift(day)
+        factors = weather.demand_factors(c.seed, day)
         for s0, s1 in self.store_groups():
             ctx = DayContext(
                 run=self.fingerprint, day_index=d, day=day, stores=(s0, s1), price_changes=changes,
-                day_mult=calendar.day_multiplier(day),
+                day_mult=day_mult[s0:s1], weather=factors,
                 rng=np.random.default_rng([self.config.seed, d, 3, s0]),
             )
             yield simulate_day(self, ctx)
