@@ -200,7 +200,9 @@ def test_bad_bucket_settings_are_refused_naming_the_variable(monkeypatch, var, v
 
 
 def test_the_lake_writer_reads_back_parquet_from_the_initialised_raw_bucket(endpoint):
-    s = LakeSettings(root="s3://retail-raw-data/events", s3_endpoint=endpoint,
+    # moto's servers in one process share their buckets: a prefix of the test's own.
+    prefix = f"t-{uuid.uuid4().hex[:8]}/events"
+    s = LakeSettings(root=f"s3://retail-raw-data/{prefix}", s3_endpoint=endpoint,
                      s3_access_key="test-key", s3_secret_key="test-secret", s3_tls=False)
     init_buckets(s)
     times = [datetime(2026, 6, 1, 23, 59, tzinfo=timezone.utc),
@@ -213,6 +215,6 @@ def test_the_lake_writer_reads_back_parquet_from_the_initialised_raw_bucket(endp
     assert back["quantity"].to_pylist() == [3, 4]
     assert back["day"].to_pylist() == [1, 2]
     keys = sorted(o.object_name for o in connect(s).list_objects(
-        "retail-raw-data", prefix="events/", recursive=True) if o.object_name.endswith(".parquet"))
-    assert keys == ["events/retail-sales-transactions/year=2026/month=06/day=01/batch-1.parquet",
-                    "events/retail-sales-transactions/year=2026/month=06/day=02/batch-1.parquet"]
+        "retail-raw-data", prefix=prefix, recursive=True) if o.object_name.endswith(".parquet"))
+    assert keys == [f"{prefix}/retail-sales-transactions/year=2026/month=06/day={d}/batch-1.parquet"
+                    for d in ("01", "02")]
