@@ -21,7 +21,7 @@ from minio.commonconfig import ENABLED, Filter
 from minio.error import InvalidResponseError, S3Error
 from minio.lifecycleconfig import (Expiration, LifecycleConfig, NoncurrentVersionExpiration,
                                    Rule)
-from minio.versioningconfig import VersioningConfig
+from minio.versioningconfig import OFF, VersioningConfig
 
 from retail.settings import LakeSettings, SettingsError
 
@@ -128,31 +128,37 @@ class BucketState:
 
     policy: BucketPolicy
     exists: bool
-    versioning: str = "Off"  # Enabled, Suspended or Off
+    versioning: str = OFF  # Enabled, Suspended or Off
     rules: list[Rule] = field(default_factory=list)
+
+    @property
+    def needs_versioning(self) -> bool:
+        return self.policy.versioned and self.versioning != ENABLED
+
+    @property
+    def needs_rules(self) -> bool:
+        ours = [r for r in self.rules if r.rule_id in (EXPIRE_RULE, NONCURRENT_RULE)]
+        return _rule_keys(ours) != _rule_keys(self.policy.rules())
 
     def changes(self) -> list[str]:
         """What ``init`` would change to bring the bucket to its policy (empty: nothing)."""
         todo = [] if self.exists else ["create"]
-        if self.policy.versioned and self.versioning != ENABLED:
+        if self.needs_versioning:
             todo.append("enable versioning")
-        if _rule_keys(self.ours()) != _rule_keys(self.policy.rules()):
+        if self.needs_rules:
             todo.append("set lifecycle: " + (
                 ", ".join(describe_rule(r) for r in self.policy.rules()) or "none"))
         return todo
-
-    def ours(self) -> list[Rule]:
-        return [r for r in self.rules if r.rule_id in (EXPIRE_RULE, NONCURRENT_RULE)]
 
     def others(self) -> list[Rule]:
         return [r for r in self.rules if r.rule_id not in (EXPIRE_RULE, NONCURRENT_RULE)]
 
 
 def _rule_keys(rules: list[Rule]) -> list[tuple]:
-    return sorted((r.rule_id, r.status, r.rule_filter, r.expiration,
-                   r.noncurrent_version_expiration, r.transition,
-                   r.noncurrent_version_transition, r.abort_incomplete_multipart_upload)
-                  for r in rules)
+    return sorted(((r.rule_id or "", r.status, r.rule_filter, r.expiration,
+                    r.noncurrent_version_expiration, r.transition,
+                    r.noncurrent_version_transition, r.abort_incomplete_multipart_upload)
+                   for r in rules), key=lambda key: key[0])
 
 
 def _call(endpoint: str, what: str, fn, *args):
@@ -225,11 +231,11 @@ def init_buckets(settings: LakeSettings, client: Minio | None = None) -> InitRep
         if not state.exists:
             _call(where, f"creating bucket {policy.name}", client.make_bucket, policy.name,
                   settings.s3_region)
-        if "enable versioning" in todo:
+        if state.needs_versioning:
             _call(where, f"versioning on {policy.name}", client.set_bucket_versioning,
                   policy.name, VersioningConfig(ENABLED))
         rules = state.others() + policy.rules()
-        if any(t.startswith("set lifecycle") for t in todo):
+        if state.needs_rules:
             if rules:
                 _call(where, f"the lifecycle of {policy.name}", client.set_bucket_lifecycle,
                       policy.name, LifecycleConfig(rules))
@@ -237,7 +243,7 @@ def init_buckets(settings: LakeSettings, client: Minio | None = None) -> InitRep
                 _call(where, f"the lifecycle of {policy.name}",
                       client.delete_bucket_lifecycle, policy.name)
         versioning = ENABLED if policy.versioned else state.versioning
-        if not policy.versioned and versioning != "Off":
+        if not policy.versioned and versioning != OFF:
             notes.append(f"{policy.name}: versioning is {versioning}, left as is (its policy "
                          "does not ask for it; suspending it is an operator's choice)")
         reports.append(BucketReport(policy.name, policy.role, todo, versioning,
