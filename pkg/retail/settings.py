@@ -205,11 +205,24 @@ class SimulatorSettings(_Section):
     # Design volume is 100-500 events per minute per store while open.
     rate: float = Field(200.0, gt=0, le=5_000)
     start_date: date | None = None
+    # The chain's country: its public holidays (the `holidays` package) are the calendar of
+    # the simulated demand and of dim_date. An ISO 3166-1 code the package knows.
+    country: str = "US"
 
     @field_validator("start_date", mode="before")
     @classmethod
     def _iso_day(cls, value: object) -> object:
         return parse_day(value) if isinstance(value, str) else value
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        import holidays  # only here: the package is large and few settings users need it
+
+        if value not in holidays.list_supported_countries():
+            raise ValueError(f"{value!r} is not a country the holidays package knows: use an "
+                             "ISO 3166-1 code in upper case such as US, CA, GB or DE")
+        return value
 
 
 def parse_day(text: str) -> date:

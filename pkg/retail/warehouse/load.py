@@ -16,11 +16,15 @@ import pyarrow.compute as pc
 from retail.io.warehouse import Warehouse
 from retail.sim.calendar import calendar_table
 from retail.sim.catalog import Catalog
+from retail.sim.reference import reference_tables
 
 _DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 _MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August",
                 "September", "October", "November", "December"]
 DIMENSIONS = ("dim_date", "dim_store", "dim_supplier", "dim_product")
+# What drove the simulated demand besides the calendar (migration 0011), loaded with the
+# dimensions.
+REFERENCE = ("weather_daily", "store_events")
 
 
 def content_token(table: pa.Table, salt: str = "") -> str:
@@ -31,8 +35,8 @@ def content_token(table: pa.Table, salt: str = "") -> str:
     return salt + hashlib.sha256(sink.getvalue()).hexdigest()[:32]
 
 
-def date_dimension(start: date, days: int) -> pa.Table:
-    cal = calendar_table(start, days)
+def date_dimension(start: date, days: int, country: str = "US") -> pa.Table:
+    cal = calendar_table(start, days, country)
     d = cal["date"]
     return pa.table({
         "date_key": pc.cast(pc.strftime(pc.cast(d, pa.timestamp("s")), "%Y%m%d"), pa.uint32()),
@@ -45,7 +49,9 @@ def date_dimension(start: date, days: int) -> pa.Table:
         "quarter": pc.cast(cal["quarter"], pa.uint8()),
         "year": pc.cast(cal["year"], pa.uint16()),
         "is_weekend": cal["is_weekend"], "is_holiday": cal["is_holiday"],
-        "holiday_name": cal["holiday_name"], "season": cal["season"],
+        "holiday_name": cal["holiday_name"], "special_day": cal["special_day"],
+        "days_to_next_holiday": pc.cast(cal["days_to_next_holiday"], pa.uint16()),
+        "is_payday": cal["is_payday"], "season": cal["season"],
     })
 
 
@@ -53,7 +59,7 @@ def dimension_tables(catalog: Catalog, start: date, days: int) -> dict[str, pa.T
     """The four dimensions as Arrow tables, columns named like the warehouse's."""
     st, pr, su = catalog.stores, catalog.products, catalog.suppliers
     return {
-        "dim_date": date_dimension(start, days),
+        "dim_date": date_dimension(start, days, catalog.country),
         "dim_store": st.select(["store_id", "name", "city", "state", "region", "country",
                                 "timezone", "store_type", "square_footage", "opens_at",
                                 "closes_at"]),
@@ -68,17 +74,33 @@ def dimension_tables(catalog: Catalog, start: date, days: int) -> dict[str, pa.T
 
 def load_dimensions(wh: Warehouse, catalog: Catalog, start: date, days: int
                     ) -> dict[str, tuple[int, int]]:
-    """Insert the dimensions; identical re-runs are deduplicated and replaced rows merged.
+    """Insert the dimensions, then the reference tables (:func:`load_reference`); identical
+    re-runs are deduplicated and replaced rows merged.
+
+    Returns ``{dimension: (rows sent, rows in the table after the load)}``.
+    """
+    out = {name: _replace(wh, name, table)
+           for name, table in dimension_tables(catalog, start, days).items()}
+    load_reference(wh, catalog, start, days)
+    return out
+
+
+def load_reference(wh: Warehouse, catalog: Catalog, start: date, days: int
+                   ) -> dict[str, tuple[int, int]]:
+    """Insert ``weather_daily`` and ``store_events`` of the days: the weather and local
+    events the simulator's demand followed (:func:`retail.sim.reference.reference_tables`).
 
     Returns ``{table: (rows sent, rows in the table after the load)}``.
     """
-    out = {}
-    for name, table in dimension_tables(catalog, start, days).items():
-        wh.insert_arrow(name, table, dedup_token=content_token(table, f"{name}:"))
-        # Dimensions are small: merge now so plain reads (not only FINAL) see one row each.
-        wh.command(f"OPTIMIZE TABLE {name} FINAL")
-        out[name] = (table.num_rows, int(wh.query_rows(f"SELECT count() FROM {name}")[0][0]))
-    return out
+    tables = reference_tables(catalog, start, days)
+    return {name: _replace(wh, name, tables[name]) for name in REFERENCE}
+
+
+def _replace(wh: Warehouse, name: str, table: pa.Table) -> tuple[int, int]:
+    wh.insert_arrow(name, table, dedup_token=content_token(table, f"{name}:"))
+    # Small tables: merge now so plain reads (not only FINAL) see one row each.
+    wh.command(f"OPTIMIZE TABLE {name} FINAL")
+    return table.num_rows, int(wh.query_rows(f"SELECT count() FROM {name}")[0][0])
 
 
 def _signed(values: pa.ChunkedArray | pa.Array, is_return: pa.ChunkedArray) -> pa.Array:
