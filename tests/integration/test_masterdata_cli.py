@@ -5,6 +5,8 @@ columns."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from retail.cli import app
+from retail.io.warehouse import ClickHouseWarehouse, connect
+from retail.settings import WarehouseSettings
 from retail.warehouse.masterdata import FILES, check_files
+from retail.warehouse.migrate import Migrator
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "masterdata"
 
 pytestmark = [pytest.mark.integration, pytest.mark.clickhouse_server]
@@ -22,12 +27,25 @@ ALL = ["--stores", str(EXAMPLES / "stores.csv"), "--products", str(EXAMPLES / "p
        "--suppliers", str(EXAMPLES / "suppliers.csv")]
 
 
+@pytest.fixture(scope="module")
+def database(warehouse_settings) -> Iterator[WarehouseSettings]:
+    """One migrated database for the module (migrating costs more than the tests)."""
+    settings = warehouse_settings.model_copy(update={"database": f"t_{uuid.uuid4().hex[:10]}"})
+    with connect(settings, database="") as admin:
+        Migrator(admin, settings.database, lambda db: connect(settings, db)).migrate()
+        yield settings
+        admin.command(f"DROP DATABASE IF EXISTS `{settings.database}` SYNC")
+
+
 @pytest.fixture
-def warehouse(migrated, fresh_database, monkeypatch):
-    """An empty, migrated warehouse, and the CLI pointed at it."""
-    monkeypatch.setenv("RETAIL_WAREHOUSE__URL", fresh_database.url)
-    monkeypatch.setenv("RETAIL_WAREHOUSE__DATABASE", fresh_database.database)
-    return migrated
+def warehouse(database, monkeypatch) -> Iterator[ClickHouseWarehouse]:
+    """Empty dimensions, and the CLI pointed at them."""
+    monkeypatch.setenv("RETAIL_WAREHOUSE__URL", database.url)
+    monkeypatch.setenv("RETAIL_WAREHOUSE__DATABASE", database.database)
+    with connect(database) as wh:
+        for spec in FILES.values():
+            wh.command(f"TRUNCATE TABLE {spec.table}")
+        yield wh
 
 
 def load(*args: str, code: int = 0) -> str:
@@ -92,6 +110,11 @@ def test_a_file_with_bad_rows_loads_nothing_from_any_file(warehouse, tmp_path):
            "SUP-NOWHERE in the suppliers file or in dim_supplier" in out
     assert "error: nothing was loaded" in out
     assert state(warehouse) == before  # the good stores file was not loaded either
+
+    capped = load("--products", str(EXAMPLES / "bad_products.csv"), "--max-errors", "2",
+                  code=1)
+    assert "7 problems in 3 rows" in capped and "… and 5 more" in capped
+    assert "line 3 │ list_price" in capped and "line 4" not in capped
 
 
 def test_products_may_name_suppliers_already_in_the_warehouse_and_parquet_loads(

@@ -3,6 +3,7 @@ warehouse's dimensions (``retail.warehouse.masterdata``)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -41,7 +42,10 @@ def _problems(problems: list, cap: int) -> None:
                       p.reason)
     print_table(table, err_console)
     if len(problems) > cap:
-        err_console.print(f"… and {len(problems) - cap:,} more (--max-errors shows more)")
+        by_field = Counter(f"{Path(p.file).name} {p.field}" for p in problems)
+        err_console.print(f"… and {len(problems) - cap:,} more (--max-errors shows more); "
+                          "all by field: " + ", ".join(f"{k} {n:,}" for k, n in
+                                                       by_field.most_common()), highlight=False)
     err_console.print("[red]error:[/red] nothing was loaded; correct the rows above and run "
                       "again", highlight=False)
 

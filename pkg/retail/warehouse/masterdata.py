@@ -252,7 +252,7 @@ def read_source(spec: FileSpec, path: Path, problems: list[Problem]) -> Source |
     rejected = {p.field for p in problems if p.file == str(path)}  # e.g. a bad Parquet type
     for name in dict.fromkeys(names):
         if name not in known:
-            problems.append(Problem(str(path), unit, line, name, None,
+            problems.append(Problem(str(path), unit, line, name or "(no name)", None,
                                     f"unknown column (the columns are {', '.join(known)})"))
         elif names.count(name) > 1:
             problems.append(Problem(str(path), unit, line, name, None, "column appears twice"))
@@ -287,13 +287,14 @@ def check_field(source: Source, f: Field, out: list[Problem]) -> pa.Array:
                          pa.int64() if f.kind.arrow in (pa.uint16(), pa.uint32())
                          else f.kind.arrow)
         as_float = pc.cast(parsed, pa.float64())
-        for limit, test, word in ((f.lo, pc.less, "below the minimum"),
-                                  (f.hi, pc.greater, "above the maximum")):
-            if limit is not None:
-                off = test(as_float, limit)
-                _report(source, f.name, off, text, lambda i, lim=limit, w=word: f"{w} {number(lim)}",
-                        out)
-                ok = pc.and_(ok, pc.invert(pc.fill_null(off, False)))
+        for limit, beyond, word in ((f.lo, pc.less, "below the minimum"),
+                                    (f.hi, pc.greater, "above the maximum")):
+            if limit is None:
+                continue
+            off = pc.fill_null(beyond(as_float, limit), False)
+            reason = f"{word} {number(limit)}"
+            _report(source, f.name, off, text, lambda i, r=reason: r, out)
+            ok = pc.and_(ok, pc.invert(off))
         values = parsed
     else:
         values = text
