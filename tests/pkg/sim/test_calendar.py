@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retail.sim import calendar
+from retail.settings import SettingsError, load_settings
+from retail.sim import calendar, generate_catalog
 from retail.sim.calendar import (
     HOLIDAY_MULTIPLIER,
     NO_HOLIDAY_AHEAD,
@@ -112,6 +113,24 @@ def test_an_unknown_country_is_refused_naming_it(bad):
         check_country(bad)
     with pytest.raises(ValueError, match="ISO 3166-1"):
         holidays(2026, bad)
+
+
+def test_the_country_setting_is_checked_against_the_package_and_names_its_variable(
+        monkeypatch):
+    monkeypatch.setenv("RETAIL_SIMULATOR__COUNTRY", "XX")
+    with pytest.raises(SettingsError, match=r"RETAIL_SIMULATOR__COUNTRY: 'XX' is not a country"):
+        load_settings()
+    monkeypatch.setenv("RETAIL_SIMULATOR__COUNTRY", "DE")
+    assert load_settings().simulator.country == "DE"
+    monkeypatch.delenv("RETAIL_SIMULATOR__COUNTRY")
+    assert load_settings().simulator.country == "US"
+
+
+def test_the_catalog_carries_its_country_to_the_stores_and_refuses_an_unknown_one():
+    assert generate_catalog(2, 20, 1, "GB").stores["country"].to_pylist() == ["GB", "GB"]
+    assert generate_catalog(2, 20, 1).country == "US"
+    with pytest.raises(ValueError, match="country 'ZZ' is not a country the holidays"):
+        generate_catalog(2, 20, 1, "ZZ")
 
 
 @pytest.mark.parametrize("day,expected", [

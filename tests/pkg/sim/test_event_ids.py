@@ -38,9 +38,10 @@ class Options:
     promo_share: float = 0.03
     review_days: int = 7
     safety_sd: float = 1.0
+    country: str = "US"  # the holidays of the chain's calendar
 
     def simulator(self, days: int = 1) -> Simulator:
-        catalog = generate_catalog(self.stores, self.products, self.catalog_seed)
+        catalog = generate_catalog(self.stores, self.products, self.catalog_seed, self.country)
         return Simulator(catalog, SimConfig(
             seed=self.seed, rate=self.rate, start=self.start, days=days,
             batch_events=self.batch_events, promo_share=self.promo_share,
@@ -101,6 +102,14 @@ CHANGES = {"seed": 1, "catalog_seed": 1, "stores": 1, "products": 1, "rate": 0.5
 def test_changing_any_option_but_days_changes_every_id(base, name):
     other = replace(base, **{name: getattr(base, name) + CHANGES[name]})
     # two days each, so a run starting a day later shares a date with the first
+    assert set(run_ids(base.simulator(days=2))).isdisjoint(run_ids(other.simulator(days=2)))
+
+
+@settings(max_examples=4, deadline=None)
+@given(base=options(), country=st.sampled_from(["CA", "DE", "GB"]))
+def test_changing_the_country_changes_every_id(base, country):
+    other = replace(base, country=country)
+    assert base.simulator().identity()["catalog"]["country"] == "US"
     assert set(run_ids(base.simulator(days=2))).isdisjoint(run_ids(other.simulator(days=2)))
 
 
