@@ -57,15 +57,24 @@ class WarehouseSink:
 
     ``run_id`` names the simulation (the simulator's fingerprint); with it each batch carries a
     deduplication token, so re-running the same backfill leaves the warehouse unchanged.
-    Without it (live mode, where batch names repeat) nothing is deduplicated.
+    Without it (live mode, where batch names repeat) nothing is deduplicated. With ``lake``
+    the events also go to the lake, under the same names as the parquet sink's (a re-run
+    overwrites its own files).
     """
 
-    def __init__(self, warehouse, catalog, run_id: str | None = None):
+    def __init__(self, warehouse, catalog, run_id: str | None = None,
+                 lake: LakeWriter | None = None):
         self.warehouse, self.catalog, self.run_id = warehouse, catalog, run_id
+        # Every path that fills the warehouse fills the lake too: the daily batch closes a
+        # day from the lake's raw events.
+        self.lake = ParquetSink(lake) if lake is not None else None
         self.rows: Counter = Counter()
 
     def write(self, event_type: str, table: pa.Table, name: str) -> None:
         from retail.warehouse.load import fact_tables
+
+        if self.lake is not None:
+            self.lake.write(event_type, table, name)
 
         for fact, rows in fact_tables({event_type: table}, self.catalog).items():
             token = f"{self.run_id}:{name}:{fact}" if self.run_id else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from retail.cli import batch as batch_cmd
 from retail.cli import contracts as contracts_cmd
 from retail.cli import lake as lake_cmd
 from retail.cli import local as local_cmd
@@ -35,6 +36,7 @@ app.add_typer(contracts_cmd.app, name="contracts")
 app.add_typer(warehouse_cmd.app, name="warehouse")
 app.add_typer(stream_cmd.app, name="stream")
 app.add_typer(masterdata_cmd.app, name="masterdata")
+app.add_typer(batch_cmd.app, name="batch")
 app.add_typer(lake_cmd.app, name="lake")
 app.command("simulate")(simulate_cmd.simulate)
 app.command("peek")(simulate_cmd.peek)

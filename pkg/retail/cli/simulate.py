@@ -125,13 +125,8 @@ def simulate(
         out = KafkaSink(ParallelProducer(kafka, workers=workers,
                                          spool=s.local.home / "dead-letter-spool.jsonl"))
     elif sink is SinkKind.parquet:
-        writer = LakeWriter(s.lake)
-        for name, table in (("stores", catalog.stores), ("products", catalog.products),
-                            ("suppliers", catalog.suppliers),
-                            ("calendar", calendar_table(first, config.days))):
-            writer.write_reference(name, table)
-        console.print(f"lake: {writer.base} (master data in reference/)")
-        out = ParquetSink(writer)
+        out = ParquetSink(_lake_with_reference(s, catalog, first,
+                                             config.days if not live_mode else 366))
     elif sink is SinkKind.warehouse:
         from retail.io.warehouse import connect
         from retail.warehouse.load import load_dimensions
@@ -144,7 +139,9 @@ def simulate(
         load_dimensions(wh, catalog, first, max(config.days if not live_mode else 366, 1))
         console.print(f"warehouse: {s.resolved_warehouse().url} database "
                       f"{wh.database} (dimensions loaded)")
-        out = WarehouseSink(wh, catalog, run_id)
+        out = WarehouseSink(wh, catalog, run_id,
+                            lake=_lake_with_reference(s, catalog, first,
+                                                      config.days if not live_mode else 366))
     else:
         out = NullSink()
     stop = _stop_on_signals()
@@ -176,6 +173,17 @@ def simulate(
         if sink is SinkKind.warehouse and not summary.stopped_early:
             finish_days(wh, run_id, first, last_day, summary.total)
     _print_summary(summary, sink)
+
+
+def _lake_with_reference(s, catalog, first, days: int) -> LakeWriter:
+    """The lake, with the simulation's master data in ``reference/``."""
+    writer = LakeWriter(s.lake)
+    for name, table in (("stores", catalog.stores), ("products", catalog.products),
+                        ("suppliers", catalog.suppliers),
+                        ("calendar", calendar_table(first, days))):
+        writer.write_reference(name, table)
+    console.print(f"lake: {writer.base} (master data in reference/)")
+    return writer
 
 
 def _print_summary(summary: RunSummary, sink: SinkKind) -> None:

@@ -54,10 +54,20 @@ def finish_days(wh: Warehouse, fingerprint: str, first: date, last: date, rows: 
 
 def _record(wh: Warehouse, fingerprint: str, first: date, last: date, status: str,
             rows: int | None = None) -> None:
-    now = pa.array([datetime.now(UTC)], pa.timestamp("ms", "UTC"))
+    now = datetime.now(UTC)
+    record_run(wh, JOB, f"{fingerprint}:{first}:{last}", status, started_at=now,
+               finished_at=now if rows is not None else None, rows_out=rows or 0,
+               details={"fingerprint": fingerprint, "first": str(first), "last": str(last)})
+
+
+def record_run(wh: Warehouse, job: str, run_id: str, status: str, *, started_at: datetime,
+               finished_at: datetime | None = None, rows_in: int = 0, rows_out: int = 0,
+               details: dict | None = None) -> None:
+    """One row of ``job_runs`` (the latest row per job and run id counts)."""
+    ts = pa.timestamp("ms", "UTC")
     wh.insert_arrow("job_runs", pa.table({
-        "run_id": [f"{fingerprint}:{first}:{last}"], "job": [JOB], "status": [status],
-        "started_at": now, "finished_at": now if rows is not None else pa.nulls(1, now.type),
-        "rows_out": pa.array([rows or 0], pa.uint64()),
-        "details": [json.dumps({"fingerprint": fingerprint, "first": str(first),
-                                "last": str(last)})]}))
+        "run_id": [run_id], "job": [job], "status": [status],
+        "started_at": pa.array([started_at], ts),
+        "finished_at": pa.array([finished_at], ts),
+        "rows_in": pa.array([rows_in], pa.uint64()), "rows_out": pa.array([rows_out], pa.uint64()),
+        "details": [json.dumps(details or {}, default=str)]}))

@@ -1,0 +1,76 @@
+"""Daily ETL job: close store-local business days (see docs/batch.md).
+
+Image: ``images/daily_etl`` (``retail-platform/daily-etl``), a Spark batch application.
+Arguments: ``--date YYYY-MM-DD``, or ``--from YYYY-MM-DD --to YYYY-MM-DD`` for a backfill
+(one day at a time, oldest first). Environment: ``RETAIL_WAREHOUSE__*``, ``RETAIL_LAKE__*``,
+``RETAIL_STREAM__MAX_EVENT_BYTES`` / ``__MAX_FUTURE_MINUTES`` (the stream's contract limits,
+applied again) and ``RETAIL_ENV``. Each day gets a ``job_runs`` row with its reconciliation.
+Exit codes: 0 every day closed and balanced; 1 a day is missing from the lake, does not
+balance, or the warehouse failed; 2 bad arguments or settings (nothing was done).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+
+from retail.batch.runner import DayUnbalanced, days_between, run_days
+from retail.batch.sources import LakeDayMissing
+from retail.io.warehouse import WarehouseError, connect
+from retail.log import configure_logging, event
+from retail.settings import SettingsError, load_settings
+
+
+class _Args(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with the flag named, like the CLI
+        print(f"daily_etl: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def parse_days(argv: list[str]) -> list[date]:
+    p = _Args(prog="daily_etl", description=__doc__.splitlines()[0])
+    p.add_argument("--date", type=date.fromisoformat)
+    p.add_argument("--from", dest="first", type=date.fromisoformat)
+    p.add_argument("--to", dest="last", type=date.fromisoformat)
+    a = p.parse_args(argv)
+    if a.date is not None and (a.first or a.last):
+        p.error("give --date, or --from and --to, not both")
+    if a.date is not None:
+        return [a.date]
+    if a.first is None or a.last is None:
+        p.error("give --date D, or --from D1 --to D2 (both)")
+    if a.last < a.first:
+        p.error(f"--to {a.last} is before --from {a.first}")
+    return days_between(a.first, a.last)
+
+
+def main(argv: list[str]) -> int:
+    days = parse_days(argv)
+    try:
+        settings = load_settings()
+        warehouse = settings.resolved_warehouse()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    configure_logging(settings.log.level, settings.log.format)
+    log = logging.getLogger("daily_etl")
+    from retail.streaming.job import spark_session  # Spark only once the arguments are good
+
+    spark = spark_session(settings, "retail-daily-etl")
+    try:
+        run_days(spark, settings, connect(warehouse), days, on_day=lambda r: event(
+            log, logging.INFO, "day closed", day=str(r.day), seconds=round(r.seconds, 1),
+            events=sum(t.in_day for t in r.topics), inserted=sum(t.inserted for t in r.topics),
+            late=sum(t.late for t in r.topics)))
+    except (DayUnbalanced, LakeDayMissing, WarehouseError) as exc:
+        event(log, logging.ERROR, "daily ETL failed", error=str(exc)[:1000])
+        return 1
+    finally:
+        spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

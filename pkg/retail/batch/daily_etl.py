@@ -1,0 +1,190 @@
+"""``daily_etl``: close a store-local business day.
+
+For day D it reads every event the lake holds in the UTC partitions around D and the
+records the stream quarantined as late, checks them all with the stream's own parse and
+contracts, keeps the events of D (by each store's local day), one per ``event_id``, and:
+
+* writes the cleaned day to the processed zone (``<processed>/<event_type>/date=D/``);
+* completes the day in the warehouse: the facts gain exactly the events they lack (the late
+  ones, anything a stream crash lost), with a deduplication token, and the materialized
+  views add exactly those to the daily aggregates. A closed day is completed, never deleted
+  and re-inserted (see docs/batch.md), so a second run, or a run after the stream, finds
+  nothing missing and changes nothing;
+* reconciles each event type: events in the lake, late ones, rejected (by reason),
+  duplicates, the day's distinct events, the facts before and after. A day whose facts do
+  not hold exactly its distinct events does not balance: the job fails and names the type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from retail.batch.sources import late_records, read_lake_day
+from retail.io.lake import filesystem
+from retail.io.warehouse import Warehouse
+from retail.settings import LakeSettings, Settings
+from retail.streaming.batch_tables import event_tables, quarantine_rows
+from retail.streaming.reference import Reference
+from retail.transforms.daily import keep_day, one_per_event_id, rejected_counts, \
+    with_local_date_key
+from retail.transforms.validate import parse_events
+from retail.warehouse.load import FACTS, fact_tables
+
+JOB = "daily_etl"
+
+
+@dataclass
+class Reconciliation:
+    """One event type's day, counted at every step."""
+
+    event_type: str
+    fact: str
+    lake: int = 0
+    late: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    in_day: int = 0
+    facts_before: int = 0
+    inserted: int = 0
+    facts_after: int = 0
+
+    @property
+    def balanced(self) -> bool:
+        return self.facts_after == self.in_day
+
+    def problem(self) -> str:
+        extra = self.facts_after - self.in_day
+        return (f"{self.fact} holds {self.facts_after:,} {self.event_type} events of the day, "
+                f"the lake and the late ones {self.in_day:,}: {abs(extra):,} "
+                f"{'more in the facts than in the lake' if extra > 0 else 'missing'}")
+
+
+@dataclass
+class DayReport:
+    day: date
+    topics: list[Reconciliation]
+    processed: list[str]
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return all(t.balanced for t in self.topics)
+
+    def as_details(self) -> dict:
+        return {"day": str(self.day), "seconds": round(self.seconds, 2),
+                "balanced": self.balanced,
+                "topics": [{**t.__dict__, "balanced": t.balanced} for t in self.topics]}
+
+
+def processed_root(settings: LakeSettings) -> tuple[object, str]:
+    """The processed zone: ``<root>/processed`` (a directory lake) or the design's
+    ``retail-processed-data`` bucket (an S3 lake, same endpoint and keys)."""
+    fs, base = filesystem(settings)
+    return fs, ("retail-processed-data" if settings.is_s3 else f"{base}/processed")
+
+
+def _day_key(day: date) -> int:
+    return int(day.strftime("%Y%m%d"))
+
+
+def _fact_ids(wh: Warehouse, fact: str, day_key: int) -> pa.Array:
+    # ``fact`` comes from retail.warehouse.load.FACTS (our names), never from data
+    movement = " AND record_type = 'movement'" if fact == "fact_inventory" else ""
+    rows = wh.query_arrow(f"SELECT DISTINCT toString(event_id) AS id FROM {fact} "
+                          f"WHERE date_key = {{d:UInt32}}{movement}", {"d": day_key})
+    return pc.cast(rows["id"], pa.string()) if rows.num_rows else pa.array([], pa.string())
+
+
+def run_day(spark: SparkSession, settings: Settings, wh: Warehouse, day: date) -> DayReport:
+    """Close business day ``day``; see the module docstring. Raises
+    :class:`retail.batch.sources.LakeDayMissing` if the lake holds nothing for it."""
+    started = time.monotonic()
+    ref = Reference.load(wh)
+    lake = read_lake_day(settings.lake, day, list(FACTS))
+    records = pa.concat_tables([lake.records, late_records(wh, day)])
+    parsed = parse_events(spark.createDataFrame(records),
+                          max_bytes=settings.stream.max_event_bytes,
+                          max_future_minutes=settings.stream.max_future_minutes)
+    stores = spark.createDataFrame(pa.table({
+        "store_id": ref.stores["store_id"],
+        "offset_hours": pa.array(ref.store_offset, pa.int32())}))
+    dated = with_local_date_key(parsed, stores).cache()
+    try:
+        report = _complete(wh, settings, day, dated, ref, lake.lake_rows)
+    finally:
+        dated.unpersist()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _complete(wh: Warehouse, settings: Settings, day: date, dated, ref: Reference,
+              lake_rows: dict[str, int]) -> DayReport:
+    key = _day_key(day)
+    rejected = rejected_counts(dated).collect()
+    day_rows = keep_day(dated, date_key=key)
+    per_type = {r["event_type"]: r["count"] for r in
+                day_rows.groupBy("event_type").count().collect()}
+    late = {r["event_type"]: r["count"] for r in
+            day_rows.filter(F.col("partition") >= 0).groupBy("event_type").count().collect()}
+    good = one_per_event_id(day_rows).drop("date_key").toArrow()
+    _quarantine(wh, dated, day)
+    tables = event_tables(good)
+    facts = fact_tables(tables, ref)
+    processed = _write_processed(settings.lake, day, tables)
+    topics = []
+    for event_type, (fact, _) in FACTS.items():
+        rec = Reconciliation(event_type, fact, lake=lake_rows.get(event_type, 0),
+                             late=late.get(event_type, 0),
+                             rejected={r["reject_reason"]: r["count"] for r in rejected
+                                       if r["event_type"] == event_type},
+                             in_day=tables[event_type].num_rows if event_type in tables else 0)
+        rec.duplicates = per_type.get(event_type, 0) - rec.in_day
+        present = _fact_ids(wh, fact, key)
+        rec.facts_before = len(present)
+        rows = facts.get(fact)
+        if rows is not None and rows.num_rows:
+            ids = pc.cast(rows["event_id"], pa.string())
+            missing = rows.filter(pc.invert(pc.is_in(ids, value_set=present)))
+            if missing.num_rows:
+                digest = hashlib.sha256("\n".join(sorted(
+                    pc.cast(missing["event_id"], pa.string()).to_pylist())).encode())
+                wh.insert_arrow(fact, missing,
+                                dedup_token=f"{JOB}:{key}:{fact}:{digest.hexdigest()[:32]}")
+                rec.inserted = missing.num_rows
+        rec.facts_after = len(_fact_ids(wh, fact, key))
+        topics.append(rec)
+    return DayReport(day, topics, processed)
+
+
+def _quarantine(wh: Warehouse, dated, day: date) -> None:
+    """Lake rows the contracts now refuse go to quarantine (source ``batch``), once."""
+    bad = dated.filter(F.col("reject_reason").isNotNull() & (F.col("partition") < 0))
+    rows = bad.drop("date_key").toArrow()
+    if rows.num_rows:
+        table = quarantine_rows(rows)
+        table = table.set_column(table.column_names.index("source"), "source",
+                                 pa.array(["batch"] * table.num_rows))
+        wh.insert_arrow("quarantine_events", table, dedup_token=f"{JOB}:{day}:quarantine")
+
+
+def _write_processed(settings: LakeSettings, day: date, tables: dict[str, pa.Table]
+                     ) -> list[str]:
+    """The cleaned day per event type, replacing what an earlier run wrote."""
+    fs, root = processed_root(settings)
+    paths = []
+    for event_type, table in sorted(tables.items()):
+        folder = f"{root}/{event_type}/date={day}"
+        fs.create_dir(folder, recursive=True)
+        path = f"{folder}/part-0.parquet"
+        pq.write_table(table, path, filesystem=fs, compression="zstd")
+        paths.append(path)
+    return paths

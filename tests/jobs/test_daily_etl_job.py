@@ -1,0 +1,45 @@
+"""jobs/daily_etl.py run as its image runs it: arguments and settings are checked before
+Spark starts, and a day the lake does not hold is a failure naming where it looked."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from tests.jobs.jobrun import job_env, run_job
+
+
+@pytest.mark.parametrize("args,names", [
+    ([], "--date D, or --from D1 --to D2"),
+    (["--date", "2024-02-30"], "--date"),
+    (["--from", "2024-03-05", "--to", "2024-03-01"], "--to 2024-03-01 is before --from"),
+    (["--date", "2024-03-01", "--from", "2024-03-01", "--to", "2024-03-02"], "not both"),
+])
+def test_bad_arguments_exit_2_naming_the_flag(args, names):
+    done = run_job("daily_etl", *args, env=job_env())
+    assert done.returncode == 2 and names in done.stderr, done.stderr
+
+
+def test_bad_settings_exit_2_naming_the_variable():
+    done = run_job("daily_etl", "--date", "2024-03-01",
+                   env=job_env(RETAIL_WAREHOUSE__URL="ftp://nowhere"))
+    assert done.returncode == 2 and "RETAIL_WAREHOUSE__URL" in done.stderr, done.stderr
+
+
+@pytest.mark.clickhouse_server
+def test_a_day_missing_from_the_lake_exits_1_with_the_folders(migrated, fresh_database, tmp_path):
+    from retail.sim import generate_catalog
+    from retail.warehouse.load import load_dimensions
+
+    catalog = generate_catalog(stores=2, products=10, seed=1)
+    load_dimensions(migrated, catalog, date(2024, 3, 1), 5)
+    done = run_job("daily_etl", "--date", "2024-03-02", timeout_s=240, env=job_env(
+        RETAIL_WAREHOUSE__URL=fresh_database.url,
+        RETAIL_WAREHOUSE__DATABASE=fresh_database.database,
+        RETAIL_LAKE__ROOT=str(tmp_path / "lake"), RETAIL_LOG__FORMAT="json"))
+    assert done.returncode == 1, done.stderr
+    failed = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")][-1]
+    assert "the lake holds no events for 2024-03-02" in failed["error"]
+    assert str(tmp_path / "lake") in failed["error"]
