@@ -25,14 +25,25 @@ from retail.log import configure_logging, event
 from retail.settings import SettingsError, load_settings, parse_day
 
 
+def _day(text: str) -> date:
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _as_of(text: str) -> datetime:
-    t = datetime.fromisoformat(text)
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an ISO date and time such as 2026-03-11T18:30, got {text!r}") from None
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace | int:
     parser = argparse.ArgumentParser(prog="data_quality", description=__doc__.split("\n")[0])
-    parser.add_argument("--date", type=parse_day, help="store-local day YYYY-MM-DD")
+    parser.add_argument("--date", type=_day, help="store-local day YYYY-MM-DD")
     parser.add_argument("--as-of", type=_as_of, help="judge as of this ISO time (UTC)")
     parser.add_argument("--check", action="append", help="only checks matching this glob")
     try:
@@ -54,10 +65,9 @@ def main(argv: list[str]) -> int:
         return 2
     configure_logging(settings.log.level, settings.log.format)
     log = logging.getLogger("data_quality")
-    day: date | None = args.date
     try:
         with connect(warehouse) as wh:
-            run, alerts = execute(wh, window_for(settings.dq, day, args.as_of), checks,
+            run, alerts = execute(wh, window_for(settings.dq, args.date, args.as_of), checks,
                                   alerts=settings.dq.alerts)
     except (WarehouseUnavailable, WarehouseError) as exc:
         event(log, logging.ERROR, "data-quality run failed", url=warehouse.url,
