@@ -97,7 +97,7 @@ def test_a_day_from_the_lake_and_the_quarantine_holds_every_event_once(env):
     row = env.wh.query_rows("SELECT details FROM job_runs FINAL WHERE job = 'daily_etl' "
                             "AND status = 'succeeded'")
     assert len(row) == 1 and '"late": 5' in row[0][0]
-    processed = list((env.lake / "processed" / "sales_transaction").glob(f"date={env.day}/*"))
+    processed = list((env.lake / "retail-processed-data" / "sales_transaction").glob(f"date={env.day}/*"))
     assert len(processed) == 1 and pq.read_table(processed[0]).num_rows == count
 
     before = totals(env.wh, env.day)
@@ -138,3 +138,40 @@ def test_bad_options_are_refused_naming_the_flag(env):
     assert "--date" in retail("batch", "daily-etl", "--date", "yesterday", code=2)
     assert "not both" in retail("batch", "daily-etl", "--date", "2024-03-01", "--from",
                                 "2024-03-01", "--to", "2024-03-02", code=2)
+
+
+def test_a_day_on_an_s3_lake_closes_through_lake_init(env, monkeypatch):
+    """The same flow on S3 (moto's server on loopback): ``retail lake init`` makes the
+    buckets, the simulator writes the raw bucket, the day closes into the processed one."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        prefix = f"t{port}"  # moto's store is shared by every server in this process
+        for key, value in {"RETAIL_LAKE__ROOT": f"s3://{prefix}-raw/events",
+                           "RETAIL_LAKE__RAW_BUCKET": f"{prefix}-raw",
+                           "RETAIL_LAKE__PROCESSED_BUCKET": f"{prefix}-processed",
+                           "RETAIL_LAKE__MODELS_BUCKET": f"{prefix}-models",
+                           "RETAIL_LAKE__FEATURES_BUCKET": f"{prefix}-features",
+                           "RETAIL_LAKE__S3_ENDPOINT": f"http://127.0.0.1:{port}",
+                           "RETAIL_LAKE__S3_ACCESS_KEY": "test-key",
+                           "RETAIL_LAKE__S3_SECRET_KEY": "test-secret",
+                           "RETAIL_LAKE__S3_TLS": "false"}.items():
+            monkeypatch.setenv(key, value)
+        retail("lake", "init")
+        retail("simulate", "--sink", "warehouse", *CHAIN, "--days", "3", "--start",
+               str(env.start))
+        out = retail("batch", "daily-etl", "--date", str(env.day))
+        assert "balanced" in out and "NOT balanced" not in out
+        from minio import Minio
+
+        names = [o.object_name for o in Minio(f"127.0.0.1:{port}", "test-key", "test-secret",
+                                              secure=False).list_objects(
+            f"{prefix}-processed", recursive=True)]
+        assert f"sales_transaction/date={env.day}/part-0.parquet" in names
+    finally:
+        server.stop()

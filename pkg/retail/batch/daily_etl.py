@@ -86,10 +86,12 @@ class DayReport:
 
 
 def processed_root(settings: LakeSettings) -> tuple[object, str]:
-    """The processed zone: ``<root>/processed`` (a directory lake) or the design's
-    ``retail-processed-data`` bucket (an S3 lake, same endpoint and keys)."""
+    """The processed zone: the processed bucket (``RETAIL_LAKE__PROCESSED_BUCKET``) on the
+    lake's object store, or a folder of that name in a directory lake (as ``retail lake
+    init`` lays it out)."""
     fs, base = filesystem(settings)
-    return fs, ("retail-processed-data" if settings.is_s3 else f"{base}/processed")
+    return fs, (settings.processed_bucket if settings.is_s3
+                else f"{base}/{settings.processed_bucket}")
 
 
 def _day_key(day: date) -> int:
