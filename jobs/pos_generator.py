@@ -62,7 +62,7 @@ def _run_live(settings: Settings, kafka: KafkaSettings, speed: float, spool: Pat
     """Simulate from now on at ``speed`` into Kafka until a signal; logs progress."""
     sim = settings.simulator
     stop = _stop_on_signals()
-    catalog = generate_catalog(sim.stores, sim.products, sim.seed)
+    catalog = generate_catalog(sim.stores, sim.products, sim.seed, sim.country)
     simulator = Simulator(catalog, SimConfig(seed=sim.seed, rate=sim.rate,
                                              start=datetime.now(UTC).date(), days=LIVE_DAYS))
     producer = ParallelProducer(kafka, spool=spool)

@@ -49,8 +49,8 @@ def totals(wh, day: date) -> tuple:
                           "WHERE date_key = {d:UInt32}", {"d": key})[0]
     agg = wh.query_rows("SELECT sum(units), sum(revenue) FROM agg_sales_daily "
                         "WHERE date_key = {d:UInt32}", {"d": key})[0]
-    inv = wh.query_rows("SELECT count() FROM fact_inventory WHERE date_key = {d:UInt32}",
-                        {"d": key})[0][0]
+    inv = wh.query_rows("SELECT count() FROM fact_inventory WHERE date_key = {d:UInt32} "
+                        "AND record_type = 'movement'", {"d": key})[0][0]
     return facts, agg, inv
 
 
@@ -100,10 +100,25 @@ def test_a_day_from_the_lake_and_the_quarantine_holds_every_event_once(env):
     processed = list((env.lake / "retail-processed-data" / "sales_transaction").glob(f"date={env.day}/*"))
     assert len(processed) == 1 and pq.read_table(processed[0]).num_rows == count
 
+    snapshot = snapshot_rows(env.wh, env.day)
+    assert snapshot and all(on_hand == stock for _, _, on_hand, _, _, stock in snapshot)
+    assert any(cover is not None for *_, cover, _ in snapshot)
+
     before = totals(env.wh, env.day)
     again = retail("batch", "daily-etl", "--date", str(env.day))
     assert totals(env.wh, env.day) == before  # a second run changes nothing
+    assert snapshot_rows(env.wh, env.day) == snapshot
     assert "NOT balanced" not in again
+
+
+def snapshot_rows(wh, day: date) -> list[tuple]:
+    """The day's snapshot beside the stock the warehouse's own view gives for that day."""
+    return wh.query_rows(
+        "SELECT s.store_id, s.product_id, s.quantity_on_hand, s.on_order, s.days_of_cover, "
+        "v.on_hand FROM (SELECT * FROM fact_inventory FINAL WHERE record_type = 'snapshot' "
+        "AND date_key = {d:UInt32}) AS s INNER JOIN stock_as_of(as_of = {day:Date}) AS v "
+        "ON v.store_key = s.store_key AND v.product_key = s.product_key "
+        "ORDER BY s.store_id, s.product_id", {"d": int(day.strftime("%Y%m%d")), "day": day})
 
 
 def test_a_backfill_straight_into_the_warehouse_closes_with_nothing_to_add(env):
@@ -112,7 +127,16 @@ def test_a_backfill_straight_into_the_warehouse_closes_with_nothing_to_add(env):
     out = retail("batch", "daily-etl", "--from", str(env.start), "--to",
                  str(env.start + timedelta(days=2)))
     assert out.count("balanced") == 3 and "NOT balanced" not in out
-    assert totals(env.wh, env.day) == before
+    assert totals(env.wh, env.day) == before  # the facts had it all: nothing added
+    snapshot = snapshot_rows(env.wh, env.day)
+    count = env.wh.query_rows("SELECT count() FROM fact_inventory WHERE record_type = "
+                              "'snapshot' AND date_key = {d:UInt32}",
+                              {"d": int(env.day.strftime("%Y%m%d"))})[0][0]
+    retail("batch", "daily-etl", "--date", str(env.day))
+    assert snapshot_rows(env.wh, env.day) == snapshot  # the day before D+1's movements
+    assert env.wh.query_rows("SELECT count() FROM fact_inventory WHERE record_type = "
+                             "'snapshot' AND date_key = {d:UInt32}",
+                             {"d": int(env.day.strftime("%Y%m%d"))})[0][0] == count
 
 
 def test_facts_the_lake_does_not_hold_fail_the_day_naming_the_type(env):

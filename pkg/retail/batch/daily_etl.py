@@ -10,6 +10,7 @@ contracts, keeps the events of D (by each store's local day), one per ``event_id
   views add exactly those to the daily aggregates. A closed day is completed, never deleted
   and re-inserted (see docs/batch.md), so a second run, or a run after the stream, finds
   nothing missing and changes nothing;
+* writes the day's end-of-day inventory snapshot (:mod:`retail.batch.snapshot`);
 * reconciles each event type: events in the lake, late ones, rejected (by reason),
   duplicates, the day's distinct events, the facts before and after. A day whose facts do
   not hold exactly its distinct events does not balance: the job fails and names the type.
@@ -28,6 +29,7 @@ import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from retail.batch.snapshot import snapshot_day
 from retail.batch.sources import late_records, read_lake_day
 from retail.io.lake import filesystem
 from retail.io.warehouse import Warehouse
@@ -73,6 +75,7 @@ class DayReport:
     day: date
     topics: list[Reconciliation]
     processed: list[str]
+    snapshot_rows: int = 0
     seconds: float = 0.0
 
     @property
@@ -81,7 +84,7 @@ class DayReport:
 
     def as_details(self) -> dict:
         return {"day": str(self.day), "seconds": round(self.seconds, 2),
-                "balanced": self.balanced,
+                "balanced": self.balanced, "snapshot_rows": self.snapshot_rows,
                 "topics": [{**t.__dict__, "balanced": t.balanced} for t in self.topics]}
 
 
@@ -124,6 +127,8 @@ def run_day(spark: SparkSession, settings: Settings, wh: Warehouse, day: date) -
         report = _complete(wh, settings, day, dated, ref, lake.lake_rows)
     finally:
         dated.unpersist()
+    if report.balanced:  # the closing stock of a complete day
+        report.snapshot_rows = snapshot_day(wh, ref, day)
     report.seconds = time.monotonic() - started
     return report
 

@@ -19,7 +19,7 @@ from retail.io.kafka import read_topic
 from retail.io.lake import LakeWriter
 from retail.io.parallel import ParallelProducer
 from retail.sim import SimConfig, Simulator, generate_catalog
-from retail.sim.calendar import calendar_table
+from retail.sim.reference import reference_tables
 from retail.simulate import (KafkaSink, NullSink, ParquetSink, RunSummary, WarehouseSink,
                              backfill, live)
 
@@ -110,7 +110,7 @@ def simulate(
                        days=36_500 if live_mode else days)
     n_stores, n_products = sim_s.stores, sim_s.products
     with console.status(f"generating catalog: {n_stores:,} stores, {n_products:,} SKUs"):
-        catalog = generate_catalog(n_stores, n_products, config.seed)
+        catalog = generate_catalog(n_stores, n_products, config.seed, sim_s.country)
         simulator = Simulator(catalog, config)
     console.print(f"catalog: {n_stores:,} stores, {n_products:,} SKUs, "
                   f"{catalog.n_pairs:,} store-SKU pairs; seed {config.seed}")
@@ -180,7 +180,7 @@ def _lake_with_reference(s, catalog, first, days: int) -> LakeWriter:
     writer = LakeWriter(s.lake)
     for name, table in (("stores", catalog.stores), ("products", catalog.products),
                         ("suppliers", catalog.suppliers),
-                        ("calendar", calendar_table(first, days))):
+                        *reference_tables(catalog, first, days).items()):
         writer.write_reference(name, table)
     console.print(f"lake: {writer.base} (master data in reference/)")
     return writer

@@ -125,7 +125,7 @@ def load_dims(
                                      "seed": "--seed"}, stores=stores, products=products,
                        seed=seed)
     first = day_option("--start", start)
-    catalog = generate_catalog(sim.stores, sim.products, sim.seed)
+    catalog = generate_catalog(sim.stores, sim.products, sim.seed, sim.country)
     with connect(s.resolved_warehouse()) as wh:
         counts = load_dimensions(wh, catalog, first, days)
     for table, (sent, total) in counts.items():
