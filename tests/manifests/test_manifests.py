@@ -1,5 +1,5 @@
 """manifests/: every Kubernetes object validates strictly offline, the kind config uses only
-kind's fields, and the SparkApplication matches its image, the lock and the chart."""
+kind's fields, and every Spark application matches its job's image, the lock and the chart."""
 
 from __future__ import annotations
 
@@ -18,8 +18,20 @@ ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 KIND_CONFIG = MANIFESTS / "kind-cluster.yaml"
 K8S_MANIFESTS = sorted(p for p in MANIFESTS.glob("*.yaml") if p != KIND_CONFIG)
-SPARK_APP = MANIFESTS / "spark-stream-processor.yaml"
-SPARK_DOCKERFILE = ROOT / "images" / "stream_processor" / "Dockerfile"
+APP_VERSION = yaml.safe_load((ROOT / "charts/retail-platform/Chart.yaml").read_text())["appVersion"]
+SPARK_KINDS = ("SparkApplication", "ScheduledSparkApplication")
+# One Spark application per job: manifests/spark-<job-name-with-dashes>.yaml, rendered by the
+# chart template of the same file name.
+SPARK_APPS = sorted(MANIFESTS.glob("spark-*.yaml"))
+STREAM_PROCESSOR = MANIFESTS / "spark-stream-processor.yaml"
+# The values that render each manifest for release `retail-platform` in `retail`: the
+# defaults, or for a job the default release does not run, what runs it.
+RENDERED_WITH = {
+    "spark-stream-processor.yaml": {},
+    "spark-daily-etl.yaml": {"dailyEtl": {"enabled": True, "date": "2026-11-30"}},
+}
+# Jobs that never finish (restart Always); every other Spark job is a batch.
+STREAMS = {"stream-processor"}
 
 # kind's Cluster config, v1alpha4 (sigs.k8s.io/kind pkg/apis/config/v1alpha4/types.go), with
 # every object closed: kind ignores unknown fields, so a typo would silently do nothing.
@@ -61,10 +73,37 @@ def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-def _spark_app() -> dict:
-    """The SparkApplication as plain data: the YAML anchors that make driver and executor
-    mirror each other become separate copies, so a test can change one block alone."""
-    return json.loads(json.dumps(_load(SPARK_APP)))
+def _plain(manifest: Path) -> dict:
+    """The manifest as plain data: the YAML anchors that make driver and executor mirror
+    each other become separate copies, so a test can change one block alone."""
+    return json.loads(json.dumps(_load(manifest)))
+
+
+def _app(doc: dict) -> dict:
+    """The application spec: a ScheduledSparkApplication holds it as its template."""
+    return doc["spec"]["template"] if doc["kind"] == "ScheduledSparkApplication" else doc["spec"]
+
+
+def _job(manifest: Path) -> str:
+    """The job's name with dashes (Kubernetes); ``.replace("-", "_")`` is its Python name."""
+    return manifest.stem.removeprefix("spark-")
+
+
+def _dockerfile(manifest: Path) -> Path:
+    return ROOT / "images" / _job(manifest).replace("-", "_") / "Dockerfile"
+
+
+def _spark_dockerfile(dockerfile: Path) -> Path:
+    """The Dockerfile that puts Spark into a job's image: its own, or the one of the image
+    it starts from (the daily ETL builds on the stream processor's)."""
+    parsed = parse(dockerfile.read_text())
+    if "SPARK_VERSION" in parsed.args:
+        return dockerfile
+    repository = parsed.stages[-1].image.split(":")[0].split("/")[-1]
+    parent = ROOT / "images" / repository.replace("-", "_") / "Dockerfile"
+    assert parent.exists(), f"{dockerfile}: no SPARK_VERSION and no images/ Dockerfile for " \
+        f"{parsed.stages[-1].image}"
+    return _spark_dockerfile(parent)
 
 
 def _kind_errors(config: dict) -> list[str]:
@@ -91,19 +130,32 @@ def _security_problems(role: str, block: dict, image_uid: int) -> list[str]:
     return problems
 
 
-def _image_uid() -> int:
-    final = parse(SPARK_DOCKERFILE.read_text()).stages[-1]
+def _image_uid(dockerfile: Path) -> int:
+    final = parse(dockerfile.read_text()).stages[-1]
     user = [i.args.strip() for i in final.instructions if i.keyword == "USER"][-1]
     return int(user.split(":")[0])
 
 
 # --- strict validation --------------------------------------------------------------------
-def test_there_is_a_namespace_and_a_spark_application_to_apply():
+def test_there_is_a_namespace_and_one_object_per_job_to_apply():
     kinds = {(d["kind"], d["metadata"]["name"]) for p in K8S_MANIFESTS
              for d in yaml.safe_load_all(p.read_text()) if d}
 
     assert kinds == {("Namespace", "retail"),
-                     ("SparkApplication", "retail-platform-stream-processor")}
+                     ("SparkApplication", "retail-platform-stream-processor"),
+                     ("SparkApplication", "retail-platform-daily-etl-2026-11-30"),
+                     ("CronJob", "retail-platform-data-quality")}
+
+
+@pytest.mark.parametrize("manifest", SPARK_APPS, ids=lambda p: p.name)
+def test_each_spark_manifest_is_one_application_of_the_job_it_is_named_after(manifest):
+    docs = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
+    job = _job(manifest)
+
+    assert [d["kind"] in SPARK_KINDS for d in docs] == [True]
+    assert docs[0]["metadata"]["labels"]["app.kubernetes.io/component"] == job
+    assert (ROOT / "jobs" / f"{job.replace('-', '_')}.py").exists()
+    assert manifest.name in RENDERED_WITH, "say which values render it in RENDERED_WITH"
 
 
 @pytest.mark.parametrize("manifest", K8S_MANIFESTS, ids=lambda p: p.name)
@@ -111,20 +163,21 @@ def test_every_kubernetes_manifest_validates_strictly(manifest):
     assert validate_files([manifest]) == []
 
 
+@pytest.mark.parametrize("manifest", SPARK_APPS, ids=lambda p: p.name)
 @pytest.mark.parametrize("where, typo", [
-    (("spec", "driver"), "corse"), (("spec", "restartPolicy"), "onFailureRetryIntervall"),
-    (("spec", "executor", "securityContext"), "runAsNonroot"), (("spec",), "mainApplicationFle")])
-def test_a_typo_in_a_copy_of_the_spark_application_fails_validation(where, typo):
-    app = _spark_app()
-    block = app
+    (("driver",), "corse"), (("restartPolicy",), "onFailureRetryIntervall"),
+    (("executor", "securityContext"), "runAsNonroot"), ((), "mainApplicationFle")])
+def test_a_typo_in_a_copy_of_a_spark_application_fails_validation(manifest, where, typo):
+    doc = _plain(manifest)
+    block = _app(doc)
     for key in where:
         block = block[key]
     block[typo] = 1
 
-    errors = validate_objects([app])
+    errors = validate_objects([doc])
 
     assert len(errors) == 1 and typo in errors[0], errors
-    assert errors[0].startswith("SparkApplication/retail-platform-stream-processor: ")
+    assert errors[0].startswith(f"{doc['kind']}/{doc['metadata']['name']}: ")
 
 
 def test_the_namespace_enforces_the_restricted_pod_security_profile():
@@ -157,32 +210,34 @@ def test_the_kind_node_publishes_clickhouse_airflow_and_minio_node_ports_on_loop
                and 30000 <= p["containerPort"] <= 32767 for p in ports)
 
 
-# --- the SparkApplication -----------------------------------------------------------------
-def test_the_spark_image_is_the_stream_processor_tagged_with_the_charts_app_version():
-    app_version = _load(ROOT / "charts/retail-platform/Chart.yaml")["appVersion"]
+# --- the Spark applications ---------------------------------------------------------------
+@pytest.mark.parametrize("manifest", SPARK_APPS, ids=lambda p: p.name)
+def test_the_image_is_the_jobs_tagged_with_the_charts_app_version(manifest):
+    assert _app(_load(manifest))["image"] == \
+        f"ghcr.io/retail-platform/{_job(manifest)}:{APP_VERSION}"
 
-    assert _load(SPARK_APP)["spec"]["image"] == \
-        f"ghcr.io/retail-platform/stream-processor:{app_version}"
 
-
-def test_the_spark_version_is_the_locked_pyspark_and_the_images_spark():
-    spark_version = _load(SPARK_APP)["spec"]["sparkVersion"]
+@pytest.mark.parametrize("manifest", SPARK_APPS, ids=lambda p: p.name)
+def test_the_spark_version_is_the_locked_pyspark_and_the_images_spark(manifest):
+    spark_version = _app(_load(manifest))["sparkVersion"]
 
     assert spark_version == locked_version(ROOT, "pyspark")
-    assert spark_version == parse(SPARK_DOCKERFILE.read_text()).args["SPARK_VERSION"]
+    assert spark_version == \
+        parse(_spark_dockerfile(_dockerfile(manifest)).read_text()).args["SPARK_VERSION"]
 
 
-def test_the_main_application_file_is_where_the_image_puts_the_job():
-    final = parse(SPARK_DOCKERFILE.read_text()).stages[-1]
+@pytest.mark.parametrize("manifest", SPARK_APPS, ids=lambda p: p.name)
+def test_the_main_application_file_is_where_the_image_puts_the_job(manifest):
+    final = parse(_dockerfile(manifest).read_text()).stages[-1]
     copies = dict(tuple(i.flags_and_words()[1]) for i in final.instructions
                   if i.keyword == "COPY" and not i.flags_and_words()[0])
+    job_file = f"jobs/{_job(manifest).replace('-', '_')}.py"
 
-    assert _load(SPARK_APP)["spec"]["mainApplicationFile"] == \
-        f"local://{copies['jobs/stream_processor.py']}"
+    assert _app(_load(manifest))["mainApplicationFile"] == f"local://{copies[job_file]}"
 
 
 def test_the_stream_restarts_always_and_checkpoints_on_the_lake():
-    spec = _load(SPARK_APP)["spec"]
+    spec = _load(STREAM_PROCESSOR)["spec"]
     env = {e["name"]: e.get("value") for e in spec["driver"]["env"]}
 
     assert spec["restartPolicy"]["type"] == "Always"
@@ -190,39 +245,80 @@ def test_the_stream_restarts_always_and_checkpoints_on_the_lake():
     assert env["RETAIL_STREAM__CHECKPOINT_DIR"].startswith("s3a://retail-processed-data/")
 
 
+@pytest.mark.parametrize("manifest", [m for m in SPARK_APPS if _job(m) not in STREAMS],
+                         ids=lambda p: p.name)
+def test_a_batch_runs_again_after_a_failure_a_bounded_number_of_times(manifest):
+    policy = _app(_load(manifest))["restartPolicy"]
+
+    assert policy["type"] == "OnFailure"
+    # The operator needs both counts for OnFailure (its CRD says so; nothing enforces it).
+    assert 1 <= policy["onFailureRetries"] <= 5 and policy["onFailureRetryInterval"] >= 60
+    assert policy["onSubmissionFailureRetries"] >= 1
+
+
+@pytest.mark.parametrize("manifest", SPARK_APPS, ids=lambda p: p.name)
 @pytest.mark.parametrize("role", ["driver", "executor"])
-def test_driver_and_executor_run_as_the_images_non_root_user_without_privileges(role):
-    assert _security_problems(role, _load(SPARK_APP)["spec"][role], _image_uid()) == []
+def test_driver_and_executor_run_as_the_images_non_root_user_without_privileges(manifest, role):
+    block = _app(_load(manifest))[role]
+
+    assert _security_problems(role, block, _image_uid(_dockerfile(manifest))) == []
 
 
 @pytest.mark.parametrize("change", [
     {"runAsUser": 0}, {"runAsNonRoot": False}, {"allowPrivilegeEscalation": True},
     {"capabilities": {"drop": []}}, {"readOnlyRootFilesystem": False}])
 def test_a_root_or_privileged_container_is_reported(change):
-    executor = _spark_app()["spec"]["executor"]
+    executor = _plain(STREAM_PROCESSOR)["spec"]["executor"]
     executor["securityContext"].update(change)
 
-    assert len(_security_problems("executor", executor, _image_uid())) == 1
+    assert len(_security_problems("executor", executor,
+                                  _image_uid(_dockerfile(STREAM_PROCESSOR)))) == 1
 
 
-def test_driver_and_executor_mirror_each_other():
-    spec = _load(SPARK_APP)["spec"]
+@pytest.mark.parametrize("manifest", SPARK_APPS, ids=lambda p: p.name)
+def test_driver_and_executor_mirror_each_other(manifest):
+    spec = _app(_load(manifest))
     executor = {k: v for k, v in spec["executor"].items() if k != "instances"}
 
     assert spec["driver"] == executor
 
 
-def test_the_manifest_is_the_charts_spark_application_for_the_default_release():
-    """Same spec as `helm template retail-platform -n retail` renders (same env contract,
-    Secrets, security and Spark settings); the manifest only spells out the checkpoint,
-    which the chart passes through its ConfigMap."""
-    chart = render_chart({}, show_only=["templates/spark-stream-processor.yaml",
-                                        "templates/configmap-env.yaml"])
-    by_kind = {o["kind"]: o for o in chart}
-    spec = _spark_app()["spec"]
-    for role in ("driver", "executor"):
-        checkpoint = spec[role]["env"].pop(0)
-        assert checkpoint == {"name": "RETAIL_STREAM__CHECKPOINT_DIR",
-                              "value": by_kind["ConfigMap"]["data"][checkpoint["name"]]}
+@pytest.mark.parametrize("manifest", SPARK_APPS, ids=lambda p: p.name)
+def test_pods_read_the_env_contract_as_the_spark_account_with_tmp_as_their_only_writable_dir(
+        manifest):
+    spec = _app(_load(manifest))
+    driver = spec["driver"]
+    secrets = {e["name"]: (e["valueFrom"]["secretKeyRef"]["name"],
+                           e["valueFrom"]["secretKeyRef"]["key"])
+               for e in driver["env"] if "valueFrom" in e}
 
-    assert spec == by_kind["SparkApplication"]["spec"]
+    assert driver["serviceAccount"] == "retail-platform-spark"
+    assert driver["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
+    assert secrets.items() >= {
+        "RETAIL_WAREHOUSE__PASSWORD": ("retail-platform-clickhouse", "etl-writer-password"),
+        "RETAIL_LAKE__S3_ACCESS_KEY": ("retail-platform-object-store", "access-key"),
+        "RETAIL_LAKE__S3_SECRET_KEY": ("retail-platform-object-store", "secret-key")}.items()
+    assert spec["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+    assert driver["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+
+
+@pytest.mark.parametrize("manifest", SPARK_APPS, ids=lambda p: p.name)
+def test_the_manifest_is_what_the_chart_renders_for_the_default_release(manifest):
+    """Same object as `helm template retail-platform -n retail` renders with RENDERED_WITH
+    (same env contract, Secrets, security and Spark settings); a manifest may only spell
+    out settings the chart passes through its ConfigMap (the stream's checkpoint)."""
+    chart = render_chart(RENDERED_WITH[manifest.name], show_only=[
+        f"templates/{manifest.name}", "templates/configmap-env.yaml"])
+    config = next(o for o in chart if o["kind"] == "ConfigMap")["data"]
+    rendered = next(o for o in chart if o["kind"] in SPARK_KINDS)
+    doc = _plain(manifest)
+    for role in ("driver", "executor"):
+        env = _app(doc)[role]["env"]
+        spelled_out = [e for e in env if e not in _app(rendered)[role]["env"]]
+        assert spelled_out == [{"name": e["name"], "value": config.get(e["name"])}
+                               for e in spelled_out]
+        _app(doc)[role]["env"] = [e for e in env if e not in spelled_out]
+
+    assert (doc["kind"], doc["metadata"]["name"]) == (
+        rendered["kind"], rendered["metadata"]["name"])
+    assert doc["spec"] == rendered["spec"]

@@ -169,7 +169,27 @@ The rest of the contract comes from the -env ConfigMap (envFrom).
   readOnly: true
 {{- end -}}
 
-{{/* What a Spark driver and its executors share: account, settings, security, volumes. */}}
+{{/* Spark in every Spark job image: the pyspark of constraints.txt (tests/manifests checks both). */}}
+{{- define "retail-platform.sparkVersion" -}}
+4.3.0
+{{- end -}}
+
+{{/* The driver and executor pods of the release's Spark jobs. */}}
+{{- define "retail-platform.sparkPodSelector" -}}
+matchLabels:
+  app.kubernetes.io/name: {{ include "retail-platform.name" . }}
+  app.kubernetes.io/instance: {{ .Release.Name }}
+matchExpressions:
+  - key: app.kubernetes.io/component
+    operator: In
+    values: [stream-processor, daily-etl]
+{{- end -}}
+
+{{/*
+What a Spark driver and its executors share: account, settings, security, volumes. Call with
+(dict "ctx" $ "component" name "kafkaUser" user-or-"" "env" extra-entries "s3a" bool): no
+kafkaUser, no Kafka credentials or CA; s3a gives Spark's S3A the object-store keys.
+*/}}
 {{- define "retail-platform.sparkPod" -}}
 serviceAccount: {{ include "retail-platform.sparkServiceAccount" .ctx }}
 labels:
@@ -179,8 +199,10 @@ envFrom:
       name: {{ include "retail-platform.fullname" .ctx }}-env
 env:
   {{- include "retail-platform.secretEnv" (dict "ctx" .ctx "kafkaUser" .kafkaUser "warehouseKey" "etl-writer-password") | nindent 2 }}
-  - name: RETAIL_STREAM__SOURCE
-    value: jvm
+  {{- with .env }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+  {{- if .s3a }}
   - name: AWS_ACCESS_KEY_ID
     valueFrom:
       secretKeyRef:
@@ -191,6 +213,7 @@ env:
       secretKeyRef:
         name: {{ include "retail-platform.objectStoreSecret" .ctx }}
         key: secret-key
+  {{- end }}
 podSecurityContext:
   {{- include "retail-platform.podSecurityContext" .ctx | nindent 2 }}
 securityContext:
@@ -198,7 +221,7 @@ securityContext:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
-  {{- if .ctx.Values.kafka.tls.enabled }}
+  {{- if and .ctx.Values.kafka.tls.enabled .kafkaUser }}
   {{- include "retail-platform.kafkaCaMount" .ctx | nindent 2 }}
   {{- end }}
 {{- end -}}

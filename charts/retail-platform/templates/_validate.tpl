@@ -22,8 +22,16 @@
 {{- $errors = append $errors "objectStore.provider external needs objectStore.existingSecret (keys access-key, secret-key)" -}}
 {{- end -}}
 {{- end -}}
-{{- if and $v.streamProcessor.enabled $v.sparkOperator.enabled (not $v.operatorsOnly) (not (has .Release.Namespace $v.sparkOperator.spark.jobNamespaces)) -}}
-{{- $errors = append $errors (printf "sparkOperator.spark.jobNamespaces must include the release namespace %q, or the Spark operator never runs the stream processor" .Release.Namespace) -}}
+{{- if and (or $v.streamProcessor.enabled $v.dailyEtl.enabled) $v.sparkOperator.enabled (not $v.operatorsOnly) (not (has .Release.Namespace $v.sparkOperator.spark.jobNamespaces)) -}}
+{{- $errors = append $errors (printf "sparkOperator.spark.jobNamespaces must include the release namespace %q, or the Spark operator never runs the stream processor or the daily ETL" .Release.Namespace) -}}
+{{- end -}}
+{{- $etl := $v.dailyEtl -}}
+{{- if and $etl.enabled $etl.date (or $etl.from $etl.to) -}}
+{{- $errors = append $errors "dailyEtl: give dailyEtl.date, or dailyEtl.from and dailyEtl.to, not both" -}}
+{{- else if and $etl.enabled (not $etl.date) (not (and $etl.from $etl.to)) -}}
+{{- $errors = append $errors "dailyEtl.enabled needs the day to close: dailyEtl.date, or dailyEtl.from and dailyEtl.to (YYYY-MM-DD)" -}}
+{{- else if and $etl.enabled $etl.from $etl.to (lt $etl.to $etl.from) -}}
+{{- $errors = append $errors (printf "dailyEtl.to (%s) is before dailyEtl.from (%s)" $etl.to $etl.from) -}}
 {{- end -}}
 {{- if and $v.airflow.enabled $v.airflow.postgresql.enabled -}}
 {{- $errors = append $errors "airflow.postgresql.enabled: the Airflow chart's bundled Bitnami PostgreSQL is not supported (its images are gone); set airflow.data.metadataSecretName to a Secret with your database URL" -}}
