@@ -9,18 +9,20 @@ POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 
 def containers(obj: dict) -> Iterator[tuple[str, dict, dict]]:
     """``(where, container, pod security context)`` of every container an object defines:
-    workloads, SparkApplication driver/executor, ClickHouse pod templates, MinIO pools."""
+    workloads, (Scheduled)SparkApplication driver/executor, ClickHouse pod templates, MinIO
+    pools."""
     kind, spec = obj["kind"], obj.get("spec", {})
     if kind in POD_TEMPLATE_KINDS:
         pod = spec["template"]["spec"]
         for c in pod.get("initContainers", []) + pod["containers"]:
             yield f"{kind}/{obj['metadata']['name']}/{c['name']}", c, pod.get("securityContext", {})
-    elif kind == "SparkApplication":
+    elif kind in ("SparkApplication", "ScheduledSparkApplication"):
+        app = spec["template"] if kind == "ScheduledSparkApplication" else spec
         for role in ("driver", "executor"):
-            part = spec[role]
+            part = app[role]
             resources = {"requests": {"cpu": part.get("cores"), "memory": part.get("memory")},
                          "limits": {"memory": part.get("memory")}}
-            yield (f"SparkApplication/{obj['metadata']['name']}/{role}",
+            yield (f"{kind}/{obj['metadata']['name']}/{role}",
                    {"securityContext": part.get("securityContext", {}), "resources": resources},
                    part.get("podSecurityContext", {}))
     elif kind in ("ClickHouseInstallation", "ClickHouseKeeperInstallation"):

@@ -13,7 +13,8 @@ from tests.charts.chart_checks import security_problems
 from tests.k8s.helm import CHART, render_chart
 
 ALL_ON = {"simulator": {"enabled": True}, "clickhouse": {"replicas": 2},
-          "kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}}}
+          "kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}},
+          "dailyEtl": {"enabled": True, "date": "2026-11-30"}}
 
 
 def secrets(objs: list[dict]) -> dict[str, dict[str, str]]:
@@ -61,6 +62,17 @@ def test_a_root_or_unbounded_container_is_caught():
     problems = security_problems([bad])
     assert any("may run as root" in p for p in problems)
     assert any("no resource requests" in p for p in problems)
+
+
+def test_a_root_spark_executor_is_caught_in_a_scheduled_application_too():
+    app = next(o for o in render_chart(ALL_ON, show_only=["templates/spark-daily-etl.yaml"]))
+    app["spec"]["executor"]["securityContext"]["runAsUser"] = 0
+    scheduled = {"kind": "ScheduledSparkApplication", "metadata": app["metadata"],
+                 "spec": {"schedule": "30 2 * * *", "template": app["spec"]}}
+    for obj in (app, scheduled):
+        assert security_problems([obj]) == [
+            f"{obj['kind']}/retail-platform-daily-etl-2026-11-30/executor: may run as root "
+            "(runAsNonRoot/runAsUser)"]
 
 
 def test_every_clickhouse_user_has_a_secret_password_and_explicit_networks():

@@ -13,6 +13,8 @@ from tests.k8s.helm import CHART, HelmError, render_chart, render_notes
 
 ROOT = CHART.parents[1]
 META = yaml.safe_load((CHART / "Chart.yaml").read_text())
+KAFKA_SECURED = {"kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}}}
+A_DAY = {"dailyEtl": {"enabled": True, "date": "2026-11-30"}}
 
 
 def only(template: str, values: dict | None = None) -> list[dict]:
@@ -160,10 +162,21 @@ class TestSparkApplication:
             "retail-platform-spark")
 
     def test_driver_and_executor_mirror_each_other(self):
-        app = one("spark-stream-processor.yaml", "SparkApplication")["spec"]
-        same = ("serviceAccount", "envFrom", "env", "securityContext", "podSecurityContext",
-                "volumeMounts")
-        assert {k: app["driver"][k] for k in same} == {k: app["executor"][k] for k in same}
+        for template, values in (("spark-stream-processor.yaml", KAFKA_SECURED),
+                                 ("spark-daily-etl.yaml", {**KAFKA_SECURED, **A_DAY})):
+            app = one(template, "SparkApplication", values)["spec"]
+            same = ("serviceAccount", "labels", "envFrom", "env", "securityContext",
+                    "podSecurityContext", "volumeMounts")
+            assert {k: app["driver"][k] for k in same} == {k: app["executor"][k] for k in same}
+
+    def test_the_stream_reads_kafka_as_its_user_and_the_lake_through_s3a(self):
+        driver = one("spark-stream-processor.yaml", "SparkApplication",
+                     KAFKA_SECURED)["spec"]["driver"]
+        env = {e["name"]: e for e in driver["env"]}
+        assert env["RETAIL_KAFKA__SASL_USERNAME"]["value"] == "retail-platform-stream"
+        assert env["RETAIL_STREAM__SOURCE"]["value"] == "jvm"
+        assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(env)
+        assert {m["mountPath"] for m in driver["volumeMounts"]} == {"/tmp", "/etc/retail/kafka-ca"}
 
     def test_the_checkpoint_is_on_the_lake(self):
         env = one("configmap-env.yaml", "ConfigMap")["data"]
@@ -173,6 +186,51 @@ class TestSparkApplication:
     def test_an_empty_registry_gives_the_image_names_tilt_builds(self):
         app = one("spark-stream-processor.yaml", "SparkApplication", {"image": {"registry": ""}})
         assert app["spec"]["image"] == f"retail-platform/stream-processor:{META['appVersion']}"
+
+
+class TestDailyEtl:
+    def test_nothing_runs_unless_a_day_is_asked_for(self):
+        assert only("spark-daily-etl.yaml") == []
+
+    def test_a_day_runs_the_daily_etl_image_once_with_the_day_as_its_argument(self):
+        app = one("spark-daily-etl.yaml", "SparkApplication", A_DAY)
+        spec = app["spec"]
+        stream = one("spark-stream-processor.yaml", "SparkApplication")["spec"]
+        assert app["metadata"]["name"] == "retail-platform-daily-etl-2026-11-30"
+        assert spec["arguments"] == ["--date", "2026-11-30"]
+        assert spec["image"] == f"ghcr.io/retail-platform/daily-etl:{META['appVersion']}"
+        assert spec["mainApplicationFile"] == "local:///opt/retail/jobs/daily_etl.py"
+        assert spec["sparkVersion"] == stream["sparkVersion"]
+        assert spec["restartPolicy"] == {
+            "type": "OnFailure", "onFailureRetries": 2, "onFailureRetryInterval": 300,
+            "onSubmissionFailureRetries": 3, "onSubmissionFailureRetryInterval": 60}
+
+    def test_a_backfill_is_one_application_named_after_its_range(self):
+        app = one("spark-daily-etl.yaml", "SparkApplication", {"dailyEtl": {
+            "enabled": True, "from": "2026-11-01", "to": "2026-11-30", "retries": 0}})
+        assert app["metadata"]["name"] == "retail-platform-daily-etl-2026-11-01-2026-11-30"
+        assert app["spec"]["arguments"] == ["--from", "2026-11-01", "--to", "2026-11-30"]
+        assert app["spec"]["restartPolicy"]["onFailureRetries"] == 0
+
+    def test_it_gets_the_warehouse_and_lake_settings_but_no_kafka_or_s3a_credentials(self):
+        values = {**KAFKA_SECURED, "dailyEtl": {**A_DAY["dailyEtl"],
+                                                "executor": {"instances": 3, "cores": 2}}}
+        spec = one("spark-daily-etl.yaml", "SparkApplication", values)["spec"]
+        env = {e["name"]: e for e in spec["driver"]["env"]}
+        assert set(env) == {"RETAIL_WAREHOUSE__PASSWORD", "RETAIL_LAKE__S3_ACCESS_KEY",
+                            "RETAIL_LAKE__S3_SECRET_KEY", "RETAIL_STREAM__SHUFFLE_PARTITIONS"}
+        assert env["RETAIL_STREAM__SHUFFLE_PARTITIONS"]["value"] == "12"  # 3 x 2 x 2
+        assert spec["driver"]["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
+        assert spec["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+        assert spec["driver"]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+        assert "sparkConf" not in spec
+
+    def test_it_writes_the_processed_bucket_the_chart_creates(self):
+        values = {"objectStore": {"buckets": {"processed": "acme-processed"}}}
+        env = one("configmap-env.yaml", "ConfigMap", values)["data"]
+        assert env["RETAIL_LAKE__PROCESSED_BUCKET"] == "acme-processed"
+        tenant = one("minio-tenant.yaml", "Tenant", values)
+        assert "acme-processed" in [b["name"] for b in tenant["spec"]["buckets"]]
 
 
 class TestMigrationJob:
@@ -234,6 +292,10 @@ class TestNotes:
         assert "off (airflow.enabled=false)" in text
         assert "Endpoint https://s3.example.com" in text and "console" not in text
 
+    def test_the_notes_say_how_the_daily_etl_runs(self):
+        assert "Airflow runs it every night" in render_notes()
+        assert "logs -f retail-platform-daily-etl-2026-11-30-driver" in render_notes(A_DAY)
+
 
 class TestAirflowDatabase:
     def test_the_dev_database_and_airflows_connection_share_one_generated_password(self):
@@ -279,6 +341,21 @@ class TestNetworkPolicies:
         assert rules[1]["from"] == [{"ipBlock": {"cidr": "203.0.113.0/24"}}]
         assert {p["port"] for p in rules[1]["ports"]} == {8123, 8443}
         assert policies["retail-platform-jobs-default-deny"]["policyTypes"] == ["Ingress"]
+
+    def test_spark_pods_admit_only_their_releases_spark_pods_whoever_created_them(self):
+        # The daily ETL's pods are covered with dailyEtl off too: Airflow or kubectl make them.
+        policies = {p["metadata"]["name"]: p["spec"] for p in only("networkpolicies.yaml")}
+        deny = policies["retail-platform-jobs-default-deny"]["podSelector"]
+        spark = policies["retail-platform-spark-internal"]
+        assert {"stream-processor", "daily-etl"} <= set(deny["matchExpressions"][0]["values"])
+        assert spark["ingress"] == [{"from": [{"podSelector": spark["podSelector"]}]}]
+        for template, values in (("spark-stream-processor.yaml", None),
+                                 ("spark-daily-etl.yaml", A_DAY)):
+            labels = one(template, "SparkApplication", values)["spec"]["driver"]["labels"]
+            selector = spark["podSelector"]
+            assert selector["matchLabels"].items() <= labels.items()
+            assert labels["app.kubernetes.io/component"] in (
+                selector["matchExpressions"][0]["values"])
 
 
 class TestOperators:

@@ -24,7 +24,8 @@ def refused(values: dict) -> str:
     {"kafka": {"replica": 3}},
     {"clickhouse": {"loadBalancer": {"sourceRange": ["10.0.0.0/8"]}}},
     {"streamProcessor": {"driver": {"gpus": 1}}},
-], ids=["top-level", "nested", "deep", "spark"])
+    {"dailyEtl": {"schedule": "30 2 * * *"}},
+], ids=["top-level", "nested", "deep", "spark", "daily-etl"])
 def test_an_unknown_values_key_is_an_error(values):
     assert "additional properties" in refused(values).lower()
 
@@ -35,6 +36,8 @@ def test_an_unknown_values_key_is_an_error(values):
     {"platform": {"env": "local"}},
     {"streamProcessor": {"executor": {"memory": "2 GB"}}},
     {"platform": {"extraEnv": {"PATH": "/bin"}}},
+    {"dailyEtl": {"enabled": True, "date": "30.11.2026"}},
+    {"dailyEtl": {"retries": -1}},
 ])
 def test_a_bad_value_is_an_error(values):
     refused(values)
@@ -87,6 +90,12 @@ def test_every_value_is_documented_with_a_param():
     ({"sparkOperator": {"enabled": True, "spark": {"jobNamespaces": ["default"]}}},
      'must include the release namespace "retail"'),
     ({"airflow": {"enabled": True, "postgresql": {"enabled": True}}}, "Bitnami PostgreSQL"),
+    ({"dailyEtl": {"enabled": True}}, "dailyEtl.enabled needs the day to close"),
+    ({"dailyEtl": {"enabled": True, "from": "2026-11-01"}}, "dailyEtl.enabled needs the day"),
+    ({"dailyEtl": {"enabled": True, "date": "2026-11-30", "to": "2026-11-30"}},
+     "dailyEtl.date, or dailyEtl.from and dailyEtl.to, not both"),
+    ({"dailyEtl": {"enabled": True, "from": "2026-11-30", "to": "2026-11-01"}},
+     "dailyEtl.to (2026-11-01) is before dailyEtl.from (2026-11-30)"),
 ])
 def test_validate_values_names_the_field_and_what_to_do(values, message):
     assert message in refused(values)
