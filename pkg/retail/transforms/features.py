@@ -1,0 +1,284 @@
+"""The feature store's Spark transforms: one row per store x product for a day D, from what
+was known at the end of D.
+
+Every function drops whatever its inputs hold after ``day``, so no feature of D can see a
+later fact, whatever a caller passes in: the point-in-time guarantee lives here, not only
+in the queries that feed it. History is sparse (a day without sales has no row), so the
+windows are conditional sums over "days ago", not dense daily series. Days are ``date``
+columns named ``day``; pairs are keyed ``store_key``, ``product_key``. Column names and
+meanings: :mod:`retail.features.definitions`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import NamedTuple
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+KEY = ["store_key", "product_key"]
+LAGS = (1, 7, 14, 28)
+WINDOWS = (7, 14, 30, 90)
+HISTORY_DAYS = 90
+PRICE_DAYS = 28
+STOCKOUT_WINDOWS = (7, 28)
+WEATHER_DAYS = 7
+MAX_HORIZON = 7
+
+
+class FeatureInputs(NamedTuple):
+    """What the warehouse holds for day D, as Spark frames (see retail.features.sources)."""
+
+    snapshot: DataFrame  # KEY, store_id, product_id, on_hand, on_order, days_of_cover (of D)
+    stores: DataFrame  # store_key, store_type, square_footage, region
+    products: DataFrame  # product_key, category, sub_category, brand, shelf_life_days,
+    #                      lead_time_days, list_price
+    history: DataFrame  # store_key, first_day: the store's first day of sales on record
+    sales: DataFrame  # KEY, day, units_sold
+    lost: DataFrame  # KEY, day, lost_units
+    changes: DataFrame  # KEY, day, event_time, change_id, old_price, new_price, change_type
+    closing: DataFrame  # KEY, day, on_hand: the closing level of days with stock movements
+    opening: DataFrame  # KEY, on_hand: the level before the stock-out window
+    calendar: DataFrame  # day, day_of_week, week_of_year, month, season, is_weekend,
+    #                      is_holiday, is_special_day, days_to_next_holiday, is_payday
+    events: DataFrame  # store_key, day, kind
+    weather: DataFrame  # region, day, temp_c, precip_mm
+
+
+def _ago(day: date) -> Column:
+    return F.datediff(F.lit(day), F.col("day"))
+
+
+def _on_record(day: date, start: Column, window: int) -> Column:
+    """Days of the ``window`` ending ``day`` on or after ``start``."""
+    return F.least(F.lit(window), F.datediff(F.lit(day), start) + 1)
+
+
+def daily_demand(sales: DataFrame, lost: DataFrame, *, day: date) -> DataFrame:
+    """Sparse daily rows up to ``day``: KEY, day, units_sold, lost_units, demand."""
+    both = sales.select(*KEY, "day", "units_sold").join(
+        lost.select(*KEY, "day", "lost_units"), on=[*KEY, "day"], how="full")
+    sold, lost_units = F.coalesce("units_sold", F.lit(0)), F.coalesce("lost_units", F.lit(0))
+    return both.filter(F.col("day") <= F.lit(day)).select(
+        *KEY, "day", sold.cast("long").alias("units_sold"),
+        lost_units.cast("long").alias("lost_units"),
+        (sold + lost_units).cast("long").alias("demand"))
+
+
+def history_start(history: DataFrame, *, day: date) -> DataFrame:
+    """store_key, start: the store's first day on record, at most HISTORY_DAYS back."""
+    earliest = F.lit(day - timedelta(days=HISTORY_DAYS - 1))
+    first = F.least(F.coalesce(F.col("first_day"), F.lit(day)), F.lit(day))
+    return history.select("store_key", F.greatest(first, earliest).alias("start"))
+
+
+def demand_features(pairs: DataFrame, daily: DataFrame, starts: DataFrame, *,
+                    day: date) -> DataFrame:
+    """Demand of D, its lags, rolling means and standard deviations, days since the last
+    sale and the share of days without one, per pair of ``pairs``."""
+    rows = (pairs.select(*KEY).join(starts, on="store_key", how="left")
+            .withColumn("start", F.coalesce("start", F.lit(day)))
+            .join(daily, on=KEY, how="left"))
+    ago = _ago(day)
+    on_record = F.col("day").between(F.col("start"), F.lit(day))
+
+    def total(column: str, days: int) -> Column:
+        in_window = on_record & (ago < days)
+        return F.coalesce(F.sum(F.when(in_window, F.col(column))), F.lit(0))
+
+    aggs = [total("units_sold", 1).alias("units_sold"), total("lost_units", 1).alias("lost_units"),
+            total("demand", 1).alias("demand")]
+    for k in LAGS:
+        at_k = F.coalesce(F.sum(F.when(on_record & (ago == k), F.col("demand"))), F.lit(0))
+        aggs.append(F.when(F.date_sub(F.lit(day), k) >= F.col("start"), at_k)
+                    .cast("long").alias(f"demand_lag_{k}"))
+    for w in WINDOWS:
+        aggs += [total("demand", w).cast("double").alias(f"_s{w}"),
+                 F.coalesce(F.sum(F.when(on_record & (ago < w), F.col("demand").cast("double")
+                                         * F.col("demand"))), F.lit(0.0)).alias(f"_q{w}")]
+    sold = on_record & (ago < HISTORY_DAYS) & (F.col("units_sold") > 0)
+    aggs += [F.max(F.when(sold, F.col("day"))).alias("_last_sale"),
+             F.count(F.when(sold, F.col("day"))).alias("_sale_days")]
+    out = rows.groupBy(*KEY, "start").agg(*aggs)
+    cols = [*KEY, "units_sold", "lost_units", "demand", *(f"demand_lag_{k}" for k in LAGS)]
+    for w in WINDOWS:
+        n, s, q = _on_record(day, F.col("start"), w), F.col(f"_s{w}"), F.col(f"_q{w}")
+        variance = (q - s * s / n) / (n - 1)
+        cols += [(s / n).alias(f"demand_mean_{w}"),
+                 F.when(n > 1, F.sqrt(F.greatest(variance, F.lit(0.0))))
+                 .alias(f"demand_std_{w}")]
+    n90 = _on_record(day, F.col("start"), HISTORY_DAYS)
+    cols += [F.datediff(F.lit(day), "_last_sale").alias("days_since_last_sale"),
+             (1.0 - F.col("_sale_days") / n90).alias("zero_sales_share"),
+             n90.cast("int").alias("history_days")]
+    return out.select(*cols)
+
+
+def _trend(rows: DataFrame, by: str, start: Column, *, day: date) -> DataFrame:
+    """Mean daily demand over 7 days over that over 28 days, per ``by``."""
+    ago, on_record = _ago(day), F.col("day").between(start, F.lit(day))
+    sums = rows.groupBy(by).agg(
+        F.sum(F.when(on_record & (ago < 7), F.col("demand"))).alias("_s7"),
+        F.sum(F.when(on_record & (ago < 28), F.col("demand"))).alias("_s28"),
+        F.first(start).alias("_start"))
+    short = F.coalesce("_s7", F.lit(0)) / _on_record(day, F.col("_start"), 7)
+    long = F.col("_s28") / _on_record(day, F.col("_start"), 28)
+    return sums.select(by, F.when(F.col("_s28") > 0, short / long).alias("trend"))
+
+
+def trend_features(daily: DataFrame, products: DataFrame, starts: DataFrame, *,
+                   day: date) -> tuple[DataFrame, DataFrame]:
+    """(store_key, store_trend_7_28) and (category, category_trend_7_28): the store's demand
+    over all its products, and the category's over the chain."""
+    recent = daily.filter(_ago(day) < 28)
+    stores = (recent.groupBy("store_key", "day").agg(F.sum("demand").alias("demand"))
+              .join(starts, on="store_key", how="inner"))
+    chain_start = starts.agg(F.min("start").alias("_chain_start"))
+    categories = (recent.join(products.select("product_key", "category"), on="product_key",
+                              how="inner")
+                  .groupBy("category", "day").agg(F.sum("demand").alias("demand"))
+                  .crossJoin(chain_start))
+    store = _trend(stores, "store_key", F.col("start"), day=day)
+    category = _trend(categories, "category", F.col("_chain_start"), day=day)
+    return (store.withColumnRenamed("trend", "store_trend_7_28"),
+            category.withColumnRenamed("trend", "category_trend_7_28"))
+
+
+def price_features(pairs: DataFrame, products: DataFrame, changes: DataFrame, *,
+                   day: date) -> DataFrame:
+    """Shelf and regular price at the end of D, discount depth, promotion flag and the shelf
+    price over its median of the PRICE_DAYS days ending D. A day's price is the last change
+    on or before it; before a pair's first change the change's old price; a pair without
+    any change keeps its product's list price."""
+    first = day - timedelta(days=PRICE_DAYS - 1)
+    clipped = (changes.filter(F.col("day") <= F.lit(day))
+               .withColumn("day", F.greatest(F.col("day"), F.lit(first))))
+    latest = Window.partitionBy(*KEY, "day").orderBy(F.desc("event_time"), F.desc("change_id"))
+    per_day = (clipped.withColumn("_n", F.row_number().over(latest)).filter(F.col("_n") == 1))
+    nxt = F.lead("day").over(Window.partitionBy(*KEY).orderBy("day"))
+    segments = per_day.select(*KEY, F.col("day").alias("_from"),
+                              F.coalesce(F.date_sub(nxt, 1), F.lit(day)).alias("_to"),
+                              F.col("new_price").alias("_price"))
+    earliest = F.struct("day", "event_time", "change_id")
+    before = (clipped.groupBy(*KEY).agg(F.min("day").alias("_first"),
+                                        F.min_by("old_price", earliest).alias("_price"))
+              .filter(F.col("_first") > F.lit(first))
+              .select(*KEY, F.lit(first).alias("_from"), F.date_sub("_first", 1).alias("_to"),
+                      "_price"))
+    listed = pairs.select(*KEY).join(products.select("product_key", "list_price"),
+                                     on="product_key", how="left")
+    unchanged = listed.join(clipped.select(*KEY).distinct(), on=KEY, how="left_anti")
+    constant = unchanged.select(*KEY, F.lit(first).alias("_from"), F.lit(day).alias("_to"),
+                                F.col("list_price").alias("_price"))
+    days = segments.unionByName(before).unionByName(constant).select(
+        *KEY, "_price", F.explode(F.sequence("_from", "_to")).alias("day"))
+    median = days.groupBy(*KEY).agg(F.median("_price").alias("_median"))
+    last = Window.partitionBy(*KEY).orderBy(F.desc("day"))
+    now = (per_day.withColumn("_n", F.row_number().over(last)).filter(F.col("_n") == 1)
+           .select(*KEY, F.col("new_price").alias("_shelf"),
+                   (F.col("change_type") == "promotion_start").alias("_promo"),
+                   "old_price"))
+    promo = F.coalesce(F.col("_promo"), F.lit(False))
+    shelf = F.coalesce(F.col("_shelf"), F.col("list_price"))
+    regular = F.when(promo, F.col("old_price")).otherwise(shelf)
+    return listed.join(now, on=KEY, how="left").join(median, on=KEY, how="left").select(
+        *KEY, shelf.alias("shelf_price"), regular.alias("regular_price"),
+        F.when(regular > 0, 1.0 - shelf / regular).otherwise(0.0).alias("discount_depth"),
+        promo.alias("on_promotion"), (shelf / F.col("_median")).alias("price_ratio_28"))
+
+
+def stock_features(pairs: DataFrame, snapshot: DataFrame, closing: DataFrame,
+                   opening: DataFrame, daily: DataFrame, *, day: date) -> DataFrame:
+    """On hand, on order and days of cover at the end of D (the day's snapshot), and the
+    days of the last 7 and 28 that closed with nothing on hand or lost a sale. A day
+    without stock movements closes at the level of the day before."""
+    first = day - timedelta(days=max(STOCKOUT_WINDOWS) - 1)
+    levels = opening.select(*KEY, F.lit(first - timedelta(days=1)).alias("day"), "on_hand") \
+        .unionByName(closing.filter(F.col("day").between(first, day))
+                     .select(*KEY, "day", "on_hand"))
+    nxt = F.lead("day").over(Window.partitionBy(*KEY).orderBy("day"))
+    empty = (levels.withColumn("_to", F.coalesce(F.date_sub(nxt, 1), F.lit(day)))
+             .filter(F.col("on_hand") <= 0)
+             .select(*KEY, F.explode(F.sequence(F.greatest("day", F.lit(first)), "_to"))
+                     .alias("day")))
+    short = daily.filter((F.col("lost_units") > 0) & F.col("day").between(first, day))
+    out_days = empty.unionByName(short.select(*KEY, "day")).distinct()
+    counts = out_days.groupBy(*KEY).agg(*(
+        F.count(F.when(_ago(day) < w, True)).cast("int").alias(f"stockout_days_{w}")
+        for w in STOCKOUT_WINDOWS))
+    held = snapshot.select(*KEY, F.col("on_hand").cast("int"), F.col("on_order").cast("int"),
+                           F.col("days_of_cover").cast("double"))
+    return (pairs.select(*KEY).join(held, on=KEY, how="left").join(counts, on=KEY, how="left")
+            .fillna(0, [f"stockout_days_{w}" for w in STOCKOUT_WINDOWS]))
+
+
+def weather_features(stores: DataFrame, weather: DataFrame, *, day: date) -> DataFrame:
+    """Temperature and precipitation of D in the store's region and their means over the
+    WEATHER_DAYS days ending D (days on record)."""
+    recent = weather.filter(F.col("day").between(day - timedelta(days=WEATHER_DAYS - 1), day))
+    on_day = F.col("day") == F.lit(day)
+    per_region = recent.groupBy("region").agg(
+        F.max(F.when(on_day, F.col("temp_c"))).alias("temp_c"),
+        F.max(F.when(on_day, F.col("precip_mm"))).alias("precip_mm"),
+        F.avg("temp_c").alias("temp_c_mean_7"), F.avg("precip_mm").alias("precip_mm_mean_7"))
+    return stores.select("store_key", "region").join(per_region, on="region", how="left") \
+        .drop("region")
+
+
+def calendar_features(stores: DataFrame, calendar: DataFrame, events: DataFrame, *,
+                      day: date) -> DataFrame:
+    """The calendar of D (dim_date) and the store's local event of D, per store."""
+    today = calendar.filter(F.col("day") == F.lit(day)).drop("day")
+    event = events.filter(F.col("day") == F.lit(day)).select(
+        "store_key", F.col("kind").alias("local_event_kind"))
+    return (stores.select("store_key").crossJoin(today)
+            .join(event, on="store_key", how="left")
+            .withColumn("has_local_event", F.col("local_event_kind").isNotNull()))
+
+
+def build_features(inputs: FeatureInputs, *, day: date) -> DataFrame:
+    """Every feature of D for each pair of the day's snapshot (the pairs with stock on
+    record), keys first; the caller selects the store's columns from the definitions."""
+    i = inputs
+    pairs = i.snapshot.select(*KEY, "store_id", "product_id")
+    daily = daily_demand(i.sales, i.lost, day=day)
+    starts = history_start(i.history, day=day)
+    store_trend, category_trend = trend_features(daily, i.products, starts, day=day)
+    products = i.products.drop("list_price")
+    return (pairs
+            .join(demand_features(pairs, daily, starts, day=day), on=KEY, how="left")
+            .join(price_features(pairs, i.products, i.changes, day=day), on=KEY, how="left")
+            .join(stock_features(pairs, i.snapshot, i.closing, i.opening, daily, day=day),
+                  on=KEY, how="left")
+            .join(calendar_features(i.stores, i.calendar, i.events, day=day), on="store_key",
+                  how="left")
+            .join(weather_features(i.stores, i.weather, day=day), on="store_key", how="left")
+            .join(store_trend, on="store_key", how="left")
+            .join(i.stores, on="store_key", how="left")
+            .join(products, on="product_key", how="left")
+            .join(category_trend, on="category", how="left")
+            .withColumn("date", F.lit(day))
+            .withColumn("date_key", F.lit(int(day.strftime("%Y%m%d")))))
+
+
+def training_set(features: DataFrame, *, horizon: int, known_ahead: tuple[str, ...] = ()
+                 ) -> DataFrame:
+    """Rows of the feature store with the demand ``horizon`` days later as ``label``.
+
+    Each row keeps the features of its own day D, nothing later, plus ``target_date``,
+    ``horizon``, ``label`` (demand on D + horizon) and, for each column of ``known_ahead``
+    (the calendar, known in advance), ``target_<column>`` of the target day. Days whose
+    target is not in ``features`` yet have no row.
+
+    Raises:
+        ValueError: ``horizon`` outside 1..MAX_HORIZON.
+    """
+    if not 1 <= horizon <= MAX_HORIZON:
+        raise ValueError(f"horizon must be 1 to {MAX_HORIZON} days, got {horizon}")
+    target = features.select(*KEY, F.col("date").alias("target_date"),
+                             F.col("demand").alias("label"),
+                             *(F.col(c).alias(f"target_{c}") for c in known_ahead))
+    return (features.withColumn("target_date", F.date_add("date", horizon))
+            .withColumn("horizon", F.lit(horizon))
+            .join(target, on=[*KEY, "target_date"], how="inner"))
