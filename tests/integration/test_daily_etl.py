@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from retail.batch.sources import records_of
+from retail.contracts.columnar import encode_json, json_ready
 from retail.cli import app
 
 pytestmark = pytest.mark.integration
@@ -69,12 +69,12 @@ def take_late(env, n: int) -> pa.Table:
     assert late.num_rows == n
     keep = pc.invert(pc.is_in(table["event_id"], value_set=late["event_id"]))
     pq.write_table(table.filter(keep), path)
-    records = records_of(late, SALES_TOPIC)
+    payloads = [v.decode() for v in encode_json(json_ready(late))]  # as the producer sent them
     env.wh.insert_arrow("quarantine_events", pa.table({
         "source": ["stream"] * n, "topic": [SALES_TOPIC] * n,
         "partition": pa.array([0] * n, pa.int32()), "offset": pa.array(range(n), pa.int64()),
         "key": pa.nulls(n, pa.string()),
-        "payload": pc.cast(records["value"], pa.string()), "payload_base64": [""] * n,
+        "payload": payloads, "payload_base64": [""] * n,
         "reason": ["late"] * n, "error": ["behind the watermark"] * n,
         "error_field": ["event_time"] * n,
         "event_time": pc.cast(late["event_time"], pa.timestamp("ms", "UTC"))}))

@@ -56,6 +56,7 @@ def _demo_flow(checkpoint: str | None = None) -> list[dict]:
     _retail(*stream)
     _retail("simulate", "--sink", "warehouse", *CHAIN, "--rate", "10", "--days", "10",
             "--start", str(history_start))
+    _retail("batch", "daily-etl", "--date", str(stream_day))  # the demo closes its day
     return json.loads(_retail("query", "executive_kpis", "--format", "json"))
 
 

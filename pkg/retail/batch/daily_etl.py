@@ -30,7 +30,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from retail.batch.snapshot import snapshot_day
-from retail.batch.sources import late_records, read_lake_day
+from retail.batch.sources import lake_day_files, lake_records, late_records
 from retail.io.lake import filesystem
 from retail.io.warehouse import Warehouse
 from retail.settings import LakeSettings, Settings
@@ -38,7 +38,7 @@ from retail.streaming.batch_tables import event_tables, quarantine_rows
 from retail.streaming.reference import Reference
 from retail.transforms.daily import keep_day, one_per_event_id, rejected_counts, \
     with_local_date_key
-from retail.transforms.validate import parse_events
+from retail.transforms.validate import event_columns, parse_events
 from retail.warehouse.load import FACTS, fact_tables
 
 JOB = "daily_etl"
@@ -114,17 +114,19 @@ def run_day(spark: SparkSession, settings: Settings, wh: Warehouse, day: date) -
     :class:`retail.batch.sources.LakeDayMissing` if the lake holds nothing for it."""
     started = time.monotonic()
     ref = Reference.load(wh)
-    lake = read_lake_day(settings.lake, day, list(FACTS))
-    records = pa.concat_tables([lake.records, late_records(wh, day)])
-    parsed = parse_events(spark.createDataFrame(records),
-                          max_bytes=settings.stream.max_event_bytes,
+    lake = lake_day_files(settings.lake, day, list(FACTS))
+    records = lake_records(spark, settings.lake, lake)
+    late = late_records(wh, day)
+    if late.num_rows:  # a few records: through the driver
+        records = records.unionByName(spark.createDataFrame(late, schema=records.schema))
+    parsed = parse_events(records, max_bytes=settings.stream.max_event_bytes,
                           max_future_minutes=settings.stream.max_future_minutes)
     stores = spark.createDataFrame(pa.table({
         "store_id": ref.stores["store_id"],
         "offset_hours": pa.array(ref.store_offset, pa.int32())}))
     dated = with_local_date_key(parsed, stores).cache()
     try:
-        report = _complete(wh, settings, day, dated, ref, lake.lake_rows)
+        report = _complete(wh, settings, day, dated, ref, lake.rows)
     finally:
         dated.unpersist()
     if report.balanced:  # the closing stock of a complete day
@@ -142,9 +144,14 @@ def _complete(wh: Warehouse, settings: Settings, day: date, dated, ref: Referenc
                 day_rows.groupBy("event_type").count().collect()}
     late = {r["event_type"]: r["count"] for r in
             day_rows.filter(F.col("partition") >= 0).groupBy("event_type").count().collect()}
-    good = one_per_event_id(day_rows).drop("date_key").toArrow()
+    good = one_per_event_id(day_rows).select("event_type", "event_time", "data").cache()
     _quarantine(wh, dated, day)
-    tables = event_tables(good)
+    tables = {}  # one event type at a time: the driver holds one type's day, not all
+    for event_type in sorted(per_type):
+        fields = F.struct(*[F.col("data")[c].alias(c) for c in event_columns(event_type)])
+        tables.update(event_tables(good.filter(F.col("event_type") == event_type).select(
+            "event_type", "event_time", fields.alias("data")).toArrow()))
+    good.unpersist()
     facts = fact_tables(tables, ref)
     processed = _write_processed(settings.lake, day, tables)
     topics = []

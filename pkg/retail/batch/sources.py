@@ -11,14 +11,14 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from retail.contracts import topic_for_event_type
-from retail.contracts.columnar import encode_json, json_ready, needs_row_encoding
 from retail.io.lake import filesystem
 from retail.io.warehouse import Warehouse
 from retail.settings import LakeSettings
@@ -28,6 +28,10 @@ RECORDS = pa.schema([("key", pa.binary()), ("value", pa.binary()), ("topic", pa.
                      ("timestamp", pa.timestamp("us", "UTC"))])
 # Partitions the lake's files may carry as columns; not event fields.
 _PARTITION_COLUMNS = ("year", "month", "day")
+# As a producer writes them (retail.contracts.columnar.json_ready): ISO 8601 UTC with Z,
+# and null fields present.
+_JSON = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "ignoreNullFields": "false"}
+_S3A = "org.apache.hadoop.fs.s3a.S3AFileSystem"
 
 
 class LakeDayMissing(FileNotFoundError):
@@ -35,12 +39,13 @@ class LakeDayMissing(FileNotFoundError):
 
 
 @dataclass
-class DayRecords:
-    """The records of one day, and where they came from."""
+class DayFiles:
+    """The lake's files of one day, per event type and file schema (writers differ in
+    integer widths: the stream and the simulator), and the folders looked in."""
 
-    records: pa.Table  # RECORDS
-    lake_rows: dict[str, int]  # per event type, before any check
-    folders: list[str]  # the lake folders read
+    files: dict[str, list[list[str]]]
+    rows: dict[str, int]  # per event type, from the files' footers
+    folders: list[str]
 
 
 def utc_days(day: date) -> list[date]:
@@ -48,48 +53,75 @@ def utc_days(day: date) -> list[date]:
     return [day - timedelta(days=1), day, day + timedelta(days=1)]
 
 
-def records_of(table: pa.Table, topic: str) -> pa.Table:
-    """Event rows (contract columns) as the JSON records a producer would have sent."""
-    doc = json_ready(table.drop_columns([c for c in _PARTITION_COLUMNS
-                                         if c in table.column_names]))
-    if pc.any(needs_row_encoding(doc)).as_py():  # control characters: orjson escapes them
-        values = [orjson.dumps(row) for row in doc.to_pylist()]
-    else:
-        values = encode_json(doc)
-    n = len(values)
-    return pa.table({
-        "key": pa.nulls(n, pa.binary()), "value": pa.array(values, pa.binary()),
-        "topic": pa.array([topic] * n, pa.string()), "partition": pa.array([-1] * n, pa.int32()),
-        "offset": pa.array(range(n), pa.int64()),
-        "timestamp": pa.nulls(n, pa.timestamp("us", "UTC"))}, schema=RECORDS)
-
-
-def read_lake_day(settings: LakeSettings, day: date, event_types: list[str]) -> DayRecords:
-    """Every event the lake holds in the UTC partitions that cover store-local ``day``.
+def lake_day_files(settings: LakeSettings, day: date, event_types: list[str]) -> DayFiles:
+    """The files the lake holds in the UTC partitions that cover store-local ``day``.
 
     Raises:
         LakeDayMissing: not one file for the day in any topic (names the folders).
     """
     fs, base = filesystem(settings)
-    parts, counts, folders = [], {}, []
+    files: dict[str, dict[str, list[str]]] = {}
+    rows: dict[str, int] = {}
+    folders = []
     for event_type in event_types:
         topic = topic_for_event_type(event_type)
         for utc in utc_days(day):
             folder = f"{base}/{topic}/year={utc:%Y}/month={utc:%m}/day={utc:%d}"
             folders.append(folder)
-            found = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
-            for info in sorted(found, key=lambda i: i.path):
+            for info in fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
                 name = info.path.rsplit("/", 1)[-1]
-                if info.type != pafs.FileType.File or not name.startswith(f"{event_type}-"):
-                    continue
-                table = pq.read_table(info.path, filesystem=fs)
-                counts[event_type] = counts.get(event_type, 0) + table.num_rows
-                parts.append(records_of(table, topic))
-    if not parts:
+                if info.type == pafs.FileType.File and name.startswith(f"{event_type}-"):
+                    footer = pq.ParquetFile(fs.open_input_file(info.path))
+                    files.setdefault(event_type, {}).setdefault(
+                        str(footer.schema_arrow), []).append(info.path)
+                    rows[event_type] = rows.get(event_type, 0) + footer.metadata.num_rows
+    if not files:
         raise LakeDayMissing(f"the lake holds no events for {day} (store-local): looked in "
-                             f"{folders[0].rsplit('/', 4)[0]}/<topic>/year=/month=/day= for "
-                             f"UTC days {', '.join(str(d) for d in utc_days(day))}")
-    return DayRecords(pa.concat_tables(parts), counts, sorted(set(folders)))
+                             f"{base}/<topic>/year=/month=/day= for UTC days "
+                             f"{', '.join(str(d) for d in utc_days(day))}")
+    return DayFiles({k: [sorted(p) for _, p in sorted(v.items())] for k, v in files.items()},
+                    rows, sorted(set(folders)))
+
+
+def _events(spark: SparkSession, settings: LakeSettings, paths: list[str]) -> DataFrame:
+    """The events in ``paths``: read by Spark where it can reach the lake (a directory, or
+    S3 through S3A), else through pyarrow.fs (S3 without the S3A jars: local runs, CI)."""
+    if not settings.is_s3:
+        return spark.read.parquet(*paths)
+    if _has_s3a(spark):
+        return spark.read.parquet(*(f"s3a://{p}" for p in paths))
+    fs, _ = filesystem(settings)
+    return spark.createDataFrame(pa.concat_tables(
+        [pq.read_table(p, filesystem=fs) for p in paths], promote_options="default"))
+
+
+def _has_s3a(spark: SparkSession) -> bool:
+    try:
+        spark._jvm.java.lang.Class.forName(_S3A)  # noqa: SLF001
+    except Exception:  # noqa: BLE001  (py4j wraps ClassNotFoundException)
+        return False
+    return True
+
+
+def lake_records(spark: SparkSession, settings: LakeSettings, day: DayFiles) -> DataFrame:
+    """The day's lake events as the JSON records a producer would have sent (partition -1
+    tells them from the quarantine's late records)."""
+    frames = []
+    for event_type, groups in sorted(day.files.items()):
+        for paths in groups:  # one read per file schema; JSON makes their types agree
+            events = _events(spark, settings, paths)
+            fields = [c for c in events.columns if c not in _PARTITION_COLUMNS]
+            frames.append(events.select(
+                F.lit(None).cast("binary").alias("key"),
+                F.to_json(F.struct(*fields), _JSON).cast("binary").alias("value"),
+                F.lit(topic_for_event_type(event_type)).alias("topic"),
+                F.lit(-1).cast("int").alias("partition"),
+                F.monotonically_increasing_id().alias("offset"),
+                F.lit(None).cast("timestamp").alias("timestamp")))
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame)
+    return out
 
 
 def late_records(wh: Warehouse, day: date) -> pa.Table:
