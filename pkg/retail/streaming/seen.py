@@ -101,7 +101,7 @@ def drop_seen(wh: Warehouse, good: pa.Table, *, stream_id: str, batch_id: int,
         return Seen(good, 0, good.slice(0, 0))
     verdict = [None] * good.num_rows  # None: fresh; "copy"; or the conflict's message
     first: dict[str, int] = {}  # id -> content of its first row in this batch
-    for i in repeated:
+    for i in _in_kafka_order(good, repeated):
         event_id, content = ids[i].as_py(), good["content_hash"][i].as_py()
         hashes = known.get(event_id)
         if hashes is not None:  # counted by an earlier batch (hash 0: registered unhashed)
@@ -119,7 +119,7 @@ def drop_seen(wh: Warehouse, good: pa.Table, *, stream_id: str, batch_id: int,
 
 def _repeated_rows(ids: pa.ChunkedArray, known: dict[str, list[int]]) -> list[int]:
     """Rows whose id an earlier batch registered, and the rows of an id the batch holds more
-    than once, in Kafka order (the batch is collected in that order)."""
+    than once (put in Kafka order by :func:`_in_kafka_order`)."""
     rows = pc.indices_nonzero(pc.is_in(ids, value_set=pa.array(list(known), pa.string())))
     out = set(rows.to_pylist())
     counts = pc.value_counts(ids)
@@ -127,6 +127,16 @@ def _repeated_rows(ids: pa.ChunkedArray, known: dict[str, list[int]]) -> list[in
     if len(twice):  # every row of such an id, the first one included (it sets the content)
         out.update(pc.indices_nonzero(pc.is_in(ids, value_set=twice)).to_pylist())
     return sorted(out)
+
+
+def _in_kafka_order(good: pa.Table, rows: list[int]) -> list[int]:
+    """``rows`` by Kafka position: the batch arrives shuffled (Spark's deduplication
+    repartitions it by key), so row order is not the order the versions were sent in."""
+    if not {"partition", "offset"} <= set(good.column_names):
+        return rows
+    taken = good.select(["partition", "offset"]).take(pa.array(rows, pa.int64())).to_pylist()
+    return [i for _, i in sorted(zip([(r["partition"], r["offset"]) for r in taken], rows,
+                                     strict=True))]
 
 
 def _sorted(good: pa.Table, verdict: list[str | None]) -> Seen:

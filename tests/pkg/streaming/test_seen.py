@@ -124,6 +124,17 @@ def test_two_versions_in_one_batch_keep_the_first_and_quarantine_the_other(migra
     assert "in this batch twice" in seen.conflicts["reject_error"][0].as_py()
 
 
+def test_in_one_batch_the_version_first_in_kafka_keeps_whatever_the_row_order(migrated):
+    """Spark's deduplication reshuffles a batch: the rows arrive out of Kafka order."""
+    a = _ids(1)[0]
+    table = _events([a, a, a], [T0] * 3, contents=[2, 1, 2])
+    table = table.append_column("partition", pa.array([0, 0, 0], pa.int32())) \
+        .append_column("offset", pa.array([42, 17, 99], pa.int64()))  # row 1 was sent first
+    seen = _seen(migrated, table)
+    assert seen.fresh["n"].to_pylist() == [1]
+    assert sorted(seen.conflicts["n"].to_pylist()) == [0, 2]
+
+
 def test_an_id_registered_before_hashes_were_kept_counts_as_a_copy(migrated):
     ids = _ids(1)
     _batch(migrated, _events(ids, contents=[0]), batch=0)  # as rows from before migration 0009
