@@ -3,10 +3,11 @@ was known at the end of D.
 
 Every function drops whatever its inputs hold after ``day``, so no feature of D can see a
 later fact, whatever a caller passes in: the point-in-time guarantee lives here, not only
-in the queries that feed it. History is sparse (a day without sales has no row), so the
-windows are conditional sums over "days ago", not dense daily series. Days are ``date``
-columns named ``day``; pairs are keyed ``store_key``, ``product_key``. Column names and
-meanings: :mod:`retail.features.definitions`.
+in the queries that feed it. History is sparse (a day without sales has no row): demand
+windows are conditional sums over "days ago", and what holds until it changes (a price, a
+stock level) is one sorted array per pair walked day by day, so no dense daily series is
+ever joined. Days are ``date`` columns named ``day``; pairs are keyed ``store_key``,
+``product_key``. Column names and meanings: :mod:`retail.features.definitions`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import NamedTuple
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 KEY = ["store_key", "product_key"]
@@ -57,13 +58,13 @@ def _on_record(day: date, start: Column, window: int) -> Column:
 
 def daily_demand(sales: DataFrame, lost: DataFrame, *, day: date) -> DataFrame:
     """Sparse daily rows up to ``day``: KEY, day, units_sold, lost_units, demand."""
-    both = sales.select(*KEY, "day", "units_sold").join(
-        lost.select(*KEY, "day", "lost_units"), on=[*KEY, "day"], how="full")
-    sold, lost_units = F.coalesce("units_sold", F.lit(0)), F.coalesce("lost_units", F.lit(0))
-    return both.filter(F.col("day") <= F.lit(day)).select(
-        *KEY, "day", sold.cast("long").alias("units_sold"),
-        lost_units.cast("long").alias("lost_units"),
-        (sold + lost_units).cast("long").alias("demand"))
+    zero = F.lit(0).cast("long")
+    both = sales.select(*KEY, "day", F.col("units_sold").cast("long"),
+                        zero.alias("lost_units")).unionByName(
+        lost.select(*KEY, "day", zero.alias("units_sold"), F.col("lost_units").cast("long")))
+    return (both.filter(F.col("day") <= F.lit(day)).groupBy(*KEY, "day")
+            .agg(F.sum("units_sold").alias("units_sold"), F.sum("lost_units").alias("lost_units"))
+            .withColumn("demand", F.col("units_sold") + F.col("lost_units")))
 
 
 def history_start(history: DataFrame, *, day: date) -> DataFrame:
@@ -77,7 +78,7 @@ def demand_features(pairs: DataFrame, daily: DataFrame, starts: DataFrame, *,
                     day: date) -> DataFrame:
     """Demand of D, its lags, rolling means and standard deviations, days since the last
     sale and the share of days without one, per pair of ``pairs``."""
-    rows = (pairs.select(*KEY).join(starts, on="store_key", how="left")
+    rows = (pairs.select(*KEY).join(F.broadcast(starts), on="store_key", how="left")
             .withColumn("start", F.coalesce("start", F.lit(day)))
             .join(daily, on=KEY, how="left"))
     ago = _ago(day)
@@ -133,59 +134,63 @@ def trend_features(daily: DataFrame, products: DataFrame, starts: DataFrame, *,
     over all its products, and the category's over the chain."""
     recent = daily.filter(_ago(day) < 28)
     stores = (recent.groupBy("store_key", "day").agg(F.sum("demand").alias("demand"))
-              .join(starts, on="store_key", how="inner"))
+              .join(F.broadcast(starts), on="store_key", how="inner"))
     chain_start = starts.agg(F.min("start").alias("_chain_start"))
-    categories = (recent.join(products.select("product_key", "category"), on="product_key",
-                              how="inner")
+    categories = (recent.join(F.broadcast(products.select("product_key", "category")),
+                              on="product_key", how="inner")
                   .groupBy("category", "day").agg(F.sum("demand").alias("demand"))
-                  .crossJoin(chain_start))
+                  .crossJoin(F.broadcast(chain_start)))
     store = _trend(stores, "store_key", F.col("start"), day=day)
     category = _trend(categories, "category", F.col("_chain_start"), day=day)
     return (store.withColumnRenamed("trend", "store_trend_7_28"),
             category.withColumnRenamed("trend", "category_trend_7_28"))
 
 
+def _at(values: Column, index: int) -> Column:
+    """Element ``index`` of an array (1-based, negative from the end); null if absent."""
+    return F.try_element_at(values, F.lit(index))
+
+
+def _median(values: Column, n: int) -> Column:
+    """The median of an array of ``n`` numbers (the mean of the middle two when n is even)."""
+    ordered, mid = F.array_sort(values), (n + 1) // 2
+    if n % 2:
+        return F.element_at(ordered, mid)
+    return (F.element_at(ordered, mid) + F.element_at(ordered, mid + 1)) / 2
+
+
 def price_features(pairs: DataFrame, products: DataFrame, changes: DataFrame, *,
                    day: date) -> DataFrame:
     """Shelf and regular price at the end of D, discount depth, promotion flag and the shelf
-    price over its median of the PRICE_DAYS days ending D. A day's price is the last change
-    on or before it; before a pair's first change the change's old price; a pair without
-    any change keeps its product's list price."""
+    price over its median of the PRICE_DAYS days ending D. A day's price is the one its last
+    change on or before it set; before a pair's first change, that change's old price; a
+    pair without any change keeps its product's list price. Each pair's changes are one
+    sorted array, so the whole window costs one shuffle."""
     first = day - timedelta(days=PRICE_DAYS - 1)
-    clipped = (changes.filter(F.col("day") <= F.lit(day))
-               .withColumn("day", F.greatest(F.col("day"), F.lit(first))))
-    latest = Window.partitionBy(*KEY, "day").orderBy(F.desc("event_time"), F.desc("change_id"))
-    per_day = (clipped.withColumn("_n", F.row_number().over(latest)).filter(F.col("_n") == 1))
-    nxt = F.lead("day").over(Window.partitionBy(*KEY).orderBy("day"))
-    segments = per_day.select(*KEY, F.col("day").alias("_from"),
-                              F.coalesce(F.date_sub(nxt, 1), F.lit(day)).alias("_to"),
-                              F.col("new_price").alias("_price"))
-    earliest = F.struct("day", "event_time", "change_id")
-    before = (clipped.groupBy(*KEY).agg(F.min("day").alias("_first"),
-                                        F.min_by("old_price", earliest).alias("_price"))
-              .filter(F.col("_first") > F.lit(first))
-              .select(*KEY, F.lit(first).alias("_from"), F.date_sub("_first", 1).alias("_to"),
-                      "_price"))
-    listed = pairs.select(*KEY).join(products.select("product_key", "list_price"),
-                                     on="product_key", how="left")
-    unchanged = listed.join(clipped.select(*KEY).distinct(), on=KEY, how="left_anti")
-    constant = unchanged.select(*KEY, F.lit(first).alias("_from"), F.lit(day).alias("_to"),
-                                F.col("list_price").alias("_price"))
-    days = segments.unionByName(before).unionByName(constant).select(
-        *KEY, "_price", F.explode(F.sequence("_from", "_to")).alias("day"))
-    median = days.groupBy(*KEY).agg(F.median("_price").alias("_median"))
-    last = Window.partitionBy(*KEY).orderBy(F.desc("day"))
-    now = (per_day.withColumn("_n", F.row_number().over(last)).filter(F.col("_n") == 1)
-           .select(*KEY, F.col("new_price").alias("_shelf"),
-                   (F.col("change_type") == "promotion_start").alias("_promo"),
-                   "old_price"))
-    promo = F.coalesce(F.col("_promo"), F.lit(False))
-    shelf = F.coalesce(F.col("_shelf"), F.col("list_price"))
-    regular = F.when(promo, F.col("old_price")).otherwise(shelf)
-    return listed.join(now, on=KEY, how="left").join(median, on=KEY, how="left").select(
+    change = F.struct(F.greatest(F.col("day"), F.lit(first)).alias("day"), "event_time",
+                      "change_id", "old_price", "new_price", "change_type")
+    per_pair = (changes.filter(F.col("day") <= F.lit(day)).groupBy(*KEY)
+                .agg(F.array_sort(F.collect_list(change)).alias("_changes")))
+    listed = F.broadcast(products.select("product_key", "list_price"))
+    rows = (pairs.select(*KEY).join(per_pair, on=KEY, how="left")
+            .join(listed, on="product_key", how="left"))
+    history = F.coalesce(F.col("_changes"), F.array())
+    opening = F.coalesce(_at(history, 1)["old_price"], F.col("list_price"))
+
+    def price_on(d: Column) -> Column:
+        done = F.filter(history, lambda c: c["day"] <= d)
+        return F.coalesce(_at(done, -1)["new_price"], opening)
+
+    last = _at(history, -1)
+    promo = F.coalesce(last["change_type"] == "promotion_start", F.lit(False))
+    shelf = price_on(F.lit(day))
+    regular = F.when(promo, last["old_price"]).otherwise(shelf)
+    window = F.transform(F.sequence(F.lit(first), F.lit(day)), price_on)
+    return rows.select(
         *KEY, shelf.alias("shelf_price"), regular.alias("regular_price"),
         F.when(regular > 0, 1.0 - shelf / regular).otherwise(0.0).alias("discount_depth"),
-        promo.alias("on_promotion"), (shelf / F.col("_median")).alias("price_ratio_28"))
+        promo.alias("on_promotion"),
+        (shelf / _median(window, PRICE_DAYS)).alias("price_ratio_28"))
 
 
 def stock_features(pairs: DataFrame, snapshot: DataFrame, closing: DataFrame,
@@ -197,16 +202,20 @@ def stock_features(pairs: DataFrame, snapshot: DataFrame, closing: DataFrame,
     levels = opening.select(*KEY, F.lit(first - timedelta(days=1)).alias("day"), "on_hand") \
         .unionByName(closing.filter(F.col("day").between(first, day))
                      .select(*KEY, "day", "on_hand"))
-    nxt = F.lead("day").over(Window.partitionBy(*KEY).orderBy("day"))
-    empty = (levels.withColumn("_to", F.coalesce(F.date_sub(nxt, 1), F.lit(day)))
-             .filter(F.col("on_hand") <= 0)
-             .select(*KEY, F.explode(F.sequence(F.greatest("day", F.lit(first)), "_to"))
-                     .alias("day")))
-    short = daily.filter((F.col("lost_units") > 0) & F.col("day").between(first, day))
-    out_days = empty.unionByName(short.select(*KEY, "day")).distinct()
-    counts = out_days.groupBy(*KEY).agg(*(
-        F.count(F.when(_ago(day) < w, True)).cast("int").alias(f"stockout_days_{w}")
-        for w in STOCKOUT_WINDOWS))
+    short = daily.filter((F.col("lost_units") > 0) & F.col("day").between(first, day)) \
+        .select(*KEY, "day", F.lit(None).cast("long").alias("on_hand"))
+    per_pair = levels.unionByName(short).groupBy(*KEY).agg(
+        F.array_sort(F.collect_list(F.when(F.col("on_hand").isNotNull(),
+                                           F.struct("day", "on_hand")))).alias("_levels"),
+        F.collect_set(F.when(F.col("on_hand").isNull(), F.col("day"))).alias("_short"))
+
+    def ran_out(d: Column) -> Column:
+        level = _at(F.filter("_levels", lambda x: x["day"] <= d), -1)["on_hand"]
+        return F.coalesce(level <= 0, F.lit(False)) | F.array_contains("_short", d)
+
+    counts = per_pair.select(*KEY, *(
+        F.size(F.filter(F.sequence(F.lit(day - timedelta(days=w - 1)), F.lit(day)), ran_out))
+        .alias(f"stockout_days_{w}") for w in STOCKOUT_WINDOWS))
     held = snapshot.select(*KEY, F.col("on_hand").cast("int"), F.col("on_order").cast("int"),
                            F.col("days_of_cover").cast("double"))
     return (pairs.select(*KEY).join(held, on=KEY, how="left").join(counts, on=KEY, how="left")
@@ -222,8 +231,8 @@ def weather_features(stores: DataFrame, weather: DataFrame, *, day: date) -> Dat
         F.max(F.when(on_day, F.col("temp_c"))).alias("temp_c"),
         F.max(F.when(on_day, F.col("precip_mm"))).alias("precip_mm"),
         F.avg("temp_c").alias("temp_c_mean_7"), F.avg("precip_mm").alias("precip_mm_mean_7"))
-    return stores.select("store_key", "region").join(per_region, on="region", how="left") \
-        .drop("region")
+    return stores.select("store_key", "region").join(F.broadcast(per_region), on="region",
+                                                      how="left").drop("region")
 
 
 def calendar_features(stores: DataFrame, calendar: DataFrame, events: DataFrame, *,
@@ -232,8 +241,8 @@ def calendar_features(stores: DataFrame, calendar: DataFrame, events: DataFrame,
     today = calendar.filter(F.col("day") == F.lit(day)).drop("day")
     event = events.filter(F.col("day") == F.lit(day)).select(
         "store_key", F.col("kind").alias("local_event_kind"))
-    return (stores.select("store_key").crossJoin(today)
-            .join(event, on="store_key", how="left")
+    return (stores.select("store_key").crossJoin(F.broadcast(today))
+            .join(F.broadcast(event), on="store_key", how="left")
             .withColumn("has_local_event", F.col("local_event_kind").isNotNull()))
 
 
@@ -251,13 +260,14 @@ def build_features(inputs: FeatureInputs, *, day: date) -> DataFrame:
             .join(price_features(pairs, i.products, i.changes, day=day), on=KEY, how="left")
             .join(stock_features(pairs, i.snapshot, i.closing, i.opening, daily, day=day),
                   on=KEY, how="left")
-            .join(calendar_features(i.stores, i.calendar, i.events, day=day), on="store_key",
+            .join(F.broadcast(calendar_features(i.stores, i.calendar, i.events, day=day)),
+                  on="store_key", how="left")
+            .join(F.broadcast(weather_features(i.stores, i.weather, day=day)), on="store_key",
                   how="left")
-            .join(weather_features(i.stores, i.weather, day=day), on="store_key", how="left")
-            .join(store_trend, on="store_key", how="left")
-            .join(i.stores, on="store_key", how="left")
-            .join(products, on="product_key", how="left")
-            .join(category_trend, on="category", how="left")
+            .join(F.broadcast(store_trend), on="store_key", how="left")
+            .join(F.broadcast(i.stores), on="store_key", how="left")
+            .join(F.broadcast(products), on="product_key", how="left")
+            .join(F.broadcast(category_trend), on="category", how="left")
             .withColumn("date", F.lit(day))
             .withColumn("date_key", F.lit(int(day.strftime("%Y%m%d")))))
 
@@ -276,9 +286,11 @@ def training_set(features: DataFrame, *, horizon: int, known_ahead: tuple[str, .
     """
     if not 1 <= horizon <= MAX_HORIZON:
         raise ValueError(f"horizon must be 1 to {MAX_HORIZON} days, got {horizon}")
+    ahead = [f"target_{c}" for c in known_ahead]
     target = features.select(*KEY, F.col("date").alias("target_date"),
                              F.col("demand").alias("label"),
-                             *(F.col(c).alias(f"target_{c}") for c in known_ahead))
+                             *(F.col(c).alias(t) for c, t in zip(known_ahead, ahead)))
     return (features.withColumn("target_date", F.date_add("date", horizon))
             .withColumn("horizon", F.lit(horizon))
-            .join(target, on=[*KEY, "target_date"], how="inner"))
+            .join(target, on=[*KEY, "target_date"], how="inner")
+            .select(*features.columns, "target_date", "horizon", "label", *ahead))

@@ -158,8 +158,9 @@ def test_stock_at_the_end_of_d_and_the_days_that_ran_out(spark):
     ]
     assertDataFrameEqual(
         stock_features(pairs, snapshot, closing, opening, daily, day=D),
-        spark.createDataFrame([(1, *r) for r in rows], f"{KEY}, on_hand int, on_order int, days_of_cover double, "
-                                    "stockout_days_7 int, stockout_days_28 int"))
+        spark.createDataFrame([(1, *r) for r in rows],
+                              f"{KEY}, on_hand int, on_order int, days_of_cover double, "
+                              "stockout_days_7 int, stockout_days_28 int"))
 
 
 def test_weather_of_the_stores_region_on_d_and_over_7_days(spark):
