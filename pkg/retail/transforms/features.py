@@ -33,8 +33,7 @@ class FeatureInputs(NamedTuple):
 
     snapshot: DataFrame  # KEY, store_id, product_id, on_hand, on_order, days_of_cover (of D)
     stores: DataFrame  # store_key, store_type, square_footage, region
-    products: DataFrame  # product_key, category, sub_category, brand, shelf_life_days,
-    #                      lead_time_days, list_price
+    products: DataFrame  # product_key, category, sub_category, brand, ..., list_price
     history: DataFrame  # store_key, first_day: the store's first day of sales on record
     sales: DataFrame  # KEY, day, units_sold
     lost: DataFrame  # KEY, day, lost_units
@@ -199,23 +198,35 @@ def stock_features(pairs: DataFrame, snapshot: DataFrame, closing: DataFrame,
     days of the last 7 and 28 that closed with nothing on hand or lost a sale. A day
     without stock movements closes at the level of the day before."""
     first = day - timedelta(days=max(STOCKOUT_WINDOWS) - 1)
-    levels = opening.select(*KEY, F.lit(first - timedelta(days=1)).alias("day"), "on_hand") \
+    known = opening.select(*KEY, F.lit(first - timedelta(days=1)).alias("day"), "on_hand") \
         .unionByName(closing.filter(F.col("day").between(first, day))
                      .select(*KEY, "day", "on_hand"))
     short = daily.filter((F.col("lost_units") > 0) & F.col("day").between(first, day)) \
         .select(*KEY, "day", F.lit(None).cast("long").alias("on_hand"))
-    per_pair = levels.unionByName(short).groupBy(*KEY).agg(
+    per_pair = known.unionByName(short).groupBy(*KEY).agg(
         F.array_sort(F.collect_list(F.when(F.col("on_hand").isNotNull(),
                                            F.struct("day", "on_hand")))).alias("_levels"),
         F.collect_set(F.when(F.col("on_hand").isNull(), F.col("day"))).alias("_short"))
 
-    def ran_out(d: Column) -> Column:
-        level = _at(F.filter("_levels", lambda x: x["day"] <= d), -1)["on_hand"]
-        return F.coalesce(level <= 0, F.lit(False)) | F.array_contains("_short", d)
+    # a level holds from its day to the day before the next one (the last one to D)
+    levels = F.col("_levels")
+    spans = F.transform(levels, lambda x, i: F.struct(
+        x["day"].alias("start"), x["on_hand"].alias("on_hand"),
+        F.coalesce(F.date_sub(F.try_element_at(levels, i + 2)["day"], 1), F.lit(day))
+        .alias("end")))
+    empty = F.filter(spans, lambda x: x["on_hand"] <= 0)
 
-    counts = per_pair.select(*KEY, *(
-        F.size(F.filter(F.sequence(F.lit(day - timedelta(days=w - 1)), F.lit(day)), ran_out))
-        .alias(f"stockout_days_{w}") for w in STOCKOUT_WINDOWS))
+    def ran_out(days: int) -> Column:
+        """Days of the last ``days`` that closed empty, and the others that lost a sale."""
+        lo = F.lit(day - timedelta(days=days - 1))
+        closed_empty = F.aggregate(empty, F.lit(0), lambda n, x: n + F.greatest(
+            F.datediff(x["end"], F.greatest(x["start"], lo)) + 1, F.lit(0)))
+        lost = F.filter("_short", lambda d: (d >= lo) & ~F.exists(
+            empty, lambda x: d.between(x["start"], x["end"])))
+        return closed_empty + F.size(lost)
+
+    counts = per_pair.select(*KEY, *(ran_out(w).alias(f"stockout_days_{w}")
+                                     for w in STOCKOUT_WINDOWS))
     held = snapshot.select(*KEY, F.col("on_hand").cast("int"), F.col("on_order").cast("int"),
                            F.col("days_of_cover").cast("double"))
     return (pairs.select(*KEY).join(held, on=KEY, how="left").join(counts, on=KEY, how="left")
