@@ -52,11 +52,13 @@ demo: install ## start the local stack, stream a simulated day through Kafka and
 	$(RETAIL) query top_products
 	$(RETAIL) query store_low_stock --store S00001
 	$(RETAIL) batch daily-etl --date $(DEMO_DAY)
+	$(RETAIL) features build --date $(DEMO_DAY)
 	@# The closed day's content checks; freshness and stream health judge "now", and the demo's
 	@# data is two days old (a live stack: retail dq run).
 	$(RETAIL) dq run --date $(DEMO_DAY) --no-alerts --check 'completeness.*' --check 'volume.*' --check 'consistency.*' --check 'validity.*'
 	@echo "Closed day $(DEMO_DAY): its reconciliation in job_runs (retail query, or SELECT details FROM job_runs WHERE job = 'daily_etl'),"
-	@echo "  its cleaned events in $${RETAIL_LOCAL__HOME:-.retail}/lake/retail-processed-data/, its checks in dq_results (retail dq status)."
+	@echo "  its cleaned events in $${RETAIL_LOCAL__HOME:-.retail}/lake/retail-processed-data/, its features in feature_store_daily"
+	@echo "  and $${RETAIL_LOCAL__HOME:-.retail}/lake/retail-features/ (docs/features.md), its checks in dq_results (retail dq status)."
 	@echo "The broker and the warehouse keep running on 127.0.0.1 (stop them with: make down)."
 	@echo "Warehouse: http://127.0.0.1:8123 (ClickHouse HTTP; user default, no password locally)."
 
