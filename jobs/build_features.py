@@ -11,12 +11,10 @@ Exit codes: 0 every day built; 1 a day is not closed (no end-of-day snapshot) or
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-from datetime import date
 
-from retail.batch.runner import days_between
+from retail.batch.runner import day_arguments
 from retail.features.build import run_days
 from retail.features.sources import DayNotReady, check_ready
 from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
@@ -24,31 +22,8 @@ from retail.log import configure_logging, event
 from retail.settings import SettingsError, load_settings
 
 
-class _Args(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 with the flag named, like the CLI
-        print(f"build_features: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def parse_days(argv: list[str]) -> list[date]:
-    p = _Args(prog="build_features", description=__doc__.splitlines()[0])
-    p.add_argument("--date", type=date.fromisoformat)
-    p.add_argument("--from", dest="first", type=date.fromisoformat)
-    p.add_argument("--to", dest="last", type=date.fromisoformat)
-    a = p.parse_args(argv)
-    if a.date is not None and (a.first or a.last):
-        p.error("give --date, or --from and --to, not both")
-    if a.date is not None:
-        return [a.date]
-    if a.first is None or a.last is None:
-        p.error("give --date D, or --from D1 --to D2 (both)")
-    if a.last < a.first:
-        p.error(f"--to {a.last} is before --from {a.first}")
-    return days_between(a.first, a.last)
-
-
 def main(argv: list[str]) -> int:
-    days = parse_days(argv)
+    days = day_arguments(argv, "build_features", __doc__.splitlines()[0])
     try:
         settings = load_settings()
         warehouse = settings.resolved_warehouse()

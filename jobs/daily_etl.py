@@ -11,43 +11,18 @@ balance, or the warehouse failed; 2 bad arguments or settings (nothing was done)
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-from datetime import date
 
-from retail.batch.runner import DayUnbalanced, days_between, run_days
+from retail.batch.runner import DayUnbalanced, day_arguments, run_days
 from retail.batch.sources import LakeDayMissing
 from retail.io.warehouse import WarehouseError, connect
 from retail.log import configure_logging, event
 from retail.settings import SettingsError, load_settings
 
 
-class _Args(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 with the flag named, like the CLI
-        print(f"daily_etl: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def parse_days(argv: list[str]) -> list[date]:
-    p = _Args(prog="daily_etl", description=__doc__.splitlines()[0])
-    p.add_argument("--date", type=date.fromisoformat)
-    p.add_argument("--from", dest="first", type=date.fromisoformat)
-    p.add_argument("--to", dest="last", type=date.fromisoformat)
-    a = p.parse_args(argv)
-    if a.date is not None and (a.first or a.last):
-        p.error("give --date, or --from and --to, not both")
-    if a.date is not None:
-        return [a.date]
-    if a.first is None or a.last is None:
-        p.error("give --date D, or --from D1 --to D2 (both)")
-    if a.last < a.first:
-        p.error(f"--to {a.last} is before --from {a.first}")
-    return days_between(a.first, a.last)
-
-
 def main(argv: list[str]) -> int:
-    days = parse_days(argv)
+    days = day_arguments(argv, "daily_etl", __doc__.splitlines()[0])
     try:
         settings = load_settings()
         warehouse = settings.resolved_warehouse()

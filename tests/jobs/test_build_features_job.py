@@ -1,5 +1,5 @@
-"""jobs/build_features.py run as its image runs it: arguments and settings are checked first
-(exit 2), and a day the daily ETL has not closed fails (exit 1) naming it, before Spark."""
+"""jobs/build_features.py run as its image runs it: a day the daily ETL has not closed fails
+(exit 1) naming it, before Spark (arguments and settings: test_day_jobs.py)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,6 @@ from datetime import date
 import pytest
 
 from tests.jobs.jobrun import job_env, run_job
-
-
-@pytest.mark.parametrize("args,names", [
-    ([], "--date D, or --from D1 --to D2"),
-    (["--date", "2024-02-30"], "--date"),
-    (["--from", "2024-03-05", "--to", "2024-03-01"], "--to 2024-03-01 is before --from"),
-    (["--date", "2024-03-01", "--from", "2024-03-01", "--to", "2024-03-02"], "not both"),
-])
-def test_bad_arguments_exit_2_naming_the_flag(args, names):
-    done = run_job("build_features", *args, env=job_env())
-    assert done.returncode == 2 and names in done.stderr, done.stderr
-
-
-def test_bad_settings_exit_2_naming_the_variable():
-    done = run_job("build_features", "--date", "2024-03-01",
-                   env=job_env(RETAIL_WAREHOUSE__URL="ftp://nowhere"))
-    assert done.returncode == 2 and "RETAIL_WAREHOUSE__URL" in done.stderr, done.stderr
 
 
 @pytest.mark.clickhouse_server

@@ -1,5 +1,5 @@
-"""jobs/daily_etl.py run as its image runs it: arguments and settings are checked before
-Spark starts, and a day the lake does not hold is a failure naming where it looked."""
+"""jobs/daily_etl.py run as its image runs it: a day the lake does not hold is a failure
+naming where it looked (arguments and settings: test_day_jobs.py)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,6 @@ from datetime import date
 import pytest
 
 from tests.jobs.jobrun import job_env, run_job
-
-
-@pytest.mark.parametrize("args,names", [
-    ([], "--date D, or --from D1 --to D2"),
-    (["--date", "2024-02-30"], "--date"),
-    (["--from", "2024-03-05", "--to", "2024-03-01"], "--to 2024-03-01 is before --from"),
-    (["--date", "2024-03-01", "--from", "2024-03-01", "--to", "2024-03-02"], "not both"),
-])
-def test_bad_arguments_exit_2_naming_the_flag(args, names):
-    done = run_job("daily_etl", *args, env=job_env())
-    assert done.returncode == 2 and names in done.stderr, done.stderr
-
-
-def test_bad_settings_exit_2_naming_the_variable():
-    done = run_job("daily_etl", "--date", "2024-03-01",
-                   env=job_env(RETAIL_WAREHOUSE__URL="ftp://nowhere"))
-    assert done.returncode == 2 and "RETAIL_WAREHOUSE__URL" in done.stderr, done.stderr
 
 
 @pytest.mark.clickhouse_server

@@ -1,9 +1,13 @@
-"""Running ``daily_etl`` over days, one at a time, oldest first, with a ``job_runs`` row each."""
+"""Running a daily job over days, one at a time, oldest first, with a ``job_runs`` row each;
+the jobs' day arguments."""
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from pyspark.sql import SparkSession
 
@@ -11,6 +15,8 @@ from retail.batch.daily_etl import JOB, DayReport, run_day
 from retail.io.warehouse import Warehouse
 from retail.settings import Settings
 from retail.warehouse.runs import record_run
+
+R = TypeVar("R")
 
 
 class DayUnbalanced(RuntimeError):
@@ -34,30 +40,72 @@ def days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def run_days(spark: SparkSession, settings: Settings, wh: Warehouse, days: list[date],
-             on_day: Callable[[DayReport], None] | None = None) -> list[DayReport]:
-    """Close each day in turn; stop at the first that fails (its ``job_runs`` row says
-    why). Raises :class:`DayUnbalanced` or what :func:`run_day` raises."""
+def each_day(wh: Warehouse, job: str, days: list[date], run_one: Callable[[date], R],
+             outcome: Callable[[R], tuple[str, int, int, dict]],
+             on_day: Callable[[R], None] | None = None) -> list[R]:
+    """Run ``run_one`` for each day in turn, oldest first, with a ``job_runs`` row per day
+    (``running``, then what ``outcome`` says: status, rows in, rows out, details, or
+    ``failed`` with the error); stop at the first that raises."""
     reports = []
     for day in days:
         started = datetime.now(UTC)
         run_id = f"{day}:{started:%Y%m%dT%H%M%S}"
-        record_run(wh, JOB, run_id, "running", started_at=started, details={"day": str(day)})
+        record_run(wh, job, run_id, "running", started_at=started, details={"day": str(day)})
         try:
-            report = run_day(spark, settings, wh, day)
+            report = run_one(day)
         except Exception as exc:
-            record_run(wh, JOB, run_id, "failed", started_at=started,
+            record_run(wh, job, run_id, "failed", started_at=started,
                        finished_at=datetime.now(UTC),
                        details={"day": str(day), "error": str(exc)[:2000]})
             raise
-        rows_in = sum(t.lake + t.late for t in report.topics)
-        rows_out = sum(t.inserted for t in report.topics)
-        record_run(wh, JOB, run_id, "succeeded" if report.balanced else "failed",
-                   started_at=started, finished_at=datetime.now(UTC), rows_in=rows_in,
-                   rows_out=rows_out, details=report.as_details())
+        status, rows_in, rows_out, details = outcome(report)
+        record_run(wh, job, run_id, status, started_at=started, finished_at=datetime.now(UTC),
+                   rows_in=rows_in, rows_out=rows_out, details=details)
         if on_day is not None:
             on_day(report)
         reports.append(report)
+    return reports
+
+
+def run_days(spark: SparkSession, settings: Settings, wh: Warehouse, days: list[date],
+             on_day: Callable[[DayReport], None] | None = None) -> list[DayReport]:
+    """Close each day in turn; stop at the first that fails (its ``job_runs`` row says
+    why). Raises :class:`DayUnbalanced` or what :func:`run_day` raises."""
+
+    def outcome(report: DayReport) -> tuple[str, int, int, dict]:
+        return ("succeeded" if report.balanced else "failed",
+                sum(t.lake + t.late for t in report.topics),
+                sum(t.inserted for t in report.topics), report.as_details())
+
+    def then(report: DayReport) -> None:
+        if on_day is not None:
+            on_day(report)
         if not report.balanced:
             raise DayUnbalanced(report)
-    return reports
+
+    return each_day(wh, JOB, days, lambda day: run_day(spark, settings, wh, day), outcome,
+                    then)
+
+
+class _Args(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with the flag named, like the CLI
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def day_arguments(argv: list[str], prog: str, description: str) -> list[date]:
+    """A job's ``--date D`` or ``--from D1 --to D2``; bad ones exit 2 naming the flag."""
+    p = _Args(prog=prog, description=description)
+    p.add_argument("--date", type=date.fromisoformat)
+    p.add_argument("--from", dest="first", type=date.fromisoformat)
+    p.add_argument("--to", dest="last", type=date.fromisoformat)
+    a = p.parse_args(argv)
+    if a.date is not None and (a.first or a.last):
+        p.error("give --date, or --from and --to, not both")
+    if a.date is not None:
+        return [a.date]
+    if a.first is None or a.last is None:
+        p.error("give --date D, or --from D1 --to D2 (both)")
+    if a.last < a.first:
+        p.error(f"--to {a.last} is before --from {a.first}")
+    return days_between(a.first, a.last)

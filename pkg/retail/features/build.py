@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,7 +32,7 @@ from retail.io.lake import filesystem
 from retail.io.warehouse import Warehouse
 from retail.settings import LakeSettings, Settings
 from retail.transforms.features import build_features
-from retail.warehouse.runs import record_run
+from retail.batch.runner import each_day
 
 JOB = "build_features"
 TABLE = "feature_store_daily"
@@ -122,22 +122,5 @@ def run_days(spark: SparkSession, settings: Settings, wh: Warehouse, days: list[
     """Build each day in turn, oldest first, with a ``job_runs`` row each; stop at the first
     that fails (its row says why). Check the days first with
     :func:`retail.features.sources.check_ready`."""
-    done = []
-    for day in days:
-        started = datetime.now(UTC)
-        run_id = f"{day}:{started:%Y%m%dT%H%M%S}"
-        record_run(wh, JOB, run_id, "running", started_at=started, details={"day": str(day)})
-        try:
-            report = run_day(spark, settings, wh, day)
-        except Exception as exc:
-            record_run(wh, JOB, run_id, "failed", started_at=started,
-                       finished_at=datetime.now(UTC),
-                       details={"day": str(day), "error": str(exc)[:2000]})
-            raise
-        record_run(wh, JOB, run_id, "succeeded", started_at=started,
-                   finished_at=datetime.now(UTC), rows_in=report.rows,
-                   rows_out=report.written, details=report.as_details())
-        if on_day is not None:
-            on_day(report)
-        done.append(report)
-    return done
+    return each_day(wh, JOB, days, lambda day: run_day(spark, settings, wh, day),
+                    lambda r: ("succeeded", r.rows, r.written, r.as_details()), on_day)
