@@ -200,3 +200,28 @@ def migrated(fresh_database) -> Iterator[ClickHouseWarehouse]:
     admin.close()
     with connect(fresh_database) as wh:
         yield wh
+
+
+@pytest.fixture()
+def cli_env(migrated, fresh_database, tmp_path, monkeypatch) -> Path:
+    """The ``retail`` CLI pointed at a fresh migrated database and a lake directory of the
+    test's own (returned); Spark's workers run this interpreter."""
+    lake = tmp_path / "lake"
+    for key, value in {"RETAIL_WAREHOUSE__URL": fresh_database.url,
+                       "RETAIL_WAREHOUSE__DATABASE": fresh_database.database,
+                       "RETAIL_LAKE__ROOT": str(lake),
+                       "RETAIL_LOCAL__HOME": str(tmp_path / "home"),
+                       "PYSPARK_PYTHON": sys.executable}.items():
+        monkeypatch.setenv(key, value)
+    return lake
+
+
+def retail_cli(*args: str, code: int = 0) -> str:
+    """Run ``retail <args>`` in this process; assert its exit code; return its output."""
+    from typer.testing import CliRunner
+
+    from retail.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == code, f"retail {' '.join(args)}:\n{result.output}"
+    return result.output

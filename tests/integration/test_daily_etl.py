@@ -4,7 +4,6 @@ changes nothing."""
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,10 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
 from retail.contracts.columnar import encode_json, json_ready
-from retail.cli import app
+from tests.conftest import retail_cli as retail
 
 pytestmark = pytest.mark.integration
 
@@ -25,22 +23,11 @@ SALES_TOPIC = "retail-sales-transactions"
 
 
 @pytest.fixture
-def env(migrated, fresh_database, tmp_path, monkeypatch) -> SimpleNamespace:
-    for key, value in {"RETAIL_WAREHOUSE__URL": fresh_database.url,
-                       "RETAIL_WAREHOUSE__DATABASE": fresh_database.database,
-                       "RETAIL_LAKE__ROOT": str(tmp_path / "lake"),
-                       "RETAIL_LOCAL__HOME": str(tmp_path / "home"),
-                       "PYSPARK_PYTHON": sys.executable}.items():
-        monkeypatch.setenv(key, value)
+def env(migrated, cli_env) -> SimpleNamespace:
     start = datetime.now(UTC).date() - timedelta(days=8)
-    return SimpleNamespace(wh=migrated, lake=tmp_path / "lake", start=start,
+    return SimpleNamespace(wh=migrated, lake=cli_env, start=start,
                            day=start + timedelta(days=1))
 
-
-def retail(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == code, f"retail {' '.join(args)}:\n{result.output}"
-    return result.output
 
 
 def totals(wh, day: date) -> tuple:

@@ -7,7 +7,6 @@ replace exactly the rows they touch."""
 
 from __future__ import annotations
 
-import sys
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from statistics import mean, median, stdev
@@ -16,12 +15,11 @@ from types import SimpleNamespace
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
-from retail.cli import app
 from retail.features.definitions import COLUMNS, FEATURE_NAMES
 from retail.sim import SimConfig, Simulator, generate_catalog
 from retail.sim.reference import reference_tables
+from tests.conftest import retail_cli as retail
 
 pytestmark = pytest.mark.integration
 
@@ -33,21 +31,10 @@ CHAIN = ["--stores", str(STORES), "--products", str(PRODUCTS), "--rate", "8", "-
          str(SEED)]
 
 
-def retail(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == code, f"retail {' '.join(args)}:\n{result.output}"
-    return result.output
-
 
 @pytest.fixture
-def env(migrated, fresh_database, tmp_path, monkeypatch) -> SimpleNamespace:
-    for key, value in {"RETAIL_WAREHOUSE__URL": fresh_database.url,
-                       "RETAIL_WAREHOUSE__DATABASE": fresh_database.database,
-                       "RETAIL_LAKE__ROOT": str(tmp_path / "lake"),
-                       "RETAIL_LOCAL__HOME": str(tmp_path / "home"),
-                       "PYSPARK_PYTHON": sys.executable}.items():
-        monkeypatch.setenv(key, value)
-    return SimpleNamespace(wh=migrated, lake=tmp_path / "lake", start=START, day=DAY)
+def env(migrated, cli_env) -> SimpleNamespace:
+    return SimpleNamespace(wh=migrated, lake=cli_env, start=START, day=DAY)
 
 
 def stored(wh, day: date) -> dict[tuple[str, str], dict]:
