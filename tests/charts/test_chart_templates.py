@@ -134,9 +134,17 @@ class TestObjectStore:
     def test_the_tenant_creates_the_designs_buckets_from_generated_credentials(self):
         tenant = one("minio-tenant.yaml", "Tenant")
         assert [b["name"] for b in tenant["spec"]["buckets"]] == [
-            "retail-raw-data", "retail-processed-data", "retail-models"]
+            "retail-raw-data", "retail-processed-data", "retail-models", "retail-features"]
         assert tenant["spec"]["configuration"] == {"name": "retail-platform-minio-env"}
         assert tenant["spec"]["users"] == [{"name": "retail-platform-object-store"}]
+
+    def test_the_jobs_write_features_to_the_bucket_the_tenant_creates(self):
+        # build_features cannot create a bucket (pyarrow's S3 filesystem does not by default).
+        values = {"objectStore": {"buckets": {"features": "acme-features"}}}
+        env = one("configmap-env.yaml", "ConfigMap", values)["data"]
+        assert env["RETAIL_LAKE__FEATURES_BUCKET"] == "acme-features"
+        tenant = one("minio-tenant.yaml", "Tenant", values)
+        assert "acme-features" in [b["name"] for b in tenant["spec"]["buckets"]]
 
     def test_an_external_store_points_every_job_at_its_endpoint(self):
         values = {"objectStore": {"provider": "external", "existingSecret": "mine",
