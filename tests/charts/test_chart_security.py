@@ -14,7 +14,8 @@ from tests.k8s.helm import CHART, render_chart
 
 ALL_ON = {"simulator": {"enabled": True}, "clickhouse": {"replicas": 2},
           "kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}},
-          "dailyEtl": {"enabled": True, "date": "2026-11-30"}}
+          "dailyEtl": {"enabled": True, "date": "2026-11-30"},
+          "buildFeatures": {"enabled": True, "date": "2026-11-30"}}
 
 
 def secrets(objs: list[dict]) -> dict[str, dict[str, str]]:

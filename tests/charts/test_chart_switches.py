@@ -51,10 +51,12 @@ def test_the_simulator_is_off_by_default_and_on_when_asked():
     assert added == {("Deployment", "retail-platform-pos-generator")}
 
 
-def test_the_daily_etl_is_off_by_default_and_one_application_for_the_day_asked():
-    assert not any(n.startswith("retail-platform-daily-etl") for _, n in BASE)
-    added = kinds_and_names({"dailyEtl": {"enabled": True, "date": "2026-11-30"}}) - BASE
-    assert added == {("SparkApplication", "retail-platform-daily-etl-2026-11-30")}
+@pytest.mark.parametrize(("key", "component"), [("dailyEtl", "daily-etl"),
+                                              ("buildFeatures", "build-features")])
+def test_a_day_job_is_off_by_default_and_one_application_for_the_day_asked(key, component):
+    assert not any(n.startswith(f"retail-platform-{component}") for _, n in BASE)
+    added = kinds_and_names({key: {"enabled": True, "date": "2026-11-30"}}) - BASE
+    assert added == {("SparkApplication", f"retail-platform-{component}-2026-11-30")}
 
 
 def test_kafka_users_exist_only_with_authentication():

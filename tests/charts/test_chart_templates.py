@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 
+import pytest
 import yaml
 
 from tests.k8s.helm import CHART, HelmError, render_chart, render_notes
@@ -15,6 +16,13 @@ ROOT = CHART.parents[1]
 META = yaml.safe_load((CHART / "Chart.yaml").read_text())
 KAFKA_SECURED = {"kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}}}
 A_DAY = {"dailyEtl": {"enabled": True, "date": "2026-11-30"}}
+# The Spark jobs over store-local days: (template, values key, component), one shared template.
+DAY_JOBS = [("spark-daily-etl.yaml", "dailyEtl", "daily-etl"),
+            ("spark-build-features.yaml", "buildFeatures", "build-features")]
+
+
+def a_day(key: str) -> dict:
+    return {key: {"enabled": True, "date": "2026-11-30"}}
 
 
 def only(template: str, values: dict | None = None) -> list[dict]:
@@ -138,13 +146,17 @@ class TestObjectStore:
         assert tenant["spec"]["configuration"] == {"name": "retail-platform-minio-env"}
         assert tenant["spec"]["users"] == [{"name": "retail-platform-object-store"}]
 
-    def test_the_jobs_write_features_to_the_bucket_the_tenant_creates(self):
-        # build_features cannot create a bucket (pyarrow's S3 filesystem does not by default).
-        values = {"objectStore": {"buckets": {"features": "acme-features"}}}
+    # The jobs do not create buckets (pyarrow's S3 filesystem does not by default).
+    @pytest.mark.parametrize(("bucket", "setting"), [
+        ("processed", "RETAIL_LAKE__PROCESSED_BUCKET"),  # the daily ETL writes it
+        ("features", "RETAIL_LAKE__FEATURES_BUCKET"),  # build_features writes it
+    ])
+    def test_the_jobs_write_to_buckets_the_tenant_creates(self, bucket, setting):
+        values = {"objectStore": {"buckets": {bucket: f"acme-{bucket}"}}}
         env = one("configmap-env.yaml", "ConfigMap", values)["data"]
-        assert env["RETAIL_LAKE__FEATURES_BUCKET"] == "acme-features"
+        assert env[setting] == f"acme-{bucket}"
         tenant = one("minio-tenant.yaml", "Tenant", values)
-        assert "acme-features" in [b["name"] for b in tenant["spec"]["buckets"]]
+        assert f"acme-{bucket}" in [b["name"] for b in tenant["spec"]["buckets"]]
 
     def test_an_external_store_points_every_job_at_its_endpoint(self):
         values = {"objectStore": {"provider": "external", "existingSecret": "mine",
@@ -170,8 +182,8 @@ class TestSparkApplication:
             "retail-platform-spark")
 
     def test_driver_and_executor_mirror_each_other(self):
-        for template, values in (("spark-stream-processor.yaml", KAFKA_SECURED),
-                                 ("spark-daily-etl.yaml", {**KAFKA_SECURED, **A_DAY})):
+        for template, values in [("spark-stream-processor.yaml", KAFKA_SECURED)] + [
+                (template, {**KAFKA_SECURED, **a_day(key)}) for template, key, _ in DAY_JOBS]:
             app = one(template, "SparkApplication", values)["spec"]
             same = ("serviceAccount", "labels", "envFrom", "env", "securityContext",
                     "podSecurityContext", "volumeMounts")
@@ -196,49 +208,61 @@ class TestSparkApplication:
         assert app["spec"]["image"] == f"retail-platform/stream-processor:{META['appVersion']}"
 
 
-class TestDailyEtl:
-    def test_nothing_runs_unless_a_day_is_asked_for(self):
-        assert only("spark-daily-etl.yaml") == []
+@pytest.mark.parametrize(("template", "key", "component"), DAY_JOBS, ids=[c for *_, c in DAY_JOBS])
+class TestDayJobs:
+    def test_nothing_runs_unless_a_day_is_asked_for(self, template, key, component):
+        assert only(template) == []
 
-    def test_a_day_runs_the_daily_etl_image_once_with_the_day_as_its_argument(self):
-        app = one("spark-daily-etl.yaml", "SparkApplication", A_DAY)
+    def test_a_day_runs_the_jobs_image_once_with_the_day_as_its_argument(
+            self, template, key, component):
+        app = one(template, "SparkApplication", a_day(key))
         spec = app["spec"]
         stream = one("spark-stream-processor.yaml", "SparkApplication")["spec"]
-        assert app["metadata"]["name"] == "retail-platform-daily-etl-2026-11-30"
+        job = component.replace("-", "_")
+        assert app["metadata"]["name"] == f"retail-platform-{component}-2026-11-30"
+        assert app["metadata"]["labels"]["app.kubernetes.io/component"] == component
         assert spec["arguments"] == ["--date", "2026-11-30"]
-        assert spec["image"] == f"ghcr.io/retail-platform/daily-etl:{META['appVersion']}"
-        assert spec["mainApplicationFile"] == "local:///opt/retail/jobs/daily_etl.py"
+        assert spec["image"] == f"ghcr.io/retail-platform/{component}:{META['appVersion']}"
+        assert spec["mainApplicationFile"] == f"local:///opt/retail/jobs/{job}.py"
+        assert (ROOT / "jobs" / f"{job}.py").exists()
         assert spec["sparkVersion"] == stream["sparkVersion"]
         assert spec["restartPolicy"] == {
             "type": "OnFailure", "onFailureRetries": 2, "onFailureRetryInterval": 300,
             "onSubmissionFailureRetries": 3, "onSubmissionFailureRetryInterval": 60}
 
-    def test_a_backfill_is_one_application_named_after_its_range(self):
-        app = one("spark-daily-etl.yaml", "SparkApplication", {"dailyEtl": {
+    def test_a_backfill_is_one_application_named_after_its_range(self, template, key, component):
+        app = one(template, "SparkApplication", {key: {
             "enabled": True, "from": "2026-11-01", "to": "2026-11-30", "retries": 0}})
-        assert app["metadata"]["name"] == "retail-platform-daily-etl-2026-11-01-2026-11-30"
+        assert app["metadata"]["name"] == f"retail-platform-{component}-2026-11-01-2026-11-30"
         assert app["spec"]["arguments"] == ["--from", "2026-11-01", "--to", "2026-11-30"]
         assert app["spec"]["restartPolicy"]["onFailureRetries"] == 0
 
-    def test_it_gets_the_warehouse_and_lake_settings_but_no_kafka_or_s3a_credentials(self):
-        values = {**KAFKA_SECURED, "dailyEtl": {**A_DAY["dailyEtl"],
-                                                "executor": {"instances": 3, "cores": 2}}}
-        spec = one("spark-daily-etl.yaml", "SparkApplication", values)["spec"]
+    def test_it_gets_the_warehouse_and_lake_settings_but_no_kafka_or_s3a_credentials(
+            self, template, key, component):
+        values = {**KAFKA_SECURED, key: {**a_day(key)[key],
+                                         "executor": {"instances": 3, "cores": 2}}}
+        spec = one(template, "SparkApplication", values)["spec"]
         env = {e["name"]: e for e in spec["driver"]["env"]}
         assert set(env) == {"RETAIL_WAREHOUSE__PASSWORD", "RETAIL_LAKE__S3_ACCESS_KEY",
                             "RETAIL_LAKE__S3_SECRET_KEY", "RETAIL_STREAM__SHUFFLE_PARTITIONS"}
+        assert env["RETAIL_WAREHOUSE__PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "retail-platform-clickhouse", "key": "etl-writer-password"}
         assert env["RETAIL_STREAM__SHUFFLE_PARTITIONS"]["value"] == "12"  # 3 x 2 x 2
         assert spec["driver"]["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
         assert spec["volumes"] == [{"name": "tmp", "emptyDir": {}}]
         assert spec["driver"]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
         assert "sparkConf" not in spec
 
-    def test_it_writes_the_processed_bucket_the_chart_creates(self):
-        values = {"objectStore": {"buckets": {"processed": "acme-processed"}}}
-        env = one("configmap-env.yaml", "ConfigMap", values)["data"]
-        assert env["RETAIL_LAKE__PROCESSED_BUCKET"] == "acme-processed"
-        tenant = one("minio-tenant.yaml", "Tenant", values)
-        assert "acme-processed" in [b["name"] for b in tenant["spec"]["buckets"]]
+    def test_its_pods_run_as_the_images_non_root_user_on_a_read_only_root(
+            self, template, key, component):
+        spec = one(template, "SparkApplication", {**a_day(key), "image": {"tag": "1.2.3"}})["spec"]
+        assert spec["image"].endswith(f"/{component}:1.2.3")
+        for role in ("driver", "executor"):
+            pod, ctr = spec[role]["podSecurityContext"], spec[role]["securityContext"]
+            assert pod["runAsNonRoot"] is ctr["runAsNonRoot"] is True
+            assert pod["runAsUser"] == ctr["runAsUser"] == 10001
+            assert ctr["readOnlyRootFilesystem"] is True
+            assert ctr["allowPrivilegeEscalation"] is False
 
 
 class TestMigrationJob:
@@ -304,6 +328,12 @@ class TestNotes:
         assert "Airflow runs it every night" in render_notes()
         assert "logs -f retail-platform-daily-etl-2026-11-30-driver" in render_notes(A_DAY)
 
+    def test_the_notes_say_how_the_feature_build_runs(self):
+        assert "manifests/spark-build-features.yaml" in render_notes()
+        text = render_notes({"buildFeatures": {"enabled": True, "from": "2026-11-01",
+                                               "to": "2026-11-30"}})
+        assert "logs -f retail-platform-build-features-2026-11-01-2026-11-30-driver" in text
+
 
 class TestAirflowDatabase:
     def test_the_dev_database_and_airflows_connection_share_one_generated_password(self):
@@ -351,14 +381,15 @@ class TestNetworkPolicies:
         assert policies["retail-platform-jobs-default-deny"]["policyTypes"] == ["Ingress"]
 
     def test_spark_pods_admit_only_their_releases_spark_pods_whoever_created_them(self):
-        # The daily ETL's pods are covered with dailyEtl off too: Airflow or kubectl make them.
+        # The day jobs' pods are covered with the jobs off too: Airflow or kubectl make them.
         policies = {p["metadata"]["name"]: p["spec"] for p in only("networkpolicies.yaml")}
         deny = policies["retail-platform-jobs-default-deny"]["podSelector"]
         spark = policies["retail-platform-spark-internal"]
-        assert {"stream-processor", "daily-etl"} <= set(deny["matchExpressions"][0]["values"])
+        assert {"stream-processor", *(c for *_, c in DAY_JOBS)} <= set(
+            deny["matchExpressions"][0]["values"])
         assert spark["ingress"] == [{"from": [{"podSelector": spark["podSelector"]}]}]
-        for template, values in (("spark-stream-processor.yaml", None),
-                                 ("spark-daily-etl.yaml", A_DAY)):
+        for template, values in [("spark-stream-processor.yaml", None)] + [
+                (template, a_day(key)) for template, key, _ in DAY_JOBS]:
             labels = one(template, "SparkApplication", values)["spec"]["driver"]["labels"]
             selector = spark["podSelector"]
             assert selector["matchLabels"].items() <= labels.items()

@@ -25,7 +25,8 @@ def refused(values: dict) -> str:
     {"clickhouse": {"loadBalancer": {"sourceRange": ["10.0.0.0/8"]}}},
     {"streamProcessor": {"driver": {"gpus": 1}}},
     {"dailyEtl": {"schedule": "30 2 * * *"}},
-], ids=["top-level", "nested", "deep", "spark", "daily-etl"])
+    {"buildFeatures": {"executor": {"gpus": 1}}},
+], ids=["top-level", "nested", "deep", "spark", "daily-etl", "build-features"])
 def test_an_unknown_values_key_is_an_error(values):
     assert "additional properties" in refused(values).lower()
 
@@ -38,6 +39,8 @@ def test_an_unknown_values_key_is_an_error(values):
     {"platform": {"extraEnv": {"PATH": "/bin"}}},
     {"dailyEtl": {"enabled": True, "date": "30.11.2026"}},
     {"dailyEtl": {"retries": -1}},
+    {"buildFeatures": {"enabled": True, "from": "2026-11-1", "to": "2026-11-30"}},
+    {"buildFeatures": {"driver": {"memory": "2Gi"}}},
 ])
 def test_a_bad_value_is_an_error(values):
     refused(values)
@@ -96,6 +99,15 @@ def test_every_value_is_documented_with_a_param():
      "dailyEtl.date, or dailyEtl.from and dailyEtl.to, not both"),
     ({"dailyEtl": {"enabled": True, "from": "2026-11-30", "to": "2026-11-01"}},
      "dailyEtl.to (2026-11-01) is before dailyEtl.from (2026-11-30)"),
+    ({"buildFeatures": {"enabled": True}}, "buildFeatures.enabled needs the day to build: "
+     "buildFeatures.date, or buildFeatures.from and buildFeatures.to (YYYY-MM-DD)"),
+    ({"buildFeatures": {"enabled": True, "date": "2026-11-30", "from": "2026-11-01"}},
+     "buildFeatures.date, or buildFeatures.from and buildFeatures.to, not both"),
+    ({"buildFeatures": {"enabled": True, "from": "2026-11-30", "to": "2026-11-01"}},
+     "buildFeatures.to (2026-11-01) is before buildFeatures.from (2026-11-30)"),
+    ({"buildFeatures": {"enabled": True, "date": "2026-11-30"}, "streamProcessor": {
+        "enabled": False}, "sparkOperator": {"enabled": True, "spark": {"jobNamespaces": []}}},
+     'must include the release namespace "retail"'),
 ])
 def test_validate_values_names_the_field_and_what_to_do(values, message):
     assert message in refused(values)

@@ -29,6 +29,7 @@ STREAM_PROCESSOR = MANIFESTS / "spark-stream-processor.yaml"
 RENDERED_WITH = {
     "spark-stream-processor.yaml": {},
     "spark-daily-etl.yaml": {"dailyEtl": {"enabled": True, "date": "2026-11-30"}},
+    "spark-build-features.yaml": {"buildFeatures": {"enabled": True, "date": "2026-11-30"}},
 }
 # Jobs that never finish (restart Always); every other Spark job is a batch.
 STREAMS = {"stream-processor"}
@@ -144,6 +145,7 @@ def test_there_is_a_namespace_and_one_object_per_job_to_apply():
     assert kinds == {("Namespace", "retail"),
                      ("SparkApplication", "retail-platform-stream-processor"),
                      ("SparkApplication", "retail-platform-daily-etl-2026-11-30"),
+                     ("SparkApplication", "retail-platform-build-features-2026-11-30"),
                      ("CronJob", "retail-platform-data-quality")}
 
 

@@ -182,7 +182,7 @@ matchLabels:
 matchExpressions:
   - key: app.kubernetes.io/component
     operator: In
-    values: [stream-processor, daily-etl]
+    values: [stream-processor, daily-etl, build-features]
 {{- end -}}
 
 {{/*
@@ -224,4 +224,72 @@ volumeMounts:
   {{- if and .ctx.Values.kafka.tls.enabled .kafkaUser }}
   {{- include "retail-platform.kafkaCaMount" .ctx | nindent 2 }}
   {{- end }}
+{{- end -}}
+
+
+{{/* Name of a day job's SparkApplication, the day or the range in it; call with (dict "ctx" $ "component" name "values" .Values.<job>). */}}
+{{- define "retail-platform.dayJobName" -}}
+{{- $days := ternary .values.date (printf "%s-%s" .values.from .values.to) (not (empty .values.date)) -}}
+{{- printf "%s-%s-%s" (include "retail-platform.fullname" .ctx) .component $days -}}
+{{- end -}}
+
+{{/*
+A Spark batch job over store-local days (daily ETL, feature build): one SparkApplication for
+.values.date, or .values.from to .values.to (the job takes them oldest first), that runs
+jobs/<component in snake_case>.py from the job's image with the warehouse and lake settings.
+Call with (dict "ctx" $ "component" name "values" .Values.<job> "image" .Values.images.<job>).
+*/}}
+{{- define "retail-platform.sparkDayJob" -}}
+{{- $ctx := .ctx -}}
+{{- $e := .values -}}
+{{- $shuffle := dict "name" "RETAIL_STREAM__SHUFFLE_PARTITIONS" "value" (mul (int $e.executor.instances) (int $e.executor.cores) 2 | toString) -}}
+{{- $pod := dict "ctx" $ctx "component" .component "kafkaUser" "" "s3a" false "env" (list $shuffle) -}}
+apiVersion: sparkoperator.k8s.io/v1beta2
+kind: SparkApplication
+metadata:
+  name: {{ include "retail-platform.dayJobName" . }}
+  labels:
+    {{- include "retail-platform.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
+spec:
+  type: Python
+  pythonVersion: "3"
+  mode: cluster
+  image: {{ include "retail-platform.image" (dict "ctx" $ctx "image" .image) }}
+  imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
+  {{- with $ctx.Values.image.pullSecrets }}
+  imagePullSecrets: {{ toJson . }}
+  {{- end }}
+  mainApplicationFile: local:///opt/retail/jobs/{{ .component | replace "-" "_" }}.py
+  arguments:
+    {{- if $e.date }}
+    - --date
+    - {{ $e.date | quote }}
+    {{- else }}
+    - --from
+    - {{ $e.from | quote }}
+    - --to
+    - {{ $e.to | quote }}
+    {{- end }}
+  sparkVersion: {{ include "retail-platform.sparkVersion" $ctx | quote }}
+  # A failed run (the warehouse or the lake unreachable, a day not ready) runs again: running
+  # a day again is safe for both jobs, they never write a row twice.
+  restartPolicy:
+    type: OnFailure
+    onFailureRetries: {{ $e.retries }}
+    onFailureRetryInterval: {{ $e.retryIntervalSeconds }}
+    onSubmissionFailureRetries: 3
+    onSubmissionFailureRetryInterval: 60
+  # The root filesystem is read-only: /tmp (Spark's and Python's temp files) is an emptyDir.
+  volumes:
+    - name: tmp
+      emptyDir: {}
+  driver:
+    cores: {{ $e.driver.cores }}
+    memory: {{ $e.driver.memory | quote }}
+    {{- include "retail-platform.sparkPod" $pod | nindent 4 }}
+  executor:
+    instances: {{ $e.executor.instances }}
+    cores: {{ $e.executor.cores }}
+    memory: {{ $e.executor.memory | quote }}
+    {{- include "retail-platform.sparkPod" $pod | nindent 4 }}
 {{- end -}}

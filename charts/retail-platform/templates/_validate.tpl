@@ -22,16 +22,19 @@
 {{- $errors = append $errors "objectStore.provider external needs objectStore.existingSecret (keys access-key, secret-key)" -}}
 {{- end -}}
 {{- end -}}
-{{- if and (or $v.streamProcessor.enabled $v.dailyEtl.enabled) $v.sparkOperator.enabled (not $v.operatorsOnly) (not (has .Release.Namespace $v.sparkOperator.spark.jobNamespaces)) -}}
-{{- $errors = append $errors (printf "sparkOperator.spark.jobNamespaces must include the release namespace %q, or the Spark operator never runs the stream processor or the daily ETL" .Release.Namespace) -}}
+{{- if and (or $v.streamProcessor.enabled $v.dailyEtl.enabled $v.buildFeatures.enabled) $v.sparkOperator.enabled (not $v.operatorsOnly) (not (has .Release.Namespace $v.sparkOperator.spark.jobNamespaces)) -}}
+{{- $errors = append $errors (printf "sparkOperator.spark.jobNamespaces must include the release namespace %q, or the Spark operator never runs the stream processor, the daily ETL or the feature build" .Release.Namespace) -}}
 {{- end -}}
-{{- $etl := $v.dailyEtl -}}
-{{- if and $etl.enabled $etl.date (or $etl.from $etl.to) -}}
-{{- $errors = append $errors "dailyEtl: give dailyEtl.date, or dailyEtl.from and dailyEtl.to, not both" -}}
-{{- else if and $etl.enabled (not $etl.date) (not (and $etl.from $etl.to)) -}}
-{{- $errors = append $errors "dailyEtl.enabled needs the day to close: dailyEtl.date, or dailyEtl.from and dailyEtl.to (YYYY-MM-DD)" -}}
-{{- else if and $etl.enabled $etl.from $etl.to (lt $etl.to $etl.from) -}}
-{{- $errors = append $errors (printf "dailyEtl.to (%s) is before dailyEtl.from (%s)" $etl.to $etl.from) -}}
+{{- /* The day jobs: one day, or a range, never both; the verb says what the day is for. */ -}}
+{{- range $key, $verb := dict "dailyEtl" "close" "buildFeatures" "build" -}}
+{{- $job := index $v $key -}}
+{{- if and $job.enabled $job.date (or $job.from $job.to) -}}
+{{- $errors = append $errors (printf "%s: give %s.date, or %s.from and %s.to, not both" $key $key $key $key) -}}
+{{- else if and $job.enabled (not $job.date) (not (and $job.from $job.to)) -}}
+{{- $errors = append $errors (printf "%s.enabled needs the day to %s: %s.date, or %s.from and %s.to (YYYY-MM-DD)" $key $verb $key $key $key) -}}
+{{- else if and $job.enabled $job.from $job.to (lt $job.to $job.from) -}}
+{{- $errors = append $errors (printf "%s.to (%s) is before %s.from (%s)" $key $job.to $key $job.from) -}}
+{{- end -}}
 {{- end -}}
 {{- if and $v.airflow.enabled $v.airflow.postgresql.enabled -}}
 {{- $errors = append $errors "airflow.postgresql.enabled: the Airflow chart's bundled Bitnami PostgreSQL is not supported (its images are gone); set airflow.data.metadataSecretName to a Secret with your database URL" -}}
