@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
+
+
+def pod_spec(obj: dict) -> dict:
+    """The pod spec of a workload; a CronJob's is in its job template."""
+    spec = obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj["spec"]
+    return spec["template"]["spec"]
 
 
 def containers(obj: dict) -> Iterator[tuple[str, dict, dict]]:
     """``(where, container, pod security context)`` of every container an object defines:
-    workloads, (Scheduled)SparkApplication driver/executor, ClickHouse pod templates, MinIO
-    pools."""
+    workloads (CronJobs too), (Scheduled)SparkApplication driver/executor, ClickHouse pod
+    templates, MinIO pools."""
     kind, spec = obj["kind"], obj.get("spec", {})
     if kind in POD_TEMPLATE_KINDS:
-        pod = spec["template"]["spec"]
+        pod = pod_spec(obj)
         for c in pod.get("initContainers", []) + pod["containers"]:
             yield f"{kind}/{obj['metadata']['name']}/{c['name']}", c, pod.get("securityContext", {})
     elif kind in ("SparkApplication", "ScheduledSparkApplication"):

@@ -34,6 +34,7 @@ COMMON = TOPICS | {
     ("NetworkPolicy", "retail-platform-jobs-default-deny"),
     ("NetworkPolicy", "retail-platform-spark-internal"),
     ("NetworkPolicy", "retail-platform-clickhouse"),
+    ("CronJob", "retail-platform-data-quality"),
 }
 MINIO = {("Tenant", "retail-platform"), ("Secret", "retail-platform-object-store"),
          ("Secret", "retail-platform-minio-env")}

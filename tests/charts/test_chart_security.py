@@ -9,7 +9,7 @@ import re
 
 import yaml
 
-from tests.charts.chart_checks import security_problems
+from tests.charts.chart_checks import POD_TEMPLATE_KINDS, pod_spec, security_problems
 from tests.k8s.helm import CHART, render_chart
 
 ALL_ON = {"simulator": {"enabled": True}, "clickhouse": {"replicas": 2},
@@ -107,9 +107,11 @@ def test_rbac_is_namespaced_and_names_every_verb_and_resource():
 
 
 def test_job_pods_do_not_mount_an_api_token():
-    for obj in render_chart({"simulator": {"enabled": True}}):
-        if obj["kind"] in ("Deployment", "Job"):
-            assert obj["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    workloads = [o for o in render_chart({"simulator": {"enabled": True}})
+                 if o["kind"] in POD_TEMPLATE_KINDS - {"StatefulSet"}]  # Airflow's database
+    assert {o["kind"] for o in workloads} == {"Deployment", "Job", "CronJob"}
+    for obj in workloads:
+        assert pod_spec(obj)["automountServiceAccountToken"] is False, obj["metadata"]["name"]
 
 
 def test_no_scenario_turns_on_airflows_default_admin_user():

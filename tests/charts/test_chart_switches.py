@@ -16,11 +16,12 @@ BASE = kinds_and_names({})
 SWITCHES = [
     ({"kafka": {"enabled": False}}, {"Kafka", "KafkaNodePool", "KafkaTopic"}),
     ({"clickhouse": {"enabled": False}},
-     {"ClickHouseInstallation", "Service", "Job", "Secret", "NetworkPolicy"}),
+     {"ClickHouseInstallation", "Service", "Job", "CronJob", "Secret", "NetworkPolicy"}),
     ({"objectStore": {"provider": "external", "existingSecret": "s3",
                       "external": {"endpoint": "https://s3.example.com"}}}, {"Tenant", "Secret"}),
     ({"streamProcessor": {"enabled": False}}, {"SparkApplication"}),
     ({"migrations": {"enabled": False}}, {"Job"}),
+    ({"dataQuality": {"enabled": False}}, {"CronJob"}),
     ({"networkPolicies": {"enabled": False}}, {"NetworkPolicy"}),
     ({"rbac": {"create": False}}, {"ServiceAccount", "Role", "RoleBinding"}),
     ({"clickhouse": {"loadBalancer": {"enabled": False}}}, {"Service"}),

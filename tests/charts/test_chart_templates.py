@@ -10,6 +10,7 @@ import re
 import pytest
 import yaml
 
+from tests.charts.chart_checks import pod_spec
 from tests.k8s.helm import CHART, HelmError, render_chart, render_notes
 
 ROOT = CHART.parents[1]
@@ -263,6 +264,52 @@ class TestDayJobs:
             assert pod["runAsUser"] == ctr["runAsUser"] == 10001
             assert ctr["readOnlyRootFilesystem"] is True
             assert ctr["allowPrivilegeEscalation"] is False
+
+
+class TestDataQuality:
+    def test_the_checks_run_five_past_every_hour_from_their_image_one_at_a_time(self):
+        cron = one("cronjob-data-quality.yaml", "CronJob")
+        pod = pod_spec(cron)
+        container, = pod["containers"]
+        assert cron["metadata"]["name"] == "retail-platform-data-quality"
+        assert (cron["spec"]["schedule"], cron["spec"]["timeZone"]) == ("5 * * * *", "Etc/UTC")
+        assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+        assert cron["spec"]["jobTemplate"]["spec"]["backoffLimit"] == 0  # exit 1 is a finding
+        assert container["image"] == f"ghcr.io/retail-platform/data-quality:{META['appVersion']}"
+        assert "args" not in container  # the image's entrypoint judges the last hours
+        assert pod["restartPolicy"] == "Never"
+        assert pod["serviceAccountName"] == "retail-platform-job"
+        assert pod["automountServiceAccountToken"] is False
+
+    def test_its_schedule_and_size_are_values(self):
+        cron = one("cronjob-data-quality.yaml", "CronJob", {"dataQuality": {
+            "schedule": "@daily", "timeZone": "Europe/Paris",
+            "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1Gi"}}}})
+        assert (cron["spec"]["schedule"], cron["spec"]["timeZone"]) == ("@daily", "Europe/Paris")
+        assert pod_spec(cron)["containers"][0]["resources"] == {  # merged with the defaults
+            "requests": {"cpu": "1", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+
+    def test_it_gets_the_warehouse_password_and_no_kafka_or_lake_credentials(self):
+        container, = pod_spec(one("cronjob-data-quality.yaml", "CronJob",
+                                  KAFKA_SECURED))["containers"]
+        assert container["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
+        assert container["env"] == [{"name": "RETAIL_WAREHOUSE__PASSWORD", "valueFrom": {
+            "secretKeyRef": {"name": "retail-platform-clickhouse",
+                             "key": "etl-writer-password"}}}]
+        assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+
+    def test_it_runs_as_the_images_non_root_user_on_a_read_only_root(self):
+        pod = pod_spec(one("cronjob-data-quality.yaml", "CronJob"))
+        ctr = pod["containers"][0]["securityContext"]
+        assert pod["securityContext"]["runAsNonRoot"] is ctr["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == ctr["runAsUser"] == 10001
+        assert ctr["readOnlyRootFilesystem"] is True
+        assert ctr["allowPrivilegeEscalation"] is False
+        assert ctr["capabilities"] == {"drop": ["ALL"]}
+
+    def test_it_is_off_when_switched_off_or_without_the_releases_clickhouse(self):
+        assert only("cronjob-data-quality.yaml", {"dataQuality": {"enabled": False}}) == []
+        assert only("cronjob-data-quality.yaml", {"clickhouse": {"enabled": False}}) == []
 
 
 class TestMigrationJob:

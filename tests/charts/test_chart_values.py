@@ -26,7 +26,8 @@ def refused(values: dict) -> str:
     {"streamProcessor": {"driver": {"gpus": 1}}},
     {"dailyEtl": {"schedule": "30 2 * * *"}},
     {"buildFeatures": {"executor": {"gpus": 1}}},
-], ids=["top-level", "nested", "deep", "spark", "daily-etl", "build-features"])
+    {"dataQuality": {"args": ["--date", "2026-11-30"]}},
+], ids=["top-level", "nested", "deep", "spark", "daily-etl", "build-features", "data-quality"])
 def test_an_unknown_values_key_is_an_error(values):
     assert "additional properties" in refused(values).lower()
 
@@ -41,6 +42,8 @@ def test_an_unknown_values_key_is_an_error(values):
     {"dailyEtl": {"retries": -1}},
     {"buildFeatures": {"enabled": True, "from": "2026-11-1", "to": "2026-11-30"}},
     {"buildFeatures": {"driver": {"memory": "2Gi"}}},
+    {"dataQuality": {"schedule": "every hour"}},
+    {"dataQuality": {"schedule": "5 * * *"}},
 ])
 def test_a_bad_value_is_an_error(values):
     refused(values)

@@ -1,5 +1,6 @@
 """manifests/: every Kubernetes object validates strictly offline, the kind config uses only
-kind's fields, and every Spark application matches its job's image, the lock and the chart."""
+kind's fields, every Spark application matches its job's image, the lock and the chart, and
+the data-quality CronJob is the chart's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
+from tests.charts.chart_checks import pod_spec
 from tests.images.dockerfile import locked_version, parse
 from tests.k8s.helm import render_chart
 from tests.k8s.validate import validate_files, validate_objects
@@ -30,7 +32,9 @@ RENDERED_WITH = {
     "spark-stream-processor.yaml": {},
     "spark-daily-etl.yaml": {"dailyEtl": {"enabled": True, "date": "2026-11-30"}},
     "spark-build-features.yaml": {"buildFeatures": {"enabled": True, "date": "2026-11-30"}},
+    "cronjob-data-quality.yaml": {},
 }
+RENDERED = sorted(MANIFESTS / name for name in RENDERED_WITH)
 # Jobs that never finish (restart Always); every other Spark job is a batch.
 STREAMS = {"stream-processor"}
 
@@ -83,6 +87,14 @@ def _plain(manifest: Path) -> dict:
 def _app(doc: dict) -> dict:
     """The application spec: a ScheduledSparkApplication holds it as its template."""
     return doc["spec"]["template"] if doc["kind"] == "ScheduledSparkApplication" else doc["spec"]
+
+
+def _envs(doc: dict) -> list[list[dict]]:
+    """The env list of every container: a Spark application's driver and executor, a
+    CronJob's containers."""
+    if doc["kind"] == "CronJob":
+        return [c["env"] for c in pod_spec(doc)["containers"]]
+    return [_app(doc)[role]["env"] for role in ("driver", "executor")]
 
 
 def _job(manifest: Path) -> str:
@@ -304,22 +316,27 @@ def test_pods_read_the_env_contract_as_the_spark_account_with_tmp_as_their_only_
     assert driver["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
 
 
-@pytest.mark.parametrize("manifest", SPARK_APPS, ids=lambda p: p.name)
+@pytest.mark.parametrize("manifest", RENDERED, ids=lambda p: p.name)
 def test_the_manifest_is_what_the_chart_renders_for_the_default_release(manifest):
     """Same object as `helm template retail-platform -n retail` renders with RENDERED_WITH
-    (same env contract, Secrets, security and Spark settings); a manifest may only spell
-    out settings the chart passes through its ConfigMap (the stream's checkpoint)."""
+    (same env contract, Secrets, security, schedule and Spark settings); a manifest may only
+    spell out settings the chart passes through its ConfigMap (the stream's checkpoint, the
+    checks' log format)."""
     chart = render_chart(RENDERED_WITH[manifest.name], show_only=[
         f"templates/{manifest.name}", "templates/configmap-env.yaml"])
     config = next(o for o in chart if o["kind"] == "ConfigMap")["data"]
-    rendered = next(o for o in chart if o["kind"] in SPARK_KINDS)
+    rendered = next(o for o in chart if o["kind"] != "ConfigMap")
     doc = _plain(manifest)
-    for role in ("driver", "executor"):
-        env = _app(doc)[role]["env"]
-        spelled_out = [e for e in env if e not in _app(rendered)[role]["env"]]
+    for env, chart_env in zip(_envs(doc), _envs(rendered), strict=True):
+        spelled_out = [e for e in env if e not in chart_env]
         assert spelled_out == [{"name": e["name"], "value": config.get(e["name"])}
                                for e in spelled_out]
-        _app(doc)[role]["env"] = [e for e in env if e not in spelled_out]
+        env[:] = [e for e in env if e not in spelled_out]
+    if doc["kind"] == "CronJob":
+        # The chart's pods run as its job account; the manifest's as the namespace's default
+        # one. Neither mounts a token, so neither can use the API.
+        assert pod_spec(doc)["automountServiceAccountToken"] is False
+        pod_spec(rendered).pop("serviceAccountName")
 
     assert (doc["kind"], doc["metadata"]["name"]) == (
         rendered["kind"], rendered["metadata"]["name"])

@@ -119,8 +119,8 @@ seccompProfile:
 {{- end -}}
 
 {{/*
-Secret settings of a job as env entries; call with (dict "ctx" $ "kafkaUser" "stream" "warehouseKey" "etl-writer-password").
-The rest of the contract comes from the -env ConfigMap (envFrom).
+Secret settings of a job as env entries; call with (dict "ctx" $ "kafkaUser" "stream" "warehouseKey" "etl-writer-password"),
+and "lake" false for a job that never touches the lake. The rest of the contract comes from the -env ConfigMap (envFrom).
 */}}
 {{- define "retail-platform.secretEnv" -}}
 {{- $ctx := .ctx -}}
@@ -129,6 +129,7 @@ The rest of the contract comes from the -env ConfigMap (envFrom).
     secretKeyRef:
       name: {{ include "retail-platform.clickhouseSecret" $ctx }}
       key: {{ .warehouseKey }}
+{{- if dig "lake" true . }}
 - name: RETAIL_LAKE__S3_ACCESS_KEY
   valueFrom:
     secretKeyRef:
@@ -139,6 +140,7 @@ The rest of the contract comes from the -env ConfigMap (envFrom).
     secretKeyRef:
       name: {{ include "retail-platform.objectStoreSecret" $ctx }}
       key: secret-key
+{{- end }}
 {{- if and $ctx.Values.kafka.auth.enabled .kafkaUser }}
 - name: RETAIL_KAFKA__SASL_USERNAME
   value: {{ printf "%s-%s" (include "retail-platform.kafkaName" $ctx) .kafkaUser }}
