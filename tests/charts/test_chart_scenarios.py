@@ -35,6 +35,7 @@ COMMON = TOPICS | {
     ("NetworkPolicy", "retail-platform-spark-internal"),
     ("NetworkPolicy", "retail-platform-clickhouse"),
     ("CronJob", "retail-platform-data-quality"),
+    ("NetworkPolicy", "retail-platform-data-quality"),
 }
 MINIO = {("Tenant", "retail-platform"), ("Secret", "retail-platform-object-store"),
          ("Secret", "retail-platform-minio-env")}

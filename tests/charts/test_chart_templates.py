@@ -444,6 +444,60 @@ class TestNetworkPolicies:
                 selector["matchExpressions"][0]["values"])
 
 
+def selects(selector: dict, labels: dict) -> bool:
+    """Whether a label selector (matchLabels, matchExpressions with In) picks these labels."""
+    assert {e["operator"] for e in selector.get("matchExpressions", [])} <= {"In"}
+    return selector.get("matchLabels", {}).items() <= labels.items() and all(
+        labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
+
+
+class TestDataQualityNetwork:
+    """Only ClickHouse (and DNS) for the data-quality pods; nothing may connect to them."""
+
+    def policies(self, values: dict | None = None) -> dict[str, dict]:
+        return {p["metadata"]["name"]: p["spec"] for p in only("networkpolicies.yaml", values)}
+
+    def pod_labels(self, values: dict | None = None) -> dict:
+        return one("cronjob-data-quality.yaml", "CronJob", values)["spec"]["jobTemplate"][
+            "spec"]["template"]["metadata"]["labels"]
+
+    def test_clickhouse_admits_the_data_quality_pod_on_the_port_it_connects_to(self):
+        for tls, values in ((False, {}), (True, {"clickhouse": {"tls": {
+                "enabled": True, "secretName": "tls"}}})):
+            url = one("configmap-env.yaml", "ConfigMap", values)["data"]["RETAIL_WAREHOUSE__URL"]
+            port = int(url.rsplit(":", 1)[1])
+            policies = self.policies(values)
+            clickhouse = policies["retail-platform-clickhouse"]
+            egress = policies["retail-platform-data-quality"]
+            assert selects(egress["podSelector"], self.pod_labels(values))
+            # Out of the pod: to ClickHouse's servers on the port of the warehouse URL.
+            to_clickhouse, dns = egress["egress"]
+            assert to_clickhouse == {"to": [{"podSelector": clickhouse["podSelector"]}],
+                                     "ports": [{"port": port, "protocol": "TCP"}]}
+            assert port == (8443 if tls else 8123)
+            # Into ClickHouse: its rule for the release namespace, where the pod runs.
+            in_namespace = clickhouse["ingress"][0]
+            assert in_namespace["from"] == [{"namespaceSelector": {"matchLabels": {
+                "kubernetes.io/metadata.name": "retail"}}}]
+            assert {"port": port, "protocol": "TCP"} in in_namespace["ports"]
+
+    def test_the_data_quality_pod_reaches_nothing_else_and_nothing_reaches_it(self):
+        policies = self.policies()
+        egress = policies["retail-platform-data-quality"]
+        assert egress["policyTypes"] == ["Egress"]
+        assert egress["egress"][1] == {"ports": [{"port": 53, "protocol": "UDP"},
+                                                 {"port": 53, "protocol": "TCP"}]}
+        assert len(egress["egress"]) == 2
+        deny = policies["retail-platform-jobs-default-deny"]
+        assert selects(deny["podSelector"], self.pod_labels()) and "ingress" not in deny
+        assert not selects(policies["retail-platform-spark-internal"]["podSelector"],
+                           self.pod_labels())
+
+    def test_the_pods_are_held_to_it_whoever_made_them(self):
+        # Airflow's runs after a batch job and manifests/ carry the same labels.
+        assert "retail-platform-data-quality" in self.policies({"dataQuality": {"enabled": False}})
+
+
 class TestOperators:
     def test_the_operators_release_installs_the_spark_and_minio_operators_first(self):
         ops = yaml.safe_load((CHART / "ci" / "03-operators-values.yaml").read_text())
