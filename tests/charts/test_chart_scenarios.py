@@ -34,7 +34,6 @@ COMMON = TOPICS | {
     ("NetworkPolicy", "retail-platform-jobs-default-deny"),
     ("NetworkPolicy", "retail-platform-spark-internal"),
     ("NetworkPolicy", "retail-platform-clickhouse"),
-    ("CronJob", "retail-platform-data-quality"),
     ("NetworkPolicy", "retail-platform-data-quality"),
 }
 MINIO = {("Tenant", "retail-platform"), ("Secret", "retail-platform-object-store"),
@@ -52,7 +51,8 @@ INVENTORY = {
         ("Service", "retail-platform-bi"),
         ("ClickHouseKeeperInstallation", "retail-platform"),
         ("KafkaUser", "retail-platform-producer"), ("KafkaUser", "retail-platform-stream"),
-        ("KafkaUser", "retail-platform-alerts")},
+        ("KafkaUser", "retail-platform-alerts"),
+        ("CronJob", "retail-platform-data-quality")},
     "03-operators": set(),  # the stub subcharts render nothing: only the operators install
 }
 

@@ -15,7 +15,8 @@ from tests.k8s.helm import CHART, render_chart
 ALL_ON = {"simulator": {"enabled": True}, "clickhouse": {"replicas": 2},
           "kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}},
           "dailyEtl": {"enabled": True, "date": "2026-11-30"},
-          "buildFeatures": {"enabled": True, "date": "2026-11-30"}}
+          "buildFeatures": {"enabled": True, "date": "2026-11-30"},
+          "dataQuality": {"enabled": True}}
 
 
 def secrets(objs: list[dict]) -> dict[str, dict[str, str]]:
@@ -107,7 +108,8 @@ def test_rbac_is_namespaced_and_names_every_verb_and_resource():
 
 
 def test_job_pods_do_not_mount_an_api_token():
-    workloads = [o for o in render_chart({"simulator": {"enabled": True}})
+    workloads = [o for o in render_chart({"simulator": {"enabled": True},
+                                          "dataQuality": {"enabled": True}})
                  if o["kind"] in POD_TEMPLATE_KINDS - {"StatefulSet"}]  # Airflow's database
     assert {o["kind"] for o in workloads} == {"Deployment", "Job", "CronJob"}
     for obj in workloads:

@@ -16,12 +16,11 @@ BASE = kinds_and_names({})
 SWITCHES = [
     ({"kafka": {"enabled": False}}, {"Kafka", "KafkaNodePool", "KafkaTopic"}),
     ({"clickhouse": {"enabled": False}},
-     {"ClickHouseInstallation", "Service", "Job", "CronJob", "Secret", "NetworkPolicy"}),
+     {"ClickHouseInstallation", "Service", "Job", "Secret", "NetworkPolicy"}),
     ({"objectStore": {"provider": "external", "existingSecret": "s3",
                       "external": {"endpoint": "https://s3.example.com"}}}, {"Tenant", "Secret"}),
     ({"streamProcessor": {"enabled": False}}, {"SparkApplication"}),
     ({"migrations": {"enabled": False}}, {"Job"}),
-    ({"dataQuality": {"enabled": False}}, {"CronJob"}),
     ({"networkPolicies": {"enabled": False}}, {"NetworkPolicy"}),
     ({"rbac": {"create": False}}, {"ServiceAccount", "Role", "RoleBinding"}),
     ({"clickhouse": {"loadBalancer": {"enabled": False}}}, {"Service"}),
@@ -58,6 +57,12 @@ def test_a_day_job_is_off_by_default_and_one_application_for_the_day_asked(key, 
     assert not any(n.startswith(f"retail-platform-{component}") for _, n in BASE)
     added = kinds_and_names({key: {"enabled": True, "date": "2026-11-30"}}) - BASE
     assert added == {("SparkApplication", f"retail-platform-{component}-2026-11-30")}
+
+
+def test_the_data_quality_cronjob_is_off_by_default_and_on_when_asked():
+    assert not any(k == "CronJob" for k, _ in BASE)
+    added = kinds_and_names({"dataQuality": {"enabled": True}}) - BASE
+    assert added == {("CronJob", "retail-platform-data-quality")}
 
 
 def test_kafka_users_exist_only_with_authentication():

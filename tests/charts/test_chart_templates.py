@@ -22,6 +22,9 @@ DAY_JOBS = [("spark-daily-etl.yaml", "dailyEtl", "daily-etl"),
             ("spark-build-features.yaml", "buildFeatures", "build-features")]
 
 
+DQ_ON = {"dataQuality": {"enabled": True}}
+
+
 def a_day(key: str) -> dict:
     return {key: {"enabled": True, "date": "2026-11-30"}}
 
@@ -268,7 +271,8 @@ class TestDayJobs:
 
 class TestDataQuality:
     def test_the_checks_run_five_past_every_hour_from_their_image_one_at_a_time(self):
-        cron = one("cronjob-data-quality.yaml", "CronJob")
+        assert only("cronjob-data-quality.yaml") == []  # a value turns it on
+        cron = one("cronjob-data-quality.yaml", "CronJob", DQ_ON)
         pod = pod_spec(cron)
         container, = pod["containers"]
         assert cron["metadata"]["name"] == "retail-platform-data-quality"
@@ -283,7 +287,7 @@ class TestDataQuality:
 
     def test_its_schedule_and_size_are_values(self):
         cron = one("cronjob-data-quality.yaml", "CronJob", {"dataQuality": {
-            "schedule": "@daily", "timeZone": "Europe/Paris",
+            "enabled": True, "schedule": "@daily", "timeZone": "Europe/Paris",
             "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1Gi"}}}})
         assert (cron["spec"]["schedule"], cron["spec"]["timeZone"]) == ("@daily", "Europe/Paris")
         assert pod_spec(cron)["containers"][0]["resources"] == {  # merged with the defaults
@@ -291,7 +295,7 @@ class TestDataQuality:
 
     def test_it_gets_the_warehouse_password_and_no_kafka_or_lake_credentials(self):
         container, = pod_spec(one("cronjob-data-quality.yaml", "CronJob",
-                                  KAFKA_SECURED))["containers"]
+                                  {**KAFKA_SECURED, **DQ_ON}))["containers"]
         assert container["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
         assert container["env"] == [{"name": "RETAIL_WAREHOUSE__PASSWORD", "valueFrom": {
             "secretKeyRef": {"name": "retail-platform-clickhouse",
@@ -299,7 +303,7 @@ class TestDataQuality:
         assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
 
     def test_it_runs_as_the_images_non_root_user_on_a_read_only_root(self):
-        pod = pod_spec(one("cronjob-data-quality.yaml", "CronJob"))
+        pod = pod_spec(one("cronjob-data-quality.yaml", "CronJob", DQ_ON))
         ctr = pod["containers"][0]["securityContext"]
         assert pod["securityContext"]["runAsNonRoot"] is ctr["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] == ctr["runAsUser"] == 10001
@@ -307,9 +311,8 @@ class TestDataQuality:
         assert ctr["allowPrivilegeEscalation"] is False
         assert ctr["capabilities"] == {"drop": ["ALL"]}
 
-    def test_it_is_off_when_switched_off_or_without_the_releases_clickhouse(self):
-        assert only("cronjob-data-quality.yaml", {"dataQuality": {"enabled": False}}) == []
-        assert only("cronjob-data-quality.yaml", {"clickhouse": {"enabled": False}}) == []
+    def test_it_is_off_without_the_releases_clickhouse(self):
+        assert only("cronjob-data-quality.yaml", {**DQ_ON, "clickhouse": {"enabled": False}}) == []
 
 
 class TestMigrationJob:
@@ -458,8 +461,8 @@ class TestDataQualityNetwork:
         return {p["metadata"]["name"]: p["spec"] for p in only("networkpolicies.yaml", values)}
 
     def pod_labels(self, values: dict | None = None) -> dict:
-        return one("cronjob-data-quality.yaml", "CronJob", values)["spec"]["jobTemplate"][
-            "spec"]["template"]["metadata"]["labels"]
+        return one("cronjob-data-quality.yaml", "CronJob", {**DQ_ON, **(values or {})})[
+            "spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
 
     def test_clickhouse_admits_the_data_quality_pod_on_the_port_it_connects_to(self):
         for tls, values in ((False, {}), (True, {"clickhouse": {"tls": {
@@ -495,7 +498,7 @@ class TestDataQualityNetwork:
 
     def test_the_pods_are_held_to_it_whoever_made_them(self):
         # Airflow's runs after a batch job and manifests/ carry the same labels.
-        assert "retail-platform-data-quality" in self.policies({"dataQuality": {"enabled": False}})
+        assert "retail-platform-data-quality" in self.policies()  # dataQuality off
 
 
 class TestOperators:

@@ -32,7 +32,7 @@ RENDERED_WITH = {
     "spark-stream-processor.yaml": {},
     "spark-daily-etl.yaml": {"dailyEtl": {"enabled": True, "date": "2026-11-30"}},
     "spark-build-features.yaml": {"buildFeatures": {"enabled": True, "date": "2026-11-30"}},
-    "cronjob-data-quality.yaml": {},
+    "cronjob-data-quality.yaml": {"dataQuality": {"enabled": True}},
 }
 RENDERED = sorted(MANIFESTS / name for name in RENDERED_WITH)
 # Jobs that never finish (restart Always); every other Spark job is a batch.
