@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -36,7 +37,7 @@ from retail.io.warehouse import Warehouse
 from retail.settings import LakeSettings, Settings
 from retail.streaming.batch_tables import event_tables, quarantine_rows
 from retail.streaming.reference import Reference
-from retail.transforms.daily import keep_day, one_per_event_id, rejected_counts, \
+from retail.transforms.daily import day_counts, keep_day, one_per_event_id, \
     with_local_date_key
 from retail.transforms.validate import event_columns, parse_events
 from retail.warehouse.load import FACTS, fact_tables
@@ -138,14 +139,18 @@ def run_day(spark: SparkSession, settings: Settings, wh: Warehouse, day: date) -
 def _complete(wh: Warehouse, settings: Settings, day: date, dated, ref: Reference,
               lake_rows: dict[str, int]) -> DayReport:
     key = _day_key(day)
-    rejected = rejected_counts(dated).collect()
+    counts = day_counts(dated, date_key=key).collect()  # one Spark job for every count
+    rejected, per_type, late = Counter(), Counter(), Counter()
+    for r in counts:
+        if r["reject_reason"] is not None:
+            rejected[r["event_type"], r["reject_reason"]] += r["count"]
+        elif r["in_day"]:
+            per_type[r["event_type"]] += r["count"]
+            late[r["event_type"]] += r["count"] if r["late"] else 0
     day_rows = keep_day(dated, date_key=key)
-    per_type = {r["event_type"]: r["count"] for r in
-                day_rows.groupBy("event_type").count().collect()}
-    late = {r["event_type"]: r["count"] for r in
-            day_rows.filter(F.col("partition") >= 0).groupBy("event_type").count().collect()}
     good = one_per_event_id(day_rows).select("event_type", "event_time", "data").cache()
-    _quarantine(wh, dated, day)
+    if any(r["reject_reason"] is not None and not r["late"] for r in counts):
+        _quarantine(wh, dated, day)  # the lake holds rows the contracts refuse
     tables = {}  # one event type at a time: the driver holds one type's day, not all
     for event_type in sorted(per_type):
         fields = F.struct(*[F.col("data")[c].alias(c) for c in event_columns(event_type)])
@@ -158,8 +163,8 @@ def _complete(wh: Warehouse, settings: Settings, day: date, dated, ref: Referenc
     for event_type, (fact, _) in FACTS.items():
         rec = Reconciliation(event_type, fact, lake=lake_rows.get(event_type, 0),
                              late=late.get(event_type, 0),
-                             rejected={r["reject_reason"]: r["count"] for r in rejected
-                                       if r["event_type"] == event_type},
+                             rejected={reason: n for (t, reason), n in rejected.items()
+                                       if t == event_type},
                              in_day=tables[event_type].num_rows if event_type in tables else 0)
         rec.duplicates = per_type.get(event_type, 0) - rec.in_day
         present = _fact_ids(wh, fact, key)

@@ -41,7 +41,11 @@ def one_per_event_id(events: DataFrame) -> DataFrame:
             .filter(F.col("_n") == 1).drop("_n"))
 
 
-def rejected_counts(events: DataFrame) -> DataFrame:
-    """Rejected rows per ``event_type`` (null if unreadable) and ``reject_reason``."""
-    return (events.filter(F.col("reject_reason").isNotNull())
-            .groupBy("event_type", "reject_reason").count())
+def day_counts(events: DataFrame, *, date_key: int) -> DataFrame:
+    """Every count the day's reconciliation needs, in one pass: rows per ``event_type``
+    (null if unreadable), ``reject_reason`` (null for a good row), ``in_day`` (the row's
+    business day is ``date_key``; null if it has none) and ``late`` (the row is one of the
+    stream's late records, ``partition >= 0``, rather than the lake's, ``-1``)."""
+    return events.groupBy(
+        "event_type", "reject_reason", (F.col("date_key") == date_key).alias("in_day"),
+        (F.col("partition") >= 0).alias("late")).count()

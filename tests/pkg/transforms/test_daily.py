@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pyspark.testing import assertDataFrameEqual
 
 from retail.transforms.daily import (
+    day_counts,
     keep_day,
     one_per_event_id,
-    rejected_counts,
     with_local_date_key,
 )
 
@@ -65,13 +65,20 @@ def test_one_row_per_event_id_and_always_the_same_one(spark):
     assertDataFrameEqual(shuffled.select("event_id", "topic", "payload"), got)
 
 
-def test_rejected_rows_are_counted_by_type_and_reason(spark):
-    events = spark.createDataFrame([
-        ("a", "sales_transaction", "S", "x", 0, "{}", t(2, 9), None),
-        ("b", "sales_transaction", "S", "x", 1, "{}", t(2, 9), "contract_violation"),
-        ("c", "sales_transaction", "S", "x", 2, "{}", t(2, 9), "contract_violation"),
-        ("d", None, None, "x", 3, "?", None, "serialization_error"),
-    ], DDL)
-    assertDataFrameEqual(rejected_counts(events), spark.createDataFrame(
-        [("sales_transaction", "contract_violation", 2), (None, "serialization_error", 1)],
-        "event_type string, reject_reason string, count long"))
+def test_one_pass_counts_rows_by_type_reason_day_and_source(spark):
+    events = spark.createDataFrame([  # (input..., date_key, partition)
+        ("a", "sales_transaction", "S", "x", 0, "{}", t(2, 9), None, 20240302, -1),
+        ("b", "sales_transaction", "S", "x", 1, "{}", t(2, 9), None, 20240302, -1),
+        ("c", "sales_transaction", "S", "x", 2, "{}", t(2, 9), None, 20240302, 0),  # late
+        ("d", "sales_transaction", "S", "x", 3, "{}", t(1, 9), None, 20240301, -1),
+        ("e", "sales_transaction", "S", "x", 4, "{}", t(2, 9), "contract_violation",
+         20240302, -1),
+        ("f", None, None, "x", 5, "?", None, "serialization_error", None, -1),
+    ], DDL + ", date_key int, partition int")
+    assertDataFrameEqual(day_counts(events, date_key=20240302), spark.createDataFrame([
+        ("sales_transaction", None, True, False, 2),
+        ("sales_transaction", None, True, True, 1),
+        ("sales_transaction", None, False, False, 1),
+        ("sales_transaction", "contract_violation", True, False, 1),
+        (None, "serialization_error", None, False, 1),
+    ], "event_type string, reject_reason string, in_day boolean, late boolean, count long"))
