@@ -31,7 +31,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from retail.batch.snapshot import snapshot_day
-from retail.batch.sources import lake_day_files, lake_records, late_records
+from retail.batch.sources import day_window, lake_day_files, lake_records, \
+    late_records
 from retail.io.lake import filesystem
 from retail.io.warehouse import Warehouse
 from retail.settings import LakeSettings, Settings
@@ -116,7 +117,8 @@ def run_day(spark: SparkSession, settings: Settings, wh: Warehouse, day: date) -
     started = time.monotonic()
     ref = Reference.load(wh)
     lake = lake_day_files(settings.lake, day, list(FACTS))
-    records = lake_records(spark, settings.lake, lake)
+    records = lake_records(spark, settings.lake, lake,
+                           day_window(day, [float(h) for h in ref.store_offset]))
     late = late_records(wh, day)
     if late.num_rows:  # a few records: through the driver
         records = records.unionByName(spark.createDataFrame(late, schema=records.schema))

@@ -103,13 +103,27 @@ def _has_s3a(spark: SparkSession) -> bool:
     return True
 
 
-def lake_records(spark: SparkSession, settings: LakeSettings, day: DayFiles) -> DataFrame:
+def day_window(day: date, offsets_hours: list[float]) -> tuple[datetime, datetime]:
+    """The UTC instants store-local ``day`` spans in any of the chain's stores: from its
+    midnight in the easternmost store to the next midnight in the westernmost."""
+    midnight = datetime.combine(day, datetime.min.time(), UTC)
+    return (midnight - timedelta(hours=max(offsets_hours, default=14)),
+            midnight + timedelta(days=1) - timedelta(hours=min(offsets_hours, default=-12)))
+
+
+def lake_records(spark: SparkSession, settings: LakeSettings, day: DayFiles,
+                 window: tuple[datetime, datetime] | None = None) -> DataFrame:
     """The day's lake events as the JSON records a producer would have sent (partition -1
-    tells them from the quarantine's late records)."""
+    tells them from the quarantine's late records). With ``window`` (:func:`day_window`),
+    only the events whose time falls in it, or has none (the contracts refuse those)."""
     frames = []
     for event_type, groups in sorted(day.files.items()):
         for paths in groups:  # one read per file schema; JSON makes their types agree
             events = _events(spark, settings, paths)
+            if window is not None:  # the parse is the job's dearest step: skip what's not D
+                when = F.col("event_time")
+                events = events.filter(when.isNull() | ((when >= F.lit(window[0]))
+                                                        & (when < F.lit(window[1]))))
             fields = [c for c in events.columns if c not in _PARTITION_COLUMNS]
             frames.append(events.select(
                 F.lit(None).cast("binary").alias("key"),
