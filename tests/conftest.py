@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -223,5 +224,8 @@ def retail_cli(*args: str, code: int = 0) -> str:
     from retail.cli import app
 
     result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == code, f"retail {' '.join(args)}:\n{result.output}"
+    crash = ""
+    if result.exc_info and not isinstance(result.exception, SystemExit):
+        crash = "".join(traceback.format_exception(*result.exc_info))[-6000:]
+    assert result.exit_code == code, f"retail {' '.join(args)}:\n{result.output}{crash}"
     return result.output
