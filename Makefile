@@ -33,7 +33,7 @@ $(STAMP): pkg/pyproject.toml constraints.txt
 	@command -v java >/dev/null || [ -x "$$JAVA_HOME/bin/java" ] || { echo "Spark needs a Java 17+ runtime: apt-get install openjdk-17-jre-headless (or set JAVA_HOME)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e './pkg[local,dev,spark]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e './pkg[local,dev,spark,ml]'
 	$(BIN)/python tests/k8s/helm.py
 	@touch $@
 
@@ -76,7 +76,7 @@ bench: install ## measure spine and warehouse against baselines in the same run 
 
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet --disable-pip-version-check './pkg[local,dev,spark]'
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check './pkg[local,dev,spark,ml]'
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^retail-platform' > constraints.txt
 	rm -rf .lock-venv
 
