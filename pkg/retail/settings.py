@@ -22,6 +22,8 @@ from pydantic import (BaseModel, Field, SecretStr, ValidationError, field_valida
                       model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retail.ml.settings import ForecastSettings, MlflowSettings, ReplenishmentSettings
+
 ENV_PREFIX = "RETAIL_"
 ENV_DELIMITER = "__"
 
@@ -107,12 +109,19 @@ class LocalSettings(_Section):
     warehouse_port: int = Field(8123, ge=1024, le=65535)
     # Queries the local warehouse server runs at once (ClickHouse's max_concurrent_queries).
     warehouse_max_queries: int = Field(100, ge=1, le=10_000)
+    # The local MLflow server (tracking, registry, UI).
+    mlflow_port: int = Field(5000, ge=1024, le=65535)
 
     @model_validator(mode="after")
-    def _two_ports(self) -> LocalSettings:
-        if self.broker_port == self.warehouse_port:
-            raise ValueError("RETAIL_LOCAL__BROKER_PORT and RETAIL_LOCAL__WAREHOUSE_PORT must "
-                             f"differ (both are {self.broker_port})")
+    def _distinct_ports(self) -> LocalSettings:
+        ports = {"RETAIL_LOCAL__BROKER_PORT": self.broker_port,
+                 "RETAIL_LOCAL__WAREHOUSE_PORT": self.warehouse_port,
+                 "RETAIL_LOCAL__MLFLOW_PORT": self.mlflow_port}
+        names = sorted(ports)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                if ports[a] == ports[b]:
+                    raise ValueError(f"{a} and {b} must differ (both are {ports[a]})")
         return self
 
 
@@ -321,6 +330,9 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = WarehouseSettings()
     stream: StreamSettings = StreamSettings()
     dq: DqSettings = DqSettings()
+    mlflow: MlflowSettings = MlflowSettings()
+    forecast: ForecastSettings = ForecastSettings()
+    replenishment: ReplenishmentSettings = ReplenishmentSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="before")

@@ -296,3 +296,31 @@ def test_the_broker_and_the_warehouse_need_two_ports(monkeypatch):
     with pytest.raises(SettingsError, match="RETAIL_LOCAL__BROKER_PORT and "
                        "RETAIL_LOCAL__WAREHOUSE_PORT must differ"):
         load_settings()
+
+
+@pytest.mark.parametrize("same", [("BROKER", "MLFLOW"), ("MLFLOW", "WAREHOUSE")])
+def test_the_local_mlflow_server_needs_a_port_of_its_own(monkeypatch, same):
+    setenv(monkeypatch, **{f"RETAIL_LOCAL__{name}_PORT": "9400" for name in same})
+    with pytest.raises(SettingsError, match=f"RETAIL_LOCAL__{same[0]}_PORT and "
+                       f"RETAIL_LOCAL__{same[1]}_PORT must differ"):
+        load_settings()
+
+
+@pytest.mark.parametrize(("name", "value", "field"), [
+    ("RETAIL_REPLENISHMENT__SERVICE_LEVEL_A", "0.90", "SERVICE_LEVEL_A >= ..._B >= ..._C"),
+    ("RETAIL_REPLENISHMENT__SERVICE_LEVEL_B", "1.2", "RETAIL_REPLENISHMENT__SERVICE_LEVEL_B"),
+    ("RETAIL_FORECAST__BACKTEST_ORIGINS", "3", "RETAIL_FORECAST__BACKTEST_ORIGINS"),
+    ("RETAIL_MLFLOW__TRACKING_URI", "localhost:5000", "RETAIL_MLFLOW__TRACKING_URI"),
+])
+def test_bad_model_settings_fail_naming_the_variable(monkeypatch, name, value, field):
+    setenv(monkeypatch, **{name: value})
+    with pytest.raises(SettingsError, match=field.replace(".", r"\.")):
+        load_settings()
+
+
+def test_the_model_settings_defaults():
+    s = load_settings()
+    assert (s.replenishment.service_level_a, s.replenishment.service_level_b,
+            s.replenishment.service_level_c) == (0.98, 0.95, 0.90)
+    assert (s.forecast.horizon_days, s.forecast.backtest_origins) == (7, 4)
+    assert s.mlflow.tracking_uri is None and s.local.mlflow_port == 5000
