@@ -10,7 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retail.sim.demand import OPEN_HOURS, OPENS, draw_baskets, seasonality
+from retail.sim.demand import (BASKET_LINES, HOURLY, MEAN_QTY, OPEN_HOURS, OPENS,
+                               draw_baskets, seasonality)
 from retail.sim.ids import compose_ids
 from retail.sim.inventory import apply_movements
 from retail.sim.pricing import CHANGE_TYPES, PriceChanges
@@ -75,6 +76,14 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
     weight = base * ctx.weather[c.store_region[c.pair_store[p0:p1]], cat]
     starts = c.store_pair_start[s0:s1] - p0
     day_mult = ctx.day_mult * np.add.reduceat(weight, starts) / np.add.reduceat(base, starts)
+    if sim.expected is not None:
+        # The oracle: the units the draw below expects of each pair (the store's
+        # transactions x lines per basket x the pair's share of its weight x units per line)
+        lines = (sim.tx_rate[stores] * HOURLY[c.store_type[stores]].sum(axis=1) * day_mult
+                 * BASKET_LINES[c.store_type[stores]])
+        owner = c.pair_store[p0:p1] - s0
+        share = weight / np.add.reduceat(weight, starts)[owner]
+        sim.expected.append((ctx.day, p0, lines[owner] * share * MEAN_QTY[cat]))
     b = draw_baskets(rng, stores=stores, store_type=c.store_type[stores],
                      tx_rate=sim.tx_rate[stores], day_mult=day_mult,
                      pair_start=c.store_pair_start[s0:s1 + 1], pair_weight=weight,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
+import pyarrow as pa
 
 from retail.sim import calendar, weather
 from retail.sim.catalog import Catalog
@@ -24,12 +25,14 @@ from retail.sim.day import DayContext, simulate_day
 from retail.sim.demand import BASKET_LINES, HOURLY, MEAN_QTY, transactions_per_hour
 from retail.sim.ids import run_hash
 from retail.sim.local_events import LocalEvents
-from retail.sim.pricing import PriceBook
+from retail.sim.pricing import PriceBook, week_plan
 from retail.sim.tables import EventBatch
 
 # The simulation model's version, part of every event id: bump it with any change that
 # makes the same options produce other events, so ids never cross model versions.
-MODEL_VERSION = 3  # 3: the holidays package's calendar, paydays, weather, local events
+# 3: the holidays package's calendar, paydays, weather, local events; 4: a week's price plan
+# drawn from (seed, its Monday), so the promotion calendar is known ahead
+MODEL_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,15 @@ class SimConfig:
 class Simulator:
     """Owns the chain's state (stock, open orders, prices) and emits events day by day."""
 
-    def __init__(self, catalog: Catalog, config: SimConfig):
+    def __init__(self, catalog: Catalog, config: SimConfig, *, record_expected: bool = False):
+        """``record_expected``: keep each day's expected demand per pair, the oracle of the
+        forecast's backtest (:meth:`expected_demand`); it changes no event."""
         self.catalog = catalog
+        self.expected: list[tuple[date, int, np.ndarray]] | None = (
+            [] if record_expected else None)
         self.config = config
         rng = np.random.default_rng([config.seed, 1])
-        self.prices = PriceBook(catalog.product_price, catalog.product_category, config.promo_share)
+        self.prices = PriceBook(catalog.product_price, catalog.product_category)
         self.tx_rate = transactions_per_hour(config.rate, catalog.store_type, catalog.store_traffic)
         daily = self._expected_daily_units()
         prod = catalog.pair_product
@@ -129,7 +136,8 @@ class Simulator:
 
     def run_day(self, d: int, day: date) -> Iterator[EventBatch]:
         c = self.catalog
-        changes = self.prices.advance(np.random.default_rng([self.config.seed, d, 2]), day, d == 0)
+        plan = week_plan(self.config.seed, day, c.n_products, self.config.promo_share)
+        changes = self.prices.advance(plan, day, d == 0)
         # Store traffic: the calendar's day times the store's local events; the weather
         # moves the category mix (and the baskets with it) per region.
         day_mult = calendar.day_multiplier(day, c.country) * self.local_events.traffic_lift(day)
@@ -156,6 +164,29 @@ class Simulator:
         if not parts:
             return None
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def expected_demand(self) -> pa.Table:
+        """The mean demand (sold + lost units) each pair's draw had on each day simulated so
+        far: ``date``, ``store_id``, ``product_id``, ``expected_demand`` (units). The error no
+        forecast can beat; the platform never reads it (docs/simulator.md).
+
+        Raises:
+            ValueError: the simulator was made without ``record_expected=True``.
+        """
+        if self.expected is None:
+            raise ValueError("expected demand is recorded only by Simulator(..., "
+                             "record_expected=True)")
+        c = self.catalog
+        pair = np.concatenate([np.arange(p0, p0 + len(v)) for _, p0, v in self.expected]
+                              or [np.zeros(0, np.int64)])
+        return pa.table({
+            "date": pa.array([d for d, _, v in self.expected for _ in range(len(v))],
+                             pa.date32()),
+            "store_id": c.stores["store_id"].take(pa.array(c.pair_store[pair])),
+            "product_id": c.products["product_id"].take(pa.array(c.pair_product[pair])),
+            "expected_demand": pa.array(np.concatenate([v for *_, v in self.expected]
+                                                       or [np.zeros(0)]), pa.float64()),
+        })
 
     def ground_truth(self) -> dict[str, int]:
         """Current stock by ``store_id|product_id`` (what the stream must reproduce)."""

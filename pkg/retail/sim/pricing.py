@@ -2,16 +2,23 @@
 
 Promotions run Monday to Sunday on a random few percent of SKUs with 10-40 % off; demand
 for a promoted SKU rises by ``(1 - discount) ** elasticity`` (elasticity < 0 per category).
+
+A week's plan (which SKUs go on promotion at what discount, which regular prices move) is
+drawn from (seed, the week's Monday) alone, so it is known before the week starts: the
+chain publishes its promotion calendar ahead (:func:`promotion_calendar`), and a forecast
+may use the promotions planned for the day it forecasts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
+import pyarrow as pa
 
 from retail.sim.demand import ELASTICITY
+from retail.sim.ids import compose_ids
 
 DISCOUNTS = np.array([0.10, 0.15, 0.20, 0.25, 0.30, 0.40])
 REGULAR_CHANGE_SHARE = 0.005
@@ -32,15 +39,58 @@ class PriceChanges:
         return len(self.product)
 
 
+@dataclass(frozen=True)
+class WeekPlan:
+    """A week's planned price changes, drawn before the week from (seed, its Monday)."""
+
+    monday: date
+    changed: np.ndarray  # products whose regular price moves
+    factor: np.ndarray  # their price factor (before rounding)
+    promo: np.ndarray  # products on promotion Monday to Sunday, sorted
+    discount: np.ndarray  # their discount
+
+
+def week_plan(seed: int, monday: date, n_products: int, promo_share: float) -> WeekPlan:
+    """The plan of the week starting ``monday`` (any day: its week's Monday is used)."""
+    monday = monday - timedelta(days=monday.weekday())
+    rng = np.random.default_rng([seed, monday.toordinal(), 2])
+    changed = np.flatnonzero(rng.random(n_products) < REGULAR_CHANGE_SHARE)
+    factor = 1.0 + rng.choice([-1.0, 1.0], size=len(changed)) * rng.uniform(0.03, 0.10,
+                                                                           len(changed))
+    promo = np.sort(rng.choice(n_products, size=max(1, int(n_products * promo_share)),
+                               replace=False))
+    return WeekPlan(monday, changed, factor, promo, rng.choice(DISCOUNTS, size=len(promo)))
+
+
+def promotion_calendar(seed: int, product_ids: pa.Array | pa.ChunkedArray, promo_share: float, start: date,
+                       days: int) -> pa.Table:
+    """The promotions planned for the weeks that overlap ``days`` days from ``start``: one
+    row per product and week (``product_id``, ``promotion_id``, ``start_date`` Monday,
+    ``end_date`` Sunday, ``discount``). A run that starts mid-week starts its first week's
+    promotions on its first day, with that day as their id."""
+    first = start - timedelta(days=start.weekday())
+    weeks = [first + timedelta(weeks=k) for k in range((start.weekday() + days + 6) // 7)]
+    plans = [week_plan(seed, m, len(product_ids), promo_share) for m in weeks]
+    ymd = [int(f"{max(p.monday, start):%Y%m%d}") for p in plans for _ in p.promo]
+    return pa.table({
+        "product_id": pa.chunked_array([product_ids.take(pa.array(p.promo)) for p in plans],
+                                       pa.string()).combine_chunks(),
+        "promotion_id": compose_ids("PRM", [(np.array(ymd, np.int64), 8)]),
+        "start_date": pa.array([p.monday for p in plans for _ in p.promo], pa.date32()),
+        "end_date": pa.array([p.monday + timedelta(days=6) for p in plans for _ in p.promo],
+                             pa.date32()),
+        "discount": pa.array(np.concatenate([p.discount for p in plans]), pa.float64()),
+    })
+
+
 class PriceBook:
     """Current regular price, promotion discount and promotion id of every product."""
 
-    def __init__(self, base_price: np.ndarray, category: np.ndarray, promo_share: float):
+    def __init__(self, base_price: np.ndarray, category: np.ndarray):
         self.price = base_price.astype(float).copy()
         self.discount = np.zeros(len(base_price))
         self.promo_id = np.zeros(len(base_price), dtype=np.int64)
         self.category = category
-        self.promo_share = promo_share
 
     def shelf_price(self, product: np.ndarray) -> np.ndarray:
         """What a shopper pays per unit today."""
@@ -49,29 +99,26 @@ class PriceBook:
     def demand_lift(self, product: np.ndarray) -> np.ndarray:
         return (1.0 - self.discount[product]) ** ELASTICITY[self.category[product]]
 
-    def advance(self, rng: np.random.Generator, day: date, first_day: bool) -> PriceChanges:
-        """Apply the day's changes (new promotions on Mondays) and return them."""
+    def advance(self, plan: WeekPlan, day: date, first_day: bool) -> PriceChanges:
+        """Apply the day's changes (the week's plan on Mondays) and return them."""
         if not (first_day or day.weekday() == 0):
             return PriceChanges(*(np.zeros(0, dtype=t) for t in (int, int, float, float, int)))
-        n = len(self.price)
         parts: list[tuple] = []
         ended = np.flatnonzero(self.discount > 0)
         parts.append((ended, 0, self.shelf_price(ended), self.price[ended], self.promo_id[ended]))
         self.discount[ended] = 0.0
         self.promo_id[ended] = 0
 
-        changed = np.flatnonzero(rng.random(n) < REGULAR_CHANGE_SHARE)
+        changed = plan.changed
         old = self.price[changed].copy()
-        factor = 1.0 + rng.choice([-1.0, 1.0], size=len(changed)) * rng.uniform(0.03, 0.10,
-                                                                               len(changed))
-        new = np.maximum(np.round(old * factor, 1) - 0.01, 0.29)
+        new = np.maximum(np.round(old * plan.factor, 1) - 0.01, 0.29)
         moved = new != old  # rounding can cancel a small change: that is no change at all
         changed, old = changed[moved], old[moved]
         self.price[changed] = new[moved]
         parts.append((changed, 1, old, self.price[changed], np.zeros(len(changed), np.int64)))
 
-        promo = np.sort(rng.choice(n, size=max(1, int(n * self.promo_share)), replace=False))
-        self.discount[promo] = rng.choice(DISCOUNTS, size=len(promo))
+        promo = plan.promo
+        self.discount[promo] = plan.discount
         self.promo_id[promo] = day.year * 10_000 + day.month * 100 + day.day
         parts.append((promo, 2, self.price[promo], self.shelf_price(promo), self.promo_id[promo]))
 
