@@ -1,7 +1,8 @@
 """The Tiltfile, executed offline against stand-ins of Tilt's API (tests/tilt_standins.py)
 and the umbrella chart's real render: every path it names exists, every image it builds is
 deployed, every resource it configures or depends on exists, custom resources wait for their
-operators, and the dev loop forwards ClickHouse, the Airflow UI and the MinIO console."""
+operators, and the dev loop forwards ClickHouse, the Airflow UI, the MinIO console and the
+MLflow UI."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ TILTFILE = ROOT / "Tiltfile"
 SCENARIO = "charts/retail-platform/ci/01-kind-dev-values.yaml"
 JOBS = ["pos_generator", "stream_processor", "warehouse_migrate"]
 BASE = "retail-platform/base"
+MLFLOW = "retail-platform/mlflow"  # the MLflow server: its own venv, no platform code
 OPERATOR_OF_GROUP = {  # API group of a custom resource: the Tilt resource of its operator
     "kafka.strimzi.io": "strimzi-operator", "sparkoperator.k8s.io": "spark-operator",
     "clickhouse.altinity.com": "clickhouse-operator", "minio.min.io": "minio-operator",
@@ -149,6 +151,9 @@ def test_it_builds_the_base_and_one_image_per_job_from_its_own_dockerfile(tilt):
         build = builds.pop("retail-platform/" + job.replace("_", "-"))
         assert (build["dockerfile"], build["context"]) == (f"images/{job}/Dockerfile", ".")
         assert BASE in parents(ROOT / build["dockerfile"]), f"{job} does not build on the base"
+    mlflow = builds.pop(MLFLOW)
+    assert (mlflow["dockerfile"], mlflow["only"]) == ("images/mlflow/Dockerfile", ["images/mlflow"])
+    assert BASE not in parents(ROOT / mlflow["dockerfile"])
     assert builds == {}
 
 
@@ -168,8 +173,8 @@ def test_live_update_syncs_python_code_to_where_the_images_keep_it(tilt):
     base = (ROOT / "images/base/Dockerfile").read_text()
     for call in tilt.named("docker_build"):
         syncs = {s["local_path"]: s["remote_path"] for s in call["live_update"]}
-        if call["ref"] == BASE:
-            assert syncs == {}  # nothing runs the base itself
+        if call["ref"] in (BASE, MLFLOW):
+            assert syncs == {}  # nothing runs the base itself; no platform code in MLflow's
             continue
         assert set(syncs) == {"pkg/retail", "jobs"}, call["ref"]
         job = call["dockerfile"].split("/")[1]
@@ -253,6 +258,12 @@ def test_every_custom_resource_waits_for_its_operator(resources):
             assert operator is None or operator in depends_on(resources, name), obj["kind"]
 
 
+def test_the_mlflow_server_waits_for_its_database_and_the_object_store(resources):
+    assert [o["kind"] for o in resources["mlflow"].objects] == ["Deployment"]
+    assert {"airflow-db", "minio"} <= depends_on(resources, "mlflow")
+    assert "models" in resources["mlflow"].labels
+
+
 def test_the_schema_migration_runs_before_the_stream_processor_and_the_simulator(resources):
     assert [o["kind"] for o in resources["warehouse-migrate"].objects] == ["Job"]
     assert "clickhouse" in depends_on(resources, "warehouse-migrate")
@@ -260,10 +271,10 @@ def test_the_schema_migration_runs_before_the_stream_processor_and_the_simulator
         assert {"warehouse-migrate", "kafka"} <= depends_on(resources, consumer), consumer
 
 
-def test_it_forwards_clickhouse_the_airflow_ui_and_the_minio_console(resources):
+def test_it_forwards_clickhouse_the_airflow_ui_the_minio_console_and_the_mlflow_ui(resources):
     forwards = {n: r.port_forwards for n, r in resources.items() if r.port_forwards}
     assert forwards == {"clickhouse": [(8123, 8123)], "airflow": [(8080, 8080)],
-                        "minio": [(9090, 9090)]}
+                        "minio": [(9090, 9090)], "mlflow": [(5000, 5000)]}
     assert [o["kind"] for o in resources["clickhouse"].objects][:1] == ["ClickHouseInstallation"]
     assert [o["kind"] for o in resources["minio"].objects] == ["Tenant"]
 

@@ -39,6 +39,8 @@ COMMON = TOPICS | {
 MINIO = {("Tenant", "retail-platform"), ("Secret", "retail-platform-object-store"),
          ("Secret", "retail-platform-minio-env")}
 COMMON |= {("Secret", "retail-platform-airflow-keys")}
+MLFLOW = {("Deployment", "retail-platform-mlflow"), ("Service", "retail-platform-mlflow"),
+          ("NetworkPolicy", "retail-platform-mlflow")}
 INVENTORY = {
     "defaults": COMMON | MINIO | {("Secret", "retail-platform-clickhouse"),
                                   ("Service", "retail-platform-bi")},
@@ -46,13 +48,14 @@ INVENTORY = {
                                      ("Deployment", "retail-platform-pos-generator"),
                                      ("StatefulSet", "retail-platform-airflow-db"),
                                      ("Service", "retail-platform-airflow-db"),
-                                     ("Secret", "retail-platform-airflow-metadata")},
+                                     ("Secret", "retail-platform-airflow-metadata"),
+                                     ("Secret", "retail-platform-mlflow-db")} | MLFLOW,
     "02-production-ha": COMMON | {
         ("Service", "retail-platform-bi"),
         ("ClickHouseKeeperInstallation", "retail-platform"),
         ("KafkaUser", "retail-platform-producer"), ("KafkaUser", "retail-platform-stream"),
         ("KafkaUser", "retail-platform-alerts"),
-        ("CronJob", "retail-platform-data-quality")},
+        ("CronJob", "retail-platform-data-quality")} | MLFLOW,
     "03-operators": set(),  # the stub subcharts render nothing: only the operators install
 }
 

@@ -16,7 +16,9 @@ ALL_ON = {"simulator": {"enabled": True}, "clickhouse": {"replicas": 2},
           "kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}},
           "dailyEtl": {"enabled": True, "date": "2026-11-30"},
           "buildFeatures": {"enabled": True, "date": "2026-11-30"},
-          "dataQuality": {"enabled": True}}
+          "dataQuality": {"enabled": True},
+          "airflowDatabase": {"inCluster": True},
+          "mlflow": {"enabled": True, "database": {"inCluster": True}}}
 
 
 def secrets(objs: list[dict]) -> dict[str, dict[str, str]]:
@@ -33,6 +35,23 @@ def test_no_secret_carries_a_default_password():
             # A generated value differs on every render (lookup keeps it on upgrades).
             assert value != second[name][key], f"{name}/{key} is the same on every install"
             assert len(re.sub(r"\s", "", value)) >= 20, f"{name}/{key} is short"
+
+
+def test_the_mlflow_database_password_is_generated_and_never_inline():
+    objs = render_chart(ALL_ON)
+    first, second = secrets(objs), secrets(render_chart(ALL_ON))
+    mine = first["retail-platform-mlflow-db"]
+    assert mine["password"] != second["retail-platform-mlflow-db"]["password"]
+    assert len(mine["password"]) == 32
+    assert mine["connection"] == (f"postgresql://mlflow:{mine['password']}@"
+                                  "retail-platform-airflow-db.retail.svc:5432/mlflow")
+    deploy = next(o for o in objs if o["kind"] == "Deployment"
+                  and o["metadata"]["name"] == "retail-platform-mlflow")
+    text = yaml.safe_dump(deploy)
+    assert mine["password"] not in text and "postgresql://" not in text
+    for container in pod_spec(deploy)["initContainers"] + pod_spec(deploy)["containers"]:
+        inline = {e["name"] for e in container["env"] if "value" in e}
+        assert not {n for n in inline if re.search(r"PASSWORD|SECRET|KEY_ID|URI", n)}, inline
 
 
 def test_values_yaml_holds_no_credential():
@@ -109,7 +128,9 @@ def test_rbac_is_namespaced_and_names_every_verb_and_resource():
 
 def test_job_pods_do_not_mount_an_api_token():
     workloads = [o for o in render_chart({"simulator": {"enabled": True},
-                                          "dataQuality": {"enabled": True}})
+                                          "dataQuality": {"enabled": True},
+                                          "mlflow": {"enabled": True, "database": {
+                                              "existingSecret": "mlflow-db"}}})
                  if o["kind"] in POD_TEMPLATE_KINDS - {"StatefulSet"}]  # Airflow's database
     assert {o["kind"] for o in workloads} == {"Deployment", "Job", "CronJob"}
     for obj in workloads:

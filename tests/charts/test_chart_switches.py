@@ -65,6 +65,22 @@ def test_the_data_quality_cronjob_is_off_by_default_and_on_when_asked():
     assert added == {("CronJob", "retail-platform-data-quality")}
 
 
+def test_the_mlflow_server_is_off_by_default_and_on_with_your_database():
+    assert not any(n.startswith("retail-platform-mlflow") for _, n in BASE)
+    added = kinds_and_names({"mlflow": {"enabled": True,
+                                        "database": {"existingSecret": "mlflow-db"}}}) - BASE
+    assert added == {("Deployment", "retail-platform-mlflow"),
+                     ("Service", "retail-platform-mlflow"),
+                     ("NetworkPolicy", "retail-platform-mlflow")}
+
+
+def test_the_mlflow_server_in_the_dev_database_brings_its_generated_secret():
+    dev_db = {"airflowDatabase": {"inCluster": True}}
+    added = kinds_and_names({**dev_db, "mlflow": {"enabled": True, "database": {
+        "inCluster": True}}}) - kinds_and_names(dev_db)
+    assert ("Secret", "retail-platform-mlflow-db") in added
+
+
 def test_kafka_users_exist_only_with_authentication():
     assert not any(k == "KafkaUser" for k, _ in BASE)
     added = kinds_and_names({"kafka": {"tls": {"enabled": True}, "auth": {"enabled": True}}})

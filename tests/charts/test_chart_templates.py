@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import json
 import re
@@ -23,6 +24,10 @@ DAY_JOBS = [("spark-daily-etl.yaml", "dailyEtl", "daily-etl"),
 
 
 DQ_ON = {"dataQuality": {"enabled": True}}
+# The MLflow server on your database, and on the dev cluster's in-cluster PostgreSQL.
+MLFLOW_ON = {"mlflow": {"enabled": True, "database": {"existingSecret": "mlflow-db"}}}
+MLFLOW_DEV = {"airflowDatabase": {"inCluster": True},
+              "mlflow": {"enabled": True, "database": {"inCluster": True}}}
 
 
 def a_day(key: str) -> dict:
@@ -339,8 +344,9 @@ class TestEnvContract:
                 else:
                     known.add(env_var_name((*loc, name)))
         walk(Settings, ())
-        env = one("configmap-env.yaml", "ConfigMap", {"kafka": {"tls": {"enabled": True},
-                                                                "auth": {"enabled": True}}})
+        env = one("configmap-env.yaml", "ConfigMap", {**MLFLOW_ON, "kafka": {
+            "tls": {"enabled": True}, "auth": {"enabled": True}}})
+        assert "RETAIL_MLFLOW__TRACKING_URI" in env["data"]
         passed = set(env["data"])
 
         def env_names(node):  # every `env:` list anywhere in an object
@@ -373,6 +379,13 @@ class TestNotes:
             "external": {"endpoint": "https://s3.example.com"}}})
         assert "off (airflow.enabled=false)" in text
         assert "Endpoint https://s3.example.com" in text and "console" not in text
+
+    def test_the_notes_say_how_to_open_the_mlflow_ui(self):
+        assert "off (mlflow.enabled=false)" in render_notes()
+        text = render_notes(MLFLOW_ON)
+        assert "port-forward svc/retail-platform-mlflow 5000:5000" in text
+        assert "http://retail-platform-mlflow.retail.svc:5000" in text
+        assert "Secret mlflow-db (key connection)" in text
 
     def test_the_notes_say_how_the_daily_etl_runs(self):
         assert "Airflow runs it every night" in render_notes()
@@ -499,6 +512,170 @@ class TestDataQualityNetwork:
     def test_the_pods_are_held_to_it_whoever_made_them(self):
         # Airflow's runs after a batch job and manifests/ carry the same labels.
         assert "retail-platform-data-quality" in self.policies()  # dataQuality off
+
+
+class TestMlflow:
+    def deployment(self, values: dict | None = None) -> dict:
+        return one("mlflow.yaml", "Deployment", values or MLFLOW_ON)
+
+    def container(self, values: dict | None = None) -> dict:
+        return pod_spec(self.deployment(values))["containers"][0]
+
+    def test_nothing_renders_unless_enabled(self):
+        assert only("mlflow.yaml") == []
+        assert "RETAIL_MLFLOW__TRACKING_URI" not in one("configmap-env.yaml", "ConfigMap")["data"]
+        assert only("mlflow.yaml", {**MLFLOW_ON, "operatorsOnly": True}) == []
+
+    def test_the_jobs_reach_the_server_through_the_env_contract(self):
+        env = one("configmap-env.yaml", "ConfigMap", MLFLOW_ON)["data"]
+        svc = one("mlflow.yaml", "Service", MLFLOW_ON)
+        assert env["RETAIL_MLFLOW__TRACKING_URI"] == "http://retail-platform-mlflow.retail.svc:5000"
+        assert svc["metadata"]["name"] == "retail-platform-mlflow"
+        assert svc["spec"]["type"] == "ClusterIP"
+        assert svc["spec"]["ports"] == [{"name": "http", "port": 5000, "targetPort": "http",
+                                         "protocol": "TCP"}]
+        assert selects({"matchLabels": svc["spec"]["selector"]},
+                       self.deployment()["spec"]["template"]["metadata"]["labels"])
+
+    def test_the_server_proxies_artifacts_to_the_models_bucket_on_the_url_of_its_secret(self):
+        container = self.container({**MLFLOW_ON, "objectStore": {"buckets": {"models": "acme-m"}}})
+        args = container["args"]
+        assert container["image"] == f"ghcr.io/retail-platform/mlflow:{META['appVersion']}"
+        assert args[:4] == ["--host", "0.0.0.0", "--port", "5000"]
+        assert args[args.index("--artifacts-destination") + 1] == "s3://acme-m/"
+        assert "--serve-artifacts" in args and args[args.index("--workers") + 1] == "2"
+        assert "--backend-store-uri" not in args  # a URL with a password: from the Secret
+        env = {e["name"]: e for e in container["env"]}
+        assert env["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {
+            "name": "mlflow-db", "key": "connection"}
+        assert env["MLFLOW_S3_ENDPOINT_URL"]["value"] == "http://minio.retail.svc"
+        for name, key in (("AWS_ACCESS_KEY_ID", "access-key"),
+                          ("AWS_SECRET_ACCESS_KEY", "secret-key")):
+            assert env[name]["valueFrom"]["secretKeyRef"] == {
+                "name": "retail-platform-object-store", "key": key}
+        assert "MLFLOW_S3_IGNORE_TLS" not in env
+
+    def test_an_external_store_gives_the_server_its_endpoint_and_your_keys(self):
+        values = {**MLFLOW_ON, "objectStore": {"provider": "external", "existingSecret": "s3",
+                                               "external": {"endpoint": "http://s3.lan:9100",
+                                                            "tls": False}}}
+        env = {e["name"]: e for e in self.container(values)["env"]}
+        assert env["MLFLOW_S3_ENDPOINT_URL"]["value"] == "http://s3.lan:9100"
+        assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"] == "s3"
+        assert env["MLFLOW_S3_IGNORE_TLS"]["value"] == "true"
+
+    def test_the_server_answers_its_service_names_and_localhost_only(self):
+        args = self.container({**MLFLOW_ON, "mlflow": {**MLFLOW_ON["mlflow"], "allowedHosts": [
+            "mlflow.example.com"]}})["args"]
+        hosts = args[args.index("--allowed-hosts") + 1].split(",")
+        for host in ("retail-platform-mlflow:5000", "retail-platform-mlflow.retail.svc:5000",
+                     "localhost:5000", "mlflow.example.com"):
+            assert any(fnmatch.fnmatch(host, allowed) for allowed in hosts), host
+        assert not any(fnmatch.fnmatch("evil.example.com", allowed) for allowed in hosts)
+        assert "*" not in hosts
+
+    def test_it_runs_non_root_on_a_read_only_root_without_an_api_token(self):
+        pod = pod_spec(self.deployment())
+        ctr = pod["containers"][0]["securityContext"]
+        assert pod["securityContext"]["runAsNonRoot"] is ctr["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == ctr["runAsUser"] == 10001
+        assert ctr["readOnlyRootFilesystem"] is True and ctr["allowPrivilegeEscalation"] is False
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["containers"][0]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+        assert "initContainers" not in pod  # your database: nothing to create
+
+    def test_every_probe_asks_health_on_the_served_port(self):
+        container = self.container()
+        probes = [container[k] for k in ("startupProbe", "readinessProbe", "livenessProbe")]
+        assert {(p["httpGet"]["path"], p["httpGet"]["port"]) for p in probes} == {
+            ("/health", "http")}
+        assert container["ports"] == [{"name": "http", "containerPort": 5000, "protocol": "TCP"}]
+        startup = container["startupProbe"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 120  # first migration
+
+    def test_its_size_and_workers_are_values(self):
+        values = {"mlflow": {**MLFLOW_ON["mlflow"], "workers": 4, "resources": {
+            "requests": {"cpu": "1"}, "limits": {"memory": "4Gi"}}}}
+        container = self.container(values)
+        assert container["args"][container["args"].index("--workers") + 1] == "4"
+        assert container["resources"] == {"requests": {"cpu": "1", "memory": "1Gi"},
+                                          "limits": {"cpu": "1", "memory": "4Gi"}}
+
+    def test_in_the_dev_database_its_pod_makes_its_user_and_database_first(self):
+        pod = pod_spec(self.deployment(MLFLOW_DEV))
+        init, = pod["initContainers"]
+        env = {e["name"]: e for e in init["env"]}
+        assert init["image"] == "postgres:17.6-bookworm"
+        assert env["PGHOST"]["value"] == "retail-platform-airflow-db.retail.svc"
+        assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "retail-platform-airflow-metadata", "key": "password"}
+        assert env["MLFLOW_DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "retail-platform-mlflow-db", "key": "password"}
+        script = init["command"][2]
+        assert "CREATE ROLE mlflow" in script and "CREATE DATABASE mlflow OWNER mlflow" in script
+        assert "PASSWORD :'password'" in script  # a psql variable: the value is not in the spec
+        assert init["securityContext"]["runAsUser"] == 10001
+        server = {e["name"]: e for e in pod["containers"][0]["env"]}
+        assert server["MLFLOW_BACKEND_STORE_URI"]["valueFrom"]["secretKeyRef"] == {
+            "name": "retail-platform-mlflow-db", "key": "connection"}
+
+
+class TestMlflowNetwork:
+    """Jobs and Airflow into the server; the server out to PostgreSQL, the store and DNS."""
+
+    def policy(self, values: dict) -> dict:
+        policies = {p["metadata"]["name"]: p["spec"] for p in only("networkpolicies.yaml", values)}
+        return policies["retail-platform-mlflow"]
+
+    def test_there_is_no_policy_without_the_server(self):
+        names = {p["metadata"]["name"] for p in only("networkpolicies.yaml")}
+        assert "retail-platform-mlflow" not in names
+
+    def test_the_jobs_and_airflow_reach_the_server_and_nothing_else_does(self):
+        policy = self.policy(MLFLOW_ON)
+        server = one("mlflow.yaml", "Deployment", MLFLOW_ON)["spec"]["template"]["metadata"]
+        assert selects(policy["podSelector"], server["labels"])
+        assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
+        rule, = policy["ingress"]
+        assert rule["ports"] == [{"port": 5000, "protocol": "TCP"}]
+        # A job pod of the release, whoever made it (its labels), and Airflow's pods.
+        for template, values in [("simulator.yaml", {"simulator": {"enabled": True}}),
+                                 ("cronjob-data-quality.yaml", DQ_ON)]:
+            labels = next(o for o in only(template, values) if o["kind"] in (
+                "Deployment", "CronJob"))
+            labels = (labels["spec"].get("jobTemplate", {}).get("spec", labels["spec"])
+                      ["template"]["metadata"]["labels"])
+            assert any(selects(peer["podSelector"], labels) for peer in rule["from"]), template
+        airflow_worker = {"tier": "airflow", "component": "worker", "release": "retail-platform"}
+        assert any(selects(peer["podSelector"], airflow_worker) for peer in rule["from"])
+        other_release = {"app.kubernetes.io/name": "retail-platform",
+                         "app.kubernetes.io/instance": "other", "tier": "airflow",
+                         "release": "other"}
+        assert not any(selects(peer["podSelector"], other_release) for peer in rule["from"])
+        assert all(set(peer) == {"podSelector"} for peer in rule["from"])  # this namespace only
+
+    def test_the_server_reaches_the_dev_database_and_minio_and_dns_only(self):
+        policy = self.policy(MLFLOW_DEV)
+        db = one("airflow-database.yaml", "StatefulSet", MLFLOW_DEV)
+        to_db, to_minio, dns = policy["egress"]
+        assert selects(to_db["to"][0]["podSelector"], db["spec"]["template"]["metadata"]["labels"])
+        assert to_db["ports"] == [{"port": 5432, "protocol": "TCP"}]
+        tenant = one("minio-tenant.yaml", "Tenant", MLFLOW_DEV)
+        assert to_minio["to"] == [{"podSelector": {"matchLabels": {
+            "v1.min.io/tenant": tenant["metadata"]["name"]}}}]
+        assert to_minio["ports"] == [{"port": 9000, "protocol": "TCP"}]
+        assert dns == {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+
+    @pytest.mark.parametrize(("endpoint", "port"), [("https://s3.eu-west-1.amazonaws.com", 443),
+                                                    ("http://s3.lan", 80),
+                                                    ("http://s3.lan:9100", 9100)])
+    def test_your_database_and_store_are_reached_on_their_ports(self, endpoint, port):
+        values = {"mlflow": {**MLFLOW_ON["mlflow"], "database": {
+            "existingSecret": "mlflow-db", "port": 6432}}, "objectStore": {
+            "provider": "external", "existingSecret": "s3", "external": {"endpoint": endpoint}}}
+        to_db, to_store, _ = self.policy(values)["egress"]
+        assert to_db == {"ports": [{"port": 6432, "protocol": "TCP"}]}
+        assert to_store == {"ports": [{"port": port, "protocol": "TCP"}]}
 
 
 class TestOperators:

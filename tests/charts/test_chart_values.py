@@ -27,7 +27,10 @@ def refused(values: dict) -> str:
     {"dailyEtl": {"schedule": "30 2 * * *"}},
     {"buildFeatures": {"executor": {"gpus": 1}}},
     {"dataQuality": {"args": ["--date", "2026-11-30"]}},
-], ids=["top-level", "nested", "deep", "spark", "daily-etl", "build-features", "data-quality"])
+    {"mlflow": {"database": {"url": "postgresql://u:p@db/mlflow"}}},
+    {"mlflow": {"password": "x"}},
+], ids=["top-level", "nested", "deep", "spark", "daily-etl", "build-features", "data-quality",
+        "mlflow-database", "mlflow"])
 def test_an_unknown_values_key_is_an_error(values):
     assert "additional properties" in refused(values).lower()
 
@@ -44,6 +47,14 @@ def test_an_unknown_values_key_is_an_error(values):
     {"buildFeatures": {"driver": {"memory": "2Gi"}}},
     {"dataQuality": {"schedule": "every hour"}},
     {"dataQuality": {"schedule": "5 * * *"}},
+    {"mlflow": {"enabled": "yes"}},
+    {"mlflow": {"workers": 0}},
+    {"mlflow": {"allowedHosts": "mlflow.example.com"}},
+    {"mlflow": {"allowedHosts": ["mlflow.example.com/ui"]}},
+    {"mlflow": {"database": {"port": 0}}},
+    {"mlflow": {"database": {"existingSecret": "Mlflow_DB"}}},
+    {"mlflow": {"resources": {"limits": {"memory": 2}}}},
+    {"images": {"mlflow": {"repository": ""}}},
 ])
 def test_a_bad_value_is_an_error(values):
     refused(values)
@@ -108,6 +119,16 @@ def test_every_value_is_documented_with_a_param():
      "buildFeatures.date, or buildFeatures.from and buildFeatures.to, not both"),
     ({"buildFeatures": {"enabled": True, "from": "2026-11-30", "to": "2026-11-01"}},
      "buildFeatures.to (2026-11-01) is before buildFeatures.from (2026-11-30)"),
+    ({"mlflow": {"enabled": True}}, "mlflow.enabled needs a PostgreSQL: "
+     "mlflow.database.existingSecret (a Secret with key connection"),
+    ({"mlflow": {"enabled": True, "database": {"inCluster": True}}},
+     "mlflow.database.inCluster shares the PostgreSQL of airflowDatabase.inCluster"),
+    ({"mlflow": {"enabled": True, "database": {"inCluster": True}},
+      "airflowDatabase": {"inCluster": True}, "airflow": {"enabled": False}},
+     "turn on airflowDatabase.inCluster (with airflow.enabled)"),
+    ({"mlflow": {"enabled": True, "database": {"inCluster": True, "existingSecret": "db"}},
+      "airflowDatabase": {"inCluster": True}},
+     "give mlflow.database.existingSecret or mlflow.database.inCluster, not both"),
     ({"buildFeatures": {"enabled": True, "date": "2026-11-30"}, "streamProcessor": {
         "enabled": False}, "sparkOperator": {"enabled": True, "spark": {"jobNamespaces": []}}},
      'must include the release namespace "retail"'),

@@ -1,5 +1,6 @@
-"""Every job image: one Dockerfile per job, hadolint clean, and the image policy (non-root,
-pinned bases, sources in the build context, dependencies before code)."""
+"""Every image: one Dockerfile per job (plus the shared base and the MLflow server), hadolint
+clean, and the image policy (non-root, pinned bases, sources in the build context,
+dependencies before code)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,11 @@ from tests.images.dockerfile import (dockerignore_excludes, locked_version, pars
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "images"
 DOCKERFILES = sorted(IMAGES.glob("*/Dockerfile"))
-JOB_IMAGES = [d for d in DOCKERFILES if d.parent.name != "base"]
+# Images that run no job of jobs/: the shared base, and the MLflow server (a service with its
+# own lock, images/mlflow/constraints.txt, since full mlflow cannot share the platform's venv).
+NOT_JOBS = {"base", "mlflow"}
+JOB_IMAGES = [d for d in DOCKERFILES if d.parent.name not in NOT_JOBS]
+MLFLOW = IMAGES / "mlflow"
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
 
@@ -36,11 +41,11 @@ def _hadolint(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 # --- inventory ----------------------------------------------------------------------------
-def test_every_job_has_an_image_and_every_image_but_the_base_a_job():
+def test_every_job_has_an_image_and_every_image_but_the_base_and_mlflow_a_job():
     jobs = {p.stem for p in (ROOT / "jobs").glob("*.py")}
     assert jobs, "no jobs found"
     assert {_name(d) for d in JOB_IMAGES} == jobs
-    assert (IMAGES / "base" / "Dockerfile").exists()
+    assert {_name(d) for d in DOCKERFILES} - jobs == NOT_JOBS
 
 
 @pytest.mark.parametrize("dockerfile", JOB_IMAGES, ids=_name)
@@ -75,6 +80,35 @@ def test_the_base_installs_locked_dependencies_before_the_package_wheel():
     wheel = [i.line for i in runs if ".whl" in i.args]
 
     assert deps and wheel and deps[0] < wheel[0]
+
+
+def _pins(path: Path) -> dict[str, str]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return {name.lower().replace("_", "-"): version
+            for name, _, version in (line.partition("==") for line in lines if line)}
+
+
+def test_the_mlflow_server_is_the_version_of_the_jobs_client_on_the_bases_python():
+    server = _pins(MLFLOW / "requirements.txt")
+    base = parse((IMAGES / "base" / "Dockerfile").read_text()).args["PYTHON_IMAGE"]
+
+    assert server["mlflow"] == locked_version(ROOT, "mlflow-skinny")
+    assert server["boto3"] == locked_version(ROOT, "boto3")
+    assert {"psycopg2-binary", "psycopg"} & server.keys(), "no PostgreSQL driver"
+    assert parse((MLFLOW / "Dockerfile").read_text()).args["PYTHON_IMAGE"] == base
+
+
+def test_the_mlflow_image_installs_its_own_lock_and_not_the_platform_base():
+    dockerfile = parse((MLFLOW / "Dockerfile").read_text())
+    runs = " ".join(i.args for i in dockerfile.stages[-1].instructions if i.keyword == "RUN")
+    requirements, lock = _pins(MLFLOW / "requirements.txt"), _pins(MLFLOW / "constraints.txt")
+
+    assert all("retail-platform/base" not in s.image for s in dockerfile.stages)
+    assert "--constraint /tmp/deps/constraints.txt" in runs
+    assert "--requirement /tmp/deps/requirements.txt" in runs
+    assert all(version for version in requirements.values()), "every requirement pinned"
+    assert {name: lock.get(name) for name in requirements} == requirements
+    assert int(lock["pyarrow"].split(".")[0]) < 26  # why it is not the platform's venv
 
 
 # --- hadolint -----------------------------------------------------------------------------

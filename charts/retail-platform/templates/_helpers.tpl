@@ -51,6 +51,37 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-object-store" (include "retail-platform.fullname" .)) .Values.objectStore.existingSecret -}}
 {{- end -}}
 
+{{/* The in-cluster PostgreSQL of airflowDatabase.inCluster (StatefulSet and Service), which mlflow.database.inCluster shares. */}}
+{{- define "retail-platform.inClusterDatabase" -}}
+{{- printf "%s-airflow-db" (include "retail-platform.fullname" .) -}}
+{{- end -}}
+
+{{/* The MLflow server: object names, in-cluster URL (the jobs' RETAIL_MLFLOW__TRACKING_URI), its database Secret (key connection). */}}
+{{- define "retail-platform.mlflowName" -}}
+{{- printf "%s-mlflow" (include "retail-platform.fullname" .) -}}
+{{- end -}}
+{{- define "retail-platform.mlflowUrl" -}}
+{{- printf "http://%s.%s.svc:5000" (include "retail-platform.mlflowName" .) .Release.Namespace -}}
+{{- end -}}
+{{- define "retail-platform.mlflowDatabaseSecret" -}}
+{{- default (printf "%s-db" (include "retail-platform.mlflowName" .)) .Values.mlflow.database.existingSecret -}}
+{{- end -}}
+
+{{/*
+Host headers the MLflow server answers (--allowed-hosts; mlflow 3.17 otherwise answers only
+localhost and private IPs, and refuses a Service name with 403): the Service's names in the
+cluster, localhost for port-forward, and mlflow.allowedHosts. /health is exempt (probes).
+*/}}
+{{- define "retail-platform.mlflowAllowedHosts" -}}
+{{- $svc := include "retail-platform.mlflowName" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- $hosts := list -}}
+{{- range $host := list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) "localhost" "127.0.0.1" -}}
+{{- $hosts = append (append $hosts $host) (printf "%s:*" $host) -}}
+{{- end -}}
+{{- concat $hosts .Values.mlflow.allowedHosts | uniq | join "," -}}
+{{- end -}}
+
 {{/* ServiceAccount names. */}}
 {{- define "retail-platform.sparkServiceAccount" -}}
 {{- printf "%s-spark" (include "retail-platform.fullname" .) -}}

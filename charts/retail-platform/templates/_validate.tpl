@@ -39,6 +39,15 @@
 {{- if and $v.airflow.enabled $v.airflow.postgresql.enabled -}}
 {{- $errors = append $errors "airflow.postgresql.enabled: the Airflow chart's bundled Bitnami PostgreSQL is not supported (its images are gone); set airflow.data.metadataSecretName to a Secret with your database URL" -}}
 {{- end -}}
+{{- if $v.mlflow.enabled -}}
+{{- if and $v.mlflow.database.inCluster $v.mlflow.database.existingSecret -}}
+{{- $errors = append $errors "mlflow.database: give mlflow.database.existingSecret or mlflow.database.inCluster, not both" -}}
+{{- else if and $v.mlflow.database.inCluster (not (and $v.airflow.enabled $v.airflowDatabase.inCluster)) -}}
+{{- $errors = append $errors "mlflow.database.inCluster shares the PostgreSQL of airflowDatabase.inCluster: turn on airflowDatabase.inCluster (with airflow.enabled), or give mlflow.database.existingSecret" -}}
+{{- else if not (or $v.mlflow.database.inCluster $v.mlflow.database.existingSecret) -}}
+{{- $errors = append $errors "mlflow.enabled needs a PostgreSQL: mlflow.database.existingSecret (a Secret with key connection, postgresql://user:password@host:5432/db), or on dev clusters mlflow.database.inCluster" -}}
+{{- end -}}
+{{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\nretail-platform values:\n  - %s" (join "\n  - " $errors)) -}}
 {{- end -}}
