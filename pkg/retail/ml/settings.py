@@ -33,7 +33,8 @@ class ForecastSettings(_Section):
 
 
 class ReplenishmentSettings(_Section):
-    """Service levels per ABC class and the ordering cycle."""
+    """Service levels per ABC class, the ABC cut-offs, the ordering cycle and the rules'
+    stand-ins for data the warehouse lacks (docs/models.md, Replenishment)."""
 
     service_level_a: float = Field(0.98, gt=0.5, lt=1)
     service_level_b: float = Field(0.95, gt=0.5, lt=1)
@@ -41,10 +42,25 @@ class ReplenishmentSettings(_Section):
     # Days between two orders of the same store x product (the order-up-to level covers
     # lead time plus this).
     review_period_days: int = Field(7, ge=1, le=90)
+    # ABC: products sorted by revenue, best first; a product is A while the revenue share
+    # of the products before it is below abc_a_share, B below abc_b_share, C after.
+    abc_a_share: float = Field(0.80, gt=0, lt=1)
+    abc_b_share: float = Field(0.95, gt=0, lt=1)
+    # A promotion is ahead when one is planned in the forecast window or a day of it
+    # expects at least this many times the pair's recent mean daily demand.
+    promo_uplift: float = Field(1.3, gt=1, le=10)
+    # Shelf capacity = this x the most the pair held at the end of a day on record (the
+    # warehouse has no planogram).
+    capacity_headroom: float = Field(1.5, ge=1, le=10)
+    # The lead-time regression is scored on the orders of the last this many weeks.
+    lead_time_holdout_weeks: int = Field(2, ge=1, le=26)
 
     @model_validator(mode="after")
     def _ordered(self) -> ReplenishmentSettings:
         if not self.service_level_a >= self.service_level_b >= self.service_level_c:
             raise ValueError("RETAIL_REPLENISHMENT__SERVICE_LEVEL_A >= ..._B >= ..._C: the "
                              "classes that sell most get the highest service level")
+        if not self.abc_a_share < self.abc_b_share:
+            raise ValueError("RETAIL_REPLENISHMENT__ABC_A_SHARE < ..._ABC_B_SHARE: class B "
+                             "starts where class A's revenue share ends")
         return self
