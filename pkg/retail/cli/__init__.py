@@ -8,6 +8,7 @@ from retail.cli import batch as batch_cmd
 from retail.cli import contracts as contracts_cmd
 from retail.cli import dq as dq_cmd
 from retail.cli import features as features_cmd
+from retail.cli import forecast as forecast_cmd
 from retail.cli import lake as lake_cmd
 from retail.cli import local as local_cmd
 from retail.cli import masterdata as masterdata_cmd
@@ -42,6 +43,7 @@ app.add_typer(batch_cmd.app, name="batch")
 app.add_typer(lake_cmd.app, name="lake")
 app.add_typer(dq_cmd.app, name="dq")
 app.add_typer(features_cmd.app, name="features")
+app.add_typer(forecast_cmd.app, name="forecast")
 app.command("simulate")(simulate_cmd.simulate)
 app.command("peek")(simulate_cmd.peek)
 app.command("query")(query_cmd.query)

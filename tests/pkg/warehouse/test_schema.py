@@ -31,7 +31,8 @@ pytestmark = pytest.mark.clickhouse_server
 START = date(2026, 1, 5)
 DIM_START, DIM_DAYS = date(2026, 1, 1), 14
 SECURITY = next(m for m in discover() if m.name == "security")
-BI_VIEWS = next(m for m in discover() if m.name == "bi_views")
+# Later migrations add bi_* views and their policies too (0015: the model tables).
+ALL_STATEMENTS = [s for m in discover() for s in m.statements()]
 POLICY = re.compile(r"^CREATE ROW POLICY IF NOT EXISTS (\w+) ON (\w+)\s+USING (.+?)\s+"
                     r"AS permissive TO bi_reader$", re.S)
 
@@ -123,6 +124,25 @@ def loaded(module_db, sim) -> ClickHouseWarehouse:
             product_id, metric_value, threshold, details, event_time)
             SELECT generateUUIDv4(), 'sales_spike', 'high', store_id, '', 10, 5, '{{}}',
             now64(3) FROM ({stores})""")
+        wh.command(f"""INSERT INTO fact_replenishment (date_key, run_date, order_by_date,
+            store_id, product_id, on_hand, on_order, forecast_lead_review, safety_stock,
+            reorder_point, order_up_to, order_qty, pack_size, reasons, stock_out_risk,
+            lead_time_days, lead_time_sd_days, service_level, abc_class, model_version)
+            SELECT 20260106, '2026-01-06', '2026-01-07', store_id, 'P000001', 4, 0, 12, 3,
+            9, 15, 12, 6, ['below_reorder_point'], 0.2, 3, 1, 0.95, 'B', 'test'
+            FROM ({stores})""")
+        wh.command("""INSERT INTO model_evaluations (model, model_version, date, date_key,
+            horizon, category, n, actual_sum, forecast_sum, abs_error_sum, wape, bias, mae,
+            coverage_80) VALUES ('demand_forecast', 'test', '2026-01-07', 20260107, 1,
+            'Dairy', 2, 10, 12, 4, 0.4, 0.2, 2, 0.5)""")
+        wh.command("""INSERT INTO model_drift (model, model_version, date, date_key, feature,
+            psi, status, reference_from, reference_to, recent_from, recent_to, bins,
+            reference_rows, recent_rows) VALUES ('demand_forecast', 'test', '2026-01-07',
+            20260107, 'demand', 0.05, 'stable', '2025-11-05', '2025-12-31', '2026-01-01',
+            '2026-01-07', 10, 100, 20)""")
+        wh.command("""INSERT INTO model_feature_importance (model, model_version, trained_at,
+            feature, importance, importance_type, rank) VALUES ('demand_forecast', 'test',
+            now64(3), 'demand_lag_7', 1, 'gain', 1)""")
         wh.insert_arrow("rls_assignments", pa.table({
             "user_name": [a[0] for a in ASSIGNMENTS], "scope": [a[1] for a in ASSIGNMENTS],
             "store_id": [a[2] for a in ASSIGNMENTS], "region": [a[3] for a in ASSIGNMENTS],
@@ -570,8 +590,9 @@ def bi_views(wh) -> list[str]:
 
 
 def test_every_bi_view_in_the_migration_exists_and_returns_rows(loaded):
-    declared = re.findall(r"CREATE OR REPLACE VIEW (\w+)", BI_VIEWS.sql)
-    assert bi_views(loaded) == sorted(declared) and len(declared) >= 12
+    declared = sorted({m.group(1) for s in ALL_STATEMENTS
+                       if (m := re.match(r"CREATE OR REPLACE VIEW (bi_\w+)", s))})
+    assert bi_views(loaded) == declared and len(declared) >= 12
     for view in declared:
         table = loaded.query_arrow(f"SELECT * FROM {view} LIMIT 10")
         assert table.num_rows > 0, view
@@ -609,7 +630,7 @@ def test_every_security_statement_parses_with_clickhouses_parser(loaded):
 def row_policies() -> dict[str, str]:
     """View -> USING condition of its bi_reader policy."""
     out = {}
-    for stmt in SECURITY.statements():
+    for stmt in ALL_STATEMENTS:
         if stmt.startswith("CREATE ROW POLICY") and "TO bi_reader" in stmt:
             m = POLICY.match(stmt)
             assert m, stmt
@@ -624,9 +645,9 @@ def test_every_bi_view_with_a_store_has_a_bi_reader_row_policy(loaded):
                   if "Store Key" in {r[0] for r in loaded.query_rows(f"DESCRIBE TABLE {v}")}}
     assert len(with_store) >= 8
     assert set(policies) == with_store | {"bi_user_access"}
-    unrestricted = set(re.findall(r"CREATE ROW POLICY IF NOT EXISTS unrestricted ON (\w+) "
-                                  r"USING 1 AS permissive TO ALL EXCEPT bi_reader",
-                                  SECURITY.sql))
+    unrestricted = {m.group(1) for s in ALL_STATEMENTS if (m := re.match(
+        r"CREATE ROW POLICY IF NOT EXISTS unrestricted ON (\w+) "
+        r"USING 1 AS permissive TO ALL EXCEPT bi_reader$", s))}
     assert unrestricted == set(policies)
 
 

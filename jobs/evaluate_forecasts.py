@@ -1,0 +1,82 @@
+"""Forecast monitoring job: realised accuracy of the forecasts for a day and the drift of the
+main features (see docs/models.md, "Monitoring").
+
+Image: ``images/evaluate_forecasts`` (``retail-platform/evaluate-forecasts``), run after
+``build_features`` closed the day. Arguments: ``--date YYYY-MM-DD`` (the day forecast, whose
+actual demand is in ``feature_store_daily``); the drift's reference window is
+``--reference-from D1 --reference-to D2`` (the model's training window) or the
+``--reference-days N`` (default 56) before the recent week. Writes ``model_evaluations`` and
+``model_drift`` (a re-run replaces its rows) and a ``job_runs`` row. Environment:
+``RETAIL_WAREHOUSE__*`` and ``RETAIL_ENV``. Exit codes: 0 evaluated (or no forecast for the
+day: nothing to do); 1 the day's actuals are missing or the warehouse failed; 2 bad
+arguments or settings (nothing was done).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+
+from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
+from retail.log import configure_logging, event
+from retail.ml.monitoring import REFERENCE_DAYS, ActualsNotReady, drift_windows, evaluate_day
+from retail.settings import SettingsError, load_settings, parse_day
+
+
+class _Args(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with the flag named
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _day(text: str) -> date:
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def main(argv: list[str]) -> int:
+    parser = _Args(prog="evaluate_forecasts", description=__doc__.splitlines()[0])
+    parser.add_argument("--date", type=_day, required=True)
+    parser.add_argument("--reference-days", type=int, default=REFERENCE_DAYS)
+    parser.add_argument("--reference-from", type=_day)
+    parser.add_argument("--reference-to", type=_day)
+    args = parser.parse_args(argv)
+    try:
+        windows = drift_windows(args.date, reference_days=args.reference_days,
+                                reference_from=args.reference_from,
+                                reference_to=args.reference_to)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        settings = load_settings()
+        warehouse = settings.resolved_warehouse()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    configure_logging(settings.log.level, settings.log.format)
+    log = logging.getLogger("evaluate_forecasts")
+    try:
+        with connect(warehouse) as wh:
+            report = evaluate_day(wh, args.date, windows)
+    except (ActualsNotReady, WarehouseError, WarehouseUnavailable) as exc:
+        event(log, logging.ERROR, "evaluation failed", day=str(args.date),
+              error=str(exc)[:1000])
+        return 1
+    if not report.versions:
+        event(log, logging.WARNING, "no forecast for the day: nothing evaluated",
+              day=str(args.date))
+        return 0
+    significant = [d.feature for d in report.drift if d.status == "significant"]
+    event(log, logging.WARNING if significant else logging.INFO, "evaluated",
+          day=str(args.date), versions=[f"{m}:{v}" for m, v in report.versions],
+          evaluations=report.evaluations_written, drift_rows=report.drift_written,
+          significant_drift=significant)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
