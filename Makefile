@@ -7,6 +7,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RETAIL := $(BIN)/retail
 STAMP := $(VENV)/.installed
+# The local MLflow server's own virtualenv: the full `mlflow` package pins pyarrow<26, the
+# platform's .venv holds pyarrow 26 (the jobs use mlflow-skinny, the client, at this version).
+# The stamp names the version, so changing it reinstalls.
+MLFLOW_VENV := .venv-mlflow
+MLFLOW_VERSION := 3.17.2
+MLFLOW_STAMP := $(MLFLOW_VENV)/.installed-$(MLFLOW_VERSION)
 
 # Demo size: a day of a small chain (about 280k events).
 DEMO_STORES ?= 5
@@ -37,7 +43,15 @@ $(STAMP): pkg/pyproject.toml constraints.txt
 	$(BIN)/python tests/k8s/helm.py
 	@touch $@
 
-install: $(STAMP) ## create .venv and install the pinned dependencies and the package
+$(MLFLOW_STAMP):
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	@# boto3 for artifacts on S3, at the version of constraints.txt
+	$(MLFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check "mlflow==$(MLFLOW_VERSION)" \
+		"$$(grep '^boto3==' constraints.txt)"
+	@touch $@
+
+install: $(STAMP) $(MLFLOW_STAMP) ## create .venv (and .venv-mlflow, the local MLflow server's) with the pinned dependencies
 
 demo: install ## start the local stack, stream a simulated day through Kafka and Spark, backfill the warehouse, query it
 	$(RETAIL) local up
@@ -59,8 +73,9 @@ demo: install ## start the local stack, stream a simulated day through Kafka and
 	@echo "Closed day $(DEMO_DAY): its reconciliation in job_runs (retail query, or SELECT details FROM job_runs WHERE job = 'daily_etl'),"
 	@echo "  its cleaned events in $${RETAIL_LOCAL__HOME:-.retail}/lake/retail-processed-data/, its features in feature_store_daily"
 	@echo "  and $${RETAIL_LOCAL__HOME:-.retail}/lake/retail-features/ (docs/features.md), its checks in dq_results (retail dq status)."
-	@echo "The broker and the warehouse keep running on 127.0.0.1 (stop them with: make down)."
+	@echo "The broker, the warehouse and the MLflow server keep running on 127.0.0.1 (stop them with: make down)."
 	@echo "Warehouse: http://127.0.0.1:8123 (ClickHouse HTTP; user default, no password locally)."
+	@echo "MLflow UI: http://127.0.0.1:$${RETAIL_LOCAL__MLFLOW_PORT:-5000} (experiments, runs, the model registry; retail models list)."
 
 test: install ## run the whole test suite (unit, property and integration against real local services)
 	$(BIN)/python -m pytest
@@ -83,11 +98,11 @@ lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 up: install ## start the local stack
 	$(RETAIL) local up
 
-status: install ## show the local stack: broker topics and offsets, warehouse
+status: install ## show the local stack: broker topics and offsets, warehouse, MLflow
 	$(RETAIL) local status
 
 down: ## stop the local stack
 	@if [ -x $(RETAIL) ]; then $(RETAIL) local down; fi
 
-clean: down ## stop the stack and delete .retail/ and .venv/
-	rm -rf .retail $(VENV)
+clean: down ## stop the stack and delete .retail/, .venv/ and .venv-mlflow/
+	rm -rf .retail $(VENV) $(MLFLOW_VENV)

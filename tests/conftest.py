@@ -229,3 +229,24 @@ def retail_cli(*args: str, code: int = 0) -> str:
         crash = "".join(traceback.format_exception(*result.exc_info))[-6000:]
     assert result.exit_code == code, f"retail {' '.join(args)}:\n{result.output}{crash}"
     return result.output
+
+
+# --- model registry -----------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory) -> Iterator[str]:
+    """A real MLflow server (the local stack's, from .venv-mlflow) on a free port, with a
+    SQLite backend and an artifacts folder of the session's own; yields its URL. Tests keep
+    apart by model names of their own."""
+    from retail.local import mlflow_server as server
+    from retail.local.stack import StackError
+    from retail.settings import Settings
+
+    home = tmp_path_factory.mktemp("mlflow")
+    settings = Settings(local={"home": home, "mlflow_port": free_port()},
+                        lake={"root": str(home / "lake")})
+    try:
+        record, _ = server.up(settings)
+    except StackError as exc:
+        pytest.fail(f"the MLflow server did not start: {exc}", pytrace=False)
+    yield record.url
+    server.down(settings)

@@ -26,9 +26,13 @@ RETAIL = [sys.executable, "-m", "retail.cli"]
 @pytest.fixture
 def stack_env(tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_")}
+    # The MLflow server has tests of its own (test_local_mlflow.py); here the runs would go
+    # to a folder, and `up` starts no server.
     env.update(RETAIL_LOCAL__HOME=str(tmp_path / ".retail"),
                RETAIL_LOCAL__BROKER_PORT=str(free_port()),
-               RETAIL_LOCAL__WAREHOUSE_PORT=str(free_port()), COLUMNS="200")
+               RETAIL_LOCAL__WAREHOUSE_PORT=str(free_port()),
+               RETAIL_LOCAL__MLFLOW_PORT=str(free_port()),
+               RETAIL_MLFLOW__TRACKING_URI=f"file://{tmp_path / 'mlruns'}", COLUMNS="200")
     yield env
     subprocess.run([*RETAIL, "local", "down"], env=env, capture_output=True, timeout=60)
 
@@ -43,6 +47,8 @@ def test_up_status_down_manage_only_the_broker_that_up_started(stack_env, tmp_pa
     assert first.returncode == 0, first.stderr
     assert "retail-dead-letter" in first.stdout
     assert f"{len(discover())} migration(s) applied now" in first.stdout
+    mlruns = stack_env["RETAIL_MLFLOW__TRACKING_URI"]  # no local MLflow server then
+    assert f"mlflow: not started here, RETAIL_MLFLOW__TRACKING_URI is {mlruns}" in first.stdout
     record = json.loads((tmp_path / ".retail" / "broker.json").read_text())
     wh_record = json.loads((tmp_path / ".retail" / "warehouse.json").read_text())
     port = stack_env["RETAIL_LOCAL__WAREHOUSE_PORT"]
@@ -65,6 +71,7 @@ def test_up_status_down_manage_only_the_broker_that_up_started(stack_env, tmp_pa
         assert f" {partitions} " in line
 
     assert f"warehouse: running, pid {wh_record['pid']}" in status.stdout
+    assert f"mlflow: {mlruns} (RETAIL_MLFLOW__TRACKING_URI)" in status.stdout
 
     down = retail(stack_env, "local", "down")
     assert down.returncode == 0 and str(record["pid"]) in down.stdout

@@ -12,6 +12,7 @@ from retail.cli import forecast as forecast_cmd
 from retail.cli import lake as lake_cmd
 from retail.cli import local as local_cmd
 from retail.cli import masterdata as masterdata_cmd
+from retail.cli import models as models_cmd
 from retail.cli import query as query_cmd
 from retail.cli import simulate as simulate_cmd
 from retail.cli import stream as stream_cmd
@@ -44,6 +45,7 @@ app.add_typer(lake_cmd.app, name="lake")
 app.add_typer(dq_cmd.app, name="dq")
 app.add_typer(features_cmd.app, name="features")
 app.add_typer(forecast_cmd.app, name="forecast")
+app.add_typer(models_cmd.app, name="models")
 app.command("simulate")(simulate_cmd.simulate)
 app.command("peek")(simulate_cmd.peek)
 app.command("query")(query_cmd.query)

@@ -1,0 +1,160 @@
+"""The registry client against a real MLflow server (tests/conftest.py's ``mlflow_server``):
+runs, versions in the Spark flavor, the champion rule, promotion by hand."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from mlflow import MlflowClient
+from pyspark.ml import Pipeline
+from pyspark.ml.feature import VectorAssembler
+from pyspark.ml.regression import LinearRegression
+
+from conftest import free_port
+from retail.ml.registry import CHAMPION, Registry, RegistryError, tracking_uri
+from retail.settings import Settings, SettingsError
+
+
+@pytest.fixture
+def registry(mlflow_server) -> Registry:
+    """A registry whose names are the test's own (prefix t<hex>)."""
+    return Registry(mlflow_server, prefix=f"t{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="module")
+def rows(spark):
+    return spark.createDataFrame([(float(x), float(x % 3), 2.0 * x + 1.0 + (x % 3))
+                                  for x in range(10)], ["x", "z", "y"])
+
+
+@pytest.fixture(scope="module")
+def fitted(rows):
+    """A tiny PipelineModel: assembler + linear regression, y = 2x + z + 1 exactly."""
+    pipeline = Pipeline(stages=[VectorAssembler(inputCols=["x", "z"], outputCol="features"),
+                                LinearRegression(labelCol="y", regParam=0.0)])
+    return pipeline.fit(rows)
+
+
+def predictions(model, rows) -> list[float]:
+    return [r.prediction for r in model.transform(rows).orderBy("x").collect()]
+
+
+def test_a_training_logs_params_metrics_baselines_importance_and_a_spark_model_version(
+        registry, fitted, rows, tmp_path):
+    report = tmp_path / "backtest.csv"
+    report.write_text("origin,wape\n2026-01-05,0.21\n")
+    done = registry.log_training(
+        "demand_forecast", {"max_depth": 5, "horizon_days": 7}, {"wape": 0.21, "bias": -0.02},
+        fitted, baselines={"seasonal_naive": {"wape": 0.34}},
+        feature_importance={"lag_7": 0.2, "lag_1": 0.7}, artifacts={"backtest": report},
+        tags={"data_until": "2026-01-31"})
+
+    assert done.name == f"{registry.prefix}.demand_forecast" and done.version == "1"
+    client = MlflowClient(registry.uri)
+    run = client.get_run(done.run_id)
+    assert client.get_experiment(run.info.experiment_id).name == done.name
+    assert run.data.params == {"max_depth": "5", "horizon_days": "7"}
+    assert run.data.metrics == {"wape": 0.21, "bias": -0.02, "baseline.seasonal_naive.wape": 0.34}
+    assert run.data.tags["data_until"] == "2026-01-31" and run.info.status == "FINISHED"
+    files = {a.path for a in client.list_artifacts(done.run_id)}
+    assert {"model", "backtest", "feature_importance.json"} <= files
+    importance = client.download_artifacts(done.run_id, "feature_importance.json", str(tmp_path))
+    assert list(json.loads(open(importance).read())) == ["lag_1", "lag_7"]  # most important first
+    model_files = {a.path for a in client.list_artifacts(done.run_id, "model")}
+    assert {"model/MLmodel", "model/sparkml"} <= model_files
+    mlmodel = client.download_artifacts(done.run_id, "model/MLmodel", str(tmp_path))
+    assert "spark:" in open(mlmodel).read()  # MLflow's Spark flavor
+    assert client.get_model_version(done.name, "1").run_id == done.run_id
+
+
+def test_without_a_model_the_run_is_logged_and_nothing_registered(registry):
+    done = registry.log_training("slow_movers", {"window": 28}, {"precision": 0.8})
+    assert done.version is None
+    assert MlflowClient(registry.uri).get_run(done.run_id).data.metrics == {"precision": 0.8}
+    assert registry.versions("slow_movers") == [] and registry.champion("slow_movers") is None
+
+
+def test_the_champion_rule_first_better_worse_equal_and_the_loaded_champion_predicts(
+        registry, fitted, rows):
+    def train(score: float) -> str:
+        return registry.log_training("demand_forecast", {}, {"wape": score}, fitted).version
+
+    first = registry.decide_promotion("demand_forecast", train(0.30), 0.30, None,
+                                      origins=["2026-01-05", "2026-01-12"])
+    assert first.promoted and first.reason == "no champion yet"
+    assert registry.champion("demand_forecast").version == "1"
+
+    better = registry.decide_promotion("demand_forecast", train(0.25), 0.25, 0.29)
+    assert better.promoted and better.champion_version == "1"
+    assert "0.25 beats the champion's (version 1) 0.29" in better.reason
+
+    worse = registry.decide_promotion("demand_forecast", train(0.27), 0.27, 0.25)
+    equal = registry.decide_promotion("demand_forecast", train(0.25), 0.25, 0.25)
+    for d in (worse, equal):
+        assert not d.promoted and d.champion_version == "2" and "does not beat" in d.reason
+    assert registry.champion("demand_forecast").version == "2"
+
+    versions = {v.version: v for v in registry.versions("demand_forecast")}
+    assert [v for v in versions] == ["4", "3", "2", "1"]
+    assert versions["2"].aliases == (CHAMPION,)
+    tags = versions["3"].tags
+    assert tags["promotion.decision"] == "rejected" and tags["promotion.champion_version"] == "2"
+    assert float(tags["promotion.candidate_wape"]) == 0.27
+    assert float(tags["promotion.champion_wape"]) == 0.25
+    assert versions["1"].tags["promotion.origins"] == "2026-01-05,2026-01-12"
+    # both figures on the candidate's run too
+    assert versions["3"].metrics["promotion.candidate_wape"] == 0.27
+    assert versions["3"].metrics["promotion.champion_wape"] == 0.25
+    run = MlflowClient(registry.uri).get_run(versions["3"].run_id)
+    assert run.data.tags["promotion.decision"] == "rejected"
+
+    loaded = registry.load_champion("demand_forecast")
+    assert predictions(loaded, rows) == pytest.approx(predictions(fitted, rows))
+
+
+def test_a_champion_without_its_score_on_the_same_origins_is_refused(registry, fitted):
+    v1 = registry.log_training("demand_forecast", {}, {"wape": 0.3}, fitted).version
+    registry.decide_promotion("demand_forecast", v1, 0.3, None)
+    v2 = registry.log_training("demand_forecast", {}, {"wape": 0.2}, fitted).version
+    with pytest.raises(RegistryError, match="has a champion .version 1.: score it"):
+        registry.decide_promotion("demand_forecast", v2, 0.2, None)
+    assert registry.champion("demand_forecast").version == "1"
+
+
+def test_promote_by_hand_moves_the_alias_and_records_who_and_why(registry, fitted):
+    for _ in range(2):
+        registry.log_training("anomalies", {}, {"wape": 0.5}, fitted)
+    assert registry.promote("anomalies", 1, "first model", by="alice") is None
+    assert registry.promote("anomalies", 2, "rollback test", by="bob") == "1"
+    champ = registry.champion("anomalies")
+    assert champ.version == "2" and champ.is_champion
+    assert {k: champ.tags[f"promotion.{k}"] for k in ("decision", "by", "reason",
+                                                      "champion_version")} == \
+        {"decision": "manual", "by": "bob", "reason": "rollback test", "champion_version": "1"}
+    with pytest.raises(RegistryError, match=f"MLflow at {registry.uri}:.*not found"):
+        registry.promote("anomalies", 9, "no such version")
+
+
+def test_no_champion_to_load_says_what_to_do(registry):
+    with pytest.raises(RegistryError, match="has no champion .* train it first"):
+        registry.load_champion("demand_forecast")
+
+
+def test_an_unreachable_server_is_named_at_once():
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(RegistryError, match=f"MLflow server at {uri} does not answer.*"
+                                            "retail local up"):
+        Registry(uri)
+    assert time.monotonic() - started < 5  # not the client's minutes of retries
+
+
+def test_the_tracking_uri_defaults_to_the_local_server_and_is_required_elsewhere():
+    assert tracking_uri(Settings(local={"mlflow_port": 5123})) == "http://127.0.0.1:5123"
+    assert tracking_uri(Settings(mlflow={"tracking_uri": "http://mlflow:5000"})) == \
+        "http://mlflow:5000"
+    with pytest.raises(SettingsError, match="RETAIL_MLFLOW__TRACKING_URI is required"):
+        tracking_uri(Settings(env="prod"))
