@@ -95,7 +95,7 @@ def show(name: Annotated[str, typer.Argument(
                                  "(see `retail models list`)", param_hint="NAME")
     table = Table(title=f"{registry.name(name)} at {registry.uri}")
     for col in ("version", "created (UTC)", "aliases", "metrics", "decision", "candidate",
-                "champion then", "reason"):
+                "champion then", "reason", "by hand"):
         table.add_column(col)
     for v in versions:
         metric = _metric(v)
@@ -105,15 +105,23 @@ def show(name: Annotated[str, typer.Argument(
             v.version, _day(v.created_ms), ", ".join(v.aliases) or "-",
             "\n".join(f"{k} {_figure(x)}" for k, x in sorted(v.metrics.items())
                       if not k.startswith("promotion.")) or "-",
-            tags.get("promotion.decision", "undecided")
-            + (f" by {tags['promotion.by']}" if "promotion.by" in tags else ""),
+            tags.get("promotion.decision", "undecided"),
             f"{metric} {_figure(float(tags[f'promotion.candidate_{metric}']))}"
             if tags.get(f"promotion.candidate_{metric}") else "-",
             f"v{tags['promotion.champion_version']}"
             + (f" {metric} {_figure(float(then))}" if then else "")
             if tags.get("promotion.champion_version") else "-",
-            tags.get("promotion.reason", "-"))
+            tags.get("promotion.reason", "-"), _by_hand(tags))
     print_table(table)
+
+
+def _by_hand(tags) -> str:
+    """The last promotion by hand of a version: who, when, why, the champion before."""
+    if "manual.by" not in tags:
+        return "-"
+    was = tags.get("manual.previous_champion")
+    return (f"{tags['manual.by']} at {tags.get('manual.at', '?')}: {tags.get('manual.reason')}"
+            + (f" (champion was v{was})" if was else ""))
 
 
 @app.command()

@@ -28,7 +28,8 @@ from retail.settings import Settings, SettingsError
 
 CHAMPION = "champion"
 MODEL_ARTIFACT = "model"  # the run's folder holding the MLflow model (Spark flavor)
-TAG = "promotion."  # prefix of the decision's tags on versions and runs
+TAG = "promotion."  # prefix of the rule's decision's tags on versions and runs
+MANUAL = "manual."  # prefix of a promotion by hand's tags on the version
 
 
 class RegistryError(RuntimeError):
@@ -248,17 +249,17 @@ class Registry:
                 by: str | None = None) -> str | None:
         """Move the ``champion`` alias to ``version`` by hand; return the previous champion.
 
-        Who (``by``, default the OS user) and why are recorded on the version's tags.
+        Who (``by``, default the OS user), why and the previous champion are recorded on the
+        version's ``manual.*`` tags, beside (not over) the rule's ``promotion.*`` decision.
         """
         name, version = self.name(model), str(version)
         self._call(lambda: self.client.get_model_version(name, version))  # it must exist
         previous = self.champion(model)
         self.client.set_registered_model_alias(name, CHAMPION, version)
-        for key, value in {"decision": "manual", "reason": reason,
-                           "by": by or getpass.getuser(),
-                           "champion_version": previous.version if previous else "",
-                           "decided_at": time.strftime("%FT%TZ", time.gmtime())}.items():
-            self.client.set_model_version_tag(name, version, TAG + key, value)
+        for key, value in {"by": by or getpass.getuser(), "reason": reason,
+                           "previous_champion": previous.version if previous else "",
+                           "at": time.strftime("%FT%TZ", time.gmtime())}.items():
+            self.client.set_model_version_tag(name, version, MANUAL + key, value)
         return previous.version if previous else None
 
     # --- reading ----------------------------------------------------------------------------

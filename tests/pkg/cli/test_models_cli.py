@@ -65,8 +65,9 @@ def test_promote_moves_the_champion_and_show_says_who(env):
     assert "version 2 is the champion now (was version 1)" in out
     assert env.champion("demand_forecast").version == "2"
     show = retail_cli("models", "show", "demand_forecast")
-    assert row(show, "2")[2] == "champion" and "manual by " in show
-    assert "rollback drill" in show
+    v2 = row(show, "2")
+    assert v2[2] == "champion" and v2[4] == "rejected"  # the rule's decision stays
+    assert ": rollback drill (champion was v1)" in v2[8]
     retail_cli("models", "promote", "demand_forecast", "1", "--reason", "back")
 
 

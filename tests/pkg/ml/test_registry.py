@@ -131,9 +131,9 @@ def test_promote_by_hand_moves_the_alias_and_records_who_and_why(registry, fitte
     assert registry.promote("anomalies", 2, "rollback test", by="bob") == "1"
     champ = registry.champion("anomalies")
     assert champ.version == "2" and champ.is_champion
-    assert {k: champ.tags[f"promotion.{k}"] for k in ("decision", "by", "reason",
-                                                      "champion_version")} == \
-        {"decision": "manual", "by": "bob", "reason": "rollback test", "champion_version": "1"}
+    assert {k: champ.tags[f"manual.{k}"] for k in ("by", "reason", "previous_champion")} == \
+        {"by": "bob", "reason": "rollback test", "previous_champion": "1"}
+    assert "promotion.decision" not in champ.tags  # the rule's decision is not made up
     with pytest.raises(RegistryError, match=f"MLflow at {registry.uri}:.*not found"):
         registry.promote("anomalies", 9, "no such version")
 
