@@ -96,6 +96,8 @@ class Registry:
     def __init__(self, uri: str, prefix: str = "retail", client: MlflowClient | None = None,
                  timeout_s: float = 60.0):
         self.uri, self.prefix = uri, prefix
+        # The client reads its HTTP timeout from the environment only (RETAIL_MLFLOW__REQUEST_
+        # TIMEOUT_S); an MLFLOW_HTTP_REQUEST_TIMEOUT already set wins.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(timeout_s)))
         if client is None and uri.startswith(("http://", "https://")):
             self._check_reachable(min(timeout_s, 10.0))
@@ -224,7 +226,7 @@ class Registry:
                              None if champion_score is None else float(champion_score),
                              promoted, reason)
         if promoted:
-            self.client.set_registered_model_alias(name, CHAMPION, version)
+            self._call(lambda: self.client.set_registered_model_alias(name, CHAMPION, version))
         self._record(decision, origins)
         return decision
 

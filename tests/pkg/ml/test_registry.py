@@ -138,9 +138,11 @@ def test_promote_by_hand_moves_the_alias_and_records_who_and_why(registry, fitte
         registry.promote("anomalies", 9, "no such version")
 
 
-def test_no_champion_to_load_says_what_to_do(registry):
+def test_no_champion_to_load_or_no_version_to_promote_says_so(registry):
     with pytest.raises(RegistryError, match="has no champion .* train it first"):
         registry.load_champion("demand_forecast")
+    with pytest.raises(RegistryError, match=f"MLflow at {registry.uri}: .*not found"):
+        registry.decide_promotion("demand_forecast", 5, 0.1, None)
 
 
 def test_an_unreachable_server_is_named_at_once():
