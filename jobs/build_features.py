@@ -18,20 +18,16 @@ from retail.batch.runner import day_arguments
 from retail.features.build import run_days
 from retail.features.sources import DayNotReady, check_ready
 from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
-from retail.log import configure_logging, event
-from retail.settings import SettingsError, load_settings
+from retail.jobstart import start_job
+from retail.log import event
 
 
 def main(argv: list[str]) -> int:
     days = day_arguments(argv, "build_features", __doc__.splitlines()[0])
-    try:
-        settings = load_settings()
-        warehouse = settings.resolved_warehouse()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
+    start = start_job("build_features")
+    if start is None:
         return 2
-    configure_logging(settings.log.level, settings.log.format)
-    log = logging.getLogger("build_features")
+    settings, warehouse, log = start.settings, start.warehouse, start.log
     try:
         wh = connect(warehouse)
         check_ready(wh, days)  # before Spark starts

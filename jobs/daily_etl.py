@@ -17,20 +17,16 @@ import sys
 from retail.batch.runner import DayUnbalanced, day_arguments, run_days
 from retail.batch.sources import LakeDayMissing
 from retail.io.warehouse import WarehouseError, connect
-from retail.log import configure_logging, event
-from retail.settings import SettingsError, load_settings
+from retail.jobstart import start_job
+from retail.log import event
 
 
 def main(argv: list[str]) -> int:
     days = day_arguments(argv, "daily_etl", __doc__.splitlines()[0])
-    try:
-        settings = load_settings()
-        warehouse = settings.resolved_warehouse()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
+    start = start_job("daily_etl")
+    if start is None:
         return 2
-    configure_logging(settings.log.level, settings.log.format)
-    log = logging.getLogger("daily_etl")
+    settings, warehouse, log = start.settings, start.warehouse, start.log
     from retail.streaming.job import spark_session  # Spark only once the arguments are good
 
     spark = spark_session(settings, "retail-daily-etl")

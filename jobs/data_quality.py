@@ -21,8 +21,9 @@ from datetime import UTC, date, datetime
 from retail.dq.checks import select_checks
 from retail.dq.runner import execute, window_for
 from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
-from retail.log import configure_logging, event
-from retail.settings import SettingsError, load_settings, parse_day
+from retail.jobstart import start_job
+from retail.log import event
+from retail.settings import parse_day
 
 
 def _day(text: str) -> date:
@@ -57,14 +58,14 @@ def main(argv: list[str]) -> int:
     if isinstance(args, int):
         return args
     try:
-        settings = load_settings()
-        warehouse = settings.resolved_warehouse()
         checks = select_checks(args.check)
-    except (SettingsError, ValueError) as exc:
+    except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
-    configure_logging(settings.log.level, settings.log.format)
-    log = logging.getLogger("data_quality")
+    start = start_job("data_quality")
+    if start is None:
+        return 2
+    settings, warehouse, log = start.settings, start.warehouse, start.log
     try:
         with connect(warehouse) as wh:
             run, alerts = execute(wh, window_for(settings.dq, args.date, args.as_of), checks,

@@ -20,9 +20,10 @@ import sys
 from datetime import date
 
 from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
-from retail.log import configure_logging, event
+from retail.jobstart import start_job
+from retail.log import event
 from retail.ml.monitoring import REFERENCE_DAYS, ActualsNotReady, drift_windows, evaluate_day
-from retail.settings import SettingsError, load_settings, parse_day
+from retail.settings import parse_day
 
 
 class _Args(argparse.ArgumentParser):
@@ -51,14 +52,10 @@ def main(argv: list[str]) -> int:
                                 reference_to=args.reference_to)
     except ValueError as exc:
         parser.error(str(exc))
-    try:
-        settings = load_settings()
-        warehouse = settings.resolved_warehouse()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
+    start = start_job("evaluate_forecasts")
+    if start is None:
         return 2
-    configure_logging(settings.log.level, settings.log.format)
-    log = logging.getLogger("evaluate_forecasts")
+    settings, warehouse, log = start.settings, start.warehouse, start.log
     try:
         with connect(warehouse) as wh:
             report = evaluate_day(wh, args.date, windows)

@@ -16,8 +16,8 @@ import logging
 import sys
 
 from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
-from retail.log import configure_logging, event
-from retail.settings import SettingsError, load_settings
+from retail.jobstart import start_job
+from retail.log import event
 from retail.warehouse.migrate import MigrationError, Migrator
 
 
@@ -26,14 +26,10 @@ def main(argv: list[str]) -> int:
         print(f"warehouse_migrate takes no arguments (got {' '.join(argv)}); configure it "
               "with RETAIL_WAREHOUSE__* variables", file=sys.stderr)
         return 2
-    try:
-        settings = load_settings()
-        warehouse = settings.resolved_warehouse()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
+    start = start_job("warehouse_migrate")
+    if start is None:
         return 2
-    configure_logging(settings.log.level, settings.log.format)
-    log = logging.getLogger("warehouse_migrate")
+    settings, warehouse, log = start.settings, start.warehouse, start.log
     try:
         migrator = Migrator(connect(warehouse, database=""), warehouse.database,
                             lambda db: connect(warehouse, db))
