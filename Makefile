@@ -43,12 +43,12 @@ $(STAMP): pkg/pyproject.toml constraints.txt
 	$(BIN)/python tests/k8s/helm.py
 	@touch $@
 
-$(MLFLOW_STAMP):
+$(MLFLOW_STAMP): images/mlflow/constraints.txt
 	$(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	@# boto3 for artifacts on S3, at the version of constraints.txt
-	$(MLFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check "mlflow==$(MLFLOW_VERSION)" \
-		"$$(grep '^boto3==' constraints.txt)"
+	@# The server image's lock: locally the versions of the cluster's server (boto3 for a lake on S3).
+	$(MLFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		-c images/mlflow/constraints.txt "mlflow==$(MLFLOW_VERSION)" boto3
 	@touch $@
 
 install: $(STAMP) $(MLFLOW_STAMP) ## create .venv (and .venv-mlflow, the local MLflow server's) with the pinned dependencies
