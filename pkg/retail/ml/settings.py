@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, model_validator
 
 
@@ -38,6 +40,20 @@ class ForecastSettings(_Section):
     horizon_days: int = Field(7, ge=1, le=28)
     # Weekly origins of the rolling-origin backtest (the last one is the newest week).
     backtest_origins: int = Field(4, ge=4, le=52)
+    # "stacked": one model, the horizon a feature; "per_horizon": one model per horizon.
+    strategy: Literal["stacked", "per_horizon"] = "stacked"
+    # The tuning grid (every combination is scored on the same rolling origins; the lowest
+    # mean WAPE wins). RETAIL_FORECAST__MAX_DEPTH='[4, 6]' and so on.
+    max_depth: tuple[int, ...] = Field((6,), min_length=1)
+    max_iter: tuple[int, ...] = Field((60,), min_length=1)
+    step_size: tuple[float, ...] = Field((0.1,), min_length=1)
+    subsampling_rate: tuple[float, ...] = Field((0.8,), min_length=1)
+    # Share of the training rows each fit samples (1: all; a big chain trains on fewer).
+    train_fraction: float = Field(1.0, gt=0, le=1)
+    # Series the statistical baseline (statsforecast AutoETS) fits in the backtest.
+    ets_series: int = Field(50, ge=0)
+    # Days of history the training reads before its cut-off.
+    history_days: int = Field(400, ge=35)
 
 
 class ReplenishmentSettings(_Section):
