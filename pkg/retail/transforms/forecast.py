@@ -93,16 +93,13 @@ def scoring_rows(store: DataFrame, targets: DataFrame, *, day: date, horizons: r
 
 
 def forecast_inputs(rows: DataFrame) -> DataFrame:
-    """Adds what the model reads besides the stored columns: ``scale`` (the pair's level on
-    the target's weekday: the mean demand of that weekday over the 4 weeks before the
-    target, else its 28-day mean; at least 0.5), demand history relative to it (``rel_*``),
-    the planned price against today's (``target_price_change``), and booleans as doubles.
+    """Adds what the model reads besides the stored columns: ``scale`` (the pair's level:
+    its 28-day mean demand, at least 0.5), demand history relative to it (``rel_*``), the
+    planned price against today's (``target_price_change``), and booleans as doubles.
 
     The model forecasts demand / scale, so one model serves series whose levels differ a
-    hundredfold, and learns what moves a day off its weekday's level (promotions, holidays,
-    events, trend)."""
-    level = F.coalesce(F.col("same_weekday_mean_4"), F.col("demand_mean_28"), F.lit(0.0))
-    scale = F.greatest(level, F.lit(0.5))
+    hundredfold."""
+    scale = F.greatest(F.coalesce(F.col("demand_mean_28"), F.lit(0.0)), F.lit(0.5))
     out = rows.withColumn("scale", scale)
     relative = ["demand", "demand_lag_1", "demand_lag_7", "demand_lag_14", "demand_lag_28",
                 "demand_mean_7", "demand_mean_14", "demand_mean_30", "demand_mean_90",

@@ -19,8 +19,11 @@ STRINGS = ("season", "local_event_kind", "store_type", "region", "category", "su
            "brand")
 # Not inputs: today's raw level columns are in the inputs relative to the scale (rel_*);
 # the label's parts of D (units_sold, lost_units) are kept, they are history.
+# The week of the year and the month act as a time index on less than a year of history
+# (the test weeks' values never occur in training); the season and the weekday stay.
 _NOT_INPUTS = {"date", "date_key", "target_date", "label", "store_key", "product_key",
-               "store_id", "product_id"}
+               "store_id", "product_id", "week_of_year", "month", "target_week_of_year",
+               "target_month"}
 EXTRA = ("horizon", "scale", "demand_mean_28", "same_weekday_last", "same_weekday_mean_4",
          "target_price_change")
 RELATIVE = ("demand", "demand_lag_1", "demand_lag_7", "demand_lag_14", "demand_lag_28",
