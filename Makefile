@@ -88,6 +88,7 @@ bench: install ## measure spine and warehouse against baselines in the same run 
 	$(BIN)/python tests/bench/bench_dedup.py --write docs/benchmarks.md
 	$(BIN)/python tests/bench/bench_parse_guard.py --write docs/benchmarks.md
 	$(BIN)/python tests/bench/bench_batch.py --write docs/benchmarks.md
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/bench/forecast_training_check.py
 
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
