@@ -41,6 +41,12 @@ FROM (
         argMax(unit_cost, (event_time, inventory_id)) AS unit_cost
     FROM fact_inventory
     WHERE record_type = 'movement' AND date_key <= {d:UInt32}
+      -- the last movement is on the pair's last day with movements: read only that day
+      -- through the primary key, not the pair's whole history
+      AND (store_key, product_key, date_key) IN (
+          SELECT store_key, product_key, max(date_key) FROM fact_inventory
+          WHERE record_type = 'movement' AND date_key <= {d:UInt32}
+          GROUP BY store_key, product_key)
     GROUP BY store_id, product_id
 ) AS h
 LEFT JOIN (
