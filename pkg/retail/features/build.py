@@ -66,7 +66,10 @@ def feature_rows(spark: SparkSession, wh: Warehouse, day: date) -> pa.Table:
         DayNotReady: the day has no end-of-day snapshot (not closed by the daily ETL).
     """
     frame = select_columns(build_features(read_inputs(spark, wh, day), day=day))
-    rows = frame.orderBy("store_key", "product_key").toArrow()
+    try:
+        rows = frame.orderBy("store_key", "product_key").toArrow()
+    finally:
+        spark.catalog.clearCache()  # the day's demand, which build_features cached
     if rows.num_rows == 0:
         raise DayNotReady(f"{day} has no end-of-day snapshot in {wh.database}.fact_inventory: "
                           "close it first (`retail batch daily-etl --date D`)")

@@ -262,7 +262,9 @@ def build_features(inputs: FeatureInputs, *, day: date) -> DataFrame:
     record), keys first; the caller selects the store's columns from the definitions."""
     i = inputs
     pairs = i.snapshot.select(*KEY, "store_id", "product_id")
-    daily = daily_demand(i.sales, i.lost, day=day)
+    # read by the demand, stock and trend features: computed once, not three times (the
+    # caller clears the cache once the day's rows are collected)
+    daily = daily_demand(i.sales, i.lost, day=day).cache()
     starts = history_start(i.history, day=day)
     store_trend, category_trend = trend_features(daily, i.products, starts, day=day)
     products = i.products.drop("list_price")
