@@ -217,6 +217,20 @@ def cli_env(migrated, fresh_database, tmp_path, monkeypatch) -> Path:
     return lake
 
 
+def stop_merges(wh, *, keep: tuple[str, ...] = ()) -> list[str]:
+    """Stop background merges (TTL ones too) on every MergeTree table of ``wh``'s database
+    but ``keep``, so a table's count() moves only when something is written (a merge folds
+    an aggregate's or a replacing table's rows and lowers it). Returns the tables."""
+    tables = [r[0] for r in wh.query_rows(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() "
+        "AND engine LIKE '%MergeTree' ORDER BY name")]
+    for name in tables:  # names from system.tables
+        if name not in keep:
+            wh.command(f"SYSTEM STOP MERGES `{name}`")
+            wh.command(f"SYSTEM STOP TTL MERGES `{name}`")
+    return tables
+
+
 def retail_cli(*args: str, code: int = 0) -> str:
     """Run ``retail <args>`` in this process; assert its exit code; return its output."""
     from typer.testing import CliRunner

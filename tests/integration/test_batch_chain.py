@@ -45,6 +45,7 @@ from retail.warehouse.load import load_dimensions
 from retail.warehouse.migrate import Migrator
 from tests.conftest import Broker
 from tests.conftest import retail_cli as retail
+from tests.conftest import stop_merges
 from tests.integration.feature_changes import (change_everything_after, lose_a_sale,
                                                reprice_before_the_window, stored,
                                                written_rows)
@@ -169,15 +170,8 @@ def stored_ids(wh, table: str) -> list[str]:
 def row_counts(wh) -> dict[str, int]:
     """Rows stored in every table of the database but the run log, merges stopped so a
     count moves only when something is written."""
-    tables = [r[0] for r in wh.query_rows(
-        "SELECT name FROM system.tables WHERE database = currentDatabase() "
-        "AND engine LIKE '%MergeTree' AND name != 'job_runs' ORDER BY name")]
-    out = {}
-    for name in tables:  # names from system.tables
-        wh.command(f"SYSTEM STOP MERGES {name}")
-        wh.command(f"SYSTEM STOP TTL MERGES {name}")  # the real-time tables' TTLs
-        out[name] = wh.query_rows(f"SELECT count() FROM {name}")[0][0]
-    return out
+    return {name: wh.query_rows(f"SELECT count() FROM `{name}`")[0][0]
+            for name in stop_merges(wh) if name != "job_runs"}  # names from system.tables
 
 
 def test_the_stream_keeps_the_sales_sent_after_the_watermark_out_as_late(chain):
