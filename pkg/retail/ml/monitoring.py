@@ -17,6 +17,7 @@ ReplacingMergeTrees on that key plus horizon/category or feature, so a re-run re
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -279,7 +280,7 @@ def evaluate_day(wh: Warehouse, day: date, windows: DriftWindows,
         ActualsNotReady: the actual demand of ``day`` is not in the feature store.
     """
     started = datetime.now(UTC)
-    run_id = f"{day}:{started:%Y%m%dT%H%M%S}"
+    run_id = f"{day}:{started:%Y%m%dT%H%M%S}:{uuid.uuid4().hex[:8]}"  # two runs a second apart
     details: dict = {"day": str(day), "reference": [str(windows.reference_from),
                                                     str(windows.reference_to)]}
     record_run(wh, JOB, run_id, "running", started_at=started, details=details)
