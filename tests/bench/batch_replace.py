@@ -13,8 +13,8 @@ checking the day as the ETL does:
    all time), so it is emptied and rebuilt from the whole of ``fact_inventory``;
 3. insert the day's facts again, from the processed zone the ETL wrote, through the
    warehouse client as the job would: the views refill the aggregates. A fresh
-   deduplication token each time: the ETL's own token (or, without one, the block's hash)
-   is still in the tables' deduplication window and would silently drop the re-insert;
+   deduplication token each time: the ETL's own token is still in the tables' deduplication
+   window and would silently drop the re-insert;
 4. write the day's end-of-day snapshot again.
 
 :func:`day_totals` reads every table's totals for D (aggregates merged, not raw rows), so the
