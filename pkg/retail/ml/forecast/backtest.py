@@ -42,6 +42,25 @@ def candidates(settings: ForecastSettings) -> list[dict]:
                                       settings.step_size, settings.subsampling_rate)]
 
 
+def gbt_params(values: dict) -> dict:
+    """The GBT parameters of ``values`` (a tuning row or a run's logged parameters, whose
+    values may be strings), typed as :func:`candidates` types them."""
+    try:
+        return {"maxDepth": int(values["maxDepth"]), "maxIter": int(values["maxIter"]),
+                "stepSize": float(values["stepSize"]),
+                "subsamplingRate": float(values["subsamplingRate"])}
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"not the forecast's GBT parameters ({exc}): {values}") from None
+
+
+def mean_wape(scored: pd.DataFrame) -> float:
+    """The mean over the origins of each origin's WAPE (the tuning's and the promotion's
+    score)."""
+    wapes = [(g["forecast"] - g["actual"]).abs().sum() / g["actual"].sum()
+             for _, g in scored.groupby("origin")]
+    return float(sum(wapes) / len(wapes))
+
+
 def run(rows: DataFrame, at: list[date], params: dict, settings: ForecastSettings,
         on_step: Callable[[str], None] = lambda _: None) -> pd.DataFrame:
     """The scored rows (:data:`SCORED`) of every origin in ``at`` for one candidate."""

@@ -40,6 +40,14 @@ class TrainingResult:
     feature_importance: list[dict]  # feature, importance; highest first
     backtest: pa.Table = field(repr=False)  # every scored row, every model's forecast
     seconds: float = 0.0
+    # the mean WAPE over the origins of the chosen parameters (the promotion's score), and of
+    # the champion's parameters refitted on the same origins (None: no champion given)
+    score: float = 0.0
+    champion_score: float | None = None
+
+    @property
+    def origins(self) -> list[str]:
+        return [f["origin"] for f in self.folds]
 
 
 def training_rows(spark: SparkSession, wh: Warehouse, first: date, last: date,
@@ -52,14 +60,17 @@ def training_rows(spark: SparkSession, wh: Warehouse, first: date, last: date,
 
 
 def train(spark: SparkSession, wh: Warehouse, settings: ForecastSettings, as_of: date, *,
-          oracle: pa.Table | None = None, on_step: Callable[[str], None] = lambda _: None
-          ) -> TrainingResult:
+          oracle: pa.Table | None = None, champion_params: dict | None = None,
+          on_step: Callable[[str], None] = lambda _: None) -> TrainingResult:
     """Tune on the rolling origins, report the backtest, fit the final model.
 
     Args:
         as_of: the training cut-off: no target day after it is read.
         oracle: the simulator's expected demand (``Simulator.expected_demand()``), for the
             error no model can beat; None on a real chain.
+        champion_params: the current champion's GBT parameters: refitted and scored on the
+            same origins as the candidates (reused when one of them), so the promotion
+            compares like with like (:attr:`TrainingResult.champion_score`).
         on_step: called with a line of progress per fit.
 
     Raises:
@@ -78,12 +89,17 @@ def train(spark: SparkSession, wh: Warehouse, settings: ForecastSettings, as_of:
     tuning, best = [], None
     for params in backtest.candidates(settings):
         scored = backtest.run(rows, at, params, settings, on_step)
-        wapes = [(g["forecast"] - g["actual"]).abs().sum() / g["actual"].sum()
-                 for _, g in scored.groupby("origin")]
-        tuning.append({**params, "mean_wape": float(sum(wapes) / len(wapes))})
+        tuning.append({**params, "mean_wape": backtest.mean_wape(scored)})
         if best is None or tuning[-1]["mean_wape"] < best[0]:
             best = (tuning[-1]["mean_wape"], params, scored)
-    _, params, scored = best
+    score, params, scored = best
+    champion_score = None
+    if champion_params is not None:
+        champion_params = backtest.gbt_params(champion_params)
+        same = [t["mean_wape"] for t in tuning
+                if backtest.gbt_params(t) == champion_params]
+        champion_score = same[0] if same else backtest.mean_wape(
+            backtest.run(rows, at, champion_params, settings, on_step))
     history = store.select("store_id", "product_id", "category", "date",
                            "demand").toPandas()
     ets = (backtest.ets_forecasts(history, at, h, settings.ets_series)
@@ -102,7 +118,7 @@ def train(spark: SparkSession, wh: Warehouse, settings: ForecastSettings, as_of:
         ratios=ratios, quantiles=pa.Table.from_pandas(quantiles, preserve_index=False),
         coverage=covered, feature_importance=final.feature_importance(),
         backtest=pa.Table.from_pandas(frame, preserve_index=False),
-        seconds=time.monotonic() - started)
+        seconds=time.monotonic() - started, score=score, champion_score=champion_score)
 
 
 def predict(model: gbt.ForecastModel, features: DataFrame, quantiles: pa.Table) -> DataFrame:

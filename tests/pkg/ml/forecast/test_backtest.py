@@ -134,3 +134,19 @@ def test_scoring_rows_are_the_training_rows_without_a_label(spark):
     want = training.filter(F.col("date") == day).select(*columns)
     assert sorted(map(tuple, scoring.select(*columns).collect())) == sorted(
         map(tuple, want.collect()))
+
+
+def test_gbt_params_types_logged_strings_and_names_what_is_missing():
+    logged = {"maxDepth": "6", "maxIter": "60", "stepSize": "0.1", "subsamplingRate": "0.8",
+              "strategy": "stacked", "mean_wape": 0.3}
+    assert backtest.gbt_params(logged) == {"maxDepth": 6, "maxIter": 60, "stepSize": 0.1,
+                                           "subsamplingRate": 0.8}
+    with pytest.raises(ValueError, match="maxIter"):
+        backtest.gbt_params({"maxDepth": 6, "stepSize": 0.1, "subsamplingRate": 0.8})
+
+
+def test_mean_wape_averages_each_origins_wape():
+    scored = pd.DataFrame({"origin": ["a", "a", "b"], "actual": [10.0, 10.0, 4.0],
+                           "forecast": [12.0, 10.0, 5.0]})
+    # origin a: 2 / 20 = 0.1; origin b: 1 / 4 = 0.25 (not the pooled 3 / 24)
+    assert backtest.mean_wape(scored) == pytest.approx(0.175)
