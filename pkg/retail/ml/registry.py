@@ -78,6 +78,7 @@ class VersionInfo:
     created_ms: int
     tags: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)  # its run's parameters
 
     @property
     def is_champion(self) -> bool:
@@ -296,26 +297,39 @@ class Registry:
 
     def load_champion(self, model: str) -> Any:
         """The champion's Spark model (a ``PipelineModel``), loaded in the active session."""
-        import mlflow.artifacts
-        import mlflow.spark
-
         current = self.champion(model)
         if current is None:
             raise RegistryError(f"{self.name(model)} has no champion at {self.uri}: train it "
                                 "first (or `retail models promote NAME VERSION`)")
-        with tempfile.TemporaryDirectory(prefix="retail-champion-") as tmp:
+        return self.load_model(current)
+
+    def load_model(self, info: VersionInfo) -> Any:
+        """The Spark model of one version, loaded in the active session."""
+        import mlflow.artifacts
+        import mlflow.spark
+
+        with tempfile.TemporaryDirectory(prefix="retail-model-") as tmp:
             # The version's own artifact URI: a models:/ URI would be resolved against the
             # process's default registry, not this one.
-            source = self.client.get_model_version_download_uri(current.name, current.version)
+            source = self.client.get_model_version_download_uri(info.name, info.version)
             local = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp,
                                                         tracking_uri=self.uri)
             return mlflow.spark.load_model(local)
 
+    def download(self, info: VersionInfo, path: str, dst: str | Path) -> Path:
+        """A file or folder ``path`` of the version's run (``log_training``'s artifacts),
+        copied under ``dst``."""
+        if not info.run_id:
+            raise RegistryError(f"{info.name} version {info.version} has no run")
+        return Path(self._call(lambda: self.client.download_artifacts(
+            info.run_id, path, str(dst))))
+
     def _info(self, mv: Any, aliases: tuple[str, ...] | None = None) -> VersionInfo:
-        metrics = self.client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+        data = self.client.get_run(mv.run_id).data if mv.run_id else None
         aliases = tuple(mv.aliases or ()) if aliases is None else aliases
         return VersionInfo(mv.name, str(mv.version), mv.run_id, aliases,
-                           int(mv.creation_timestamp or 0), dict(mv.tags or {}), dict(metrics))
+                           int(mv.creation_timestamp or 0), dict(mv.tags or {}),
+                           dict(data.metrics) if data else {}, dict(data.params) if data else {})
 
     def _call(self, fn):
         try:

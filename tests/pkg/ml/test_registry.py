@@ -160,3 +160,20 @@ def test_the_tracking_uri_defaults_to_the_local_server_and_is_required_elsewhere
         "http://mlflow:5000"
     with pytest.raises(SettingsError, match="RETAIL_MLFLOW__TRACKING_URI is required"):
         tracking_uri(Settings(env="prod"))
+
+
+def test_a_version_carries_its_run_params_and_its_files_download(registry, fitted, rows,
+                                                                 tmp_path):
+    table = tmp_path / "out" / "intervals.json"
+    table.parent.mkdir()
+    table.write_text('{"horizon": [1]}')
+    done = registry.log_training("demand_forecast", {"maxDepth": 4}, {"wape": 0.3}, fitted,
+                                 artifacts={"forecast": table})
+    info = registry.versions("demand_forecast")[0]
+    assert info.version == done.version and info.params == {"maxDepth": "4"}
+    got = registry.download(info, "forecast/intervals.json", tmp_path / "dl")
+    assert got.read_text() == '{"horizon": [1]}'
+    assert predictions(registry.load_model(info), rows) == pytest.approx(
+        predictions(fitted, rows))
+    with pytest.raises(RegistryError, match="intervals.parquet"):
+        registry.download(info, "forecast/intervals.parquet", tmp_path / "dl2")
