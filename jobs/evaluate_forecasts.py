@@ -14,37 +14,21 @@ arguments or settings (nothing was done).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-from datetime import date
 
 from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
-from retail.jobstart import start_job
+from retail.jobstart import job_arguments, start_job
 from retail.log import event
 from retail.ml.monitoring import REFERENCE_DAYS, ActualsNotReady, drift_windows, evaluate_day
-from retail.settings import parse_day
-
-
-class _Args(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 with the flag named
-        print(f"{self.prog}: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _day(text: str) -> date:
-    try:
-        return parse_day(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str]) -> int:
-    parser = _Args(prog="evaluate_forecasts", description=__doc__.splitlines()[0])
-    parser.add_argument("--date", type=_day, required=True)
+    parser = job_arguments("evaluate_forecasts", __doc__.splitlines()[0])
+    parser.add_argument("--date", type=parser.day, required=True)
     parser.add_argument("--reference-days", type=int, default=REFERENCE_DAYS)
-    parser.add_argument("--reference-from", type=_day)
-    parser.add_argument("--reference-to", type=_day)
+    parser.add_argument("--reference-from", type=parser.day)
+    parser.add_argument("--reference-to", type=parser.day)
     args = parser.parse_args(argv)
     try:
         windows = drift_windows(args.date, reference_days=args.reference_days,

@@ -6,12 +6,20 @@ A bad setting is the operator's to fix, not a crash: :func:`start_job` prints th
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
 
 from retail.log import configure_logging
-from retail.settings import Settings, SettingsError, WarehouseSettings, load_settings
+from retail.settings import (Settings, SettingsError, WarehouseSettings, load_settings,
+                             parse_day)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 @dataclass(frozen=True)
@@ -32,3 +40,41 @@ def start_job(name: str) -> JobStart | None:
         return None
     configure_logging(settings.log.level, settings.log.format)
     return JobStart(settings, warehouse, logging.getLogger(name))
+
+
+def run_with_spark(start: JobStart, app_name: str, work: Callable[[SparkSession], int],
+                   failures: tuple[type[BaseException], ...], what: str) -> int:
+    """Run ``work`` in a Spark session named ``app_name``, always stopped after; one of
+    ``failures`` is logged as "``what`` failed" and exits 1 (anything else is a bug and
+    raises)."""
+    from retail.log import event
+    from retail.streaming.job import spark_session  # Spark only once the job starts
+
+    spark = spark_session(start.settings, app_name)
+    try:
+        return work(spark)
+    except failures as exc:
+        event(start.log, logging.ERROR, f"{what} failed", error=str(exc)[:1000])
+        return 1
+    finally:
+        spark.stop()
+
+
+class JobArguments(argparse.ArgumentParser):
+    """A job's argument parser: a bad argument exits 2 with the flag named, like the CLI."""
+
+    def error(self, message: str) -> None:
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+    @staticmethod
+    def day(text: str) -> date:
+        """A ``type=`` for YYYY-MM-DD flags."""
+        try:
+            return parse_day(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def job_arguments(prog: str, description: str) -> JobArguments:
+    return JobArguments(prog=prog, description=description)

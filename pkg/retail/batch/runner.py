@@ -3,8 +3,6 @@ the jobs' day arguments."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
@@ -13,6 +11,7 @@ from pyspark.sql import SparkSession
 
 from retail.batch.daily_etl import JOB, DayReport, run_day
 from retail.io.warehouse import Warehouse
+from retail.jobstart import job_arguments
 from retail.settings import Settings
 from retail.warehouse.runs import record_run
 
@@ -87,18 +86,12 @@ def run_days(spark: SparkSession, settings: Settings, wh: Warehouse, days: list[
                     then)
 
 
-class _Args(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 with the flag named, like the CLI
-        print(f"{self.prog}: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def day_arguments(argv: list[str], prog: str, description: str) -> list[date]:
     """A job's ``--date D`` or ``--from D1 --to D2``; bad ones exit 2 naming the flag."""
-    p = _Args(prog=prog, description=description)
-    p.add_argument("--date", type=date.fromisoformat)
-    p.add_argument("--from", dest="first", type=date.fromisoformat)
-    p.add_argument("--to", dest="last", type=date.fromisoformat)
+    p = job_arguments(prog, description)
+    p.add_argument("--date", type=p.day)
+    p.add_argument("--from", dest="first", type=p.day)
+    p.add_argument("--to", dest="last", type=p.day)
     a = p.parse_args(argv)
     if a.date is not None and (a.first or a.last):
         p.error("give --date, or --from and --to, not both")
