@@ -15,6 +15,7 @@ from retail.cli import masterdata as masterdata_cmd
 from retail.cli import models as models_cmd
 from retail.cli import query as query_cmd
 from retail.cli import simulate as simulate_cmd
+from retail.cli import stock as stock_cmd
 from retail.cli import stream as stream_cmd
 from retail.cli import warehouse as warehouse_cmd
 from retail.cli.common import set_verbose
@@ -46,6 +47,7 @@ app.add_typer(dq_cmd.app, name="dq")
 app.add_typer(features_cmd.app, name="features")
 app.add_typer(forecast_cmd.app, name="forecast")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(stock_cmd.app, name="stock")
 app.command("simulate")(simulate_cmd.simulate)
 app.command("peek")(simulate_cmd.peek)
 app.command("query")(query_cmd.query)

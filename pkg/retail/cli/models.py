@@ -19,7 +19,7 @@ app = typer.Typer(help="The model registry (MLflow at RETAIL_MLFLOW__TRACKING_UR
                   no_args_is_help=True)
 
 
-def _registry_errors(fn: Callable[P, R]) -> Callable[P, R]:
+def registry_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """The registry unreachable or refusing a call: one line naming its URI, exit 1."""
 
     @functools.wraps(fn)
@@ -57,7 +57,7 @@ def _metric(version) -> str:
 
 @app.command("list")
 @handle_errors
-@_registry_errors
+@registry_errors
 def list_models() -> None:
     """Every registered model: versions, champion, its WAPE, the latest decision."""
     registry = _registry()
@@ -84,7 +84,7 @@ def list_models() -> None:
 
 @app.command()
 @handle_errors
-@_registry_errors
+@registry_errors
 def show(name: Annotated[str, typer.Argument(
         help="the model: its short name (demand_forecast) or registered name")]) -> None:
     """A model's versions: metrics, aliases, each promotion decision and its figures."""
@@ -126,7 +126,7 @@ def _by_hand(tags) -> str:
 
 @app.command()
 @handle_errors
-@_registry_errors
+@registry_errors
 def promote(
     name: Annotated[str, typer.Argument(help="the model (short or registered name)")],
     version: Annotated[int, typer.Argument(help="the version to make the champion", min=1)],
