@@ -82,6 +82,17 @@ def test_the_base_installs_locked_dependencies_before_the_package_wheel():
     assert deps and wheel and deps[0] < wheel[0]
 
 
+def test_the_base_installs_the_ml_extra_the_model_jobs_import():
+    # train_demand_forecast, predict_daily and optimize_stock import the MLflow client (and
+    # the training statsforecast); their images add only the entrypoint to the Spark image,
+    # whose venv is the base's.
+    final = parse((IMAGES / "base" / "Dockerfile").read_text()).stages[-1]
+    (deps,) = [i.args for i in final.instructions
+               if i.keyword == "RUN" and "--requirement" in i.args]
+
+    assert "project['optional-dependencies']['ml']" in deps
+
+
 def _pins(path: Path) -> dict[str, str]:
     lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
     return {name.lower().replace("_", "-"): version
