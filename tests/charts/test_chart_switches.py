@@ -59,6 +59,21 @@ def test_a_day_job_is_off_by_default_and_one_application_for_the_day_asked(key, 
     assert added == {("SparkApplication", f"retail-platform-{component}-2026-11-30")}
 
 
+MLFLOW_ON = {"mlflow": {"enabled": True, "database": {"existingSecret": "mlflow-db"}}}
+
+
+@pytest.mark.parametrize(("key", "run", "name"), [
+    ("trainDemandForecast", {}, "train-demand-forecast"),
+    ("predictDaily", {"date": "2026-11-30"}, "predict-daily-2026-11-30"),
+    ("optimizeStock", {"date": "2026-11-30"}, "optimize-stock-2026-11-30"),
+    ("optimizeStock", {"train": True}, "optimize-stock-train")], ids=lambda v: str(v)[:30])
+def test_a_model_job_is_off_by_default_and_one_application_when_asked(key, run, name):
+    with_server = kinds_and_names(MLFLOW_ON)
+    assert not any(n.startswith(f"retail-platform-{name}") for _, n in with_server)
+    added = kinds_and_names({**MLFLOW_ON, key: {"enabled": True, **run}}) - with_server
+    assert added == {("SparkApplication", f"retail-platform-{name}")}
+
+
 def test_the_data_quality_cronjob_is_off_by_default_and_on_when_asked():
     assert not any(k == "CronJob" for k, _ in BASE)
     added = kinds_and_names({"dataQuality": {"enabled": True}}) - BASE

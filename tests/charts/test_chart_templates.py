@@ -21,6 +21,15 @@ A_DAY = {"dailyEtl": {"enabled": True, "date": "2026-11-30"}}
 # The Spark jobs over store-local days: (template, values key, component), one shared template.
 DAY_JOBS = [("spark-daily-etl.yaml", "dailyEtl", "daily-etl"),
             ("spark-build-features.yaml", "buildFeatures", "build-features")]
+# The model jobs, each run once by the same template: (template, values key, component, the
+# values of a run and the arguments they give).
+MODEL_JOBS = [
+    ("spark-train-demand-forecast.yaml", "trainDemandForecast", "train-demand-forecast",
+     {"asOf": "2026-11-30"}, ["--as-of", "2026-11-30"]),
+    ("spark-predict-daily.yaml", "predictDaily", "predict-daily",
+     {"date": "2026-11-30"}, ["--date", "2026-11-30"]),
+    ("spark-optimize-stock.yaml", "optimizeStock", "optimize-stock",
+     {"date": "2026-11-30"}, ["--date", "2026-11-30"])]
 
 
 DQ_ON = {"dataQuality": {"enabled": True}}
@@ -32,6 +41,10 @@ MLFLOW_DEV = {"airflowDatabase": {"inCluster": True},
 
 def a_day(key: str) -> dict:
     return {key: {"enabled": True, "date": "2026-11-30"}}
+
+
+def a_model_run(key: str, run: dict) -> dict:
+    return {**MLFLOW_ON, key: {"enabled": True, **run}}
 
 
 def only(template: str, values: dict | None = None) -> list[dict]:
@@ -192,7 +205,9 @@ class TestSparkApplication:
 
     def test_driver_and_executor_mirror_each_other(self):
         for template, values in [("spark-stream-processor.yaml", KAFKA_SECURED)] + [
-                (template, {**KAFKA_SECURED, **a_day(key)}) for template, key, _ in DAY_JOBS]:
+                (template, {**KAFKA_SECURED, **a_day(key)}) for template, key, _ in DAY_JOBS] + [
+                (template, {**KAFKA_SECURED, **a_model_run(key, run)})
+                for template, key, _, run, _ in MODEL_JOBS]:
             app = one(template, "SparkApplication", values)["spec"]
             same = ("serviceAccount", "labels", "envFrom", "env", "securityContext",
                     "podSecurityContext", "volumeMounts")
@@ -272,6 +287,82 @@ class TestDayJobs:
             assert pod["runAsUser"] == ctr["runAsUser"] == 10001
             assert ctr["readOnlyRootFilesystem"] is True
             assert ctr["allowPrivilegeEscalation"] is False
+
+
+@pytest.mark.parametrize(("template", "key", "component", "run", "arguments"), MODEL_JOBS,
+                         ids=[c for _, _, c, *_ in MODEL_JOBS])
+class TestModelJobs:
+    def test_nothing_runs_unless_asked(self, template, key, component, run, arguments):
+        assert only(template, MLFLOW_ON) == []
+
+    def test_a_run_is_the_jobs_image_once_with_its_arguments(
+            self, template, key, component, run, arguments):
+        app = one(template, "SparkApplication", a_model_run(key, run))
+        spec = app["spec"]
+        day_job = one("spark-build-features.yaml", "SparkApplication",
+                      a_day("buildFeatures"))["spec"]
+        job = component.replace("-", "_")
+        assert app["metadata"]["name"] == f"retail-platform-{component}-2026-11-30"
+        assert app["metadata"]["labels"]["app.kubernetes.io/component"] == component
+        assert spec["arguments"] == arguments
+        assert spec["image"] == f"ghcr.io/retail-platform/{component}:{META['appVersion']}"
+        assert spec["mainApplicationFile"] == f"local:///opt/retail/jobs/{job}.py"
+        assert (ROOT / "jobs" / f"{job}.py").exists()
+        assert {k: v for k, v in spec.items() if k not in ("arguments", "image", "driver",
+                                                         "executor", "mainApplicationFile",
+                                                         "restartPolicy")} == {
+            k: v for k, v in day_job.items() if k not in ("arguments", "image", "driver",
+                                                         "executor", "mainApplicationFile",
+                                                         "restartPolicy")}
+        assert spec["restartPolicy"]["type"] == "OnFailure"
+        assert spec["restartPolicy"]["onFailureRetries"] >= 1
+
+    def test_it_gets_the_warehouse_password_and_the_mlflow_url_but_no_object_store_keys(
+            self, template, key, component, run, arguments):
+        spec = one(template, "SparkApplication", {**KAFKA_SECURED, **a_model_run(key, run)})[
+            "spec"]
+        config = one("configmap-env.yaml", "ConfigMap", MLFLOW_ON)["data"]
+        for role in ("driver", "executor"):
+            env = {e["name"]: e for e in spec[role]["env"]}
+            assert set(env) == {"RETAIL_WAREHOUSE__PASSWORD", "RETAIL_STREAM__SHUFFLE_PARTITIONS"}
+            assert env["RETAIL_WAREHOUSE__PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+                "name": "retail-platform-clickhouse", "key": "etl-writer-password"}
+            assert spec[role]["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
+            assert spec[role]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+        assert config["RETAIL_MLFLOW__TRACKING_URI"] == "http://retail-platform-mlflow.retail.svc:5000"
+        assert "sparkConf" not in spec
+
+    def test_it_is_refused_without_the_mlflow_server(
+            self, template, key, component, run, arguments):
+        with pytest.raises(HelmError, match=re.escape(f"{key}.enabled needs mlflow.enabled")):
+            only(template, {key: {"enabled": True, **run}})
+
+
+class TestModelJobVariants:
+    def test_training_without_a_day_trains_up_to_yesterday_under_a_plain_name(self):
+        app = one("spark-train-demand-forecast.yaml", "SparkApplication",
+                  a_model_run("trainDemandForecast", {}))
+        assert app["metadata"]["name"] == "retail-platform-train-demand-forecast"
+        assert "arguments" not in app["spec"]
+
+    def test_the_forecast_training_gets_more_memory_than_the_feature_build(self):
+        train = one("spark-train-demand-forecast.yaml", "SparkApplication",
+                    a_model_run("trainDemandForecast", {}))["spec"]
+        features = one("spark-build-features.yaml", "SparkApplication",
+                       a_day("buildFeatures"))["spec"]
+
+        def gigabytes(memory: str) -> int:
+            assert memory.endswith("g"), memory
+            return int(memory[:-1])
+
+        for role in ("driver", "executor"):
+            assert gigabytes(train[role]["memory"]) > gigabytes(features[role]["memory"])
+
+    def test_the_weekly_lead_time_training_is_optimize_stock_with_train(self):
+        app = one("spark-optimize-stock.yaml", "SparkApplication",
+                  a_model_run("optimizeStock", {"train": True}))
+        assert app["metadata"]["name"] == "retail-platform-optimize-stock-train"
+        assert app["spec"]["arguments"] == ["--train"]
 
 
 class TestDataQuality:
@@ -397,6 +488,14 @@ class TestNotes:
                                                "to": "2026-11-30"}})
         assert "logs -f retail-platform-build-features-2026-11-01-2026-11-30-driver" in text
 
+    def test_the_notes_say_how_each_model_job_runs(self):
+        text = render_notes()
+        for template, key, component, run, _ in MODEL_JOBS:
+            assert f"{key} off; to run it by hand see docs/deploy.md (manifests/{template})" in text
+            assert (ROOT / "manifests" / template).exists()
+            text_on = render_notes(a_model_run(key, run))
+            assert f"logs -f retail-platform-{component}-2026-11-30-driver" in text_on
+
 
 class TestAirflowDatabase:
     def test_the_dev_database_and_airflows_connection_share_one_generated_password(self):
@@ -448,11 +547,12 @@ class TestNetworkPolicies:
         policies = {p["metadata"]["name"]: p["spec"] for p in only("networkpolicies.yaml")}
         deny = policies["retail-platform-jobs-default-deny"]["podSelector"]
         spark = policies["retail-platform-spark-internal"]
-        assert {"stream-processor", *(c for *_, c in DAY_JOBS)} <= set(
-            deny["matchExpressions"][0]["values"])
+        assert {"stream-processor", *(c for *_, c in DAY_JOBS),
+                *(c for _, _, c, *_ in MODEL_JOBS)} <= set(deny["matchExpressions"][0]["values"])
         assert spark["ingress"] == [{"from": [{"podSelector": spark["podSelector"]}]}]
         for template, values in [("spark-stream-processor.yaml", None)] + [
-                (template, a_day(key)) for template, key, _ in DAY_JOBS]:
+                (template, a_day(key)) for template, key, _ in DAY_JOBS] + [
+                (template, a_model_run(key, run)) for template, key, _, run, _ in MODEL_JOBS]:
             labels = one(template, "SparkApplication", values)["spec"]["driver"]["labels"]
             selector = spark["podSelector"]
             assert selector["matchLabels"].items() <= labels.items()
@@ -653,6 +753,23 @@ class TestMlflowNetwork:
                          "release": "other"}
         assert not any(selects(peer["podSelector"], other_release) for peer in rule["from"])
         assert all(set(peer) == {"podSelector"} for peer in rule["from"])  # this namespace only
+
+    def test_the_model_jobs_pods_reach_the_server_and_the_warehouse(self):
+        policies = only("networkpolicies.yaml", MLFLOW_ON)
+        rule, = self.policy(MLFLOW_ON)["ingress"]
+        clickhouse = next(p["spec"] for p in policies
+                          if p["metadata"]["name"] == "retail-platform-clickhouse")
+        egress = [p["spec"]["podSelector"] for p in policies
+                  if "Egress" in p["spec"]["policyTypes"]]
+        assert clickhouse["ingress"][0]["from"] == [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": "retail"}}}]
+        for template, key, _, run, _ in MODEL_JOBS:
+            spec = one(template, "SparkApplication", a_model_run(key, run))["spec"]
+            for role in ("driver", "executor"):
+                labels = spec[role]["labels"]
+                assert any(selects(peer["podSelector"], labels) for peer in rule["from"])
+                # No policy holds their way out (to ClickHouse, the server, DNS) back.
+                assert not [s for s in egress if selects(s, labels)], (template, role)
 
     def test_the_server_reaches_the_dev_database_and_minio_and_dns_only(self):
         policy = self.policy(MLFLOW_DEV)

@@ -29,8 +29,9 @@ def refused(values: dict) -> str:
     {"dataQuality": {"args": ["--date", "2026-11-30"]}},
     {"mlflow": {"database": {"url": "postgresql://u:p@db/mlflow"}}},
     {"mlflow": {"password": "x"}},
+    {"predictDaily": {"from": "2026-11-01", "to": "2026-11-30"}},
 ], ids=["top-level", "nested", "deep", "spark", "daily-etl", "build-features", "data-quality",
-        "mlflow-database", "mlflow"])
+        "mlflow-database", "mlflow", "predict-daily-range"])
 def test_an_unknown_values_key_is_an_error(values):
     assert "additional properties" in refused(values).lower()
 
@@ -55,6 +56,9 @@ def test_an_unknown_values_key_is_an_error(values):
     {"mlflow": {"database": {"existingSecret": "Mlflow_DB"}}},
     {"mlflow": {"resources": {"limits": {"memory": 2}}}},
     {"images": {"mlflow": {"repository": ""}}},
+    {"trainDemandForecast": {"enabled": True, "asOf": "2026/11/30"}},
+    {"trainDemandForecast": {"executor": {"memory": "4Gi"}}},
+    {"optimizeStock": {"enabled": True, "train": "yes"}},
 ])
 def test_a_bad_value_is_an_error(values):
     refused(values)
@@ -129,6 +133,20 @@ def test_every_value_is_documented_with_a_param():
     ({"mlflow": {"enabled": True, "database": {"inCluster": True, "existingSecret": "db"}},
       "airflowDatabase": {"inCluster": True}},
      "give mlflow.database.existingSecret or mlflow.database.inCluster, not both"),
+    ({"trainDemandForecast": {"enabled": True}}, "trainDemandForecast.enabled needs "
+     "mlflow.enabled: the job loads or registers its model on the chart's MLflow server"),
+    ({"predictDaily": {"enabled": True, "date": "2026-11-30"}},
+     "predictDaily.enabled needs mlflow.enabled"),
+    ({"optimizeStock": {"enabled": True, "train": True}}, "optimizeStock.enabled needs mlflow"),
+    ({"predictDaily": {"enabled": True}},
+     "predictDaily.enabled needs the day to predict from: predictDaily.date (YYYY-MM-DD)"),
+    ({"optimizeStock": {"enabled": True}}, "optimizeStock.enabled needs optimizeStock.date "
+     "(YYYY-MM-DD, the day's recommendations) or optimizeStock.train: true"),
+    ({"optimizeStock": {"enabled": True, "date": "2026-11-30", "train": True}},
+     "give optimizeStock.date (the day's recommendations) or optimizeStock.train"),
+    ({"optimizeStock": {"enabled": True, "train": True}, "streamProcessor": {"enabled": False},
+      "sparkOperator": {"enabled": True, "spark": {"jobNamespaces": []}}},
+     'must include the release namespace "retail"'),
     ({"buildFeatures": {"enabled": True, "date": "2026-11-30"}, "streamProcessor": {
         "enabled": False}, "sparkOperator": {"enabled": True, "spark": {"jobNamespaces": []}}},
      'must include the release namespace "retail"'),

@@ -215,13 +215,14 @@ matchLabels:
 matchExpressions:
   - key: app.kubernetes.io/component
     operator: In
-    values: [stream-processor, daily-etl, build-features]
+    values: [stream-processor, daily-etl, build-features, train-demand-forecast, predict-daily, optimize-stock]
 {{- end -}}
 
 {{/*
 What a Spark driver and its executors share: account, settings, security, volumes. Call with
-(dict "ctx" $ "component" name "kafkaUser" user-or-"" "env" extra-entries "s3a" bool): no
-kafkaUser, no Kafka credentials or CA; s3a gives Spark's S3A the object-store keys.
+(dict "ctx" $ "component" name "kafkaUser" user-or-"" "env" extra-entries "s3a" bool "lake" bool):
+no kafkaUser, no Kafka credentials or CA; s3a gives Spark's S3A the object-store keys; "lake"
+false leaves out the lake's keys (RETAIL_LAKE__S3_*) of a job that never reads it.
 */}}
 {{- define "retail-platform.sparkPod" -}}
 serviceAccount: {{ include "retail-platform.sparkServiceAccount" .ctx }}
@@ -231,7 +232,7 @@ envFrom:
   - configMapRef:
       name: {{ include "retail-platform.fullname" .ctx }}-env
 env:
-  {{- include "retail-platform.secretEnv" (dict "ctx" .ctx "kafkaUser" .kafkaUser "warehouseKey" "etl-writer-password") | nindent 2 }}
+  {{- include "retail-platform.secretEnv" (dict "ctx" .ctx "kafkaUser" .kafkaUser "warehouseKey" "etl-writer-password" "lake" (dig "lake" true .)) | nindent 2 }}
   {{- with .env }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
@@ -266,21 +267,38 @@ volumeMounts:
 {{- printf "%s-%s-%s" (include "retail-platform.fullname" .ctx) .component $days -}}
 {{- end -}}
 
+{{/* Name of a model job's SparkApplication, with "train" or the day it is given (date, asOf) if any; call with (dict "ctx" $ "component" name "values" .Values.<job>). */}}
+{{- define "retail-platform.modelJobName" -}}
+{{- $name := printf "%s-%s" (include "retail-platform.fullname" .ctx) .component -}}
+{{- $suffix := ternary "train" (coalesce .values.date .values.asOf "") (dig "train" false .values) -}}
+{{- ternary (printf "%s-%s" $name $suffix) $name (not (empty $suffix)) -}}
+{{- end -}}
+
 {{/*
-A Spark batch job over store-local days (daily ETL, feature build): one SparkApplication for
-.values.date, or .values.from to .values.to (the job takes them oldest first), that runs
-jobs/<component in snake_case>.py from the job's image with the warehouse and lake settings.
-Call with (dict "ctx" $ "component" name "values" .Values.<job> "image" .Values.images.<job>).
+A Spark batch job over store-local days (daily ETL, feature build): .values.date, or
+.values.from to .values.to (the job takes them oldest first), as a sparkBatchJob named after
+them. Call with (dict "ctx" $ "component" name "values" .Values.<job> "image" .Values.images.<job>).
 */}}
 {{- define "retail-platform.sparkDayJob" -}}
+{{- $days := ternary (list "--date" .values.date) (list "--from" .values.from "--to" .values.to) (not (empty .values.date)) -}}
+{{- include "retail-platform.sparkBatchJob" (merge (dict "name" (include "retail-platform.dayJobName" .) "arguments" $days) .) -}}
+{{- end -}}
+
+{{/*
+A Spark batch job run once: a SparkApplication .name that runs jobs/<component in
+snake_case>.py with .arguments from the job's image, with the warehouse settings and, unless
+"lake" is false, the lake's keys. Call with (dict "ctx" $ "component" name "name" app-name
+"arguments" list "values" .Values.<job> "image" .Values.images.<job> "lake" bool).
+*/}}
+{{- define "retail-platform.sparkBatchJob" -}}
 {{- $ctx := .ctx -}}
 {{- $e := .values -}}
 {{- $shuffle := dict "name" "RETAIL_STREAM__SHUFFLE_PARTITIONS" "value" (mul (int $e.executor.instances) (int $e.executor.cores) 2 | toString) -}}
-{{- $pod := dict "ctx" $ctx "component" .component "kafkaUser" "" "s3a" false "env" (list $shuffle) -}}
+{{- $pod := dict "ctx" $ctx "component" .component "kafkaUser" "" "s3a" false "lake" (dig "lake" true .) "env" (list $shuffle) -}}
 apiVersion: sparkoperator.k8s.io/v1beta2
 kind: SparkApplication
 metadata:
-  name: {{ include "retail-platform.dayJobName" . }}
+  name: {{ .name }}
   labels:
     {{- include "retail-platform.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
 spec:
@@ -293,19 +311,16 @@ spec:
   imagePullSecrets: {{ toJson . }}
   {{- end }}
   mainApplicationFile: local:///opt/retail/jobs/{{ .component | replace "-" "_" }}.py
+  {{- with .arguments }}
   arguments:
-    {{- if $e.date }}
-    - --date
-    - {{ $e.date | quote }}
-    {{- else }}
-    - --from
-    - {{ $e.from | quote }}
-    - --to
-    - {{ $e.to | quote }}
+    {{- range . }}
+    - {{ . | quote }}
     {{- end }}
+  {{- end }}
   sparkVersion: {{ include "retail-platform.sparkVersion" $ctx | quote }}
-  # A failed run (the warehouse or the lake unreachable, a day not ready) runs again: running
-  # a day again is safe for both jobs, they never write a row twice.
+  # A failed run (the warehouse, the lake or the MLflow server unreachable, a day not ready)
+  # runs again: safe for every batch job. The day jobs and the predictions never write a row
+  # twice; a training registers another version, the champion only if it is better.
   restartPolicy:
     type: OnFailure
     onFailureRetries: {{ $e.retries }}

@@ -22,8 +22,8 @@
 {{- $errors = append $errors "objectStore.provider external needs objectStore.existingSecret (keys access-key, secret-key)" -}}
 {{- end -}}
 {{- end -}}
-{{- if and (or $v.streamProcessor.enabled $v.dailyEtl.enabled $v.buildFeatures.enabled) $v.sparkOperator.enabled (not $v.operatorsOnly) (not (has .Release.Namespace $v.sparkOperator.spark.jobNamespaces)) -}}
-{{- $errors = append $errors (printf "sparkOperator.spark.jobNamespaces must include the release namespace %q, or the Spark operator never runs the stream processor, the daily ETL or the feature build" .Release.Namespace) -}}
+{{- if and (or $v.streamProcessor.enabled $v.dailyEtl.enabled $v.buildFeatures.enabled $v.trainDemandForecast.enabled $v.predictDaily.enabled $v.optimizeStock.enabled) $v.sparkOperator.enabled (not $v.operatorsOnly) (not (has .Release.Namespace $v.sparkOperator.spark.jobNamespaces)) -}}
+{{- $errors = append $errors (printf "sparkOperator.spark.jobNamespaces must include the release namespace %q, or the Spark operator never runs the stream processor or the batch jobs" .Release.Namespace) -}}
 {{- end -}}
 {{- /* The day jobs: one day, or a range, never both; the verb says what the day is for. */ -}}
 {{- range $key, $verb := dict "dailyEtl" "close" "buildFeatures" "build" -}}
@@ -35,6 +35,20 @@
 {{- else if and $job.enabled $job.from $job.to (lt $job.to $job.from) -}}
 {{- $errors = append $errors (printf "%s.to (%s) is before %s.from (%s)" $key $job.to $key $job.from) -}}
 {{- end -}}
+{{- end -}}
+{{- /* The model jobs: the MLflow server holds their models; one run each, told what to do. */ -}}
+{{- range $key := list "trainDemandForecast" "predictDaily" "optimizeStock" -}}
+{{- if and (index $v $key).enabled (not $v.mlflow.enabled) -}}
+{{- $errors = append $errors (printf "%s.enabled needs mlflow.enabled: the job loads or registers its model on the chart's MLflow server (RETAIL_MLFLOW__TRACKING_URI)" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $v.predictDaily.enabled (not $v.predictDaily.date) -}}
+{{- $errors = append $errors "predictDaily.enabled needs the day to predict from: predictDaily.date (YYYY-MM-DD)" -}}
+{{- end -}}
+{{- if and $v.optimizeStock.enabled $v.optimizeStock.train $v.optimizeStock.date -}}
+{{- $errors = append $errors "optimizeStock: give optimizeStock.date (the day's recommendations) or optimizeStock.train (the lead-time regression), not both" -}}
+{{- else if and $v.optimizeStock.enabled (not $v.optimizeStock.train) (not $v.optimizeStock.date) -}}
+{{- $errors = append $errors "optimizeStock.enabled needs optimizeStock.date (YYYY-MM-DD, the day's recommendations) or optimizeStock.train: true (the lead-time regression)" -}}
 {{- end -}}
 {{- if and $v.airflow.enabled $v.airflow.postgresql.enabled -}}
 {{- $errors = append $errors "airflow.postgresql.enabled: the Airflow chart's bundled Bitnami PostgreSQL is not supported (its images are gone); set airflow.data.metadataSecretName to a Secret with your database URL" -}}
