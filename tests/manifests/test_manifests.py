@@ -26,6 +26,8 @@ SPARK_KINDS = ("SparkApplication", "ScheduledSparkApplication")
 # chart template of the same file name.
 SPARK_APPS = sorted(MANIFESTS.glob("spark-*.yaml"))
 STREAM_PROCESSOR = MANIFESTS / "spark-stream-processor.yaml"
+# The model jobs need the chart's MLflow server (its URL is in the env ConfigMap).
+MLFLOW = {"enabled": True, "database": {"existingSecret": "retail-platform-mlflow-db"}}
 # The values that render each manifest for release `retail-platform` in `retail`: the
 # defaults, or for a job the default release does not run, what runs it.
 RENDERED_WITH = {
@@ -33,10 +35,23 @@ RENDERED_WITH = {
     "spark-daily-etl.yaml": {"dailyEtl": {"enabled": True, "date": "2026-11-30"}},
     "spark-build-features.yaml": {"buildFeatures": {"enabled": True, "date": "2026-11-30"}},
     "cronjob-data-quality.yaml": {"dataQuality": {"enabled": True}},
+    "spark-train-demand-forecast.yaml": {
+        "mlflow": MLFLOW, "trainDemandForecast": {"enabled": True, "asOf": "2026-11-30"}},
+    "spark-predict-daily.yaml": {
+        "mlflow": MLFLOW, "predictDaily": {"enabled": True, "date": "2026-11-30"}},
+    "spark-optimize-stock.yaml": {
+        "mlflow": MLFLOW, "optimizeStock": {"enabled": True, "date": "2026-11-30"}},
 }
 RENDERED = sorted(MANIFESTS / name for name in RENDERED_WITH)
 # Jobs that never finish (restart Always); every other Spark job is a batch.
 STREAMS = {"stream-processor"}
+# Jobs that never touch the lake: the warehouse and the MLflow server, which proxies the
+# model artifacts, so no object-store keys.
+WITHOUT_LAKE = {"train-demand-forecast", "predict-daily", "optimize-stock"}
+# The documented edit that turns manifests/spark-optimize-stock.yaml into the weekly
+# lead-time training (`sed -e ... -e ...` in its header).
+OPTIMIZE_STOCK_TRAIN = [("stock-2026-11-30", "stock-train"),
+                        ('["--date", "2026-11-30"]', '["--train"]')]
 
 # kind's Cluster config, v1alpha4 (sigs.k8s.io/kind pkg/apis/config/v1alpha4/types.go), with
 # every object closed: kind ignores unknown fields, so a typo would silently do nothing.
@@ -158,6 +173,9 @@ def test_there_is_a_namespace_and_one_object_per_job_to_apply():
                      ("SparkApplication", "retail-platform-stream-processor"),
                      ("SparkApplication", "retail-platform-daily-etl-2026-11-30"),
                      ("SparkApplication", "retail-platform-build-features-2026-11-30"),
+                     ("SparkApplication", "retail-platform-train-demand-forecast-2026-11-30"),
+                     ("SparkApplication", "retail-platform-predict-daily-2026-11-30"),
+                     ("SparkApplication", "retail-platform-optimize-stock-2026-11-30"),
                      ("CronJob", "retail-platform-data-quality")}
 
 
@@ -306,12 +324,17 @@ def test_pods_read_the_env_contract_as_the_spark_account_with_tmp_as_their_only_
                            e["valueFrom"]["secretKeyRef"]["key"])
                for e in driver["env"] if "valueFrom" in e}
 
+    warehouse = {
+        "RETAIL_WAREHOUSE__PASSWORD": ("retail-platform-clickhouse", "etl-writer-password")}
+    lake = {"RETAIL_LAKE__S3_ACCESS_KEY": ("retail-platform-object-store", "access-key"),
+            "RETAIL_LAKE__S3_SECRET_KEY": ("retail-platform-object-store", "secret-key")}
+
     assert driver["serviceAccount"] == "retail-platform-spark"
     assert driver["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
-    assert secrets.items() >= {
-        "RETAIL_WAREHOUSE__PASSWORD": ("retail-platform-clickhouse", "etl-writer-password"),
-        "RETAIL_LAKE__S3_ACCESS_KEY": ("retail-platform-object-store", "access-key"),
-        "RETAIL_LAKE__S3_SECRET_KEY": ("retail-platform-object-store", "secret-key")}.items()
+    if _job(manifest) in WITHOUT_LAKE:
+        assert secrets == warehouse  # least privilege: no object-store key at all
+    else:
+        assert secrets.items() >= (warehouse | lake).items()
     assert spec["volumes"] == [{"name": "tmp", "emptyDir": {}}]
     assert driver["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
 
@@ -341,3 +364,20 @@ def test_the_manifest_is_what_the_chart_renders_for_the_default_release(manifest
     assert (doc["kind"], doc["metadata"]["name"]) == (
         rendered["kind"], rendered["metadata"]["name"])
     assert doc["spec"] == rendered["spec"]
+
+
+def test_the_documented_edit_of_the_optimize_stock_manifest_is_the_charts_weekly_training():
+    text = (MANIFESTS / "spark-optimize-stock.yaml").read_text()
+    for old, new in OPTIMIZE_STOCK_TRAIN:
+        pattern = old.replace("[", "\\[").replace("]", "\\]")  # sed's regex
+        assert f"s/{pattern}/{new}/" in text, "the header documents this edit"
+        text = text.replace(old, new)
+    doc = json.loads(json.dumps(yaml.safe_load(text)))
+    rendered = render_chart({"mlflow": MLFLOW, "optimizeStock": {"enabled": True, "train": True}},
+                            show_only=["templates/spark-optimize-stock.yaml"])
+
+    assert validate_objects([doc]) == []
+    assert doc["metadata"]["name"] == "retail-platform-optimize-stock-train"
+    assert [(o["kind"], o["metadata"]["name"]) for o in rendered] == [
+        ("SparkApplication", doc["metadata"]["name"])]
+    assert doc["spec"] == rendered[0]["spec"]
