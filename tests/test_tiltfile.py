@@ -14,11 +14,18 @@ import starlark
 import yaml
 
 from tests.k8s.helm import CHART, ROOT
-from tests.tilt_standins import Tilt, assemble, parse_tiltfile, run_tiltfile
+from tests.tilt_standins import (LOCAL_OUTPUTS, YESTERDAY, Tilt, assemble, parse_tiltfile,
+                                 run_tiltfile)
 
 TILTFILE = ROOT / "Tiltfile"
 SCENARIO = "charts/retail-platform/ci/01-kind-dev-values.yaml"
 JOBS = ["pos_generator", "stream_processor", "warehouse_migrate"]
+# The Spark batch jobs: built on the stream processor's image, applied when triggered.
+BATCH_JOBS = ["daily_etl", "build_features", "train_demand_forecast", "predict_daily",
+              "optimize_stock"]
+MODEL_JOBS = {"train_demand_forecast", "predict_daily", "optimize_stock"}
+SPARK = "retail-platform/stream-processor"
+DAY = LOCAL_OUTPUTS[YESTERDAY].strip()  # what local() answers the Tiltfile's day command
 BASE = "retail-platform/base"
 MLFLOW = "retail-platform/mlflow"  # the MLflow server: its own venv, no platform code
 OPERATOR_OF_GROUP = {  # API group of a custom resource: the Tilt resource of its operator
@@ -151,6 +158,10 @@ def test_it_builds_the_base_and_one_image_per_job_from_its_own_dockerfile(tilt):
         build = builds.pop("retail-platform/" + job.replace("_", "-"))
         assert (build["dockerfile"], build["context"]) == (f"images/{job}/Dockerfile", ".")
         assert BASE in parents(ROOT / build["dockerfile"]), f"{job} does not build on the base"
+    for job in BATCH_JOBS:
+        build = builds.pop("retail-platform/" + job.replace("_", "-"))
+        assert (build["dockerfile"], build["context"]) == (f"images/{job}/Dockerfile", ".")
+        assert SPARK in parents(ROOT / build["dockerfile"]), f"{job} is not on the Spark image"
     mlflow = builds.pop(MLFLOW)
     assert (mlflow["dockerfile"], mlflow["only"]) == ("images/mlflow/Dockerfile", ["images/mlflow"])
     assert BASE not in parents(ROOT / mlflow["dockerfile"])
@@ -190,7 +201,8 @@ def test_the_stream_processor_gets_the_built_image_and_the_entrypoint_live_updat
         "SparkApplication": "{.spec.image}"}
     jobs_dir = {s["local_path"]: s["remote_path"] for c in tilt.named("docker_build")
                 for s in c["live_update"]}["jobs"]
-    (app,) = [o for o in tilt.yaml_objects() if o["kind"] == "SparkApplication"]
+    (app,) = [o for o in tilt.yaml_objects() if o["kind"] == "SparkApplication"
+              and o["metadata"]["name"] == "retail-platform-stream-processor"]
     assert app["spec"]["mainApplicationFile"] == f"local://{jobs_dir}/stream_processor.py"
 
 
@@ -205,8 +217,36 @@ def test_the_umbrella_renders_the_kind_scenario_with_operator_subcharts_off(tilt
 
 
 def test_chart_dependencies_are_built_before_the_umbrella_is_rendered(tilt):
-    assert [c.function for c in tilt.calls if c.function in ("local", "helm")] == ["local", "helm"]
-    assert "helm dependency build charts/retail-platform" in tilt.named("local")[0]["command"]
+    calls = [c for c in tilt.calls if c.function in ("local", "helm")]
+    assert [c.function for c in calls] == ["local", "local", "helm"]
+    assert calls[0].args["command"] == YESTERDAY  # the batch jobs' day, for the render
+    assert "helm dependency build charts/retail-platform" in calls[1].args["command"]
+
+
+def test_the_days_command_prints_yesterday_in_utc():
+    import datetime
+    import subprocess
+
+    out = subprocess.run(YESTERDAY, shell=True, capture_output=True, text=True, check=True,
+                         timeout=30).stdout
+    yesterday = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
+    assert out.strip() in {str(yesterday), str(yesterday + datetime.timedelta(days=1))}
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}\n", LOCAL_OUTPUTS[YESTERDAY])
+
+
+@pytest.mark.parametrize("job", BATCH_JOBS)
+def test_a_batch_job_is_its_built_image_for_the_day_and_waits_for_a_click(tilt, resources, job):
+    name = job.replace("_", "-")
+    (app,) = resources[name].objects
+    (call,) = [c for c in tilt.named("k8s_resource") if c["new_name"] == name]
+    assert (app["kind"], app["metadata"]["name"]) == (
+        "SparkApplication", f"retail-platform-{name}-{DAY}")
+    assert repository(app["spec"]["image"]) == f"retail-platform/{name}"
+    assert app["spec"]["mainApplicationFile"] == f"local:///opt/retail/jobs/{job}.py"
+    assert (call["trigger_mode"], call["auto_init"]) == ("manual", False)
+    assert {"spark-operator", "warehouse-migrate"} <= depends_on(resources, name)
+    assert ("mlflow" in depends_on(resources, name)) is (job in MODEL_JOBS)
+    assert resources[name].labels == ["models" if job in MODEL_JOBS else "batch"]
 
 
 def test_operators_are_installed_at_the_versions_chart_yaml_pins(tilt):

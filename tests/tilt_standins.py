@@ -29,6 +29,15 @@ POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "J
 EXTENSIONS = {"ext://helm_resource": ["helm_resource", "helm_repo"]}
 
 
+# Answers of local() to the commands whose output the Tiltfile reads (tests/test_tiltfile.py
+# checks the real command gives output of that form).
+YESTERDAY = ('python3 -c "import datetime as d; '
+             'print(d.datetime.now(d.timezone.utc).date() - d.timedelta(days=1))"')
+LOCAL_OUTPUTS = {YESTERDAY: "2026-11-30\n"}
+# Tilt's trigger modes (constants of its API); their values only need to differ here.
+TRIGGER_MODES = {"TRIGGER_MODE_AUTO": "auto", "TRIGGER_MODE_MANUAL": "manual"}
+
+
 class TiltfileError(RuntimeError):
     """The Tiltfile called a stand-in with something Tilt would refuse."""
 
@@ -111,7 +120,12 @@ class Tilt:
     @_recorded
     def local(self, command, quiet=False, command_bat="", echo_off=False, env=None, dir="",
               stdin=None):  # noqa: A002
-        return Blob("")  # never run: what the Tiltfile runs here needs the network
+        # Never run: what the Tiltfile runs here needs the network, or the clock. A command
+        # whose output it reads gets the answer of LOCAL_OUTPUTS as text (Tilt's Blob, which
+        # str() turns into its text); any other, an empty Blob.
+        if command in LOCAL_OUTPUTS:
+            return LOCAL_OUTPUTS[command]
+        return Blob("")
 
     @_recorded
     def sync(self, local_path, remote_path):
@@ -217,13 +231,17 @@ def run_tiltfile(source: str, root: Path) -> Tilt:
             module.add_callable(name, getattr(tilt, name))
         return module
 
+    builtins = module_of(BUILTINS)
+    for name, value in TRIGGER_MODES.items():
+        builtins[name] = value
+
     def load(module_id: str) -> sl.FrozenModule:
         if module_id not in EXTENSIONS:
             raise TiltfileError(f"load({module_id!r}): no stand-in for that extension (known: "
                                 f"{', '.join(EXTENSIONS)}); add it to tests/tilt_standins.py")
         return module_of(EXTENSIONS[module_id]).freeze()
 
-    sl.eval(module_of(BUILTINS), parse_tiltfile(source), sl.Globals.standard(),
+    sl.eval(builtins, parse_tiltfile(source), sl.Globals.standard(),
             sl.FileLoader(load))
     return tilt
 
