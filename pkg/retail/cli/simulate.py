@@ -129,14 +129,18 @@ def simulate(
                                              config.days if not live_mode else 366))
     elif sink is SinkKind.warehouse:
         from retail.io.warehouse import connect
-        from retail.warehouse.load import load_dimensions
+        from retail.warehouse.load import AHEAD_DAYS, load_dimensions
         from retail.warehouse.runs import claim_days, finish_days
 
         wh = connect(s.resolved_warehouse())
         run_id = None if live_mode else f"sim-{simulator.fingerprint:016x}"
         if run_id:  # before anything is written: refuse a second history of the same days
             claim_days(wh, run_id, first, last_day)
-        load_dimensions(wh, catalog, first, max(config.days if not live_mode else 366, 1))
+        # the calendar and the promotions a week past the last day too: the daily
+        # predictions of the last day read them (docs/simulator.md)
+        load_dimensions(wh, catalog, first,
+                        max(config.days if not live_mode else 366, 1) + AHEAD_DAYS,
+                        seed=config.seed, promo_share=config.promo_share)
         console.print(f"warehouse: {s.resolved_warehouse().url} database "
                       f"{wh.database} (dimensions loaded)")
         out = WarehouseSink(wh, catalog, run_id,

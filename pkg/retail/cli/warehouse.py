@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -115,10 +116,11 @@ def load_dims(
     start: Annotated[str, typer.Option(help="First calendar day, YYYY-MM-DD")] = "2023-01-01",
     days: Annotated[int, typer.Option(min=1, help="Calendar days")] = 365 * 4,
 ) -> None:
-    """Fill dim_date, dim_store, dim_product, dim_supplier from the simulator's catalog."""
+    """Fill dim_date, dim_store, dim_product, dim_supplier from the simulator's catalog, and
+    publish the promotion calendar through a week past the last day."""
     from retail.cli.common import day_option, with_options
     from retail.sim.catalog import generate_catalog
-    from retail.warehouse.load import load_dimensions
+    from retail.warehouse.load import AHEAD_DAYS, load_dimensions
 
     s = settings()
     sim = with_options(s.simulator, {"stores": "--stores", "products": "--products",
@@ -130,3 +132,5 @@ def load_dims(
         counts = load_dimensions(wh, catalog, first, days)
     for table, (sent, total) in counts.items():
         console.print(f"{table}: {sent:,} rows sent, {total:,} rows in the table")
+    console.print("promotion_calendar: the promotions planned through "
+                  f"{first + timedelta(days=days - 1 + AHEAD_DAYS)} (seed {sim.seed})")

@@ -25,7 +25,7 @@ from retail.sim.day import DayContext, simulate_day
 from retail.sim.demand import BASKET_LINES, HOURLY, MEAN_QTY, transactions_per_hour
 from retail.sim.ids import run_hash
 from retail.sim.local_events import LocalEvents
-from retail.sim.pricing import PriceBook, week_plan
+from retail.sim.pricing import PROMO_SHARE, PriceBook, week_plan
 from retail.sim.tables import EventBatch
 
 # The simulation model's version, part of every event id: bump it with any change that
@@ -44,7 +44,7 @@ class SimConfig:
     start: date = date(2026, 1, 5)
     days: int = 1
     batch_events: int = 250_000  # target events per batch; fixes the store grouping
-    promo_share: float = 0.03
+    promo_share: float = PROMO_SHARE
     review_days: int = 7  # order-up-to covers this many days of demand
     safety_sd: float = 1.0  # reorder point covers lead time plus this many deviations
 

@@ -22,6 +22,7 @@ from retail.sim.ids import compose_ids
 
 DISCOUNTS = np.array([0.10, 0.15, 0.20, 0.25, 0.30, 0.40])
 REGULAR_CHANGE_SHARE = 0.005
+PROMO_SHARE = 0.03  # share of the SKUs on promotion each week, unless configured otherwise
 CHANGE_TYPES = ("promotion_end", "regular", "promotion_start")
 
 
@@ -83,6 +84,12 @@ def promotion_calendar(seed: int, product_ids: pa.Array | pa.ChunkedArray, promo
     })
 
 
+def discounted(price: np.ndarray, discount: np.ndarray) -> np.ndarray:
+    """The shelf price of a regular ``price`` at ``discount`` off, to the cent (the price a
+    promotion's events carry, and the one a forecast plans with)."""
+    return np.round(price * (1.0 - discount), 2)
+
+
 class PriceBook:
     """Current regular price, promotion discount and promotion id of every product."""
 
@@ -94,7 +101,7 @@ class PriceBook:
 
     def shelf_price(self, product: np.ndarray) -> np.ndarray:
         """What a shopper pays per unit today."""
-        return np.round(self.price[product] * (1.0 - self.discount[product]), 2)
+        return discounted(self.price[product], self.discount[product])
 
     def demand_lift(self, product: np.ndarray) -> np.ndarray:
         return (1.0 - self.discount[product]) ** ELASTICITY[self.category[product]]

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from retail.io.warehouse import Warehouse
 from retail.sim.calendar import calendar_table
 from retail.sim.catalog import Catalog
+from retail.sim.pricing import PROMO_SHARE, promotion_calendar
 from retail.sim.reference import reference_tables
 
 _DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -25,6 +26,11 @@ DIMENSIONS = ("dim_date", "dim_store", "dim_supplier", "dim_product")
 # What drove the simulated demand besides the calendar (migration 0011), loaded with the
 # dimensions.
 REFERENCE = ("weather_daily", "store_events")
+# The chain's promotion plan (migration 0016), published with the dimensions for the loaded
+# days and AHEAD_DAYS after them: a forecast made at the end of the last loaded day reads
+# the promotions of its next 7 days.
+PROMOTIONS = "promotion_calendar"
+AHEAD_DAYS = 7
 
 
 def content_token(table: pa.Table, salt: str = "") -> str:
@@ -72,16 +78,24 @@ def dimension_tables(catalog: Catalog, start: date, days: int) -> dict[str, pa.T
     }
 
 
-def load_dimensions(wh: Warehouse, catalog: Catalog, start: date, days: int
+def load_dimensions(wh: Warehouse, catalog: Catalog, start: date, days: int, *,
+                    seed: int | None = None, promo_share: float = PROMO_SHARE
                     ) -> dict[str, tuple[int, int]]:
-    """Insert the dimensions, then the reference tables (:func:`load_reference`); identical
-    re-runs are deduplicated and replaced rows merged.
+    """Insert the dimensions, then the reference tables (:func:`load_reference`) and the
+    promotion calendar (:func:`load_promotions`, through ``AHEAD_DAYS`` after the days);
+    identical re-runs are deduplicated and replaced rows merged.
+
+    ``seed`` and ``promo_share`` are the simulator's (``SimConfig``), so the calendar is the
+    promotions the simulator runs; ``seed`` defaults to the catalog's (the CLI draws both
+    from one seed).
 
     Returns ``{dimension: (rows sent, rows in the table after the load)}``.
     """
     out = {name: _replace(wh, name, table)
            for name, table in dimension_tables(catalog, start, days).items()}
     load_reference(wh, catalog, start, days)
+    load_promotions(wh, catalog, start, days + AHEAD_DAYS,
+                    seed=catalog.seed if seed is None else seed, promo_share=promo_share)
     return out
 
 
@@ -94,6 +108,19 @@ def load_reference(wh: Warehouse, catalog: Catalog, start: date, days: int
     """
     tables = reference_tables(catalog, start, days)
     return {name: _replace(wh, name, tables[name]) for name in REFERENCE}
+
+
+def load_promotions(wh: Warehouse, catalog: Catalog, start: date, days: int, *, seed: int,
+                    promo_share: float) -> tuple[int, int]:
+    """Publish the promotions planned for the weeks that overlap ``days`` days from
+    ``start`` (:func:`retail.sim.pricing.promotion_calendar`: drawn from ``seed`` and each
+    week's Monday, as the simulator draws them) into ``promotion_calendar``; a week
+    published again replaces its rows.
+
+    Returns (rows sent, rows in the table after the load).
+    """
+    plan = promotion_calendar(seed, catalog.products["product_id"], promo_share, start, days)
+    return _replace(wh, PROMOTIONS, plan)
 
 
 def _replace(wh: Warehouse, name: str, table: pa.Table) -> tuple[int, int]:
