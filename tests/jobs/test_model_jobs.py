@@ -1,0 +1,74 @@
+"""jobs/train_demand_forecast.py, predict_daily.py and optimize_stock.py run as their images
+run them: bad arguments and settings exit 2 naming the flag or the variable before anything
+is done; an MLflow server that does not answer, or nothing to work from, exits 1 saying
+what to do. (The jobs' work is tests/integration/test_forecast_chain.py's.)"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import free_port
+from tests.jobs.jobrun import job_env, run_job
+
+
+@pytest.mark.parametrize("job, args, names", [
+    ("train_demand_forecast", ["--as-of", "2026-02-30"], "--as-of"),
+    ("train_demand_forecast", ["--date", "2026-03-01"], "unrecognized arguments: --date"),
+    ("predict_daily", [], "--date D, or --from D1 --to D2"),
+    ("predict_daily", ["--date", "20260310"], "--date"),
+    ("predict_daily", ["--from", "2026-03-10", "--to", "2026-03-01"], "before --from"),
+    ("optimize_stock", [], "give --date D (recommendations) or --train"),
+    ("optimize_stock", ["--date", "2026-03-10", "--train"], "give --date D"),
+    ("optimize_stock", ["--date", "2026-03-10", "--as-of", "2026-03-09"],
+     "--as-of goes with --train"),
+    ("optimize_stock", ["--date", "2026-13-10"], "--date"),
+])
+def test_bad_arguments_exit_2_naming_the_flag(job, args, names):
+    done = run_job(job, *args, env=job_env())
+    assert done.returncode == 2, done.stderr
+    assert names in done.stderr and done.stderr.startswith(job), done.stderr
+
+
+@pytest.mark.parametrize("job, args", [("train_demand_forecast", []),
+                                       ("predict_daily", ["--date", "2026-03-10"]),
+                                       ("optimize_stock", ["--train"])])
+def test_bad_settings_exit_2_naming_the_variable(job, args):
+    done = run_job(job, *args, env=job_env(RETAIL_FORECAST__HORIZON_DAYS="0",
+                                           RETAIL_MLFLOW__TRACKING_URI="ftp://x"))
+    assert done.returncode == 2, done.stderr
+    assert "RETAIL_FORECAST__HORIZON_DAYS" in done.stderr or \
+        "RETAIL_MLFLOW__TRACKING_URI" in done.stderr, done.stderr
+
+
+def _events(stderr: str) -> list[dict]:
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.parametrize("job, args", [("train_demand_forecast", ["--as-of", "2026-03-10"]),
+                                       ("predict_daily", ["--date", "2026-03-10"]),
+                                       ("optimize_stock", ["--date", "2026-03-10"])])
+def test_an_mlflow_server_that_does_not_answer_exits_1_naming_it(job, args, migrated,
+                                                                  fresh_database):
+    uri = f"http://127.0.0.1:{free_port()}"
+    done = run_job(job, *args, env=job_env(
+        RETAIL_WAREHOUSE__URL=fresh_database.url,
+        RETAIL_WAREHOUSE__DATABASE=fresh_database.database, RETAIL_MLFLOW__TRACKING_URI=uri,
+        RETAIL_LOG__FORMAT="json"))
+    assert done.returncode == 1, done.stderr
+    last = _events(done.stderr)[-1]
+    assert last["level"] == "error" and uri in last["error"], last
+
+
+def test_predicting_without_a_champion_exits_1_saying_train_first(migrated, fresh_database,
+                                                                 mlflow_server):
+    done = run_job("predict_daily", "--date", "2026-03-10", env=job_env(
+        RETAIL_WAREHOUSE__URL=fresh_database.url,
+        RETAIL_WAREHOUSE__DATABASE=fresh_database.database,
+        RETAIL_MLFLOW__TRACKING_URI=mlflow_server, RETAIL_MLFLOW__PREFIX="nochampion",
+        RETAIL_LOG__FORMAT="json"), timeout_s=240)
+    assert done.returncode == 1, done.stderr
+    last = _events(done.stderr)[-1]
+    assert "nochampion.demand_forecast has no champion" in last["error"], last
+    assert "train it first" in last["error"]
