@@ -180,6 +180,19 @@ class TestObjectStore:
         tenant = one("minio-tenant.yaml", "Tenant", values)
         assert f"acme-{bucket}" in [b["name"] for b in tenant["spec"]["buckets"]]
 
+    def test_the_model_jobs_write_mlflows_spark_copies_where_the_tenant_lets_their_user(
+            self):
+        # The Tenant has one user, the jobs' Secret: the keys the model jobs get for S3A.
+        values = {**MLFLOW_ON, "predictDaily": {"enabled": True, "date": "2026-11-30"},
+                  "objectStore": {"buckets": {"processed": "acme-processed"}}}
+        spec = one("spark-predict-daily.yaml", "SparkApplication", values)["spec"]
+        env = {e["name"]: e for e in spec["driver"]["env"]}
+        tenant = one("minio-tenant.yaml", "Tenant", values)
+        assert env["MLFLOW_DFS_TMP"]["value"].startswith("s3a://acme-processed/")
+        assert "acme-processed" in [b["name"] for b in tenant["spec"]["buckets"]]
+        assert [{"name": env[k]["valueFrom"]["secretKeyRef"]["name"]} for k in (
+            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")] == tenant["spec"]["users"] * 2
+
     def test_an_external_store_points_every_job_at_its_endpoint(self):
         values = {"objectStore": {"provider": "external", "existingSecret": "mine",
                                   "external": {"endpoint": "https://s3.example.com"}}}
@@ -308,29 +321,65 @@ class TestModelJobs:
         assert spec["image"] == f"ghcr.io/retail-platform/{component}:{META['appVersion']}"
         assert spec["mainApplicationFile"] == f"local:///opt/retail/jobs/{job}.py"
         assert (ROOT / "jobs" / f"{job}.py").exists()
-        assert {k: v for k, v in spec.items() if k not in ("arguments", "image", "driver",
-                                                         "executor", "mainApplicationFile",
-                                                         "restartPolicy")} == {
-            k: v for k, v in day_job.items() if k not in ("arguments", "image", "driver",
-                                                         "executor", "mainApplicationFile",
-                                                         "restartPolicy")}
+        own = ("arguments", "image", "driver", "executor", "mainApplicationFile",
+               "restartPolicy", "sparkConf")
+        assert {k: v for k, v in spec.items() if k not in own} == {
+            k: v for k, v in day_job.items() if k not in own}
         assert spec["restartPolicy"]["type"] == "OnFailure"
         assert spec["restartPolicy"]["onFailureRetries"] >= 1
 
-    def test_it_gets_the_warehouse_password_and_the_mlflow_url_but_no_object_store_keys(
+    def test_it_gets_the_warehouse_password_the_mlflow_url_and_s3a_keys_but_no_lake_settings(
             self, template, key, component, run, arguments):
         spec = one(template, "SparkApplication", {**KAFKA_SECURED, **a_model_run(key, run)})[
             "spec"]
         config = one("configmap-env.yaml", "ConfigMap", MLFLOW_ON)["data"]
         for role in ("driver", "executor"):
             env = {e["name"]: e for e in spec[role]["env"]}
-            assert set(env) == {"RETAIL_WAREHOUSE__PASSWORD", "RETAIL_STREAM__SHUFFLE_PARTITIONS"}
+            assert set(env) == {"RETAIL_WAREHOUSE__PASSWORD", "RETAIL_STREAM__SHUFFLE_PARTITIONS",
+                                "MLFLOW_DFS_TMP", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
             assert env["RETAIL_WAREHOUSE__PASSWORD"]["valueFrom"]["secretKeyRef"] == {
                 "name": "retail-platform-clickhouse", "key": "etl-writer-password"}
+            assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {
+                "name": "retail-platform-object-store", "key": "access-key"}
+            assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
+                "name": "retail-platform-object-store", "key": "secret-key"}
             assert spec[role]["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
             assert spec[role]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
         assert config["RETAIL_MLFLOW__TRACKING_URI"] == "http://retail-platform-mlflow.retail.svc:5000"
-        assert "sparkConf" not in spec
+
+    def test_mlflows_spark_flavor_puts_model_copies_on_the_processed_bucket_through_s3a(
+            self, template, key, component, run, arguments):
+        # Spark's ML writer and reader run on the executors, and MLflow copies the model to and
+        # from the driver's disk with Hadoop's default filesystem: one the pods share.
+        spec = one(template, "SparkApplication", a_model_run(key, run))["spec"]
+        stream = one("spark-stream-processor.yaml", "SparkApplication")["spec"]["sparkConf"]
+        for role in ("driver", "executor"):
+            env = {e["name"]: e.get("value") for e in spec[role]["env"]}
+            assert env["MLFLOW_DFS_TMP"] == "s3a://retail-processed-data/tmp/mlflow"
+        assert spec["sparkConf"] == {
+            "spark.hadoop.fs.defaultFS": "s3a://retail-processed-data",
+            "spark.hadoop.fs.s3a.endpoint": "http://minio.retail.svc",
+            "spark.hadoop.fs.s3a.endpoint.region": "us-east-1",
+            "spark.hadoop.fs.s3a.path.style.access": "true",
+            "spark.hadoop.fs.s3a.aws.credentials.provider":
+                "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"}
+        assert {k: v for k, v in spec["sparkConf"].items() if k.startswith("spark.hadoop.fs.s3a.")
+                } == {k: v for k, v in stream.items() if k.startswith("spark.hadoop.fs.s3a.")}
+
+    def test_an_external_store_its_secret_and_bucket_reach_the_model_job(
+            self, template, key, component, run, arguments):
+        values = {**a_model_run(key, run), "objectStore": {
+            "provider": "external", "existingSecret": "mine", "region": "eu-west-1",
+            "buckets": {"processed": "acme-processed"},
+            "external": {"endpoint": "https://s3.example.com"}}}
+        spec = one(template, "SparkApplication", values)["spec"]
+        env = {e["name"]: e for e in spec["driver"]["env"]}
+        assert env["MLFLOW_DFS_TMP"]["value"] == "s3a://acme-processed/tmp/mlflow"
+        assert {e["valueFrom"]["secretKeyRef"]["name"] for name, e in env.items()
+                if name.startswith("AWS_")} == {"mine"}
+        assert spec["sparkConf"]["spark.hadoop.fs.defaultFS"] == "s3a://acme-processed"
+        assert spec["sparkConf"]["spark.hadoop.fs.s3a.endpoint"] == "https://s3.example.com"
+        assert spec["sparkConf"]["spark.hadoop.fs.s3a.endpoint.region"] == "eu-west-1"
 
     def test_it_is_refused_without_the_mlflow_server(
             self, template, key, component, run, arguments):

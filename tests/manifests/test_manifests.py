@@ -46,8 +46,16 @@ RENDERED = sorted(MANIFESTS / name for name in RENDERED_WITH)
 # Jobs that never finish (restart Always); every other Spark job is a batch.
 STREAMS = {"stream-processor"}
 # Jobs that never touch the lake: the warehouse and the MLflow server, which proxies the
-# model artifacts, so no object-store keys.
+# model artifacts, so no lake settings; the object store's keys only for S3A, where MLflow's
+# Spark flavor has Spark's ML writer and reader put a model (MLFLOW_DFS_TMP).
 WITHOUT_LAKE = {"train-demand-forecast", "predict-daily", "optimize-stock"}
+# S3A on the MinIO Tenant of release `retail-platform` in `retail`, keys from the AWS_* variables.
+S3A = {
+    "spark.hadoop.fs.s3a.endpoint": "http://minio.retail.svc",
+    "spark.hadoop.fs.s3a.endpoint.region": "us-east-1",
+    "spark.hadoop.fs.s3a.path.style.access": "true",
+    "spark.hadoop.fs.s3a.aws.credentials.provider":
+        "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"}
 # The documented edit that turns manifests/spark-optimize-stock.yaml into the weekly
 # lead-time training (`sed -e ... -e ...` in its header).
 OPTIMIZE_STOCK_TRAIN = [("stock-2026-11-30", "stock-train"),
@@ -277,6 +285,28 @@ def test_the_stream_restarts_always_and_checkpoints_on_the_lake():
     assert env["RETAIL_STREAM__CHECKPOINT_DIR"].startswith("s3a://retail-processed-data/")
 
 
+@pytest.mark.parametrize("manifest", [m for m in SPARK_APPS if _job(m) in WITHOUT_LAKE],
+                         ids=lambda p: p.name)
+def test_a_model_job_puts_mlflows_spark_model_copies_on_the_object_store_through_s3a(manifest):
+    """MLflow's Spark flavor has Spark's ML writer and reader (on the executors) save and load
+    the model at MLFLOW_DFS_TMP, and copies it to and from the driver's disk with Hadoop's
+    default filesystem: both must be a filesystem driver and executors share, not /tmp."""
+    spec = _app(_load(manifest))
+    for role in ("driver", "executor"):
+        env = {e["name"]: e.get("value") for e in spec[role]["env"]}
+        assert env["MLFLOW_DFS_TMP"] == "s3a://retail-processed-data/tmp/mlflow"
+        assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(env)
+        assert not any(name.startswith("RETAIL_LAKE__") for name in env)
+
+    assert spec["sparkConf"] == {"spark.hadoop.fs.defaultFS": "s3a://retail-processed-data",
+                                 **S3A}
+
+
+def test_the_stream_processor_and_the_model_jobs_reach_the_store_through_the_same_s3a():
+    stream = _load(STREAM_PROCESSOR)["spec"]["sparkConf"]
+    assert {k: v for k, v in stream.items() if k.startswith("spark.hadoop.")} == S3A
+
+
 @pytest.mark.parametrize("manifest", [m for m in SPARK_APPS if _job(m) not in STREAMS],
                          ids=lambda p: p.name)
 def test_a_batch_runs_again_after_a_failure_a_bounded_number_of_times(manifest):
@@ -328,11 +358,13 @@ def test_pods_read_the_env_contract_as_the_spark_account_with_tmp_as_their_only_
         "RETAIL_WAREHOUSE__PASSWORD": ("retail-platform-clickhouse", "etl-writer-password")}
     lake = {"RETAIL_LAKE__S3_ACCESS_KEY": ("retail-platform-object-store", "access-key"),
             "RETAIL_LAKE__S3_SECRET_KEY": ("retail-platform-object-store", "secret-key")}
+    s3a = {"AWS_ACCESS_KEY_ID": ("retail-platform-object-store", "access-key"),
+           "AWS_SECRET_ACCESS_KEY": ("retail-platform-object-store", "secret-key")}
 
     assert driver["serviceAccount"] == "retail-platform-spark"
     assert driver["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
     if _job(manifest) in WITHOUT_LAKE:
-        assert secrets == warehouse  # least privilege: no object-store key at all
+        assert secrets == warehouse | s3a  # no lake settings: the keys serve S3A alone
     else:
         assert secrets.items() >= (warehouse | lake).items()
     assert spec["volumes"] == [{"name": "tmp", "emptyDir": {}}]

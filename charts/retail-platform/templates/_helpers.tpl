@@ -116,6 +116,26 @@ cluster, localhost for port-forward, and mlflow.allowedHosts. /health is exempt 
 {{- end -}}
 
 {{/*
+Spark's S3A on the object store (hadoop-aws is in the Spark images) as sparkConf entries, with
+the credentials from the pods' AWS_* variables (sparkPod with "s3a" true).
+*/}}
+{{- define "retail-platform.s3aConf" -}}
+spark.hadoop.fs.s3a.endpoint: {{ include "retail-platform.s3Endpoint" . | quote }}
+spark.hadoop.fs.s3a.endpoint.region: {{ .Values.objectStore.region | quote }}
+spark.hadoop.fs.s3a.path.style.access: "true"
+spark.hadoop.fs.s3a.aws.credentials.provider: software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider
+{{- end -}}
+
+{{/*
+The model jobs' MLFLOW_DFS_TMP: where MLflow's Spark flavor has Spark's ML writer and reader
+(on the executors) put a model between the driver's disk and the MLflow server, tmp/mlflow/ in
+the processed bucket, through S3A. Saving removes its copy; loading leaves one (docs/deploy.md).
+*/}}
+{{- define "retail-platform.mlflowDfsTmp" -}}
+{{- printf "s3a://%s/tmp/mlflow" .Values.objectStore.buckets.processed -}}
+{{- end -}}
+
+{{/*
 A generated secret value that survives upgrades: the value already in the cluster if the
 Secret exists (lookup), else a new random one. Call with (dict "ctx" $ "secret" name "key" key).
 */}}
@@ -287,14 +307,22 @@ them. Call with (dict "ctx" $ "component" name "values" .Values.<job> "image" .V
 {{/*
 A Spark batch job run once: a SparkApplication .name that runs jobs/<component in
 snake_case>.py with .arguments from the job's image, with the warehouse settings and, unless
-"lake" is false, the lake's keys. Call with (dict "ctx" $ "component" name "name" app-name
-"arguments" list "values" .Values.<job> "image" .Values.images.<job> "lake" bool).
+"lake" is false, the lake's keys. "mlflowDfs" true (the model jobs) puts Hadoop's default
+filesystem and MLFLOW_DFS_TMP on the object store through S3A, with its keys as AWS_*: MLflow's
+Spark flavor copies a model between the driver's disk and Spark's ML writer and reader, which
+run on the executors, through that filesystem, so it must be one the pods share. Call with
+(dict "ctx" $ "component" name "name" app-name "arguments" list "values" .Values.<job> "image"
+.Values.images.<job> "lake" bool "mlflowDfs" bool).
 */}}
 {{- define "retail-platform.sparkBatchJob" -}}
 {{- $ctx := .ctx -}}
 {{- $e := .values -}}
 {{- $shuffle := dict "name" "RETAIL_STREAM__SHUFFLE_PARTITIONS" "value" (mul (int $e.executor.instances) (int $e.executor.cores) 2 | toString) -}}
-{{- $pod := dict "ctx" $ctx "component" .component "kafkaUser" "" "s3a" false "lake" (dig "lake" true .) "env" (list $shuffle) -}}
+{{- $env := list $shuffle -}}
+{{- if .mlflowDfs -}}
+{{- $env = append $env (dict "name" "MLFLOW_DFS_TMP" "value" (include "retail-platform.mlflowDfsTmp" $ctx)) -}}
+{{- end -}}
+{{- $pod := dict "ctx" $ctx "component" .component "kafkaUser" "" "s3a" (dig "mlflowDfs" false .) "lake" (dig "lake" true .) "env" $env -}}
 apiVersion: sparkoperator.k8s.io/v1beta2
 kind: SparkApplication
 metadata:
@@ -327,6 +355,13 @@ spec:
     onFailureRetryInterval: {{ $e.retryIntervalSeconds }}
     onSubmissionFailureRetries: 3
     onSubmissionFailureRetryInterval: 60
+  {{- if .mlflowDfs }}
+  # MLflow's Spark flavor copies a model between the driver's disk and MLFLOW_DFS_TMP with
+  # Hadoop's default filesystem: the object store (S3A), which driver and executors share.
+  sparkConf:
+    spark.hadoop.fs.defaultFS: {{ printf "s3a://%s" $ctx.Values.objectStore.buckets.processed | quote }}
+    {{- include "retail-platform.s3aConf" $ctx | nindent 4 }}
+  {{- end }}
   # The root filesystem is read-only: /tmp (Spark's and Python's temp files) is an emptyDir.
   volumes:
     - name: tmp
