@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pyarrow as pa
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from retail.io.warehouse import Warehouse
 from retail.transforms.features import (HISTORY_DAYS, PRICE_DAYS, STOCKOUT_WINDOWS,
@@ -78,10 +78,10 @@ _QUERIES = {
         "week_of_year, toInt32(month) AS month, toString(season) AS season, is_weekend, "
         "is_holiday, special_day IS NOT NULL AS is_special_day, "
         "toInt32(days_to_next_holiday) AS days_to_next_holiday, is_payday "
-        "FROM dim_date FINAL WHERE date_key = {d:UInt32}"),
+        "FROM dim_date FINAL WHERE date BETWEEN {day:Date} AND {calendar_last:Date}"),
     "events": (
         "SELECT store_key, date AS day, toString(kind) AS kind FROM store_events FINAL "
-        "WHERE date = {day:Date}"),
+        "WHERE date BETWEEN {day:Date} AND {calendar_last:Date}"),
     "weather": (
         "SELECT toString(region) AS region, date AS day, temp_c, precip_mm "
         "FROM weather_daily FINAL WHERE date BETWEEN {weather_first:Date} AND {day:Date}"),
@@ -95,7 +95,7 @@ def _key(day: date) -> int:
 def parameters(day: date) -> dict[str, object]:
     """The query parameters of day D: D and the first day of each window ending D."""
     stock_first = day - timedelta(days=max(STOCKOUT_WINDOWS) - 1)
-    return {"d": _key(day), "day": day,
+    return {"d": _key(day), "day": day, "calendar_last": day,
             "first": _key(day - timedelta(days=HISTORY_DAYS - 1)),
             "price_first": _key(day - timedelta(days=PRICE_DAYS - 1)),
             "stock_first": _key(stock_first), "stock_before": stock_first - timedelta(days=1),
@@ -130,11 +130,21 @@ def check_ready(wh: Warehouse, days: list[date]) -> None:
 def read_inputs(spark: SparkSession, wh: Warehouse, day: date) -> FeatureInputs:
     """The warehouse's rows for day D as Spark frames (see the module docstring)."""
     params = parameters(day)
-    frames = {}
-    for name, sql in _QUERIES.items():
-        table = wh.query_arrow(sql, params)
-        frames[name] = spark.createDataFrame(arrow_for_spark(table))
-    return FeatureInputs(**frames)
+    return FeatureInputs(**{name: _frame(spark, wh, sql, params)
+                            for name, sql in _QUERIES.items()})
+
+
+def read_calendar(spark: SparkSession, wh: Warehouse, first: date, last: date
+                  ) -> tuple[DataFrame, DataFrame]:
+    """The ``calendar`` and ``events`` inputs of the days ``first``..``last``: what
+    :func:`read_inputs` reads of a day, for a range (the days a forecast looks ahead to)."""
+    params = {"day": first, "calendar_last": last}
+    return (_frame(spark, wh, _QUERIES["calendar"], params),
+            _frame(spark, wh, _QUERIES["events"], params))
+
+
+def _frame(spark: SparkSession, wh: Warehouse, sql: str, params: dict) -> DataFrame:
+    return spark.createDataFrame(arrow_for_spark(wh.query_arrow(sql, params)))
 
 
 def arrow_for_spark(table: pa.Table) -> pa.Table:
