@@ -28,8 +28,12 @@ DEMO_WAREHOUSE_START := $(shell date -u -d '$(DEMO_WAREHOUSE_DAYS) days ago 2 da
 # A backfilled day is not in time order within a partition (the simulator writes it pair by
 # pair), so replaying it through the stream needs a watermark delay longer than a day.
 DEMO_LATE_AFTER ?= 2880
+# The forecast trains on the feature store of the last DEMO_FEATURE_DAYS days to the demo
+# day (its backtest's four weekly origins need 28 of them plus the weeks it learns from).
+DEMO_FEATURE_DAYS ?= 35
+DEMO_FEATURES_FROM := $(shell date -u -d '$(DEMO_FEATURE_DAYS) days ago 1 day ago' +%F)
 
-.PHONY: help install demo test bench lock up down status clean
+.PHONY: help install demo test bench bench-forecast lock up down status clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -65,8 +69,13 @@ demo: install ## start the local stack, stream a simulated day through Kafka and
 	$(RETAIL) query executive_kpis
 	$(RETAIL) query top_products
 	$(RETAIL) query store_low_stock --store S00001
-	$(RETAIL) batch daily-etl --date $(DEMO_DAY)
-	$(RETAIL) features build --date $(DEMO_DAY)
+	$(RETAIL) batch daily-etl --from $(DEMO_FEATURES_FROM) --to $(DEMO_DAY)
+	$(RETAIL) features build --from $(DEMO_FEATURES_FROM) --to $(DEMO_DAY)
+	$(RETAIL) forecast train --as-of $(DEMO_DAY)
+	$(RETAIL) forecast predict --date $(DEMO_DAY)
+	$(RETAIL) stock train-lead-time --as-of $(DEMO_DAY)
+	$(RETAIL) stock optimize --date $(DEMO_DAY)
+	$(RETAIL) forecast show --store S00001 --product P000001
 	@# The closed day's content checks; freshness and stream health judge "now", and the demo's
 	@# data is two days old (a live stack: retail dq run).
 	$(RETAIL) dq run --date $(DEMO_DAY) --no-alerts --check 'completeness.*' --check 'volume.*' --check 'consistency.*' --check 'validity.*'
@@ -89,6 +98,10 @@ bench: install ## measure spine and warehouse against baselines in the same run 
 	$(BIN)/python tests/bench/bench_parse_guard.py --write docs/benchmarks.md
 	$(BIN)/python tests/bench/bench_batch.py --write docs/benchmarks.md
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/bench/forecast_training_check.py
+	$(MAKE) bench-forecast
+
+bench-forecast: install ## the demand forecast's accuracy and cost (chain cached in .retail/bench-forecast/)
+	$(BIN)/python tests/bench/bench_forecast.py --compare-fraction 1.0 --write docs/benchmarks.md
 
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
