@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import pyarrow as pa
 import pytest
+from pyspark.sql import functions as F
 
 from retail.batch.snapshot import snapshot_day
 from retail.features.definitions import KNOWN_AHEAD
@@ -18,7 +19,8 @@ from retail.sim import SimConfig, Simulator, generate_catalog
 from retail.sim.pricing import discounted
 from retail.simulate import WarehouseSink
 from retail.streaming.reference import Reference
-from retail.transforms.forecast import PLANNED
+from retail.transforms.features import KEY
+from retail.transforms.forecast import PLANNED, scoring_rows, stack_horizons
 from retail.warehouse.load import load_dimensions
 from tests.conftest import retail_cli as retail
 
@@ -85,6 +87,15 @@ def test_the_target_days_known_ahead_equal_the_feature_stores_own_rows(featured,
     assert ended  # a promotion of D that the next week's plan ends
     # the calendar moves with the day, as the feature store's does
     assert {r["day_of_week"] for r in got.values()} == set(range(1, 8))
+
+    # and through the forecast's own transforms: D's scoring rows carry what its training
+    # rows carry of each target day, but the shelf prices a list-price change moved
+    columns = [*KEY, "target_date", "horizon", *(f"target_{c}" for c in AHEAD)]
+    scored = scoring_rows(store, targets, day=DAY, horizons=range(1, 8)).select(*columns)
+    trained = (stack_horizons(store, horizons=range(1, 8), known_ahead=KNOWN_AHEAD)
+               .filter(F.col("date") == F.lit(DAY)).select(*columns))
+    differ = scored.exceptAll(trained).select(*KEY, "target_date").collect()
+    assert scored.count() == trained.count() == len(got) and len(differ) == moved
 
 
 def test_a_forecast_of_a_day_without_feature_rows_says_to_build_them(migrated):
