@@ -94,6 +94,10 @@ def check_published(wh: Warehouse, days: list[date]) -> None:
         TargetsNotReady: naming the days, the table and the command that publishes them.
     """
     span = {"first": days[0], "last": days[-1]}
+    if not wh.query_rows(f"EXISTS TABLE {PROMOTIONS}")[0][0]:
+        raise TargetsNotReady(
+            f"{wh.database} has no {PROMOTIONS} table (migration 0016): apply the migrations "
+            f"(`retail warehouse migrate`), then publish it ({_load_dims(days)})")
     dated = {r[0] for r in wh.query_rows(
         "SELECT date FROM dim_date FINAL WHERE date BETWEEN {first:Date} AND {last:Date}",
         span)}

@@ -132,6 +132,16 @@ def test_unpublished_promotions_name_the_table_and_the_load(migrated):
         target_rows(None, migrated, DAY)
 
 
+def test_a_warehouse_before_migration_0016_says_to_migrate(migrated):
+    a_feature_row(migrated)
+    load_dimensions(migrated, generate_catalog(2, 20, 42), START, 30)
+    migrated.command("DROP TABLE promotion_calendar SYNC")
+    with pytest.raises(TargetsNotReady, match=(
+            r"\w+ has no promotion_calendar table \(migration 0016\): apply the migrations "
+            r"\(`retail warehouse migrate`\), then publish it \(`retail warehouse load-dims")):
+        target_rows(None, migrated, DAY)
+
+
 def test_not_ready_is_the_feature_stores_not_ready_and_a_value_error():
     from retail.features.sources import DayNotReady
 
