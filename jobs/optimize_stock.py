@@ -20,10 +20,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from retail.batch.runner import each_day
-from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
-from retail.jobstart import job_arguments, run_with_spark, start_job
+from retail.jobstart import job_arguments, run_model_job, start_job
 from retail.log import event
-from retail.ml.registry import Registry, RegistryError
 from retail.ml.replenishment.daily import JOB, load_lead_time, optimize_day, train_lead_time
 
 
@@ -41,13 +39,8 @@ def main(argv: list[str]) -> int:
     if start is None:
         return 2
     log, settings = start.log, start.settings.replenishment
-    try:
-        wh, registry = connect(start.warehouse), Registry.from_settings(start.settings)
-    except (RegistryError, WarehouseError, WarehouseUnavailable) as exc:
-        event(log, logging.ERROR, "optimize_stock failed", error=str(exc)[:1000])
-        return 1
 
-    def work(spark) -> int:
+    def work(spark, wh, registry) -> int:
         if args.train:
             as_of = args.as_of or datetime.now(UTC).date() - timedelta(days=1)
             done = train_lead_time(spark, wh, registry, settings, as_of)
@@ -61,9 +54,7 @@ def main(argv: list[str]) -> int:
                  lambda r: event(log, logging.INFO, "recommended", **r.as_details()))
         return 0
 
-    return run_with_spark(start, "retail-optimize-stock", work,
-                          (ValueError, RegistryError, WarehouseError, WarehouseUnavailable),
-                          "optimize_stock")
+    return run_model_job(start, "retail-optimize-stock", "optimize_stock", work)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,9 @@ import logging
 import sys
 
 from retail.batch.runner import day_arguments
-from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
-from retail.jobstart import run_with_spark, start_job
+from retail.jobstart import run_model_job, start_job
 from retail.log import event
 from retail.ml.forecast.daily import predict_days
-from retail.ml.registry import Registry, RegistryError
 
 
 def main(argv: list[str]) -> int:
@@ -30,21 +28,14 @@ def main(argv: list[str]) -> int:
     start = start_job("predict_daily")
     if start is None:
         return 2
-    try:
-        wh, registry = connect(start.warehouse), Registry.from_settings(start.settings)
-    except (RegistryError, WarehouseError, WarehouseUnavailable) as exc:
-        event(start.log, logging.ERROR, "predictions failed", error=str(exc)[:1000])
-        return 1
 
-    def work(spark) -> int:
+    def work(spark, wh, registry) -> int:
         predict_days(spark, wh, registry, days, horizon=start.settings.forecast.horizon_days,
                      on_day=lambda r: event(start.log, logging.INFO, "predicted",
                                             **r.as_details()))
         return 0
 
-    return run_with_spark(start, "retail-predict-daily", work,
-                          (ValueError, RegistryError, WarehouseError, WarehouseUnavailable),
-                          "predictions")
+    return run_model_job(start, "retail-predict-daily", "predictions", work)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from retail.batch.runner import each_day
-from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
-from retail.jobstart import job_arguments, run_with_spark, start_job
+from retail.jobstart import job_arguments, run_model_job, start_job
 from retail.log import event
 from retail.ml.forecast.registered import train_and_register
-from retail.ml.registry import Registry, RegistryError
 
 
 def main(argv: list[str]) -> int:
@@ -35,13 +33,8 @@ def main(argv: list[str]) -> int:
     if start is None:
         return 2
     log = start.log
-    try:
-        wh, registry = connect(start.warehouse), Registry.from_settings(start.settings)
-    except (RegistryError, WarehouseError, WarehouseUnavailable) as exc:
-        event(log, logging.ERROR, "training failed", error=str(exc)[:1000])
-        return 1
 
-    def work(spark) -> int:
+    def work(spark, wh, registry) -> int:
         done = each_day(wh, "train_demand_forecast", [args.as_of], lambda day: train_and_register(
             spark, wh, registry, start.settings.forecast, day,
             on_step=lambda line: event(log, logging.INFO, "training", step=line)),
@@ -57,9 +50,7 @@ def main(argv: list[str]) -> int:
               coverage=done.result.coverage, seconds=round(done.result.seconds, 1))
         return 0
 
-    return run_with_spark(start, "retail-train-demand-forecast", work,
-                          (ValueError, RegistryError, WarehouseError, WarehouseUnavailable),
-                          "training")
+    return run_model_job(start, "retail-train-demand-forecast", "training", work)
 
 
 if __name__ == "__main__":

@@ -78,3 +78,23 @@ class JobArguments(argparse.ArgumentParser):
 
 def job_arguments(prog: str, description: str) -> JobArguments:
     return JobArguments(prog=prog, description=description)
+
+
+def run_model_job(start: JobStart, app_name: str, what: str,
+                  work: Callable[[SparkSession, object, object], int]) -> int:
+    """A model job's frame: the warehouse and the registry connected first (an MLflow server
+    that does not answer fails here, before Spark starts), then ``work(spark, wh,
+    registry)`` in a Spark session; the expected failures (bad input days, the registry, the
+    warehouse) are logged as "``what`` failed" and exit 1."""
+    from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
+    from retail.log import event
+    from retail.ml.registry import Registry, RegistryError
+
+    failures = (ValueError, RegistryError, WarehouseError, WarehouseUnavailable)
+    try:
+        wh, registry = connect(start.warehouse), Registry.from_settings(start.settings)
+    except failures as exc:
+        event(start.log, logging.ERROR, f"{what} failed", error=str(exc)[:1000])
+        return 1
+    return run_with_spark(start, app_name, lambda spark: work(spark, wh, registry), failures,
+                          what)

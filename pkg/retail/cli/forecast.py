@@ -10,7 +10,7 @@ from rich.table import Table
 
 from retail.cli.common import (BadOption, console, day_option, err_console, handle_errors,
                                print_table, settings)
-from retail.cli.models import registry_errors
+from retail.cli.models import model_session, registry_errors
 
 app = typer.Typer(help="Demand forecasts: training, daily predictions, a pair's forecast, "
                   "monitoring (docs/models.md).", no_args_is_help=True)
@@ -83,12 +83,6 @@ def evaluate(
                   f"{windows.recent_to})", highlight=False)
 
 
-def _spark(name: str):
-    from retail.streaming.job import spark_session
-
-    return spark_session(settings(), name)
-
-
 @app.command("train")
 @handle_errors
 @registry_errors
@@ -102,22 +96,14 @@ def train_command(
     the same origins (RETAIL_FORECAST__* sets the grid)."""
     from datetime import UTC, datetime, timedelta
 
-    from retail.io.warehouse import connect
     from retail.ml.forecast.registered import train_and_register
-    from retail.ml.registry import Registry
 
     when = (day_option("--as-of", as_of) if as_of
             else datetime.now(UTC).date() - timedelta(days=1))
-    s = settings()
-    registry = Registry.from_settings(s)
-    wh = connect(s.resolved_warehouse())
-    spark = _spark("retail-train-demand-forecast")
-    try:
-        with console.status(f"training the demand forecast up to {when}") as status:
-            done = train_and_register(spark, wh, registry, s.forecast, when,
-                                      on_step=lambda line: status.update(line))
-    finally:
-        spark.stop()
+    with (model_session("retail-train-demand-forecast") as (s, wh, registry, spark),
+          console.status(f"training the demand forecast up to {when}") as status):
+        done = train_and_register(spark, wh, registry, s.forecast, when,
+                                  on_step=lambda line: status.update(line))
     r = done.result
     table = Table("model", "WAPE", "to seasonal naive", "to oracle", title=(
         f"backtest, origins {', '.join(r.origins)} (store x product x day, 7 days)"),
@@ -147,21 +133,13 @@ def predict_command(
     """The champion's forecasts of D+1..D+7 (80 % and 95 % intervals, stock-out risk) for
     every store x product in the feature store on D, into fact_ml_predictions."""
     from retail.cli.batch import day_range
-    from retail.io.warehouse import connect
     from retail.ml.forecast.daily import predict_days
-    from retail.ml.registry import Registry
 
     days = day_range(*(None if v is None else day_option(flag, v) for v, flag in
                        ((day, "--date"), (first, "--from"), (last, "--to"))))
-    s = settings()
-    registry = Registry.from_settings(s)
-    wh = connect(s.resolved_warehouse())
-    spark = _spark("retail-predict-daily")
-    try:
-        with console.status(f"predicting {len(days)} run date(s)"):
-            done = predict_days(spark, wh, registry, days, horizon=s.forecast.horizon_days)
-    finally:
-        spark.stop()
+    with (model_session("retail-predict-daily") as (s, wh, registry, spark),
+          console.status(f"predicting {len(days)} run date(s)")):
+        done = predict_days(spark, wh, registry, days, horizon=s.forecast.horizon_days)
     for r in done:
         console.print(f"{r.day}: {r.rows:,} forecasts of {r.pairs:,} store x product pairs "
                       f"by version {r.model_version} into fact_ml_predictions "

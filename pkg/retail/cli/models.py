@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -142,3 +143,21 @@ def promote(
     previous = registry.promote(name, version, reason)
     was = f"was version {previous}" if previous else "there was none"
     console.print(f"{registry.name(name)}: version {version} is the champion now ({was})")
+
+
+@contextlib.contextmanager
+def model_session(app_name: str) -> Iterator[tuple]:
+    """(settings, warehouse, registry, Spark session) of a model command; the registry is
+    reached first, so an MLflow server that does not answer fails before Spark starts."""
+    from retail.io.warehouse import connect
+    from retail.ml.registry import Registry
+    from retail.streaming.job import spark_session
+
+    s = settings()
+    registry = Registry.from_settings(s)
+    wh = connect(s.resolved_warehouse())
+    spark = spark_session(s, app_name)
+    try:
+        yield s, wh, registry, spark
+    finally:
+        spark.stop()

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from retail.cli.common import console, day_option, handle_errors, print_table, settings
-from retail.cli.models import registry_errors
+from retail.cli.common import console, day_option, handle_errors, print_table
+from retail.cli.models import model_session, registry_errors
 
 app = typer.Typer(help="Replenishment: reorder recommendations and supplier lead times.",
                   no_args_is_help=True)
@@ -25,24 +25,15 @@ def optimize(day: Annotated[str, typer.Option(
     whole packs with its reasons, the stock-out risk) into fact_replenishment, and each
     pair's order into D's horizon-1 forecast row."""
     from retail.batch.runner import each_day
-    from retail.io.warehouse import connect
-    from retail.ml.registry import Registry
     from retail.ml.replenishment.daily import JOB, load_lead_time, optimize_day
-    from retail.streaming.job import spark_session
 
     when = day_option("--date", day)
-    s = settings()
-    registry = Registry.from_settings(s)
-    wh = connect(s.resolved_warehouse())
-    spark = spark_session(s, "retail-optimize-stock")
-    try:
-        with console.status(f"recommending orders for {when}"):
-            lead = load_lead_time(spark, registry)
-            r = each_day(wh, JOB, [when], lambda d: optimize_day(
-                spark, wh, lead, s.replenishment, d),
-                lambda r: ("succeeded", r.pairs, r.orders, r.as_details()))[0]
-    finally:
-        spark.stop()
+    with (model_session("retail-optimize-stock") as (s, wh, registry, spark),
+          console.status(f"recommending orders for {when}")):
+        lead = load_lead_time(spark, registry)
+        r = each_day(wh, JOB, [when], lambda d: optimize_day(
+            spark, wh, lead, s.replenishment, d),
+            lambda r: ("succeeded", r.pairs, r.orders, r.as_details()))[0]
     from retail.ml.forecast.show import top_orders
 
     table = Table("store", "product", "on hand", "on order", "order", "by", "why",
@@ -69,22 +60,13 @@ def train_lead_time_command(as_of: Annotated[str | None, typer.Option(
     the champion when it beats the supplier-mean baseline on the holdout weeks."""
     from datetime import UTC, datetime, timedelta
 
-    from retail.io.warehouse import connect
-    from retail.ml.registry import Registry
     from retail.ml.replenishment.daily import train_lead_time
-    from retail.streaming.job import spark_session
 
     when = (day_option("--as-of", as_of) if as_of
             else datetime.now(UTC).date() - timedelta(days=1))
-    s = settings()
-    registry = Registry.from_settings(s)
-    wh = connect(s.resolved_warehouse())
-    spark = spark_session(s, "retail-optimize-stock")
-    try:
-        with console.status(f"fitting lead times up to {when}"):
-            done = train_lead_time(spark, wh, registry, s.replenishment, when)
-    finally:
-        spark.stop()
+    with (model_session("retail-optimize-stock") as (s, wh, registry, spark),
+          console.status(f"fitting lead times up to {when}")):
+        done = train_lead_time(spark, wh, registry, s.replenishment, when)
     table = Table("", "MAE (days)", "RMSE (days)", title="holdout", title_justify="left")
     m = done.fit.metrics
     table.add_row("regression", f"{m['mae']:.3f}", f"{m['rmse']:.3f}")

@@ -14,10 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retail.batch.runner import each_day
+from retail.features.build import TABLE as FEATURES
+from retail.features.definitions import COLUMNS
+from retail.features.sources import arrow_for_spark
 from retail.features.training import read_store
 from retail.io.warehouse import Warehouse
 from retail.ml.forecast.registered import MODEL, Forecaster, load_forecaster
@@ -29,6 +32,7 @@ from retail.transforms.predictions import prediction_rows, with_stock_out_risk
 
 JOB = "predict_daily"
 TABLE = "fact_ml_predictions"
+DEMAND = ("store_key", "product_key", "date", "demand")  # the history predictions read
 
 
 class NoFeatures(ValueError):
@@ -59,24 +63,38 @@ def predict_day(spark: SparkSession, wh: Warehouse, forecaster: Forecaster, day:
             (:func:`~retail.ml.forecast.targets.target_rows`).
     """
     started = time.monotonic()
-    # 28 days: D's 28-day mean, and the 4 same weekdays before each target's week
-    store = read_store(spark, wh, day - timedelta(days=MEAN_DAYS - 1), day).cache()
-    today = store.filter(F.col("date") == F.lit(day))
-    pairs = today.count()
-    if pairs == 0:
-        store.unpersist()
-        raise NoFeatures(f"feature_store_daily has no row of {day}: build it first "
-                         f"(retail features build --date {day})")
-    rows = scoring_rows(store, target_rows(spark, wh, day, horizon), day=day,
-                        horizons=range(1, horizon + 1))
-    scored = predict(forecaster.model, rows, forecaster.quantiles)
-    risky = with_stock_out_risk(scored, today.select("store_key", "product_key", "on_hand"))
-    table = prediction_rows(risky, model_name=MODEL,
-                            model_version=forecaster.version.version).toArrow()
-    store.unpersist()
+    today = read_store(spark, wh, day, day).cache()
+    try:
+        pairs = today.count()
+        if pairs == 0:
+            raise NoFeatures(f"feature_store_daily has no row of {day}: build it first "
+                             f"(retail features build --date {day})")
+        # 28 days: D's 28-day mean, and the 4 same weekdays before each target's week; of
+        # the days before D only the demand is read (a tenth of the columns)
+        store = today.unionByName(_demand(spark, wh, day - timedelta(days=MEAN_DAYS - 1),
+                                          day - timedelta(days=1)), allowMissingColumns=True)
+        rows = scoring_rows(store, target_rows(spark, wh, day, horizon), day=day,
+                            horizons=range(1, horizon + 1))
+        scored = predict(forecaster.model, rows, forecaster.quantiles)
+        risky = with_stock_out_risk(scored, today.select("store_key", "product_key",
+                                                         "on_hand"))
+        table = prediction_rows(risky, model_name=MODEL,
+                                model_version=forecaster.version.version).toArrow()
+    finally:
+        today.unpersist()
     wh.insert_arrow(TABLE, table)
     return PredictionDay(day, forecaster.version.version, pairs, table.num_rows,
                          time.monotonic() - started)
+
+
+def _demand(spark: SparkSession, wh: Warehouse, first: date, last: date) -> DataFrame:
+    """The feature store's ``store_key, product_key, date, demand`` of ``first``..``last``."""
+    rows = wh.query_arrow(
+        f"SELECT {', '.join(DEMAND)} FROM {FEATURES} FINAL "
+        "WHERE date BETWEEN {first:Date} AND {last:Date}", {"first": first, "last": last})
+    types = {c.name: c.type for c in COLUMNS}
+    return spark.createDataFrame(arrow_for_spark(rows)).select(
+        *(F.col(c).cast(types[c]) for c in DEMAND))
 
 
 def predict_days(spark: SparkSession, wh: Warehouse, registry: Registry, days: list[date], *,
