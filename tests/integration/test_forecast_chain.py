@@ -1,0 +1,246 @@
+"""The decision chain end to end on the embedded stack: a small chain simulated into the
+local warehouse, its last five weeks closed by the daily ETL and featurized, the demand
+forecast trained with its backtest and registered on a real MLflow server, the champion's
+daily predictions, the lead-time regression and the recommendations; then a second
+training on the same data and a deliberately worse model, neither promoted.
+
+Jobs run in this process through their ``main`` (the image's entrypoint) or the CLI, each
+step a module fixture, so the chain is built once and each step checked by its test."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from retail.io.lake import LakeWriter
+from retail.io.warehouse import connect
+from retail.ml.registry import CHAMPION, TAG, Registry
+from retail.settings import LakeSettings
+from retail.sim import SimConfig, Simulator, generate_catalog
+from retail.simulate import WarehouseSink
+from retail.warehouse.load import AHEAD_DAYS, load_dimensions
+from retail.warehouse.migrate import Migrator
+from tests.conftest import retail_cli as retail
+
+pytestmark = pytest.mark.integration
+
+STORES, PRODUCTS, RATE, SEED = 3, 16, 4.0, 7
+LAST = date(2026, 9, 13)  # a Sunday: the backtest's origins are Mondays
+DAYS = 49
+START = LAST - timedelta(days=DAYS - 1)
+BUILT_FROM = LAST - timedelta(days=34)  # closed and featurized: the training's window
+MIDDLE = BUILT_FROM + timedelta(days=17)
+# Few small trees: the chain's flow is under test here; accuracy is make bench's.
+GRID = {"RETAIL_FORECAST__MAX_ITER": "[8]", "RETAIL_FORECAST__MAX_DEPTH": "[3]",
+        "RETAIL_FORECAST__ETS_SERIES": "4", "RETAIL_FORECAST__HISTORY_DAYS": "40"}
+WORSE = {"RETAIL_FORECAST__MAX_ITER": "[2]", "RETAIL_FORECAST__MAX_DEPTH": "[1]"}
+JOBS = Path(__file__).resolve().parents[2] / "jobs"
+
+
+def job(name: str):
+    """The job's module, loaded from jobs/ as the image runs it."""
+    spec = importlib.util.spec_from_file_location(f"job_{name}", JOBS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def chain(warehouse_settings, mlflow_server, tmp_path_factory):
+    root = tmp_path_factory.mktemp("forecast-chain")
+    ws = warehouse_settings.model_copy(update={"database": f"t_{uuid.uuid4().hex[:10]}"})
+    Migrator(connect(ws, database=""), ws.database, lambda db: connect(ws, db)).migrate()
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    env = {"RETAIL_WAREHOUSE__URL": ws.url, "RETAIL_WAREHOUSE__DATABASE": ws.database,
+           "RETAIL_LAKE__ROOT": str(root / "lake"), "RETAIL_LOCAL__HOME": str(root / "home"),
+           "RETAIL_MLFLOW__TRACKING_URI": mlflow_server, "RETAIL_MLFLOW__PREFIX": prefix,
+           "PYSPARK_PYTHON": sys.executable, **GRID}
+    try:
+        with pytest.MonkeyPatch.context() as mp, connect(ws) as wh:
+            for key, value in env.items():
+                mp.setenv(key, value)
+            catalog = generate_catalog(STORES, PRODUCTS, SEED)
+            # the calendar and the promotion plan a week past the last day, as the chain
+            # publishes them (the predictions' target days)
+            load_dimensions(wh, catalog, START, DAYS + AHEAD_DAYS)
+            sink = WarehouseSink(wh, catalog, run_id="forecast-chain",
+                                 lake=LakeWriter(LakeSettings(root=str(root / "lake"))))
+            sim = Simulator(catalog, SimConfig(seed=SEED, rate=RATE, start=START, days=DAYS))
+            for batch in sim.run():
+                for event_type, table in batch.tables.items():
+                    sink.write(event_type, table, f"{batch.day:%Y%m%d}-{batch.stores[0]:05d}")
+            yield SimpleNamespace(wh=wh, mp=mp, registry=Registry(mlflow_server, prefix))
+    finally:
+        with connect(ws, database="") as admin:
+            admin.command(f"DROP DATABASE IF EXISTS `{ws.database}` SYNC")
+
+
+@pytest.fixture(scope="module")
+def half_closed(chain):
+    """The training window's first half closed by the daily ETL (the features read the
+    facts' history; only the days they are built for need closing). Halves, so no test's
+    set-up carries the whole window on a busy machine."""
+    retail("batch", "daily-etl", "--from", str(BUILT_FROM), "--to", str(MIDDLE))
+    return chain
+
+
+@pytest.fixture(scope="module")
+def closed(half_closed):
+    retail("batch", "daily-etl", "--from", str(MIDDLE + timedelta(days=1)), "--to", str(LAST))
+    return half_closed
+
+
+@pytest.fixture(scope="module")
+def half_featured(closed):
+    retail("features", "build", "--from", str(BUILT_FROM), "--to", str(MIDDLE))
+    return closed
+
+
+@pytest.fixture(scope="module")
+def featured(half_featured):
+    retail("features", "build", "--from", str(MIDDLE + timedelta(days=1)), "--to", str(LAST))
+    # the pairs the stores carry (each store carries part of the catalogue)
+    half_featured.pairs = count(half_featured.wh, "SELECT count() FROM feature_store_daily "
+                                                  "FINAL WHERE date = {d:Date}", d=LAST)
+    return half_featured
+
+
+@pytest.fixture(scope="module")
+def trained(featured):
+    """The first training, by the job's entrypoint."""
+    featured.train_code = job("train_demand_forecast").main(["--as-of", str(LAST)])
+    return featured
+
+
+@pytest.fixture(scope="module")
+def predicted(trained):
+    trained.predict_code = job("predict_daily").main(["--date", str(LAST)])
+    return trained
+
+
+def count(wh, sql: str, **params) -> int:
+    return int(wh.query_rows(sql, params)[0][0])
+
+
+def test_the_first_half_is_closed(half_closed):
+    assert count(half_closed.wh, "SELECT count() FROM job_runs FINAL WHERE job = 'daily_etl' "
+                                 "AND status = 'succeeded'") == (MIDDLE - BUILT_FROM).days + 1
+
+
+def test_the_training_window_is_closed(closed):
+    assert count(closed.wh, "SELECT count() FROM job_runs FINAL WHERE job = 'daily_etl' "
+                            "AND status = 'succeeded'") == (LAST - BUILT_FROM).days + 1
+
+
+def test_the_first_half_is_featurized(half_featured):
+    assert half_featured.wh.query_rows(
+        "SELECT count(DISTINCT date) FROM feature_store_daily FINAL")[0][0] == (
+        (MIDDLE - BUILT_FROM).days + 1)
+
+
+def test_the_training_window_is_featurized(featured):
+    days = (LAST - BUILT_FROM).days + 1
+    assert featured.pairs >= STORES * PRODUCTS // 3
+    assert featured.wh.query_rows(
+        "SELECT count(DISTINCT date), count() FROM feature_store_daily FINAL")[0] == (
+        days, days * featured.pairs)
+
+
+def test_the_first_training_is_registered_as_champion_with_its_backtest(trained):
+    assert trained.train_code == 0
+    versions = trained.registry.versions("demand_forecast")
+    assert [(v.version, v.is_champion) for v in versions] == [("1", True)]
+    run = versions[0]
+    assert run.tags[TAG + "decision"] == "promoted"
+    assert run.params["origins"] == ",".join(
+        str(LAST - timedelta(days=6 + 7 * k)) for k in (3, 2, 1, 0))
+    for metric in ("wape", "wape_all", "mae", "bias", "coverage_80", "coverage_95",
+                   "wape_to_seasonal_naive", "baseline.seasonal_naive.wape",
+                   "baseline.mean_28.wape", "baseline.ets.wape", *(f"wape_h{h}" for h in
+                                                                   range(1, 8))):
+        assert metric in run.metrics, metric
+    # the feature importance of the version, shares of 1, ranked
+    rows = trained.wh.query_rows(
+        "SELECT count(), sum(importance), min(rank), max(rank) FROM model_feature_importance "
+        "FINAL WHERE model = 'demand_forecast' AND model_version = '1'")[0]
+    assert rows[0] > 20 and rows[1] == pytest.approx(1.0) and (rows[2], rows[3]) == (1, rows[0])
+
+
+def test_predict_daily_writes_every_pair_a_week_ahead_with_nested_intervals(predicted):
+    wh = predicted.wh
+    assert predicted.predict_code == 0
+    rows = wh.query_arrow(
+        "SELECT store_id, product_id, horizon, date_key, predicted_demand AS f, "
+        "confidence_low AS l80, confidence_high AS h80, confidence_low_95 AS l95, "
+        "confidence_high_95 AS h95, stock_out_risk_score AS risk, model_version, run_date "
+        "FROM fact_ml_predictions FINAL").to_pylist()
+    assert len(rows) == predicted.pairs * 7
+    assert {(r["model_version"], r["run_date"]) for r in rows} == {("1", LAST)}
+    assert {r["horizon"] for r in rows} == set(range(1, 8))
+    assert all(int(f"{LAST + timedelta(days=r['horizon']):%Y%m%d}") == r["date_key"]
+               for r in rows)
+    assert all(0 <= r["l95"] <= r["l80"] <= r["f"] <= r["h80"] <= r["h95"] for r in rows)
+    assert all(0 <= r["risk"] <= 1 for r in rows)
+    assert sum(r["f"] for r in rows) > 0
+    # a re-run of the same run date and version replaces, never adds
+    assert job("predict_daily").main(["--date", str(LAST)]) == 0
+    assert count(wh, "SELECT count() FROM fact_ml_predictions FINAL") == len(rows)
+
+
+def test_lead_times_then_recommendations_for_every_pair(predicted):
+    wh = predicted.wh
+    out = retail("stock", "train-lead-time", "--as-of", str(LAST))
+    assert "supplier mean" in out
+    lead = predicted.registry.versions("supplier_lead_time")
+    assert len(lead) == 1
+    if not lead[0].is_champion:  # a planner may accept it by hand; the rule said why not
+        retail("models", "promote", "supplier_lead_time", "1", "--reason", "test chain")
+    assert job("optimize_stock").main(["--date", str(LAST)]) == 0
+    plan = wh.query_arrow("SELECT * FROM fact_replenishment FINAL").to_pylist()
+    assert len(plan) == predicted.pairs
+    assert all(r["order_qty"] % max(r["pack_size"], 1) == 0 for r in plan)
+    assert all(r["reorder_point"] <= r["order_up_to"] for r in plan)
+    assert {r["abc_class"] for r in plan} <= {"A", "B", "C"}
+    ordered = {(r["store_id"], r["product_id"]): r["order_qty"] for r in plan}
+    on_rows = dict(((s, p), q) for s, p, q in wh.query_rows(
+        "SELECT store_id, product_id, recommended_order_qty FROM fact_ml_predictions FINAL "
+        "WHERE horizon = 1"))
+    assert on_rows == ordered
+    assert count(wh, "SELECT sum(recommended_order_qty) FROM fact_ml_predictions FINAL "
+                     "WHERE horizon > 1") == 0
+    store, product = next(iter(ordered))
+    shown = retail("forecast", "show", "--store", store, "--product", product)
+    assert f"made on {LAST} by version 1" in shown and "order" in shown
+
+
+def test_a_second_training_on_the_same_data_keeps_the_champion(predicted):
+    out = retail("forecast", "train", "--as-of", str(LAST))
+    assert "not promoted" in out
+    second = predicted.registry.versions("demand_forecast")[0]
+    assert second.version == "2" and CHAMPION not in second.aliases
+    assert second.tags[TAG + "decision"] == "rejected"
+    # the champion's parameters were the candidate's: the same score, a tie keeps it
+    assert float(second.tags[TAG + "candidate_wape"]) == float(
+        second.tags[TAG + "champion_wape"])
+    assert predicted.registry.champion("demand_forecast").version == "1"
+
+
+def test_a_deliberately_worse_model_is_refused(predicted):
+    for key, value in WORSE.items():
+        predicted.mp.setenv(key, value)
+    try:
+        out = retail("forecast", "train", "--as-of", str(LAST))
+    finally:
+        for key, value in GRID.items():
+            predicted.mp.setenv(key, value)
+    assert "not promoted" in out and "does not beat" in out
+    worse = predicted.registry.versions("demand_forecast")[0]
+    assert worse.version == "3" and not worse.is_champion
+    assert float(worse.tags[TAG + "candidate_wape"]) > float(worse.tags[TAG + "champion_wape"])
+    assert predicted.registry.champion("demand_forecast").version == "1"
