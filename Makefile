@@ -62,7 +62,9 @@ demo: install ## start the local stack, stream a simulated day through Kafka and
 	$(RETAIL) simulate --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS) --rate $(DEMO_RATE) --days 1 --start $(DEMO_DAY)
 	$(RETAIL) local status
 	$(RETAIL) peek retail-sales-transactions -n 1
-	$(RETAIL) warehouse load-dims --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS)
+	@# the calendar and the promotion plan from the history's first day to a week past the demo
+	@# day (the forecasts' target days)
+	$(RETAIL) warehouse load-dims --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS) --start $(DEMO_WAREHOUSE_START) --days $$(( $(DEMO_WAREHOUSE_DAYS) + 9 ))
 	$(RETAIL) stream run --available-now --late-after $(DEMO_LATE_AFTER)
 	$(RETAIL) stream status --last 5
 	$(RETAIL) simulate --sink warehouse --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS) --rate $(DEMO_RATE) --days $(DEMO_WAREHOUSE_DAYS) --start $(DEMO_WAREHOUSE_START)

@@ -100,6 +100,8 @@ class Registry:
         # The client reads its HTTP timeout from the environment only (RETAIL_MLFLOW__REQUEST_
         # TIMEOUT_S); an MLFLOW_HTTP_REQUEST_TIMEOUT already set wins.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(timeout_s)))
+        # a job's log and a command's output get no per-file progress bars of downloads
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         if client is None and uri.startswith(("http://", "https://")):
             self._check_reachable(min(timeout_s, 10.0))
         self.client = client or MlflowClient(tracking_uri=uri, registry_uri=uri)

@@ -65,37 +65,48 @@ class LeadTimeTraining:
     training: Training
     promoted: bool
     reason: str
+    inputs: str  # the regression's inputs kept
 
 
 def train_lead_time(spark: SparkSession, wh: Warehouse, registry: Registry,
                     settings: ReplenishmentSettings, as_of: date) -> LeadTimeTraining:
-    """Fit the regression on the orders of the ``SHIPMENT_WEEKS`` weeks to ``as_of``, log
-    and register it, and make it the champion when its holdout MAE is at most ``TOLERANCE``
-    above the supplier-mean baseline's on the same weeks (the regression has no parameters
-    to tune: a newer fit of the same recipe is the point; the baseline is the bar it must
-    clear)."""
+    """Fit the regression on the orders of the ``SHIPMENT_WEEKS`` weeks to ``as_of``; when
+    on the holdout weeks it is more than ``TOLERANCE`` worse than the supplier-mean
+    baseline (region, weekday and order size fitting noise, on a short history), fit the
+    supplier-only regression instead, which is that baseline as a model; log and register
+    the one kept (``inputs`` says which) and make it the champion when its holdout MAE is at
+    most ``TOLERANCE`` above the baseline's on the same weeks (the regression has no
+    parameters to tune: a newer fit of the same recipe is the point; the baseline is the bar
+    it must clear)."""
     first = as_of - timedelta(weeks=SHIPMENT_WEEKS)
     shipments = _frame(spark, wh.query_arrow(
         _SHIPMENTS, {"first": _key(first), "last": _key(as_of + timedelta(days=60))}))
     stores = _frame(spark, wh.query_arrow("SELECT store_id, region FROM dim_store FINAL"))
     rows = lead_time_rows(shipments, stores).filter(F.col("order_date") <= F.lit(as_of))
-    fit = fit_lead_time(rows.cache(), holdout_weeks=settings.lead_time_holdout_weeks)
+    rows = rows.cache()
+    inputs = "supplier, region, weekday, order size"
+    fit = fit_lead_time(rows, holdout_weeks=settings.lead_time_holdout_weeks)
+    if fit.metrics["mae"] > fit.metrics["baseline_mae"] * (1 + TOLERANCE):
+        inputs = "supplier"
+        fit = fit_lead_time(rows, holdout_weeks=settings.lead_time_holdout_weeks,
+                            categorical=("supplier_id",), numeric=())
     with tempfile.TemporaryDirectory(prefix="retail-lead-time-") as tmp:
         spread = Path(tmp) / "spread.parquet"
         pq.write_table(fit.spread.toArrow(), spread)
         training = registry.log_training(
-            LEAD_TIME, {"as_of": str(as_of), "weeks": SHIPMENT_WEEKS,
+            LEAD_TIME, {"as_of": str(as_of), "weeks": SHIPMENT_WEEKS, "inputs": inputs,
                         "holdout_weeks": settings.lead_time_holdout_weeks},
             fit.metrics, fit.model, artifacts={"lead_time": spread},
             tags={"as_of": str(as_of)})
     mae, baseline = fit.metrics["mae"], fit.metrics["baseline_mae"]
     promoted = mae <= baseline * (1 + TOLERANCE)
     word = "is within" if promoted else "is not within"
-    reason = (f"holdout MAE {mae:.4g} days {word} {TOLERANCE:.0%} of the supplier mean's "
-              f"{baseline:.4g} on the same {settings.lead_time_holdout_weeks} weeks, or below")
+    reason = (f"inputs {inputs}: holdout MAE {mae:.4g} days {word} {TOLERANCE:.0%} of the "
+              f"supplier mean's {baseline:.4g} on the same {settings.lead_time_holdout_weeks} "
+              "weeks, or below")
     if promoted:
         registry.promote(LEAD_TIME, training.version, reason, by="optimize_stock --train")
-    return LeadTimeTraining(fit, training, promoted, reason)
+    return LeadTimeTraining(fit, training, promoted, reason, inputs)
 
 
 def load_lead_time(spark: SparkSession, registry: Registry) -> LeadTimeModel:

@@ -39,16 +39,18 @@ class LeadTimeModel:
     spread: DataFrame
 
 
-def lead_time_pipeline() -> Pipeline:
+def lead_time_pipeline(categorical: tuple[str, ...] = CATEGORICAL,
+                       numeric: tuple[str, ...] = NUMERIC) -> Pipeline:
     """One-hot supplier, region and weekday (an unseen or null value is all zeros: the
-    baseline of its block), the order size as is, and a least-squares LinearRegression."""
-    indexed = [f"{c}_index" for c in CATEGORICAL]
-    onehot = [f"{c}_onehot" for c in CATEGORICAL]
+    baseline of its block), the order size as is, and a least-squares LinearRegression.
+    ``categorical=("supplier_id",), numeric=()`` is the supplier mean as a regression."""
+    indexed = [f"{c}_index" for c in categorical]
+    onehot = [f"{c}_onehot" for c in categorical]
     return Pipeline(stages=[
-        StringIndexer(inputCols=list(CATEGORICAL), outputCols=indexed, handleInvalid="keep",
+        StringIndexer(inputCols=list(categorical), outputCols=indexed, handleInvalid="keep",
                       stringOrderType="alphabetAsc"),
         OneHotEncoder(inputCols=indexed, outputCols=onehot),
-        VectorAssembler(inputCols=[*onehot, *NUMERIC], outputCol="features"),
+        VectorAssembler(inputCols=[*onehot, *numeric], outputCol="features"),
         # A one-hot block keeps every category seen (its "unseen" slot is the one dropped),
         # so with the intercept the columns are collinear: a touch of ridge keeps the
         # normal equations solvable without moving the fit.
@@ -57,9 +59,11 @@ def lead_time_pipeline() -> Pipeline:
     ])
 
 
-def fit_lead_time(rows: DataFrame, *, holdout_weeks: int) -> LeadTimeModel:
+def fit_lead_time(rows: DataFrame, *, holdout_weeks: int,
+                  categorical: tuple[str, ...] = CATEGORICAL,
+                  numeric: tuple[str, ...] = NUMERIC) -> LeadTimeModel:
     """Fit on the orders before the last ``holdout_weeks`` weeks, score on those weeks,
-    refit on all rows.
+    refit on all rows (``categorical``, ``numeric``: the inputs, :func:`lead_time_pipeline`).
 
     ``rows``: :func:`retail.transforms.replenishment.lead_time_rows`.
 
@@ -78,7 +82,8 @@ def fit_lead_time(rows: DataFrame, *, holdout_weeks: int) -> LeadTimeModel:
         raise ValueError(f"the lead-time holdout starts {start}: the orders need history "
                          f"before it (train {n_train} rows, holdout {n_test}); load more "
                          "weeks or lower RETAIL_REPLENISHMENT__LEAD_TIME_HOLDOUT_WEEKS")
-    scored = lead_time_pipeline().fit(train).transform(test)
+    pipeline = lead_time_pipeline(categorical, numeric)
+    scored = pipeline.fit(train).transform(test)
     baseline = _supplier_mean(train)
     scored = scored.join(F.broadcast(baseline), on="supplier_id", how="left").withColumn(
         "baseline", F.coalesce("supplier_mean", F.lit(_mean(train))))
@@ -86,7 +91,7 @@ def fit_lead_time(rows: DataFrame, *, holdout_weeks: int) -> LeadTimeModel:
                "n_train": float(n_train), "n_test": float(n_test)}
     train.unpersist()
     test.unpersist()
-    model = lead_time_pipeline().fit(rows)
+    model = pipeline.fit(rows)
     residual = F.col(LABEL) - F.col("prediction")
     fitted = model.transform(rows).select("supplier_id", residual.alias("residual")).cache()
     overall = fitted.agg(F.stddev_samp("residual")).first()[0] or 0.0

@@ -109,3 +109,14 @@ def test_a_history_shorter_than_the_holdout_is_refused(spark):
     rows = _synthetic(spark).where("order_date >= '2026-11-02'")  # the last 2 weeks only
     with pytest.raises(ValueError, match="history before it"):
         fit_lead_time(rows, holdout_weeks=2)
+
+
+def test_the_supplier_only_regression_is_the_supplier_mean(spark):
+    """The fallback optimize_stock --train keeps when the full regression loses to the
+    baseline: one-hot supplier alone is the supplier mean, so its holdout errors are the
+    baseline's."""
+    only = fit_lead_time(_synthetic(spark).cache(), holdout_weeks=2,
+                         categorical=("supplier_id",), numeric=())
+    assert only.model.stages[-1].numFeatures == 3
+    assert only.metrics["mae"] == pytest.approx(only.metrics["baseline_mae"], rel=1e-4)
+    assert only.metrics["rmse"] == pytest.approx(only.metrics["baseline_rmse"], rel=1e-4)
