@@ -103,7 +103,7 @@ bench: install ## measure spine and warehouse against baselines in the same run 
 	$(MAKE) bench-forecast
 
 bench-forecast: install ## the demand forecast's accuracy and cost (chain cached in .retail/bench-forecast/)
-	$(BIN)/python tests/bench/bench_forecast.py --compare-fraction 1.0 --write docs/benchmarks.md
+	$(BIN)/python tests/bench/bench_forecast.py --train-fraction 0.25 --compare-fraction 0.1 --write docs/benchmarks.md
 
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -117,8 +117,8 @@ def baseline_fit(spark, wh, chain: Chain) -> dict:
     rows (a hash sample, the same in every run)."""
     _, rows = training_rows(spark, wh, chain.first_feature_day, chain.last, 7)
     share = min(1.0, BASELINE_ROWS / rows.count())
-    sample = rows.filter(F.xxhash64("store_id", "product_id", "date", "horizon") % 10_000
-                         < int(share * 10_000)).cache()
+    bucket = F.pmod(F.xxhash64("store_id", "product_id", "date", "horizon"), F.lit(10_000))
+    sample = rows.filter(bucket < int(share * 10_000)).cache()
     n = sample.count()
     _, seconds, peak = measured(lambda: gbt.fit(sample, BASELINE_PARAMS, per_horizon=False))
     sample.unpersist()
@@ -165,16 +165,17 @@ def timed_predict(spark, wh, chain: Chain, result) -> dict:
 def run(args) -> dict:
     chain = Chain(args.stores, args.products, args.days, seed=args.seed, rate=args.rate,
                   feature_days=args.feature_days)
-    r: dict = {"started": datetime.now(UTC), "chain": chain}
+    r: dict = {"started": datetime.now(UTC), "chain": chain, "argv": sys.argv[1:]}
     spark = spark_session(args.driver_memory)
     built = build(chain, spark, args.root)
     try:
-        r["build"] = built.timings
+        oracle = built.oracle
+        r["build"] = {**built.timings, "pairs": len(set(zip(
+            oracle["store_id"].to_pylist(), oracle["product_id"].to_pylist())))}
         r["baseline"] = baseline_fit(spark, built.wh, chain)
         settings = ForecastSettings(**json.loads(args.settings))
         if args.train_fraction:
             settings = settings.model_copy(update={"train_fraction": args.train_fraction})
-        oracle = built.oracle
         r["train"] = timed_train(spark, built.wh, chain, settings, oracle)
         r["predict"] = timed_predict(spark, built.wh, chain, r["train"]["result"])
         if args.compare_fraction:
@@ -206,6 +207,8 @@ def main() -> None:
     p.add_argument("--root", type=Path, default=ROOT, help="where built chains are kept")
     p.add_argument("--write", type=Path)
     p.add_argument("--keep-json", type=Path)
+    p.add_argument("--keep-backtest", type=Path,
+                   help="also write the main run's scored rows (every model) as Parquet")
     args = p.parse_args()
     r = run(args)
     text = render(args, r)
@@ -220,6 +223,9 @@ def main() -> None:
                             "tuning": res.tuning, "seconds": res.seconds,
                             "features": res.feature_importance[:15]}
         args.keep_json.write_text(json.dumps(plain, default=str, indent=1))
+    if args.keep_backtest:
+        import pyarrow.parquet as pq
+        pq.write_table(r["train"]["result"].backtest, args.keep_backtest)
     print(text)
     if args.write:
         write_section(args.write, "forecast", text)

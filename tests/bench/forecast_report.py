@@ -94,7 +94,7 @@ def render(args, r: dict) -> str:
     lines = [
         "## Forecast (`make bench`, forecast)",
         "",
-        f"`python tests/bench/bench_forecast.py --write docs/benchmarks.md`, run "
+        f"`python tests/bench/bench_forecast.py {' '.join(r['argv'])}`, run "
         f"{r['started']:%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{(r['finished'] - r['started']).total_seconds() / 60:.0f} min.",
         "",
@@ -135,12 +135,18 @@ def render(args, r: dict) -> str:
         "",
         "### Time and memory",
         "",
+        "Each fit's line runs until the next line starts: the last origin's includes "
+        "AutoETS on its sample.",
+        "",
         f"Baseline in the same run: one GBT pipeline of 20 trees of depth 6 on "
         f"{r['baseline']['rows']:,} training rows, {base:.1f} s.",
         "",
         "| step | seconds | x baseline | peak MB |", "|---|---:|---:|---:|",
         f"| `train` (tuning, backtest, baselines, intervals, final fit) | {t['seconds']:,.0f} | "
         f"{_x(t['seconds'], base)} | {t['peak_mb']:,.0f} |",
+        f"| - read the feature store, stack the 7 horizons, cache (before the first fit) | "
+        f"{t['seconds'] - sum(s for _, s in t['steps']):,.0f} | "
+        f"{_x(t['seconds'] - sum(s for _, s in t['steps']), base)} | |",
         *(f"| - {msg} | {s:,.0f} | {_x(s, base)} | |" for msg, s in t["steps"]),
         f"| `predict`: {r['predict']['rows']:,} forecasts (every series, 7 horizons) | "
         f"{r['predict']['seconds']:.1f} | {_x(r['predict']['seconds'], base)} | "

@@ -24,6 +24,11 @@ from retail.transforms.features import KEY, training_set
 PLANNED = ("on_promotion", "discount_depth", "shelf_price")
 HISTORY_WEEKS = 4  # same-weekday weeks averaged for the target's weekday profile
 MEAN_DAYS = 28  # the 28-day mean baseline's window
+# Demand history the model reads relative to the pair's scale (``rel_<column>``).
+RELATIVE = ("demand", "demand_lag_1", "demand_lag_7", "demand_lag_14", "demand_lag_28",
+            "demand_mean_7", "demand_mean_14", "demand_mean_30", "demand_mean_90",
+            "demand_std_7", "demand_std_30", "same_weekday_last", "same_weekday_mean_4",
+            "base_demand_mean_28")
 
 
 def _day_number(column: str) -> Column:
@@ -32,14 +37,20 @@ def _day_number(column: str) -> Column:
 
 def with_demand_history(store: DataFrame) -> DataFrame:
     """Adds, per row of day X, ``demand_mean_28`` (mean demand of the rows of the 28 days
-    ending X) and ``same_weekday_mean_4`` (mean demand on X, X - 7, X - 14, X - 21, the
-    rows on record)."""
+    ending X), ``same_weekday_mean_4`` (mean demand on X, X - 7, X - 14, X - 21, the rows on
+    record), and from the same 28 days ``promo_days_28`` (days that ended on promotion) and
+    ``base_demand_mean_28`` (mean demand of the days off promotion; null: none), the level
+    a promotion in the window does not inflate."""
     days = Window.partitionBy(*KEY).orderBy(_day_number("date"))
     last_28 = days.rangeBetween(-(MEAN_DAYS - 1), 0)
     weekdays = Window.partitionBy(*KEY, F.dayofweek("date")).orderBy(_day_number("date"))
     last_4 = weekdays.rangeBetween(-7 * (HISTORY_WEEKS - 1), 0)
+    promoted = F.coalesce(F.col("on_promotion").cast("boolean"), F.lit(False))
     return (store.withColumn("demand_mean_28", F.avg("demand").over(last_28))
-            .withColumn("same_weekday_mean_4", F.avg("demand").over(last_4)))
+            .withColumn("same_weekday_mean_4", F.avg("demand").over(last_4))
+            .withColumn("promo_days_28", F.sum(promoted.cast("int")).over(last_28))
+            .withColumn("base_demand_mean_28",
+                        F.avg(F.when(~promoted, F.col("demand"))).over(last_28)))
 
 
 def _with_week_before(rows: DataFrame, history: DataFrame) -> DataFrame:
@@ -101,10 +112,7 @@ def forecast_inputs(rows: DataFrame) -> DataFrame:
     hundredfold."""
     scale = F.greatest(F.coalesce(F.col("demand_mean_28"), F.lit(0.0)), F.lit(0.5))
     out = rows.withColumn("scale", scale)
-    relative = ["demand", "demand_lag_1", "demand_lag_7", "demand_lag_14", "demand_lag_28",
-                "demand_mean_7", "demand_mean_14", "demand_mean_30", "demand_mean_90",
-                "demand_std_7", "demand_std_30", "same_weekday_last", "same_weekday_mean_4"]
-    for c in relative:
+    for c in RELATIVE:
         out = out.withColumn(f"rel_{c}", F.col(c).cast("double") / F.col("scale"))
     price_now = F.col("shelf_price")
     out = out.withColumn("target_price_change", F.when(

@@ -32,7 +32,9 @@ from retail.transforms.predictions import prediction_rows, with_stock_out_risk
 
 JOB = "predict_daily"
 TABLE = "fact_ml_predictions"
-DEMAND = ("store_key", "product_key", "date", "demand")  # the history predictions read
+# the history predictions read (on_promotion: the model's promo_days_28 and
+# base_demand_mean_28 count the promotion days of the 28, retail.transforms.forecast)
+DEMAND = ("store_key", "product_key", "date", "demand", "on_promotion")
 
 
 class NoFeatures(ValueError):

@@ -7,8 +7,9 @@ a backtest is pairs x 7 days x a few origins, small enough for one process).
   series' mean squared day-to-day change before the first origin (M5's); a series that never
   changed has no scale and is left out.
 * Intervals: the residuals actual - forecast of the backtest, per horizon and demand level
-  (the forecast's terciles), give the 2.5, 10, 90 and 97.5 % quantiles; a forecast's 80 % and
-  95 % intervals are forecast + those quantiles, never below 0 (split conformal).
+  (the forecast's deciles, :data:`LEVELS`), give the 2.5, 10, 90 and 97.5 % quantiles; a
+  forecast's 80 % and 95 % intervals are forecast + those quantiles, never below 0 (split
+  conformal).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-LEVELS = 3  # demand levels of the interval table: the forecast's terciles per horizon
+# Demand levels of the interval table: the forecast's deciles per horizon. Terciles put a
+# tenfold spread of forecasts under one residual quantile; deciles of the benchmark's three
+# calibration origins still hold about 870 residuals each.
+LEVELS = 10
 BOUNDS = {"lower_95": 0.025, "lower_80": 0.10, "upper_80": 0.90, "upper_95": 0.975}
 NOMINAL = {"80": ("lower_80", "upper_80"), "95": ("lower_95", "upper_95")}
 
@@ -77,9 +81,10 @@ def _plain(value):
 
 def residual_quantiles(frame: pd.DataFrame, forecast: str = "forecast",
                        actual: str = "actual") -> pd.DataFrame:
-    """The interval table: per ``horizon`` and demand ``level`` (0 = lowest tercile of the
-    horizon's forecasts), ``forecast_from`` (the level's lowest forecast; level 0 from 0)
-    and the residual quantile of each of :data:`BOUNDS`."""
+    """The interval table: per ``horizon`` and demand ``level`` (0 = lowest of the
+    :data:`LEVELS` quantile bands of the horizon's forecasts), ``forecast_from`` (the
+    level's lowest forecast; level 0 from 0) and the residual quantile of each of
+    :data:`BOUNDS`."""
     rows = []
     for horizon, part in frame.groupby("horizon"):
         edges = _edges(part[forecast].to_numpy())
@@ -96,9 +101,10 @@ def residual_quantiles(frame: pd.DataFrame, forecast: str = "forecast",
 
 
 def _edges(forecasts: np.ndarray) -> np.ndarray:
-    """Level starts: 0, then the forecasts' tercile cut points (distinct)."""
+    """Level starts: 0, then the forecasts' :data:`LEVELS`-quantile cut points (distinct;
+    a cut at the lowest forecast would start an empty level and is left out)."""
     cuts = np.quantile(forecasts, [k / LEVELS for k in range(1, LEVELS)], method="higher")
-    return np.unique(np.concatenate([[0.0], cuts[cuts > 0]]))
+    return np.unique(np.concatenate([[0.0], cuts[cuts > max(forecasts.min(), 0)]]))
 
 
 def with_intervals(frame: pd.DataFrame, quantiles: pd.DataFrame,

@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from retail.features.definitions import FEATURE_NAMES, KNOWN_AHEAD
-from retail.transforms.forecast import PLANNED
+from retail.transforms.forecast import PLANNED, RELATIVE
 
 STRINGS = ("season", "local_event_kind", "store_type", "region", "category", "sub_category",
            "brand")
@@ -25,10 +25,7 @@ _NOT_INPUTS = {"date", "date_key", "target_date", "label", "store_key", "product
                "store_id", "product_id", "week_of_year", "month", "target_week_of_year",
                "target_month"}
 EXTRA = ("horizon", "scale", "demand_mean_28", "same_weekday_last", "same_weekday_mean_4",
-         "target_price_change")
-RELATIVE = ("demand", "demand_lag_1", "demand_lag_7", "demand_lag_14", "demand_lag_28",
-            "demand_mean_7", "demand_mean_14", "demand_mean_30", "demand_mean_90",
-            "demand_std_7", "demand_std_30", "same_weekday_last", "same_weekday_mean_4")
+         "target_price_change", "promo_days_28")
 STACKED = 0  # the key of the one model of the stacked strategy
 
 
