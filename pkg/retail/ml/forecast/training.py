@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import pandas as pd
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -135,18 +136,34 @@ def predict(model: gbt.ForecastModel, features: DataFrame, quantiles: pa.Table) 
         store_key, product_key, store_id, product_id, date, target_date, horizon, forecast,
         lower_95, lower_80, upper_80, upper_95.
     """
-    table = quantiles.to_pandas()
     scored = model.transform(gbt.prepared(forecast_inputs(features)))
-    # CASE takes the first match: each horizon's levels from the highest down
-    bounds = {}
-    for b in BOUNDS:
-        expr = None
-        for q in table.sort_values(["horizon", "forecast_from"], ascending=[True, False]
-                                   ).itertuples():
-            hit = (F.col("horizon") == q.horizon) & (F.col("forecast") >= q.forecast_from)
-            value = F.greatest(F.col("forecast") + F.lit(getattr(q, b)), F.lit(0.0))
-            expr = F.when(hit, value) if expr is None else expr.when(hit, value)
-        bounds[b] = expr
-    return scored.select("store_key", "product_key", "store_id", "product_id", "date",
-                         "target_date", F.col("horizon").cast("int").alias("horizon"),
-                         "forecast", *(e.alias(b) for b, e in bounds.items()))
+    return with_interval_bounds(scored, quantiles).select(
+        "store_key", "product_key", "store_id", "product_id", "date", "target_date",
+        F.col("horizon").cast("int").alias("horizon"), "forecast", *BOUNDS)
+
+
+def with_interval_bounds(scored: DataFrame, quantiles: pa.Table) -> DataFrame:
+    """``scored`` (``horizon``, ``forecast``) with the :data:`BOUNDS` columns as
+    :func:`~retail.ml.forecast.metrics.with_intervals` computes them: forecast + the
+    quantile of its horizon and level (the last level whose ``forecast_from`` it reaches),
+    at least 0; null for a horizon the table lacks. The level is the count of the horizon's
+    level starts at or below the forecast (an array lookup), then a broadcast join: no
+    CASE per level and bound, whose generated code outgrew the JVM's 64 KB method limit
+    (Spark fell back to interpreting it, with a stack trace in the log)."""
+    table = quantiles.to_pandas().sort_values(["horizon", "forecast_from"])
+    table["_q_level"] = table.groupby("horizon").cumcount()
+    starts = F.create_map(*(v for h, part in table.groupby("horizon") for v in (
+        F.lit(int(h)), F.array(*(F.lit(float(x)) for x in part["forecast_from"])))))
+    reached = F.size(F.filter(starts[F.col("horizon").cast("int")],
+                              lambda start: start <= F.col("forecast")))
+    levels = scored.sparkSession.createDataFrame(pd.DataFrame({
+        "_q_horizon": table["horizon"].astype(int), "_q_level": table["_q_level"],
+        **{f"_q_{b}": table[b].astype(float) for b in BOUNDS}}))
+    joined = scored.withColumn("_level", F.greatest(reached - 1, F.lit(0))).join(
+        F.broadcast(levels), (F.col("horizon").cast("int") == F.col("_q_horizon"))
+        & (F.col("_level") == F.col("_q_level")), how="left")
+    return joined.select(
+        *scored.columns,
+        # greatest() skips a null: a horizon without quantiles stays null, not 0
+        *(F.when(F.col(f"_q_{b}").isNotNull(), F.greatest(
+            F.col("forecast") + F.col(f"_q_{b}"), F.lit(0.0))).alias(b) for b in BOUNDS))
