@@ -49,7 +49,7 @@ class Chain:
     products: int
     days: int
     seed: int = 42
-    rate: float = 4.0  # events per minute per store: ~6 units per SKU-day at 300 SKUs
+    rate: float = 4.0  # events per minute per store: ~24 units a pair-day at 300 SKUs
     start: date = date(2026, 3, 2)  # a Monday
     feature_days: int = 92  # the last days the feature store holds
 
