@@ -23,7 +23,8 @@ DEMO_RATE ?= 50
 DEMO_DAY := $(shell date -u -d '2 days ago' +%F)
 # Warehouse demo: this many days of history straight into the fact tables, ending the day
 # before the Kafka demo day, which goes through Kafka and the stream processor.
-DEMO_WAREHOUSE_DAYS ?= 35
+# 63: the features of the last 35 days (the forecast's window) see 28 days of history before it.
+DEMO_WAREHOUSE_DAYS ?= 63
 DEMO_WAREHOUSE_START := $(shell date -u -d '$(DEMO_WAREHOUSE_DAYS) days ago 2 days ago' +%F)
 # A backfilled day is not in time order within a partition (the simulator writes it pair by
 # pair), so replaying it through the stream needs a watermark delay longer than a day.
