@@ -16,13 +16,49 @@ from retail.io.warehouse import Warehouse
 from retail.transforms.features import training_set
 
 
-def read_store(spark: SparkSession, wh: Warehouse, first: date, last: date) -> DataFrame:
-    """The feature store's rows of ``first``..``last`` (one per key: read FINAL)."""
+# the series sample's hash buckets (read_store's max_series): a series is kept when its
+# cityHash64(store_id, product_id) falls in the first ``keep`` of them
+SERIES_BUCKETS = 1_000_000
+
+
+def read_store(spark: SparkSession, wh: Warehouse, first: date, last: date, *,
+               max_series: int | None = None) -> DataFrame:
+    """The feature store's rows of ``first``..``last`` (one per key: read FINAL).
+
+    Args:
+        max_series: None: every store x product. Else about this many of the series of
+            ``first``..``last``, chosen by a hash of ``(store_id, product_id)`` in the
+            warehouse's query: the same series in every run and on every day, and a
+            smaller sample a subset of a larger one (the series beyond it are never read).
+    """
+    keep = series_buckets(wh, first, last, max_series)
+    params: dict = {"first": first, "last": last}
+    sample = ""
+    if keep is not None:
+        sample = " AND cityHash64(store_id, product_id) % {buckets:UInt64} < {keep:UInt64}"
+        params |= {"buckets": SERIES_BUCKETS, "keep": keep}
     # the column names are ours (definitions), never data
     rows = wh.query_arrow(
         f"SELECT {', '.join(c.name for c in COLUMNS)} FROM {TABLE} FINAL "
-        "WHERE date BETWEEN {first:Date} AND {last:Date}", {"first": first, "last": last})
+        "WHERE date BETWEEN {first:Date} AND {last:Date}" + sample, params)
     return select_columns(spark.createDataFrame(arrow_for_spark(rows)))
+
+
+def series_buckets(wh: Warehouse, first: date, last: date, max_series: int | None
+                   ) -> int | None:
+    """How many of :data:`SERIES_BUCKETS` keep about ``max_series`` of the store's series
+    of ``first``..``last``; None: every series (no sample asked, or no more than asked)."""
+    if max_series is None:
+        return None
+    if max_series < 1:
+        raise ValueError(f"max_series must be at least 1, not {max_series}")
+    total = wh.query_arrow(
+        f"SELECT uniqExact(store_id, product_id) AS n FROM {TABLE} "
+        "WHERE date BETWEEN {first:Date} AND {last:Date}",
+        {"first": first, "last": last}).column("n")[0].as_py()
+    if total <= max_series:
+        return None
+    return -(-max_series * SERIES_BUCKETS // total)
 
 
 def load_training_set(spark: SparkSession, wh: Warehouse, first: date, last: date, *,

@@ -50,6 +50,11 @@ class ForecastSettings(_Section):
     subsampling_rate: tuple[float, ...] = Field((0.8,), min_length=1)
     # Share of the training rows each fit samples (1: all; a big chain trains on fewer).
     train_fraction: float = Field(1.0, gt=0, le=1)
+    # Store x product series the training reads (None: all): a hash sample of about this
+    # many, chosen in the warehouse's query, so a big chain's training never reads the rest;
+    # the backtest, its baselines and the final fit all use it. Predictions cover every
+    # series. RETAIL_FORECAST__MAX_SERIES=20000.
+    max_series: int | None = Field(None, ge=1)
     # Series the statistical baseline (statsforecast AutoETS) fits in the backtest.
     ets_series: int = Field(50, ge=0)
     # Days of history the training reads before its cut-off.

@@ -52,10 +52,12 @@ class TrainingResult:
 
 
 def training_rows(spark: SparkSession, wh: Warehouse, first: date, last: date,
-                  horizon: int) -> tuple[DataFrame, DataFrame]:
+                  horizon: int, *, max_series: int | None = None
+                  ) -> tuple[DataFrame, DataFrame]:
     """(the feature store's rows of ``first`` .. ``last``, their training rows of horizons
-    1 .. ``horizon``, prepared for the model)."""
-    store = read_store(spark, wh, first, last)
+    1 .. ``horizon``, prepared for the model); ``max_series``: only about that many series,
+    a hash sample (:func:`~retail.features.training.read_store`)."""
+    store = read_store(spark, wh, first, last, max_series=max_series)
     rows = stack_horizons(store, horizons=range(1, horizon + 1), known_ahead=KNOWN_AHEAD)
     return store, gbt.prepared(forecast_inputs(rows))
 
@@ -80,7 +82,7 @@ def train(spark: SparkSession, wh: Warehouse, settings: ForecastSettings, as_of:
     started = time.monotonic()
     h = settings.horizon_days
     store, rows = training_rows(spark, wh, as_of - timedelta(days=settings.history_days),
-                                as_of, h)
+                                as_of, h, max_series=settings.max_series)
     rows = rows.cache()
     at = backtest.origins(as_of, settings.backtest_origins, h)
     if rows.filter(F.col("date") == F.lit(at[0] - timedelta(days=1))).isEmpty():
