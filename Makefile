@@ -34,7 +34,7 @@ DEMO_LATE_AFTER ?= 2880
 DEMO_FEATURE_DAYS ?= 35
 DEMO_FEATURES_FROM := $(shell date -u -d '$(DEMO_FEATURE_DAYS) days ago 1 day ago' +%F)
 
-.PHONY: help install demo test bench bench-forecast lock up down status clean
+.PHONY: help install demo test bench bench-forecast bench-forecast-cost lock up down status clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -105,6 +105,9 @@ bench: install ## measure spine and warehouse against baselines in the same run 
 
 bench-forecast: install ## the demand forecast's accuracy and cost (chain cached in .retail/bench-forecast/)
 	$(BIN)/python tests/bench/bench_forecast.py --train-fraction 0.25 --compare-fraction 0.1 --write docs/benchmarks.md
+
+bench-forecast-cost: install ## the forecast's training and prediction cost at 20x300, 60x900, 200x2000 (needs bench-forecast's cached chain)
+	$(BIN)/python tests/bench/forecast_cost.py --sizes 20x300,60x900,200x2000 --max-series 1000 --train-fraction 0.1 --compare-all --write docs/benchmarks.md
 
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
