@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from retail.warehouse.load import DIMENSIONS, REFERENCE
+from retail.warehouse.load import DIMENSIONS, PROMOTIONS, REFERENCE
 from tests.conftest import retail_cli as retail
 from tests.conftest import stop_merges
 from tests.integration.stream_harness import StreamEnv
@@ -35,9 +35,10 @@ def demo_env(fresh_broker, fresh_database, migrated, tmp_path, monkeypatch) -> S
     for key, value in env.env().items():
         if key.startswith("RETAIL_"):
             monkeypatch.setenv(key, value)
-    # The counts compared move only when a run writes; the dimensions stay mergeable, as
-    # `warehouse load-dims` merges them itself (OPTIMIZE ... FINAL).
-    stop_merges(migrated, keep=DIMENSIONS + REFERENCE)
+    # The counts compared move only when a run writes; the dimensions, the reference tables
+    # and the promotion calendar stay mergeable, as `warehouse load-dims` merges them
+    # itself (OPTIMIZE ... FINAL; a stopped merge cancels it).
+    stop_merges(migrated, keep=(*DIMENSIONS, *REFERENCE, PROMOTIONS))
     return env
 
 
