@@ -238,6 +238,10 @@ def _x(v: float, base: float) -> str:
     return f"{v / base:,.1f}x"
 
 
+def _grid(values) -> str:
+    return " / ".join(f"{v:g}" for v in values)
+
+
 def render(r: dict) -> str:
     base, s = r["baseline"]["seconds"], r["settings"]
     sizes = sorted(r["sizes"], key=lambda z: z["series"])
@@ -255,8 +259,9 @@ def render(r: dict) -> str:
         "on the chain's warehouse server: building a real store at 200 x 2,000 takes about "
         "121 s a day, 3 hours for 90 days.",
         "",
-        f"Training: `train` with the default grid (depth {s['max_depth']}, "
-        f"{s['max_iter']} trees, step {s['step_size']}, subsampling {s['subsampling_rate']}), "
+        f"Training: `train` with the default grid (depth {_grid(s['max_depth'])}, "
+        f"{_grid(s['max_iter'])} trees, step {_grid(s['step_size'])}, subsampling "
+        f"{_grid(s['subsampling_rate'])}), "
         f"{s['backtest_origins']} weekly origins, AutoETS on {s['ets_series']} series, "
         f"`history_days` {s['history_days']}, **`max_series` {s['max_series']}** (a hash "
         f"sample read in the warehouse's query; the rest never read), `train_fraction` "
@@ -293,7 +298,9 @@ def render(r: dict) -> str:
             f"under 5 minutes: {big['predict_s'] / 60:.1f} min "
             f"({'met' if big['predict_s'] < 300 else '**not met**'}).",
             "",
-            "Each fit of the largest size (a line runs until the next starts):",
+            "Each fit of the largest size (a line runs until the next starts; the last "
+            "origin's includes AutoETS on its series; \"series trained on\" counts the "
+            "backtest's scored series):",
             "",
             "| step | seconds | x baseline |", "|---|---:|---:|",
             f"| read the sample, stack, cache (before the first fit) | "
