@@ -50,7 +50,7 @@ from retail.ml.forecast import model as gbt  # noqa: E402
 from retail.ml.forecast import predict, train  # noqa: E402
 from retail.ml.forecast.training import training_rows  # noqa: E402
 from retail.ml.settings import ForecastSettings  # noqa: E402
-from retail.transforms.forecast import forecast_inputs, stack_horizons  # noqa: E402
+from retail.transforms.forecast import stack_horizons  # noqa: E402
 
 BASELINE_ROWS, BASELINE_PARAMS = 40_000, {"maxDepth": 6, "maxIter": 20, "stepSize": 0.1,
                                           "subsamplingRate": 0.8}
@@ -116,6 +116,12 @@ def baseline_fit(spark, wh, chain: Chain) -> dict:
     """One GBT pipeline fit of :data:`BASELINE_PARAMS` on :data:`BASELINE_ROWS` training
     rows (a hash sample, the same in every run)."""
     _, rows = training_rows(spark, wh, chain.first_feature_day, chain.last, 7)
+    return fit_baseline(rows)
+
+
+def fit_baseline(rows) -> dict:
+    """The baseline fit on a hash sample of :data:`BASELINE_ROWS` of ``rows`` (prepared
+    training rows): its rows, seconds and peak memory."""
     share = min(1.0, BASELINE_ROWS / rows.count())
     bucket = F.pmod(F.xxhash64("store_id", "product_id", "date", "horizon"), F.lit(10_000))
     sample = rows.filter(bucket < int(share * 10_000)).cache()

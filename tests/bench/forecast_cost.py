@@ -48,7 +48,7 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_forecast import BASELINE_PARAMS, BASELINE_ROWS, measured, spark_session  # noqa: E402
+from bench_forecast import fit_baseline, measured, spark_session  # noqa: E402
 from forecast_chain import ROOT, Chain, build  # noqa: E402
 from report import write_section  # noqa: E402
 from stream_common import say  # noqa: E402
@@ -60,7 +60,6 @@ from retail.features.definitions import COLUMNS, KNOWN_AHEAD  # noqa: E402
 from retail.features.sources import arrow_for_spark  # noqa: E402
 from retail.io.warehouse import connect  # noqa: E402
 from retail.ml.forecast import daily, train  # noqa: E402
-from retail.ml.forecast import model as gbt  # noqa: E402
 from retail.ml.forecast.training import training_rows  # noqa: E402
 from retail.ml.settings import ForecastSettings  # noqa: E402
 from retail.transforms.forecast import PLANNED  # noqa: E402
@@ -118,14 +117,7 @@ def baseline(spark, wh, last: date, days: int) -> dict:
     all 92 days of every series: that read alone takes minutes)."""
     _, rows = training_rows(spark, wh, last - timedelta(days=days - 1), last, 7,
                             max_series=1000)
-    share = min(1.0, BASELINE_ROWS / rows.count())
-    bucket = F.pmod(F.xxhash64("store_id", "product_id", "date", "horizon"), F.lit(10_000))
-    sample = rows.filter(bucket < int(share * 10_000)).cache()
-    n = sample.count()
-    _, seconds, peak = measured(lambda: gbt.fit(sample, BASELINE_PARAMS, per_horizon=False))
-    sample.unpersist()
-    say(f"baseline: a GBT of 20 trees on {n:,} rows in {seconds:.1f} s")
-    return {"rows": n, "seconds": seconds, "peak_mb": peak}
+    return fit_baseline(rows)
 
 
 def store_targets(spark, wh, day: date, horizon: int = 7):
