@@ -16,7 +16,7 @@ import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -136,18 +136,13 @@ def write_importance(wh: Warehouse, version: str, importance: list[dict]) -> int
     total = sum(r["importance"] for r in importance) or 1.0
     table = pa.table({
         "model": [MODEL] * len(importance), "model_version": [version] * len(importance),
-        "trained_at": pa.array([_now()] * len(importance), pa.timestamp("ms", "UTC")),
+        "trained_at": pa.array([datetime.now(UTC)] * len(importance),
+                               pa.timestamp("ms", "UTC")),
         "feature": [r["feature"] for r in importance],
         "importance": [r["importance"] / total for r in importance],
         "importance_type": ["gain"] * len(importance),
         "rank": pa.array(range(1, len(importance) + 1), pa.uint16())})
     return wh.insert_arrow("model_feature_importance", table)
-
-
-def _now():
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc)
 
 
 def load_forecaster(registry: Registry, version: VersionInfo | None = None) -> Forecaster:
