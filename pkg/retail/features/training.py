@@ -22,10 +22,12 @@ SERIES_BUCKETS = 1_000_000
 
 
 def read_store(spark: SparkSession, wh: Warehouse, first: date, last: date, *,
-               max_series: int | None = None) -> DataFrame:
+               max_series: int | None = None,
+               columns: tuple[str, ...] | None = None) -> DataFrame:
     """The feature store's rows of ``first``..``last`` (one per key: read FINAL).
 
     Args:
+        columns: only these of the store's columns, in their declared types (None: all).
         max_series: None: every store x product. Else about this many of the series of
             ``first``..``last``, chosen by a hash of ``(store_id, product_id)`` in the
             warehouse's query: the same series in every run and on every day, and a
@@ -37,11 +39,15 @@ def read_store(spark: SparkSession, wh: Warehouse, first: date, last: date, *,
     if keep is not None:
         sample = " AND cityHash64(store_id, product_id) % {buckets:UInt64} < {keep:UInt64}"
         params |= {"buckets": SERIES_BUCKETS, "keep": keep}
+    chosen = [c for c in COLUMNS if columns is None or c.name in columns]
     # the column names are ours (definitions), never data
     rows = wh.query_arrow(
-        f"SELECT {', '.join(c.name for c in COLUMNS)} FROM {TABLE} FINAL "
+        f"SELECT {', '.join(c.name for c in chosen)} FROM {TABLE} FINAL "
         "WHERE date BETWEEN {first:Date} AND {last:Date}" + sample, params)
-    return select_columns(spark.createDataFrame(arrow_for_spark(rows)))
+    frame = spark.createDataFrame(arrow_for_spark(rows))
+    if columns is None:
+        return select_columns(frame)
+    return frame.select(*(F.col(c.name).cast(c.type) for c in chosen))
 
 
 def series_buckets(wh: Warehouse, first: date, last: date, max_series: int | None

@@ -14,13 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from retail.batch.runner import each_day
-from retail.features.build import TABLE as FEATURES
-from retail.features.definitions import COLUMNS
-from retail.features.sources import arrow_for_spark
 from retail.features.training import read_store
 from retail.io.warehouse import Warehouse
 from retail.ml.forecast.registered import MODEL, Forecaster, load_forecaster
@@ -34,7 +31,7 @@ JOB = "predict_daily"
 TABLE = "fact_ml_predictions"
 # the history predictions read (on_promotion: the model's promo_days_28 and
 # base_demand_mean_28 count the promotion days of the 28, retail.transforms.forecast)
-DEMAND = ("store_key", "product_key", "date", "demand", "on_promotion")
+HISTORY = ("store_key", "product_key", "date", "demand", "on_promotion")
 
 
 class NoFeatures(ValueError):
@@ -73,8 +70,9 @@ def predict_day(spark: SparkSession, wh: Warehouse, forecaster: Forecaster, day:
                              f"(retail features build --date {day})")
         # 28 days: D's 28-day mean, and the 4 same weekdays before each target's week; of
         # the days before D only the demand is read (a tenth of the columns)
-        store = today.unionByName(_demand(spark, wh, day - timedelta(days=MEAN_DAYS - 1),
-                                          day - timedelta(days=1)), allowMissingColumns=True)
+        before = read_store(spark, wh, day - timedelta(days=MEAN_DAYS - 1),
+                            day - timedelta(days=1), columns=HISTORY)
+        store = today.unionByName(before, allowMissingColumns=True)
         rows = scoring_rows(store, target_rows(spark, wh, day, horizon), day=day,
                             horizons=range(1, horizon + 1))
         scored = predict(forecaster.model, rows, forecaster.quantiles)
@@ -87,16 +85,6 @@ def predict_day(spark: SparkSession, wh: Warehouse, forecaster: Forecaster, day:
     wh.insert_arrow(TABLE, table)
     return PredictionDay(day, forecaster.version.version, pairs, table.num_rows,
                          time.monotonic() - started)
-
-
-def _demand(spark: SparkSession, wh: Warehouse, first: date, last: date) -> DataFrame:
-    """The feature store's ``store_key, product_key, date, demand`` of ``first``..``last``."""
-    rows = wh.query_arrow(
-        f"SELECT {', '.join(DEMAND)} FROM {FEATURES} FINAL "
-        "WHERE date BETWEEN {first:Date} AND {last:Date}", {"first": first, "last": last})
-    types = {c.name: c.type for c in COLUMNS}
-    return spark.createDataFrame(arrow_for_spark(rows)).select(
-        *(F.col(c).cast(types[c]) for c in DEMAND))
 
 
 def predict_days(spark: SparkSession, wh: Warehouse, registry: Registry, days: list[date], *,

@@ -200,7 +200,9 @@ def optimize_day(spark: SparkSession, wh: Warehouse, lead: LeadTimeModel,
         raise NoForecasts(f"fact_ml_predictions has no forecast made on {day}: run "
                           f"predict_daily first (retail forecast predict --date {day})")
     version = forecast["model_version"][0].as_py()
-    planned = target_rows(spark, wh, day, 7).select(
+    # the planned promotions of the days the forecasts cover
+    horizon = int(pc.max(forecast["horizon"]).as_py())
+    planned = target_rows(spark, wh, day, horizon).select(
         "store_key", "product_key", F.col("date").alias("target_date"), "on_promotion")
     forecasts = _frame(spark, forecast.drop(["model_version"])).join(
         planned, on=["store_key", "product_key", "target_date"], how="left")
