@@ -302,29 +302,44 @@ def render(r: dict) -> str:
             "Copying the rows (not part of the cost): " + "; ".join(
                 f"{z['stores']} x {z['products']:,} {z['copy_s']:.0f} s" for z in sizes) + ".",
         ]
+    return "\n".join(lines) + "\n"
+
+
+def render_sample(r: dict) -> str | None:
+    """The series sample's effect on accuracy: the sampled 20 x 300 run against the same
+    training on every series, both of this run (None when the run did not compare)."""
+    s, sizes = r["settings"], r["sizes"]
     real = next((z for z in sizes if z["stores"] == 20 and z["products"] == 300), None)
-    if real and "every" in r:
-        e = r["every"]
-        lines += [
-            "",
-            "### What the series sample does to accuracy (the real 20 x 300 chain)",
-            "",
-            f"The same training on the chain's {r['days']} days, `train_fraction` "
-            f"{s['train_fraction']:g}, with `max_series` {s['max_series']} and with every "
-            "series. Each backtest scores its own series (the sample's, or all), so the "
-            "comparable figure is the GBT's WAPE relative to seasonal naive on the same "
-            "series:",
-            "",
-            "| series | GBT WAPE | / seasonal naive | coverage 80 / 95 | train s |",
-            "|---|---:|---:|---|---:|",
-            *(f"| {label} | {z['wape']:.4f} | {z['to_seasonal_naive']:.3f} | "
-              f"{z['coverage']['80']:.1%} / {z['coverage']['95']:.1%} | {z['train_s']:,.0f} |"
-              for label, z in ((f"{real['sampled_series']:,} (max_series "
-                                f"{s['max_series']})", real), (f"{e['series']:,} (all)", e))),
-            "",
-            f"Ratio sample / all: WAPE {real['wape'] / e['wape']:.3f}, WAPE / seasonal naive "
-            f"{real['to_seasonal_naive'] / e['to_seasonal_naive']:.3f}.",
-        ]
+    if not (real and "every" in r):
+        return None
+    e, started = r["every"], datetime.fromisoformat(r["started"])
+    lines = [
+        "## What the series sample does to accuracy (issue 18, Cost)",
+        "",
+        f"`python tests/bench/forecast_cost.py {' '.join(r['argv'])}`, run "
+        f"{started:%Y-%m-%d %H:%M} UTC on 2 cores. Baseline in the same run: one GBT "
+        f"pipeline of 20 trees of depth 6 on {r['baseline']['rows']:,} training rows, "
+        f"{r['baseline']['seconds']:.1f} s.",
+        "",
+        f"The same training on the chain's {r['days']} days, `train_fraction` "
+        f"{s['train_fraction']:g}, with `max_series` {s['max_series']} and with every "
+        "series. Each backtest scores its own series (the sample's, or all), so the "
+        "comparable figure is the GBT's WAPE relative to seasonal naive on the same "
+        "series:",
+        "",
+        "| series | GBT WAPE | / seasonal naive | coverage 80 / 95 | train s "
+        "| x baseline |",
+        "|---|---:|---:|---|---:|---:|",
+        *(f"| {label} | {z['wape']:.4f} | {z['to_seasonal_naive']:.3f} | "
+          f"{z['coverage']['80']:.1%} / {z['coverage']['95']:.1%} | {z['train_s']:,.0f} "
+          f"| {_x(z['train_s'], r['baseline']['seconds'])} |"
+          for label, z in ((f"{real['sampled_series']:,} (max_series "
+                            f"{s['max_series']})", real), (f"{e['series']:,} (all)", e))),
+        "",
+        f"Ratio sample / all: WAPE {real['wape'] / e['wape']:.3f}, WAPE / seasonal naive "
+        f"{real['to_seasonal_naive'] / e['to_seasonal_naive']:.3f}, training time "
+        f"{real['train_s'] / e['train_s']:.2f}.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -344,12 +359,17 @@ def main() -> None:
     p.add_argument("--write", type=Path)
     p.add_argument("--keep-json", type=Path)
     p.add_argument("--from-json", type=Path, help="render a kept run, measure nothing")
+    p.add_argument("--sections", default="cost,sample",
+                   help="which sections to write: cost (the sizes), sample (--compare-all's)")
     args = p.parse_args()
     r = json.loads(args.from_json.read_text()) if args.from_json else run(args)
-    text = render(r)
-    print(text)
-    if args.write:
-        write_section(args.write, "forecast-cost", text)
+    sections = set(args.sections.split(","))
+    for name, text in (("forecast-cost", render(r) if "cost" in sections else None),
+                       ("forecast-sample", render_sample(r) if "sample" in sections else None)):
+        if text:
+            print(text)
+            if args.write:
+                write_section(args.write, name, text)
 
 
 if __name__ == "__main__":
