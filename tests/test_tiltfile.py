@@ -24,6 +24,8 @@ JOBS = ["pos_generator", "stream_processor", "warehouse_migrate"]
 BATCH_JOBS = ["daily_etl", "build_features", "train_demand_forecast", "predict_daily",
               "optimize_stock"]
 MODEL_JOBS = {"train_demand_forecast", "predict_daily", "optimize_stock"}
+# The warehouse jobs: plain Python on the base image, a Job for the day, applied when triggered.
+WAREHOUSE_JOBS = ["evaluate_forecasts"]
 SPARK = "retail-platform/stream-processor"
 DAY = LOCAL_OUTPUTS[YESTERDAY].strip()  # what local() answers the Tiltfile's day command
 BASE = "retail-platform/base"
@@ -162,6 +164,10 @@ def test_it_builds_the_base_and_one_image_per_job_from_its_own_dockerfile(tilt):
         build = builds.pop("retail-platform/" + job.replace("_", "-"))
         assert (build["dockerfile"], build["context"]) == (f"images/{job}/Dockerfile", ".")
         assert SPARK in parents(ROOT / build["dockerfile"]), f"{job} is not on the Spark image"
+    for job in WAREHOUSE_JOBS:
+        build = builds.pop("retail-platform/" + job.replace("_", "-"))
+        assert (build["dockerfile"], build["context"]) == (f"images/{job}/Dockerfile", ".")
+        assert parents(ROOT / build["dockerfile"]) == {BASE}, f"{job} is not on the base alone"
     mlflow = builds.pop(MLFLOW)
     assert (mlflow["dockerfile"], mlflow["only"]) == ("images/mlflow/Dockerfile", ["images/mlflow"])
     assert BASE not in parents(ROOT / mlflow["dockerfile"])
@@ -247,6 +253,23 @@ def test_a_batch_job_is_its_built_image_for_the_day_and_waits_for_a_click(tilt, 
     assert {"spark-operator", "warehouse-migrate"} <= depends_on(resources, name)
     assert ("mlflow" in depends_on(resources, name)) is (job in MODEL_JOBS)
     assert resources[name].labels == ["models" if job in MODEL_JOBS else "batch"]
+
+
+@pytest.mark.parametrize("job", WAREHOUSE_JOBS)
+def test_a_warehouse_job_is_its_built_image_for_the_day_and_waits_for_a_click(
+        tilt, resources, job):
+    name = job.replace("_", "-")
+    (obj,) = resources[name].objects
+    (call,) = [c for c in tilt.named("k8s_resource") if c["new_name"] == name]
+    (container,) = obj["spec"]["template"]["spec"]["containers"]
+    assert (obj["kind"], obj["metadata"]["name"]) == ("Job", f"retail-platform-{name}-{DAY}")
+    assert repository(container["image"]) == f"retail-platform/{name}"
+    assert container["args"] == ["--date", DAY]
+    assert (call["trigger_mode"], call["auto_init"]) == ("manual", False)
+    # The warehouse's schema (its tables), not Spark or the MLflow server.
+    assert "warehouse-migrate" in depends_on(resources, name)
+    assert not {"spark-operator", "mlflow"} & depends_on(resources, name)
+    assert resources[name].labels == ["models"]
 
 
 def test_operators_are_installed_at_the_versions_chart_yaml_pins(tilt):

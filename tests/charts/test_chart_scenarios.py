@@ -106,6 +106,26 @@ def test_helm_lint_strict_passes(scenario):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+# The run-once jobs no scenario turns on (Tilt and Airflow name their day): each switched on
+# for a day, as Tilt renders the kind scenario, must be as valid and locked down.
+ONE_SHOT = {"dailyEtl": {"enabled": True, "date": "2026-11-30"},
+            "buildFeatures": {"enabled": True, "date": "2026-11-30"},
+            "trainDemandForecast": {"enabled": True, "asOf": "2026-11-30"},
+            "predictDaily": {"enabled": True, "date": "2026-11-30"},
+            "optimizeStock": {"enabled": True, "date": "2026-11-30"},
+            "evaluateForecasts": {"enabled": True, "date": "2026-11-30", "referenceDays": 28}}
+
+
+def test_the_one_shot_jobs_of_the_kind_scenario_are_valid_and_locked_down():
+    objs = render_chart(ONE_SHOT, values_files=(SCENARIOS["01-kind-dev"],))
+    added = {(o["kind"], o["metadata"]["name"]) for o in objs} - INVENTORY["01-kind-dev"]
+    assert added == {("SparkApplication", f"retail-platform-{job}-2026-11-30") for job in (
+        "daily-etl", "build-features", "train-demand-forecast", "predict-daily",
+        "optimize-stock")} | {("Job", "retail-platform-evaluate-forecasts-2026-11-30")}
+    assert validate_objects(objs) == []
+    assert security_problems(objs) == []
+
+
 CUSTOM_KINDS = ["Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "ClickHouseInstallation",
                 "ClickHouseKeeperInstallation", "Tenant", "SparkApplication"]
 

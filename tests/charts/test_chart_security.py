@@ -20,6 +20,7 @@ ALL_ON = {"simulator": {"enabled": True}, "clickhouse": {"replicas": 2},
           "predictDaily": {"enabled": True, "date": "2026-11-30"},
           "optimizeStock": {"enabled": True, "date": "2026-11-30"},
           "dataQuality": {"enabled": True},
+          "evaluateForecasts": {"enabled": True, "date": "2026-11-30"},
           "airflowDatabase": {"inCluster": True},
           "mlflow": {"enabled": True, "database": {"inCluster": True}}}
 
@@ -132,10 +133,14 @@ def test_rbac_is_namespaced_and_names_every_verb_and_resource():
 def test_job_pods_do_not_mount_an_api_token():
     workloads = [o for o in render_chart({"simulator": {"enabled": True},
                                           "dataQuality": {"enabled": True},
+                                          "evaluateForecasts": {"enabled": True,
+                                                                "date": "2026-11-30"},
                                           "mlflow": {"enabled": True, "database": {
                                               "existingSecret": "mlflow-db"}}})
                  if o["kind"] in POD_TEMPLATE_KINDS - {"StatefulSet"}]  # Airflow's database
     assert {o["kind"] for o in workloads} == {"Deployment", "Job", "CronJob"}
+    assert "retail-platform-evaluate-forecasts-2026-11-30" in {
+        o["metadata"]["name"] for o in workloads}
     for obj in workloads:
         assert pod_spec(obj)["automountServiceAccountToken"] is False, obj["metadata"]["name"]
 

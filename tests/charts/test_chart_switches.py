@@ -80,6 +80,12 @@ def test_the_data_quality_cronjob_is_off_by_default_and_on_when_asked():
     assert added == {("CronJob", "retail-platform-data-quality")}
 
 
+def test_the_forecast_evaluation_is_off_by_default_and_one_job_for_the_day_asked():
+    assert not any(n.startswith("retail-platform-evaluate-forecasts") for _, n in BASE)
+    added = kinds_and_names({"evaluateForecasts": {"enabled": True, "date": "2026-11-30"}}) - BASE
+    assert added == {("Job", "retail-platform-evaluate-forecasts-2026-11-30")}
+
+
 def test_the_mlflow_server_is_off_by_default_and_on_with_your_database():
     assert not any(n.startswith("retail-platform-mlflow") for _, n in BASE)
     added = kinds_and_names({"mlflow": {"enabled": True,

@@ -33,6 +33,8 @@ MODEL_JOBS = [
 
 
 DQ_ON = {"dataQuality": {"enabled": True}}
+# The forecast monitoring: a plain Job on the warehouse, for one day.
+EVALUATE_ON = {"evaluateForecasts": {"enabled": True, "date": "2026-11-30"}}
 # The MLflow server on your database, and on the dev cluster's in-cluster PostgreSQL.
 MLFLOW_ON = {"mlflow": {"enabled": True, "database": {"existingSecret": "mlflow-db"}}}
 MLFLOW_DEV = {"airflowDatabase": {"inCluster": True},
@@ -460,6 +462,99 @@ class TestDataQuality:
         assert only("cronjob-data-quality.yaml", {**DQ_ON, "clickhouse": {"enabled": False}}) == []
 
 
+class TestEvaluateForecasts:
+    """The forecast monitoring: one plain Job per day, SQL on the warehouse, no Spark."""
+
+    def job(self, values: dict | None = None) -> dict:
+        return one("job-evaluate-forecasts.yaml", "Job", {**EVALUATE_ON, **(values or {})})
+
+    def test_nothing_runs_unless_a_day_is_asked_for(self):
+        assert only("job-evaluate-forecasts.yaml") == []
+        assert only("job-evaluate-forecasts.yaml", MLFLOW_ON) == []
+
+    def test_a_run_is_the_jobs_image_once_with_the_day_as_its_argument(self):
+        job = self.job()
+        pod = pod_spec(job)
+        container, = pod["containers"]
+        assert job["metadata"]["name"] == "retail-platform-evaluate-forecasts-2026-11-30"
+        assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "evaluate-forecasts"
+        assert job["spec"]["template"]["metadata"]["labels"][
+            "app.kubernetes.io/component"] == "evaluate-forecasts"
+        assert container["name"] == "evaluate-forecasts"
+        assert container["image"] == (
+            f"ghcr.io/retail-platform/evaluate-forecasts:{META['appVersion']}")
+        assert container["args"] == ["--date", "2026-11-30"]  # the image's entrypoint runs it
+        assert "command" not in container
+        assert (ROOT / "jobs" / "evaluate_forecasts.py").exists()
+        assert pod["restartPolicy"] == "Never"
+        assert pod["serviceAccountName"] == "retail-platform-job"
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+
+    def test_another_day_is_another_job(self):
+        other = self.job({"evaluateForecasts": {"enabled": True, "date": "2026-12-04"}})
+        assert other["metadata"]["name"] == "retail-platform-evaluate-forecasts-2026-12-04"
+        assert pod_spec(other)["containers"][0]["args"] == ["--date", "2026-12-04"]
+
+    def test_the_reference_window_and_the_size_are_values(self):
+        job = self.job({"evaluateForecasts": {
+            "enabled": True, "date": "2026-11-30", "referenceDays": 28,
+            "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1Gi"}}}})
+        container, = pod_spec(job)["containers"]
+        assert container["args"] == ["--date", "2026-11-30", "--reference-days", "28"]
+        assert container["resources"] == {  # merged with the defaults
+            "requests": {"cpu": "1", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+
+    def test_it_retries_a_failure_but_not_a_bad_argument_and_does_not_run_forever(self):
+        spec = self.job()["spec"]
+        assert 1 <= spec["backoffLimit"] <= 5  # exit 1: the warehouse, or actuals not ready
+        rule, = spec["podFailurePolicy"]["rules"]
+        assert rule == {"action": "FailJob", "onExitCodes": {
+            "containerName": "evaluate-forecasts", "operator": "In", "values": [2]}}
+        assert 0 < spec["activeDeadlineSeconds"] <= 3600
+        assert spec["ttlSecondsAfterFinished"] >= 86400  # its logs outlive the night
+
+    def test_it_gets_the_warehouse_password_and_no_kafka_lake_or_s3a_credentials(self):
+        container, = pod_spec(self.job({**KAFKA_SECURED, **MLFLOW_ON}))["containers"]
+        assert container["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
+        assert container["env"] == [{"name": "RETAIL_WAREHOUSE__PASSWORD", "valueFrom": {
+            "secretKeyRef": {"name": "retail-platform-clickhouse",
+                             "key": "etl-writer-password"}}}]
+        assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+        assert [v["name"] for v in pod_spec(self.job(KAFKA_SECURED))["volumes"]] == ["tmp"]
+
+    def test_its_pod_runs_as_the_images_non_root_user_on_a_read_only_root(self):
+        pod = pod_spec(self.job())
+        ctr = pod["containers"][0]["securityContext"]
+        assert pod["securityContext"]["runAsNonRoot"] is ctr["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == ctr["runAsUser"] == 10001
+        assert ctr["readOnlyRootFilesystem"] is True
+        assert ctr["allowPrivilegeEscalation"] is False
+        assert ctr["capabilities"] == {"drop": ["ALL"]}
+        assert ctr["seccompProfile"] == pod["securityContext"]["seccompProfile"] == {
+            "type": "RuntimeDefault"}
+
+    def test_it_has_the_same_pod_as_the_data_quality_checks_but_its_own_container(self):
+        evaluate = pod_spec(self.job())
+        checks = pod_spec(one("cronjob-data-quality.yaml", "CronJob", DQ_ON))
+        mine, theirs = evaluate.pop("containers")[0], checks.pop("containers")[0]
+        assert evaluate == checks
+        own = ("name", "image", "args")
+        assert {k: v for k, v in mine.items() if k not in own} == {
+            k: v for k, v in theirs.items() if k not in own}
+
+    def test_it_is_refused_without_a_day(self):
+        with pytest.raises(HelmError, match=re.escape(
+                "evaluateForecasts.enabled needs the day to evaluate: evaluateForecasts.date "
+                "(YYYY-MM-DD")):
+            only("job-evaluate-forecasts.yaml", {"evaluateForecasts": {"enabled": True}})
+
+    def test_it_is_refused_without_the_releases_clickhouse(self):
+        with pytest.raises(HelmError, match=re.escape(
+                "evaluateForecasts.enabled needs clickhouse.enabled")):
+            only("job-evaluate-forecasts.yaml", {**EVALUATE_ON, "clickhouse": {"enabled": False}})
+
+
 class TestMigrationJob:
     def test_migrations_run_as_a_hook_with_the_admin_user(self):
         job = one("migrate-job.yaml", "Job")
@@ -499,7 +594,7 @@ class TestEnvContract:
             elif isinstance(node, list):
                 for item in node:
                     yield from env_names(item)
-        for obj in render_chart({"simulator": {"enabled": True}}):
+        for obj in render_chart({"simulator": {"enabled": True}, **EVALUATE_ON}):
             passed |= {n for n in env_names(obj) if n.startswith("RETAIL_")}
         assert len(passed) > 20 and passed - known == set()
 
@@ -544,6 +639,13 @@ class TestNotes:
             assert (ROOT / "manifests" / template).exists()
             text_on = render_notes(a_model_run(key, run))
             assert f"logs -f retail-platform-{component}-2026-11-30-driver" in text_on
+
+    def test_the_notes_say_how_the_forecast_evaluation_runs(self):
+        assert ("evaluateForecasts off; to evaluate a day by hand see docs/deploy.md "
+                "(manifests/job-evaluate-forecasts.yaml)") in render_notes()
+        assert (ROOT / "manifests" / "job-evaluate-forecasts.yaml").exists()
+        text = render_notes(EVALUATE_ON)
+        assert "logs -f job/retail-platform-evaluate-forecasts-2026-11-30" in text
 
 
 class TestAirflowDatabase:

@@ -30,8 +30,12 @@ def refused(values: dict) -> str:
     {"mlflow": {"database": {"url": "postgresql://u:p@db/mlflow"}}},
     {"mlflow": {"password": "x"}},
     {"predictDaily": {"from": "2026-11-01", "to": "2026-11-30"}},
+    {"evaluateForecasts": {"referenceFrom": "2026-09-01"}},
+    {"evaluateForecasts": {"driver": {"cores": 1}}},
+    {"images": {"evaluateForecasts": {"tag": "dev"}}},
 ], ids=["top-level", "nested", "deep", "spark", "daily-etl", "build-features", "data-quality",
-        "mlflow-database", "mlflow", "predict-daily-range"])
+        "mlflow-database", "mlflow", "predict-daily-range", "evaluate-forecasts-window",
+        "evaluate-forecasts-spark", "evaluate-forecasts-image"])
 def test_an_unknown_values_key_is_an_error(values):
     assert "additional properties" in refused(values).lower()
 
@@ -59,6 +63,12 @@ def test_an_unknown_values_key_is_an_error(values):
     {"trainDemandForecast": {"enabled": True, "asOf": "2026/11/30"}},
     {"trainDemandForecast": {"executor": {"memory": "4Gi"}}},
     {"optimizeStock": {"enabled": True, "train": "yes"}},
+    {"evaluateForecasts": {"enabled": True, "date": "2026-30-11"}},
+    {"evaluateForecasts": {"enabled": "yes", "date": "2026-11-30"}},
+    {"evaluateForecasts": {"referenceDays": -1}},
+    {"evaluateForecasts": {"referenceDays": "56"}},
+    {"evaluateForecasts": {"resources": {"limits": {"memory": 512}}}},
+    {"images": {"evaluateForecasts": {"repository": 1}}},
 ])
 def test_a_bad_value_is_an_error(values):
     refused(values)
@@ -144,6 +154,12 @@ def test_every_value_is_documented_with_a_param():
      "(YYYY-MM-DD, the day's recommendations) or optimizeStock.train: true"),
     ({"optimizeStock": {"enabled": True, "date": "2026-11-30", "train": True}},
      "give optimizeStock.date (the day's recommendations) or optimizeStock.train"),
+    ({"evaluateForecasts": {"enabled": True}}, "evaluateForecasts.enabled needs the day to "
+     "evaluate: evaluateForecasts.date (YYYY-MM-DD, a day the feature build has closed)"),
+    ({"evaluateForecasts": {"enabled": True, "date": "2026-11-30"},
+      "clickhouse": {"enabled": False}}, "evaluateForecasts.enabled needs clickhouse.enabled"),
+    ({"evaluateForecasts": {"enabled": True, "date": "2026-11-30", "referenceDays": 3}},
+     "evaluateForecasts.referenceDays (3) must be 0 (the job's default, 56) or at least 7"),
     ({"optimizeStock": {"enabled": True, "train": True}, "streamProcessor": {"enabled": False},
       "sparkOperator": {"enabled": True, "spark": {"jobNamespaces": []}}},
      'must include the release namespace "retail"'),

@@ -49,6 +49,18 @@ def test_every_job_has_an_image_and_every_image_but_the_base_and_mlflow_a_job():
 
 
 @pytest.mark.parametrize("dockerfile", JOB_IMAGES, ids=_name)
+def test_the_chart_names_every_job_image_under_its_job(dockerfile):
+    # images.<job in camelCase>.repository: retail-platform/<job in kebab-case>, so every job
+    # has a way to run on the cluster (a template, Tilt, manifests/).
+    job = _name(dockerfile)
+    first, *rest = job.split("_")
+    key = first + "".join(word.title() for word in rest)
+    images = yaml.safe_load((ROOT / "charts/retail-platform/values.yaml").read_text())["images"]
+
+    assert images.get(key, {}).get("repository") == "retail-platform/" + job.replace("_", "-")
+
+
+@pytest.mark.parametrize("dockerfile", JOB_IMAGES, ids=_name)
 def test_a_job_image_copies_its_own_entrypoint_to_the_path_the_chart_runs(dockerfile):
     job = _name(dockerfile)
     final = parse(dockerfile.read_text()).stages[-1]

@@ -1,6 +1,6 @@
 """manifests/: every Kubernetes object validates strictly offline, the kind config uses only
 kind's fields, every Spark application matches its job's image, the lock and the chart, and
-the data-quality CronJob is the chart's."""
+the data-quality CronJob and the forecast evaluation Job are the chart's."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ SPARK_KINDS = ("SparkApplication", "ScheduledSparkApplication")
 # One Spark application per job: manifests/spark-<job-name-with-dashes>.yaml, rendered by the
 # chart template of the same file name.
 SPARK_APPS = sorted(MANIFESTS.glob("spark-*.yaml"))
+# The plain jobs (SQL on the warehouse, no Spark): manifests/<kind>-<job-name>.yaml.
+PLAIN_JOBS = sorted([*MANIFESTS.glob("job-*.yaml"), *MANIFESTS.glob("cronjob-*.yaml")])
+EVALUATE_FORECASTS = MANIFESTS / "job-evaluate-forecasts.yaml"
 STREAM_PROCESSOR = MANIFESTS / "spark-stream-processor.yaml"
 # The model jobs need the chart's MLflow server (its URL is in the env ConfigMap).
 MLFLOW = {"enabled": True, "database": {"existingSecret": "retail-platform-mlflow-db"}}
@@ -35,6 +38,8 @@ RENDERED_WITH = {
     "spark-daily-etl.yaml": {"dailyEtl": {"enabled": True, "date": "2026-11-30"}},
     "spark-build-features.yaml": {"buildFeatures": {"enabled": True, "date": "2026-11-30"}},
     "cronjob-data-quality.yaml": {"dataQuality": {"enabled": True}},
+    "job-evaluate-forecasts.yaml": {
+        "evaluateForecasts": {"enabled": True, "date": "2026-11-30"}},
     "spark-train-demand-forecast.yaml": {
         "mlflow": MLFLOW, "trainDemandForecast": {"enabled": True, "asOf": "2026-11-30"}},
     "spark-predict-daily.yaml": {
@@ -114,15 +119,15 @@ def _app(doc: dict) -> dict:
 
 def _envs(doc: dict) -> list[list[dict]]:
     """The env list of every container: a Spark application's driver and executor, a
-    CronJob's containers."""
-    if doc["kind"] == "CronJob":
+    (Cron)Job's containers."""
+    if doc["kind"] in ("CronJob", "Job"):
         return [c["env"] for c in pod_spec(doc)["containers"]]
     return [_app(doc)[role]["env"] for role in ("driver", "executor")]
 
 
 def _job(manifest: Path) -> str:
     """The job's name with dashes (Kubernetes); ``.replace("-", "_")`` is its Python name."""
-    return manifest.stem.removeprefix("spark-")
+    return manifest.stem.split("-", 1)[1]
 
 
 def _dockerfile(manifest: Path) -> Path:
@@ -184,7 +189,8 @@ def test_there_is_a_namespace_and_one_object_per_job_to_apply():
                      ("SparkApplication", "retail-platform-train-demand-forecast-2026-11-30"),
                      ("SparkApplication", "retail-platform-predict-daily-2026-11-30"),
                      ("SparkApplication", "retail-platform-optimize-stock-2026-11-30"),
-                     ("CronJob", "retail-platform-data-quality")}
+                     ("CronJob", "retail-platform-data-quality"),
+                     ("Job", "retail-platform-evaluate-forecasts-2026-11-30")}
 
 
 @pytest.mark.parametrize("manifest", SPARK_APPS, ids=lambda p: p.name)
@@ -387,7 +393,7 @@ def test_the_manifest_is_what_the_chart_renders_for_the_default_release(manifest
         assert spelled_out == [{"name": e["name"], "value": config.get(e["name"])}
                                for e in spelled_out]
         env[:] = [e for e in env if e not in spelled_out]
-    if doc["kind"] == "CronJob":
+    if doc["kind"] in ("CronJob", "Job"):
         # The chart's pods run as its job account; the manifest's as the namespace's default
         # one. Neither mounts a token, so neither can use the API.
         assert pod_spec(doc)["automountServiceAccountToken"] is False
@@ -413,3 +419,67 @@ def test_the_documented_edit_of_the_optimize_stock_manifest_is_the_charts_weekly
     assert [(o["kind"], o["metadata"]["name"]) for o in rendered] == [
         ("SparkApplication", doc["metadata"]["name"])]
     assert doc["spec"] == rendered[0]["spec"]
+
+
+# --- the plain jobs -----------------------------------------------------------------------
+@pytest.mark.parametrize("manifest", PLAIN_JOBS, ids=lambda p: p.name)
+def test_a_plain_job_runs_its_jobs_image_non_root_with_the_warehouse_password_only(manifest):
+    (doc,) = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
+    job = _job(manifest)
+    pod = pod_spec(doc)
+    (container,) = pod["containers"]
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]
+               if "valueFrom" in e}
+    uid = _image_uid(_dockerfile(manifest))
+
+    assert doc["kind"] == ("CronJob" if manifest.name.startswith("cronjob-") else "Job")
+    assert doc["metadata"]["labels"]["app.kubernetes.io/component"] == job
+    assert container["image"] == f"ghcr.io/retail-platform/{job}:{APP_VERSION}"
+    assert "SPARK_VERSION" not in parse(_dockerfile(manifest).read_text()).args
+    assert manifest.name in RENDERED_WITH, "say which values render it in RENDERED_WITH"
+    assert secrets == {"RETAIL_WAREHOUSE__PASSWORD": {
+        "name": "retail-platform-clickhouse", "key": "etl-writer-password"}}
+    assert container["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["restartPolicy"] == "Never"
+    assert _security_problems(
+        "pod", {"podSecurityContext": pod["securityContext"],
+                "securityContext": container["securityContext"]}, uid) == []
+
+
+def test_the_evaluation_runs_its_day_once_a_bounded_number_of_times():
+    spec = _load(EVALUATE_FORECASTS)["spec"]
+    (container,) = pod_spec(_load(EVALUATE_FORECASTS))["containers"]
+
+    assert container["args"] == ["--date", "2026-11-30"]
+    assert 1 <= spec["backoffLimit"] <= 5 and 0 < spec["activeDeadlineSeconds"] <= 3600
+    assert spec["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [2]
+
+
+def test_the_documented_edit_of_the_evaluation_manifest_is_the_charts_job_of_that_day():
+    text = EVALUATE_FORECASTS.read_text()
+    assert "sed 's/2026-11-30/2026-12-04/g' manifests/job-evaluate-forecasts.yaml" in text
+    doc = json.loads(json.dumps(yaml.safe_load(text.replace("2026-11-30", "2026-12-04"))))
+    (rendered,) = render_chart(
+        {"evaluateForecasts": {"enabled": True, "date": "2026-12-04"}},
+        show_only=["templates/job-evaluate-forecasts.yaml"])
+    pod_spec(rendered).pop("serviceAccountName")
+
+    assert doc["metadata"]["name"] == rendered["metadata"]["name"] == (
+        "retail-platform-evaluate-forecasts-2026-12-04")
+    assert doc["spec"] == rendered["spec"]
+
+
+@pytest.mark.parametrize("where, typo", [
+    ((), "backofLimit"), (("template", "spec"), "restartPolicyy"),
+    (("template", "spec", "containers", 0, "securityContext"), "runAsNonroot")])
+def test_a_typo_in_a_copy_of_the_evaluation_job_fails_validation(where, typo):
+    doc = _plain(EVALUATE_FORECASTS)
+    block = doc["spec"]
+    for key in where:
+        block = block[key]
+    block[typo] = 1
+
+    errors = validate_objects([doc])
+
+    assert len(errors) == 1 and typo in errors[0], errors

@@ -45,6 +45,19 @@
 {{- if and $v.predictDaily.enabled (not $v.predictDaily.date) -}}
 {{- $errors = append $errors "predictDaily.enabled needs the day to predict from: predictDaily.date (YYYY-MM-DD)" -}}
 {{- end -}}
+{{- /* The forecast monitoring: SQL on the release's warehouse, for one day it names. */ -}}
+{{- if $v.evaluateForecasts.enabled -}}
+{{- if not $v.clickhouse.enabled -}}
+{{- $errors = append $errors "evaluateForecasts.enabled needs clickhouse.enabled: the job's SQL runs on the release's ClickHouse (RETAIL_WAREHOUSE__URL)" -}}
+{{- end -}}
+{{- if not $v.evaluateForecasts.date -}}
+{{- $errors = append $errors "evaluateForecasts.enabled needs the day to evaluate: evaluateForecasts.date (YYYY-MM-DD, a day the feature build has closed)" -}}
+{{- end -}}
+{{- $refDays := int $v.evaluateForecasts.referenceDays -}}
+{{- if and (gt $refDays 0) (lt $refDays 7) -}}
+{{- $errors = append $errors (printf "evaluateForecasts.referenceDays (%d) must be 0 (the job's default, 56) or at least 7, the recent week it is compared with" $refDays) -}}
+{{- end -}}
+{{- end -}}
 {{- if and $v.optimizeStock.enabled $v.optimizeStock.train $v.optimizeStock.date -}}
 {{- $errors = append $errors "optimizeStock: give optimizeStock.date (the day's recommendations) or optimizeStock.train (the lead-time regression), not both" -}}
 {{- else if and $v.optimizeStock.enabled (not $v.optimizeStock.train) (not $v.optimizeStock.date) -}}
