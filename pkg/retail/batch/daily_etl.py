@@ -42,6 +42,7 @@ from retail.streaming.reference import Reference
 from retail.transforms.daily import day_counts, keep_day, one_per_event_id, \
     with_local_date_key
 from retail.transforms.validate import event_columns, parse_events
+from retail.warehouse.keys import date_key
 from retail.warehouse.load import FACTS, fact_tables
 
 JOB = "daily_etl"
@@ -100,10 +101,6 @@ def processed_root(settings: LakeSettings) -> tuple[object, str]:
                 else f"{base}/{settings.processed_bucket}")
 
 
-def _day_key(day: date) -> int:
-    return int(day.strftime("%Y%m%d"))
-
-
 def _fact_ids(wh: Warehouse, fact: str, day_key: int) -> pa.Array:
     # ``fact`` comes from retail.warehouse.load.FACTS (our names), never from data
     movement = " AND record_type = 'movement'" if fact == "fact_inventory" else ""
@@ -144,7 +141,7 @@ def run_day(spark: SparkSession, settings: Settings, wh: Warehouse, day: date) -
 
 def _complete(wh: Warehouse, settings: Settings, day: date, dated, ref: Reference,
               lake_rows: dict[str, int]) -> DayReport:
-    key = _day_key(day)
+    key = date_key(day)
     counts = day_counts(dated, date_key=key).collect()  # one Spark job for every count
     rejected, per_type, late = Counter(), Counter(), Counter()
     for r in counts:

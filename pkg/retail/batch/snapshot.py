@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from retail.io.warehouse import Warehouse
 from retail.streaming.reference import Reference
+from retail.warehouse.keys import date_key
 
 COVER_DAYS = 28
 
@@ -67,10 +68,6 @@ SETTINGS join_use_nulls = 1
 """
 
 
-def _key(day: date) -> int:
-    return int(day.strftime("%Y%m%d"))
-
-
 _COMPARED = ("store_id", "product_id", "quantity_on_hand", "on_order", "days_of_cover",
              "reorder_point", "safety_stock", "unit_cost", "event_time")
 
@@ -87,11 +84,11 @@ def snapshot_day(wh: Warehouse, ref: Reference, day: date) -> int:
     midnight = datetime.combine(day + timedelta(days=1), time(), UTC)
     ends = [midnight - timedelta(hours=int(h), milliseconds=1) for h in ref.store_offset]
     rows = wh.query_arrow(_SNAPSHOT, {
-        "d": _key(day), "first": _key(day - timedelta(days=COVER_DAYS - 1)),
+        "d": date_key(day), "first": date_key(day - timedelta(days=COVER_DAYS - 1)),
         "cover": COVER_DAYS, "stores": stores, "ends": ends})
     held = wh.query_arrow(
         f"SELECT {', '.join(_COMPARED)} FROM fact_inventory FINAL "
-        "WHERE date_key = {d:UInt32} AND record_type = 'snapshot'", {"d": _key(day)})
+        "WHERE date_key = {d:UInt32} AND record_type = 'snapshot'", {"d": date_key(day)})
     changed = rows.filter(pc.invert(pc.is_in(_fingerprints(rows),
                                              value_set=_fingerprints(held))))
     if changed.num_rows:

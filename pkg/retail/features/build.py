@@ -33,6 +33,7 @@ from retail.io.warehouse import Warehouse
 from retail.settings import LakeSettings, Settings
 from retail.transforms.features import build_features
 from retail.batch.runner import each_day
+from retail.warehouse.keys import date_key
 
 JOB = "build_features"
 TABLE = "feature_store_daily"
@@ -103,7 +104,7 @@ def write_changed(wh: Warehouse, day: date, rows: pa.Table) -> int:
     """Insert the rows the warehouse does not hold as they are; returns how many."""
     # the column names are ours (definitions), never data
     held = wh.query_arrow(f"SELECT {', '.join(c.name for c in COLUMNS)} FROM {TABLE} FINAL "
-                          "WHERE date_key = {d:UInt32}", {"d": int(day.strftime("%Y%m%d"))})
+                          "WHERE date_key = {d:UInt32}", {"d": date_key(day)})
     changed = rows.filter(pc.invert(pc.is_in(_fingerprints(rows),
                                              value_set=_fingerprints(held))))
     if changed.num_rows:

@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from retail.io.warehouse import Warehouse
 from retail.transforms.features import (HISTORY_DAYS, PRICE_DAYS, STOCKOUT_WINDOWS,
                                         WEATHER_DAYS, FeatureInputs)
+from retail.warehouse.keys import date_key
 
 
 class DayNotReady(RuntimeError):
@@ -88,17 +89,13 @@ _QUERIES = {
 }
 
 
-def _key(day: date) -> int:
-    return int(day.strftime("%Y%m%d"))
-
-
 def parameters(day: date) -> dict[str, object]:
     """The query parameters of day D: D and the first day of each window ending D."""
     stock_first = day - timedelta(days=max(STOCKOUT_WINDOWS) - 1)
-    return {"d": _key(day), "day": day, "calendar_last": day,
-            "first": _key(day - timedelta(days=HISTORY_DAYS - 1)),
-            "price_first": _key(day - timedelta(days=PRICE_DAYS - 1)),
-            "stock_first": _key(stock_first), "stock_before": stock_first - timedelta(days=1),
+    return {"d": date_key(day), "day": day, "calendar_last": day,
+            "first": date_key(day - timedelta(days=HISTORY_DAYS - 1)),
+            "price_first": date_key(day - timedelta(days=PRICE_DAYS - 1)),
+            "stock_first": date_key(stock_first), "stock_before": stock_first - timedelta(days=1),
             "weather_first": day - timedelta(days=WEATHER_DAYS - 1)}
 
 
@@ -108,7 +105,7 @@ def check_ready(wh: Warehouse, days: list[date]) -> None:
     Raises:
         DayNotReady: naming the days and the command that makes them ready.
     """
-    keys = [_key(d) for d in days]
+    keys = [date_key(d) for d in days]
     closed = {r[0] for r in wh.query_rows(
         "SELECT DISTINCT date_key FROM fact_inventory WHERE record_type = 'snapshot' "
         "AND date_key IN {keys:Array(UInt32)}", {"keys": keys})}

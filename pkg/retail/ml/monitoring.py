@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from retail.io.warehouse import Warehouse
 from retail.warehouse.runs import record_run
+from retail.warehouse.keys import date_key
 
 JOB = "evaluate_forecasts"
 
@@ -111,10 +112,6 @@ def drift_status(value: float | None) -> str:
     return "significant" if value > SIGNIFICANT_ABOVE else "moderate"
 
 
-def _key(d: date) -> int:
-    return int(f"{d:%Y%m%d}")
-
-
 # --- accuracy -----------------------------------------------------------------------------
 _ACCURACY = """
 SELECT model, model_version, horizon, category, n, actual_sum, forecast_sum, abs_error_sum,
@@ -151,7 +148,7 @@ def forecast_accuracy(wh: Warehouse, day: date) -> pa.Table:
     Raises:
         ActualsNotReady: ``feature_store_daily`` has no row of ``day``.
     """
-    params = {"day": _key(day)}
+    params = {"day": date_key(day)}
     if not wh.query_rows("SELECT count() FROM feature_store_daily WHERE date_key = {day:UInt32}",
                          params)[0][0]:
         raise ActualsNotReady(f"the actual demand of {day} is not in feature_store_daily: "
@@ -209,8 +206,9 @@ def feature_drift(wh: Warehouse, windows: DriftWindows,
     unknown = [f for f in features if f not in MAIN_FEATURES]
     if unknown:  # the only identifiers put into SQL are declared names
         raise ValueError(f"{unknown} not monitored features: choose from {MAIN_FEATURES}")
-    params = {"ref_from": _key(windows.reference_from), "ref_to": _key(windows.reference_to),
-              "cur_from": _key(windows.recent_from), "cur_to": _key(windows.recent_to)}
+    params = {"ref_from": date_key(windows.reference_from),
+              "ref_to": date_key(windows.reference_to),
+              "cur_from": date_key(windows.recent_from), "cur_to": date_key(windows.recent_to)}
     out = []
     for feature in features:
         edges, n_ref, n_cur, s_ref, s_cur = wh.query_rows(
@@ -240,7 +238,7 @@ def write_drift(wh: Warehouse, model: str, version: str, day: date, windows: Dri
     """Insert one ``model_drift`` row per feature for (model, version, day)."""
     n = len(drifts)
     rows = {"model": [model] * n, "model_version": [version] * n, "date": [day] * n,
-            "date_key": pa.array([_key(day)] * n, pa.uint32()),
+            "date_key": pa.array([date_key(day)] * n, pa.uint32()),
             "feature": [d.feature for d in drifts],
             "psi": pa.array([d.psi for d in drifts], pa.float64()),
             "status": [d.status for d in drifts],

@@ -32,6 +32,7 @@ from retail.ml.replenishment import abc_classes, plan_orders, shelf_capacity
 from retail.ml.replenishment.lead_time import LeadTimeModel, fit_lead_time, predict_lead_times
 from retail.ml.settings import ReplenishmentSettings
 from retail.transforms.replenishment import lead_time_rows
+from retail.warehouse.keys import date_key
 
 LEAD_TIME = "supplier_lead_time"
 JOB = "optimize_stock"
@@ -42,10 +43,6 @@ SPREAD = "lead_time/spread.parquet"
 # regression is the supplier mean plus noise-sized terms: a new fit is promoted when its
 # holdout MAE is within this share of the supplier mean's, or better.
 TOLERANCE = 0.01
-
-
-def _key(day: date) -> int:
-    return int(day.strftime("%Y%m%d"))
 
 
 def _frame(spark: SparkSession, table: pa.Table) -> DataFrame:
@@ -80,7 +77,7 @@ def train_lead_time(spark: SparkSession, wh: Warehouse, registry: Registry,
     it must clear)."""
     first = as_of - timedelta(weeks=SHIPMENT_WEEKS)
     shipments = _frame(spark, wh.query_arrow(
-        _SHIPMENTS, {"first": _key(first), "last": _key(as_of + timedelta(days=60))}))
+        _SHIPMENTS, {"first": date_key(first), "last": date_key(as_of + timedelta(days=60))}))
     stores = _frame(spark, wh.query_arrow("SELECT store_id, region FROM dim_store FINAL"))
     rows = lead_time_rows(shipments, stores).filter(F.col("order_date") <= F.lit(as_of))
     rows = rows.cache()
@@ -175,7 +172,7 @@ def positions(spark: SparkSession, wh: Warehouse, lead: LeadTimeModel,
               settings: ReplenishmentSettings, day: date) -> DataFrame:
     """The rules' ``positions`` of the end of D (:mod:`retail.transforms.replenishment`)."""
     first = day - timedelta(days=WINDOW_DAYS - 1)
-    window = {"first": _key(first), "last": _key(day)}
+    window = {"first": date_key(first), "last": date_key(day)}
     pos = _frame(spark, wh.query_arrow(_POSITIONS, {"day": day}))
     held = _frame(spark, wh.query_arrow(_HELD, {"first": first, "day": day}))
     revenue = _frame(spark, wh.query_arrow(_REVENUE, window))
@@ -222,7 +219,7 @@ def optimize_day(spark: SparkSession, wh: Warehouse, lead: LeadTimeModel,
 
 def _replenishment_rows(plan: DataFrame, day: date, version: str) -> DataFrame:
     return plan.select(
-        F.lit(_key(day)).cast("int").alias("date_key"), F.lit(day).alias("run_date"),
+        F.lit(date_key(day)).cast("int").alias("date_key"), F.lit(day).alias("run_date"),
         "order_by_date", "store_id", "product_id", "store_key", "product_key",
         F.col("on_hand").cast("int").alias("on_hand"),
         F.coalesce(F.col("on_order"), F.lit(0)).cast("int").alias("on_order"),
