@@ -35,6 +35,7 @@ COMMON = TOPICS | {
     ("NetworkPolicy", "retail-platform-spark-internal"),
     ("NetworkPolicy", "retail-platform-clickhouse"),
     ("NetworkPolicy", "retail-platform-data-quality"),
+    ("NetworkPolicy", "retail-platform-evaluate-forecasts"),
 }
 MINIO = {("Tenant", "retail-platform"), ("Secret", "retail-platform-object-store"),
          ("Secret", "retail-platform-minio-env")}

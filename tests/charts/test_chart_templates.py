@@ -718,25 +718,47 @@ def selects(selector: dict, labels: dict) -> bool:
         labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
 
 
-class TestDataQualityNetwork:
-    """Only ClickHouse (and DNS) for the data-quality pods; nothing may connect to them."""
+# The pods whose work is SQL on the warehouse: their component, the template that makes
+# them, its kind and the values that switch it on, and the path to the pod template.
+WAREHOUSE_ONLY = {
+    "data-quality": ("cronjob-data-quality.yaml", "CronJob", DQ_ON,
+                     ("spec", "jobTemplate", "spec", "template")),
+    "evaluate-forecasts": ("job-evaluate-forecasts.yaml", "Job", EVALUATE_ON,
+                           ("spec", "template")),
+}
+
+
+@pytest.mark.parametrize("component", sorted(WAREHOUSE_ONLY))
+class TestWarehouseOnlyNetwork:
+    """Only ClickHouse (and DNS) for the data-quality and forecast-monitoring pods; nothing
+    may connect to them."""
+
+    @pytest.fixture(autouse=True)
+    def _component(self, component):
+        self.component = component
 
     def policies(self, values: dict | None = None) -> dict[str, dict]:
         return {p["metadata"]["name"]: p["spec"] for p in only("networkpolicies.yaml", values)}
 
     def pod_labels(self, values: dict | None = None) -> dict:
-        return one("cronjob-data-quality.yaml", "CronJob", {**DQ_ON, **(values or {})})[
-            "spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+        template, kind, on, path = WAREHOUSE_ONLY[self.component]
+        obj = one(template, kind, {**on, **(values or {})})
+        for key in path:
+            obj = obj[key]
+        return obj["metadata"]["labels"]
 
-    def test_clickhouse_admits_the_data_quality_pod_on_the_port_it_connects_to(self):
+    def test_clickhouse_admits_the_pod_on_the_port_it_connects_to(self, component):
         for tls, values in ((False, {}), (True, {"clickhouse": {"tls": {
                 "enabled": True, "secretName": "tls"}}})):
             url = one("configmap-env.yaml", "ConfigMap", values)["data"]["RETAIL_WAREHOUSE__URL"]
             port = int(url.rsplit(":", 1)[1])
             policies = self.policies(values)
             clickhouse = policies["retail-platform-clickhouse"]
-            egress = policies["retail-platform-data-quality"]
+            egress = policies[f"retail-platform-{self.component}"]
             assert selects(egress["podSelector"], self.pod_labels(values))
+            assert not any(selects(egress["podSelector"], self.pod_labels(values) | {
+                "app.kubernetes.io/component": other}) for other in WAREHOUSE_ONLY
+                if other != self.component)
             # Out of the pod: to ClickHouse's servers on the port of the warehouse URL.
             to_clickhouse, dns = egress["egress"]
             assert to_clickhouse == {"to": [{"podSelector": clickhouse["podSelector"]}],
@@ -748,9 +770,9 @@ class TestDataQualityNetwork:
                 "kubernetes.io/metadata.name": "retail"}}}]
             assert {"port": port, "protocol": "TCP"} in in_namespace["ports"]
 
-    def test_the_data_quality_pod_reaches_nothing_else_and_nothing_reaches_it(self):
+    def test_the_pod_reaches_nothing_else_and_nothing_reaches_it(self, component):
         policies = self.policies()
-        egress = policies["retail-platform-data-quality"]
+        egress = policies[f"retail-platform-{component}"]
         assert egress["policyTypes"] == ["Egress"]
         assert egress["egress"][1] == {"ports": [{"port": 53, "protocol": "UDP"},
                                                  {"port": 53, "protocol": "TCP"}]}
@@ -760,9 +782,10 @@ class TestDataQualityNetwork:
         assert not selects(policies["retail-platform-spark-internal"]["podSelector"],
                            self.pod_labels())
 
-    def test_the_pods_are_held_to_it_whoever_made_them(self):
-        # Airflow's runs after a batch job and manifests/ carry the same labels.
-        assert "retail-platform-data-quality" in self.policies()  # dataQuality off
+    def test_the_pods_are_held_to_it_whoever_made_them(self, component):
+        # Airflow's runs and manifests/ carry the same labels: the policy is there with the
+        # chart's own job switched off
+        assert f"retail-platform-{component}" in self.policies()
 
 
 class TestMlflow:
