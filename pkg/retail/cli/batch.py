@@ -1,4 +1,5 @@
-"""``retail batch daily-etl``: close store-local business days (see docs/batch.md)."""
+"""``retail batch daily-etl`` and ``close-imported``: close store-local business days (see
+docs/batch.md)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,38 @@ def daily_etl(
         err_console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     console.print(f"closed {len(days)} day(s); job_runs holds each day's reconciliation")
+
+
+@app.command("close-imported")
+@handle_errors
+def close_imported_days(
+    day: Annotated[str | None, typer.Option("--date", help="Day YYYY-MM-DD")] = None,
+    first: Annotated[str | None, typer.Option("--from", help="First day")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last day")] = None,
+) -> None:
+    """Close days whose facts were loaded straight into the warehouse (imported history, a
+    backfill): their end-of-day snapshot only, no lake reconciliation (docs/batch.md)."""
+    from rich.progress import Progress
+
+    from retail.batch.imported import NothingImported, close_imported
+    from retail.io.warehouse import connect
+
+    days = day_range(*(_parse(v, flag) for v, flag in
+                       ((day, "--date"), (first, "--from"), (last, "--to"))))
+    wh = connect(settings().resolved_warehouse())
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("closing imported days", total=len(days))
+        try:
+            closed = close_imported(wh, days, on_day=lambda d: progress.update(
+                task, advance=1, description=f"closed {d.day} ({d.snapshot_rows:,} snapshot "
+                                             "rows)"))
+        except NothingImported as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    rows = sum(d.snapshot_rows for d in closed)
+    console.print(f"closed {len(closed)} imported day(s), {days[0]}..{days[-1]}: {rows:,} "
+                  "end-of-day snapshot rows; job_runs records them as close_imported "
+                  "(not reconciled with the lake)")
 
 
 def _parse(value: str | None, flag: str) -> date | None:

@@ -100,7 +100,8 @@ def parameters(day: date) -> dict[str, object]:
 
 
 def check_ready(wh: Warehouse, days: list[date]) -> None:
-    """Every day is closed (the daily ETL wrote its end-of-day snapshot) and in ``dim_date``.
+    """Every day is closed (the daily ETL, or ``close_imported``, wrote its end-of-day
+    snapshot) and in ``dim_date``.
 
     Raises:
         DayNotReady: naming the days and the command that makes them ready.
@@ -117,7 +118,8 @@ def check_ready(wh: Warehouse, days: list[date]) -> None:
         raise DayNotReady(
             f"{', '.join(open_days)} not closed: fact_inventory in {wh.database} has no "
             "end-of-day snapshot for it; close the day first (`retail batch daily-etl "
-            "--date D`)")
+            "--date D`, or `retail batch close-imported --date D` for a day whose facts were "
+            "loaded straight into the warehouse)")
     undated = [str(d) for d, k in zip(days, keys) if k not in dated]
     if undated:
         raise DayNotReady(f"dim_date in {wh.database} has no row for {', '.join(undated)}: "
