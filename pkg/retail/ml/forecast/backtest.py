@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from itertools import product
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -108,8 +109,12 @@ def ets_forecasts(history: pd.DataFrame, at: list[date], horizon: int, count: in
         seen = seen[seen.groupby("unique_id")["y"].transform("size") >= 14]
         if seen.empty:
             continue
-        out = StatsForecast(models=[AutoETS(season_length=7)], freq="D", n_jobs=1).forecast(
-            df=seen, h=horizon).reset_index()
+        # AutoETS estimates each candidate's variance with n - p - 1 degrees of freedom, 0 for
+        # some candidates on a short series: numpy warns of the division by zero, AutoETS
+        # goes on without that candidate; nothing for a user to act on
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = StatsForecast(models=[AutoETS(season_length=7)], freq="D",
+                                n_jobs=1).forecast(df=seen, h=horizon).reset_index()
         # a series whose last day on record is before O - 1 is forecast from that day
         out = out[out["ds"] >= pd.Timestamp(origin)]
         key = out["unique_id"].str.split("|", n=1, expand=True)
