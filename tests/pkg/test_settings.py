@@ -64,6 +64,8 @@ def test_an_empty_variable_is_ignored(monkeypatch, name):
     ("RETAIL_LOCAL__STORAGE_ENGINE", "postgres://db"),
     ("RETAIL_LOG__LEVEL", "LOUD"),
     ("RETAIL_ENV", "production"),
+    ("RETAIL_STREAM__SPARK_DRIVER_MEMORY", "lots"),
+    ("RETAIL_STREAM__SPARK_DRIVER_MEMORY", "4"),
 ])
 def test_an_invalid_value_raises_an_error_naming_the_variable(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
@@ -324,3 +326,9 @@ def test_the_model_settings_defaults():
             s.replenishment.service_level_c) == (0.98, 0.95, 0.90)
     assert (s.forecast.horizon_days, s.forecast.backtest_origins) == (7, 4)
     assert s.mlflow.tracking_uri is None and s.local.mlflow_port == 5000
+
+
+def test_the_local_spark_heap_is_a_size(monkeypatch):
+    assert load_settings().stream.spark_driver_memory == "4g"
+    monkeypatch.setenv("RETAIL_STREAM__SPARK_DRIVER_MEMORY", "6000m")
+    assert load_settings().stream.spark_driver_memory == "6000m"

@@ -54,7 +54,8 @@ def spark_session(settings: Settings, app_name: str = "retail-stream-processor")
                .config("spark.sql.adaptive.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false"))
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit: our own master
-        builder = builder.master(s.spark_master).config("spark.ui.enabled", "false")
+        builder = (builder.master(s.spark_master).config("spark.ui.enabled", "false")
+                   .config("spark.driver.memory", s.spark_driver_memory))
         if logging.getLogger("pyspark").getEffectiveLevel() > logging.INFO:  # not --verbose
             quiet = resources.files("retail.streaming").joinpath("log4j2-quiet.properties")
             builder = builder.config("spark.driver.extraJavaOptions",
