@@ -23,15 +23,16 @@ DEMO_RATE ?= 50
 DEMO_DAY := $(shell date -u -d '2 days ago' +%F)
 # Warehouse demo: this many days of history straight into the fact tables, ending the day
 # before the Kafka demo day, which goes through Kafka and the stream processor.
-# 63: the features of the last 35 days (the forecast's window) see 28 days of history before it.
-DEMO_WAREHOUSE_DAYS ?= 63
+# 91: the features of the last 63 days (the forecast's window) see 28 days of history before it.
+DEMO_WAREHOUSE_DAYS ?= 91
 DEMO_WAREHOUSE_START := $(shell date -u -d '$(DEMO_WAREHOUSE_DAYS) days ago 2 days ago' +%F)
 # A backfilled day is not in time order within a partition (the simulator writes it pair by
 # pair), so replaying it through the stream needs a watermark delay longer than a day.
 DEMO_LATE_AFTER ?= 2880
 # The forecast trains on the feature store of the last DEMO_FEATURE_DAYS days to the demo
-# day (its backtest's four weekly origins need 28 of them plus the weeks it learns from).
-DEMO_FEATURE_DAYS ?= 35
+# day: its backtest's four weekly origins score the last 28, and the first origin learns from
+# the 35 before it (with 35 days in all it learned from one week, and lost to seasonal naive).
+DEMO_FEATURE_DAYS ?= 63
 DEMO_FEATURES_FROM := $(shell date -u -d '$(DEMO_FEATURE_DAYS) days ago 1 day ago' +%F)
 # The backfill's last day, the day before the Kafka demo day.
 DEMO_HISTORY_LAST := $(shell date -u -d '3 days ago' +%F)

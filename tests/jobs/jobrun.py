@@ -3,10 +3,12 @@ its own, with only the environment the test gives it (no stray ``RETAIL_*`` vari
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
 
@@ -26,3 +28,12 @@ def run_job(job: str, *args: str, env: dict[str, str],
             timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(job_command(job, *args), env=env, capture_output=True, text=True,
                           timeout=timeout_s, stdin=subprocess.DEVNULL)
+
+
+def load_job(job: str) -> ModuleType:
+    """``jobs/<job>.py`` as a module (its ``main(argv)``), loaded from the file as the image
+    runs it."""
+    spec = importlib.util.spec_from_file_location(f"job_{job}", JOBS / f"{job}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
