@@ -195,6 +195,15 @@ def run(args) -> dict:
     return r
 
 
+def chain_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options every benchmark on the cached chain takes: the Spark heap, where chains
+    are kept, the report and the kept figures."""
+    p.add_argument("--driver-memory", default="6g")
+    p.add_argument("--root", type=Path, default=ROOT, help="where built chains are kept")
+    p.add_argument("--write", type=Path, help="the report to write the section into")
+    p.add_argument("--keep-json", type=Path, help="also keep the figures as JSON")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--stores", type=int, default=20)
@@ -209,10 +218,7 @@ def main() -> None:
                    help="override ForecastSettings.train_fraction")
     p.add_argument("--compare-fraction", type=float,
                    help="also run the backtest with this train_fraction")
-    p.add_argument("--driver-memory", default="6g")
-    p.add_argument("--root", type=Path, default=ROOT, help="where built chains are kept")
-    p.add_argument("--write", type=Path)
-    p.add_argument("--keep-json", type=Path)
+    chain_run_arguments(p)
     p.add_argument("--keep-backtest", type=Path,
                    help="also write the main run's scored rows (every model) as Parquet")
     args = p.parse_args()

@@ -48,8 +48,8 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_forecast import fit_baseline, measured, spark_session  # noqa: E402
-from forecast_chain import ROOT, Chain, build  # noqa: E402
+from bench_forecast import chain_run_arguments, fit_baseline, measured, spark_session  # noqa: E402
+from forecast_chain import Chain, build  # noqa: E402
 from report import write_section  # noqa: E402
 from stream_common import say  # noqa: E402
 
@@ -354,10 +354,7 @@ def main() -> None:
     p.add_argument("--compare-all", action="store_true",
                    help="also train on every series of the real 20 x 300 chain's copy")
     p.add_argument("--settings", default="{}", help="other ForecastSettings, JSON")
-    p.add_argument("--driver-memory", default="6g")
-    p.add_argument("--root", type=Path, default=ROOT, help="where built chains are kept")
-    p.add_argument("--write", type=Path)
-    p.add_argument("--keep-json", type=Path)
+    chain_run_arguments(p)
     p.add_argument("--from-json", type=Path, help="render a kept run, measure nothing")
     p.add_argument("--sections", default="cost,sample",
                    help="which sections to write: cost (the sizes), sample (--compare-all's)")

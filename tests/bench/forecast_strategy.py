@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_forecast import baseline_fit, spark_session, timed_train  # noqa: E402
-from forecast_chain import ROOT, Chain, build  # noqa: E402
+from bench_forecast import baseline_fit, chain_run_arguments, spark_session, timed_train  # noqa: E402
+from forecast_chain import Chain, build  # noqa: E402
 from report import write_section  # noqa: E402
 
 from retail.ml.settings import ForecastSettings  # noqa: E402
@@ -122,10 +122,7 @@ def main() -> None:
     p.add_argument("--max-series", type=int, default=1000)
     p.add_argument("--train-fraction", type=float, default=0.25)
     p.add_argument("--settings", default="{}", help="other ForecastSettings, JSON")
-    p.add_argument("--driver-memory", default="6g")
-    p.add_argument("--root", type=Path, default=ROOT, help="where built chains are kept")
-    p.add_argument("--write", type=Path)
-    p.add_argument("--keep-json", type=Path)
+    chain_run_arguments(p)
     p.add_argument("--from-json", type=Path, help="render a kept run, measure nothing")
     args = p.parse_args()
     r = json.loads(args.from_json.read_text()) if args.from_json else run(args)

@@ -65,6 +65,17 @@ def one(template: str, kind: str, values: dict | None = None) -> dict:
     return found[0]
 
 
+def assert_restricted(pod: dict) -> None:
+    """The pod and its container run as the images' non-root user (10001) on a read-only
+    root, without privilege escalation or capabilities."""
+    ctr = pod["containers"][0]["securityContext"]
+    assert pod["securityContext"]["runAsNonRoot"] is ctr["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == ctr["runAsUser"] == 10001
+    assert ctr["readOnlyRootFilesystem"] is True
+    assert ctr["allowPrivilegeEscalation"] is False
+    assert ctr["capabilities"] == {"drop": ["ALL"]}
+
+
 class TestChartLock:
     def test_the_lock_pins_every_dependency_at_its_chart_version(self):
         lock = yaml.safe_load((CHART / "Chart.lock").read_text())
@@ -450,13 +461,7 @@ class TestDataQuality:
         assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
 
     def test_it_runs_as_the_images_non_root_user_on_a_read_only_root(self):
-        pod = pod_spec(one("cronjob-data-quality.yaml", "CronJob", DQ_ON))
-        ctr = pod["containers"][0]["securityContext"]
-        assert pod["securityContext"]["runAsNonRoot"] is ctr["runAsNonRoot"] is True
-        assert pod["securityContext"]["runAsUser"] == ctr["runAsUser"] == 10001
-        assert ctr["readOnlyRootFilesystem"] is True
-        assert ctr["allowPrivilegeEscalation"] is False
-        assert ctr["capabilities"] == {"drop": ["ALL"]}
+        assert_restricted(pod_spec(one("cronjob-data-quality.yaml", "CronJob", DQ_ON)))
 
     def test_it_is_off_without_the_releases_clickhouse(self):
         assert only("cronjob-data-quality.yaml", {**DQ_ON, "clickhouse": {"enabled": False}}) == []
@@ -525,12 +530,8 @@ class TestEvaluateForecasts:
 
     def test_its_pod_runs_as_the_images_non_root_user_on_a_read_only_root(self):
         pod = pod_spec(self.job())
+        assert_restricted(pod)
         ctr = pod["containers"][0]["securityContext"]
-        assert pod["securityContext"]["runAsNonRoot"] is ctr["runAsNonRoot"] is True
-        assert pod["securityContext"]["runAsUser"] == ctr["runAsUser"] == 10001
-        assert ctr["readOnlyRootFilesystem"] is True
-        assert ctr["allowPrivilegeEscalation"] is False
-        assert ctr["capabilities"] == {"drop": ["ALL"]}
         assert ctr["seccompProfile"] == pod["securityContext"]["seccompProfile"] == {
             "type": "RuntimeDefault"}
 
