@@ -81,7 +81,10 @@ def test_the_data_quality_cronjob_is_off_by_default_and_on_when_asked():
 
 
 def test_the_forecast_evaluation_is_off_by_default_and_one_job_for_the_day_asked():
-    assert not any(n.startswith("retail-platform-evaluate-forecasts") for _, n in BASE)
+    assert not any(k == "Job" and n.startswith("retail-platform-evaluate-forecasts")
+                   for k, n in BASE)
+    # its network policy is there either way: Airflow's and manifests/ pods are held to it
+    assert ("NetworkPolicy", "retail-platform-evaluate-forecasts") in BASE
     added = kinds_and_names({"evaluateForecasts": {"enabled": True, "date": "2026-11-30"}}) - BASE
     assert added == {("Job", "retail-platform-evaluate-forecasts-2026-11-30")}
 
