@@ -329,6 +329,6 @@ def test_the_model_settings_defaults():
 
 
 def test_the_local_spark_heap_is_a_size(monkeypatch):
-    assert load_settings().stream.spark_driver_memory == "4g"
+    assert load_settings().stream.spark_driver_memory == "6g"
     monkeypatch.setenv("RETAIL_STREAM__SPARK_DRIVER_MEMORY", "6000m")
     assert load_settings().stream.spark_driver_memory == "6000m"
