@@ -10,7 +10,6 @@ that snapshot and nothing else, and records each day in ``job_runs`` under its o
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -34,7 +33,6 @@ class ImportedDay:
     day: date
     sales_lines: int
     snapshot_rows: int
-    seconds: float
 
 
 def close_imported(wh: Warehouse, days: list[date],
@@ -49,7 +47,6 @@ def close_imported(wh: Warehouse, days: list[date],
     ref = Reference.load(wh)
 
     def close(day: date) -> ImportedDay:
-        started = time.monotonic()
         lines = int(wh.query_rows("SELECT count() FROM fact_sales WHERE date_key = {d:UInt32}",
                                   {"d": date_key(day)})[0][0])
         if not lines:
@@ -57,7 +54,7 @@ def close_imported(wh: Warehouse, days: list[date],
                 f"{day}: fact_sales in {wh.database} has no row for it, so there is nothing "
                 "imported to close: load the day's facts first, or close it from the lake "
                 "with `retail batch daily-etl --date D`")
-        return ImportedDay(day, lines, snapshot_day(wh, ref, day), time.monotonic() - started)
+        return ImportedDay(day, lines, snapshot_day(wh, ref, day))
 
     def outcome(d: ImportedDay) -> tuple[str, int, int, dict]:
         return ("succeeded", d.sales_lines, d.snapshot_rows,
