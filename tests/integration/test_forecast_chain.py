@@ -5,9 +5,9 @@ lead-time regression and the recommendations; then a second training on the same
 deliberately worse model, neither promoted.
 
 The simulator writes the events straight into the facts (and the lake), so the window's
-first half is closed by the daily ETL's last step alone, the end-of-day snapshot the
-features read (as tests/pkg/ml/forecast/test_targets.py does; reconciling those days with
-the lake would cost this test about 35 s and is the daily ETL's own tests'); its second
+first half is closed as imported days (`retail batch close-imported`: the end-of-day
+snapshots the features read, the daily ETL's last step; reconciling those days with
+the lake cost this test about 55 s more, and is the daily ETL's own tests' work); its second
 half, the days the predictions and recommendations start from, by the whole daily ETL job.
 
 Jobs run in this process through their ``main`` (the image's entrypoint) or the CLI, each
@@ -22,14 +22,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from retail.batch.snapshot import snapshot_day
 from retail.io.lake import LakeWriter
 from retail.io.warehouse import connect
 from retail.ml.registry import CHAMPION, TAG, Registry
 from retail.settings import LakeSettings
 from retail.sim import SimConfig, Simulator, generate_catalog
 from retail.simulate import WarehouseSink
-from retail.streaming.reference import Reference
 from retail.warehouse.load import AHEAD_DAYS, load_dimensions
 from retail.warehouse.migrate import Migrator
 from tests.conftest import retail_cli as retail
@@ -84,9 +82,7 @@ def half_closed(chain):
     """The training window's first half closed by its end-of-day snapshots (the features
     read the facts' history; only the days they are built for need closing). Halves, so no
     test's set-up carries the whole window on a busy machine."""
-    ref = Reference.load(chain.wh)
-    chain.snapshots = [snapshot_day(chain.wh, ref, BUILT_FROM + timedelta(days=i))
-                       for i in range((MIDDLE - BUILT_FROM).days + 1)]
+    retail("batch", "close-imported", "--from", str(BUILT_FROM), "--to", str(MIDDLE))
     return chain
 
 
@@ -130,7 +126,8 @@ def count(wh, sql: str, **params) -> int:
 
 def test_the_first_half_is_closed(half_closed):
     days = (MIDDLE - BUILT_FROM).days + 1
-    assert len(half_closed.snapshots) == days and min(half_closed.snapshots) > 0
+    assert count(half_closed.wh, "SELECT count() FROM job_runs FINAL WHERE job = "
+                                 "'close_imported' AND status = 'succeeded'") == days
     assert count(half_closed.wh, "SELECT count(DISTINCT date_key) FROM fact_inventory FINAL "
                                  "WHERE record_type = 'snapshot'") == days
 
