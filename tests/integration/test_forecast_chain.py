@@ -27,7 +27,7 @@ from retail.io.warehouse import connect
 from retail.ml.registry import CHAMPION, TAG, Registry
 from retail.settings import LakeSettings
 from retail.sim import SimConfig, Simulator, generate_catalog
-from retail.simulate import WarehouseSink
+from retail.simulate import WarehouseSink, backfill
 from retail.warehouse.load import AHEAD_DAYS, load_dimensions
 from retail.warehouse.migrate import Migrator
 from tests.conftest import retail_cli as retail
@@ -68,9 +68,7 @@ def chain(warehouse_settings, mlflow_server, tmp_path_factory):
             sink = WarehouseSink(wh, catalog, run_id="forecast-chain",
                                  lake=LakeWriter(LakeSettings(root=str(root / "lake"))))
             sim = Simulator(catalog, SimConfig(seed=SEED, rate=RATE, start=START, days=DAYS))
-            for batch in sim.run():
-                for event_type, table in batch.tables.items():
-                    sink.write(event_type, table, f"{batch.day:%Y%m%d}-{batch.stores[0]:05d}")
+            backfill(sim, sink)
             yield SimpleNamespace(wh=wh, mp=mp, registry=Registry(mlflow_server, prefix))
     finally:
         with connect(ws, database="") as admin:

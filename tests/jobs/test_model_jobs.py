@@ -1,6 +1,7 @@
 """jobs/train_demand_forecast.py, predict_daily.py and optimize_stock.py run as their images
 run them (bad arguments through the entrypoint's main, in this process): bad arguments and
-settings exit 2 naming the flag or the variable before anything is done; an MLflow server that does not answer, or nothing to work from, exits 1 saying
+settings exit 2 naming the flag or the variable before anything is done; an MLflow server
+that does not answer, or nothing to work from, exits 1 saying
 what to do. (The jobs' work is tests/integration/test_forecast_chain.py's.)"""
 
 from __future__ import annotations

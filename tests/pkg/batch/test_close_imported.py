@@ -13,7 +13,7 @@ import pytest
 from retail.batch.imported import JOB
 from retail.features.sources import DayNotReady, check_ready
 from retail.sim import SimConfig, Simulator, generate_catalog
-from retail.simulate import WarehouseSink
+from retail.simulate import WarehouseSink, backfill
 from retail.warehouse.load import load_dimensions
 from tests.conftest import retail_cli as retail
 
@@ -27,10 +27,8 @@ def imported(cli_env, migrated):
     catalog = generate_catalog(2, 12, 3)
     load_dimensions(migrated, catalog, START, len(DAYS) + 7)
     sink = WarehouseSink(migrated, catalog, run_id="imported-test")
-    for batch in Simulator(catalog, SimConfig(seed=3, rate=3.0, start=START,
-                                              days=len(DAYS))).run():
-        for event_type, table in batch.tables.items():
-            sink.write(event_type, table, f"{batch.day:%Y%m%d}-{batch.stores[0]:05d}")
+    backfill(Simulator(catalog, SimConfig(seed=3, rate=3.0, start=START,
+                                          days=len(DAYS))), sink)
     return migrated
 
 

@@ -17,7 +17,7 @@ from retail.features.training import read_store
 from retail.ml.forecast.targets import TargetsNotReady, planned_prices, target_rows
 from retail.sim import SimConfig, Simulator, generate_catalog
 from retail.sim.pricing import discounted
-from retail.simulate import WarehouseSink
+from retail.simulate import WarehouseSink, backfill
 from retail.streaming.reference import Reference
 from retail.transforms.features import KEY
 from retail.transforms.forecast import PLANNED, scoring_rows, stack_horizons
@@ -44,9 +44,7 @@ def featured(cli_env, migrated):
     load_dimensions(migrated, catalog, START, config.days, seed=config.seed,
                     promo_share=config.promo_share)
     sink = WarehouseSink(migrated, catalog, run_id="targets-test")
-    for batch in Simulator(catalog, config).run():
-        for event_type, table in batch.tables.items():
-            sink.write(event_type, table, f"{batch.day:%Y%m%d}-{batch.stores[0]:05d}")
+    backfill(Simulator(catalog, config), sink)
     ref = Reference.load(migrated)
     for day in [DAY, *TARGETS]:
         assert snapshot_day(migrated, ref, day) > 0
