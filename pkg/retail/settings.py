@@ -22,7 +22,10 @@ from pydantic import (BaseModel, Field, SecretStr, ValidationError, field_valida
                       model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retail.ml.anomalies.settings import AnomalySettings
+from retail.ml.recommendations.settings import RecommendationSettings
 from retail.ml.settings import ForecastSettings, MlflowSettings, ReplenishmentSettings
+from retail.ml.slow_movers.settings import SlowMoverSettings
 
 ENV_PREFIX = "RETAIL_"
 ENV_DELIMITER = "__"
@@ -338,6 +341,9 @@ class Settings(BaseSettings):
     mlflow: MlflowSettings = MlflowSettings()
     forecast: ForecastSettings = ForecastSettings()
     replenishment: ReplenishmentSettings = ReplenishmentSettings()
+    anomalies: AnomalySettings = AnomalySettings()
+    slow_movers: SlowMoverSettings = SlowMoverSettings()
+    recommendations: RecommendationSettings = RecommendationSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="before")

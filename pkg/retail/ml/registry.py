@@ -132,7 +132,8 @@ class Registry:
                      baselines: Mapping[str, Mapping[str, float]] | None = None,
                      feature_importance: Mapping[str, float] | None = None,
                      artifacts: Mapping[str, str | Path] | None = None,
-                     tags: Mapping[str, str] | None = None) -> Training:
+                     tags: Mapping[str, str] | None = None,
+                     model_dir: str | Path | None = None) -> Training:
         """Log one training run and register its model as a new version.
 
         Args:
@@ -145,7 +146,13 @@ class Registry:
             feature_importance: feature -> importance, logged as ``feature_importance.json``.
             artifacts: run folder -> local file or directory (plots, the backtest's table).
             tags: run tags (the data's dates, the job's image...).
+            model_dir: a model that is not a Spark ML one (scikit-learn estimators saved by
+                the caller, say): the folder is uploaded as the run's ``model/`` and
+                registered as the version; read it back with :meth:`download`. Exclusive
+                with ``spark_model``.
         """
+        if spark_model is not None and model_dir is not None:
+            raise ValueError("log_training takes spark_model or model_dir, not both")
         name = self.name(model)
         run = self._call(lambda: self.client.create_run(
             self._experiment_id(name), tags=dict(tags or {})))
@@ -169,6 +176,9 @@ class Registry:
         version = None
         if spark_model is not None:
             version = self._register_spark_model(name, run_id, spark_model)
+        elif model_dir is not None:
+            self.client.log_artifacts(run_id, str(model_dir), MODEL_ARTIFACT)
+            version = self._register_version(name, run_id)
         self.client.set_terminated(run_id)
         return Training(name, run_id, version)
 
@@ -188,6 +198,9 @@ class Registry:
             mlflow.spark.save_model(spark_model, str(Path(tmp) / MODEL_ARTIFACT),
                                     pip_requirements=mlflow.spark.get_default_pip_requirements())
             self.client.log_artifacts(run_id, str(Path(tmp) / MODEL_ARTIFACT), MODEL_ARTIFACT)
+        return self._register_version(name, run_id)
+
+    def _register_version(self, name: str, run_id: str) -> str:
         try:
             self.client.get_registered_model(name)
         except MlflowException:

@@ -177,3 +177,20 @@ def test_a_version_carries_its_run_params_and_its_files_download(registry, fitte
         predictions(fitted, rows))
     with pytest.raises(RegistryError, match="intervals.parquet"):
         registry.download(info, "forecast/intervals.parquet", tmp_path / "dl2")
+
+
+def test_a_model_folder_registers_as_a_version_and_downloads_back(registry, tmp_path,
+                                                                  fitted):
+    folder = tmp_path / "forest"
+    folder.mkdir()
+    (folder / "models.pkl").write_bytes(b"\x80\x04 a pickled estimator")
+    (folder / "meta.json").write_text('{"features": ["a", "b"]}')
+    training = registry.log_training("detector", {"trees": 100}, {"precision_at_k": 0.5},
+                                     model_dir=folder)
+    assert training.version == "1"
+    info = registry.versions("detector")[0]
+    got = registry.download(info, "model", tmp_path / "back")
+    assert (got / "models.pkl").read_bytes() == b"\x80\x04 a pickled estimator"
+    assert json.loads((got / "meta.json").read_text()) == {"features": ["a", "b"]}
+    with pytest.raises(ValueError, match="spark_model or model_dir"):
+        registry.log_training("detector", {}, {}, fitted, model_dir=folder)

@@ -143,6 +143,22 @@ def loaded(module_db, sim) -> ClickHouseWarehouse:
         wh.command("""INSERT INTO model_feature_importance (model, model_version, trained_at,
             feature, importance, importance_type, rank) VALUES ('demand_forecast', 'test',
             now64(3), 'demand_lag_7', 1, 'gain', 1)""")
+        wh.command(f"""INSERT INTO ml_anomalies (date, date_key, store_id, product_id, score,
+            rank, kind, demand, unexplained_stock_change, model_version)
+            SELECT '2026-01-06', 20260106, store_id, 'P000001', 0.9, 1, 'demand_spike', 40, 0,
+            'test' FROM ({stores})""")
+        wh.command(f"""INSERT INTO ml_slow_movers (date_key, run_date, store_id, product_id,
+            probability, is_slow_mover, on_hand, velocity_28, horizon_days, markdown_depth,
+            model_version) SELECT 20260106, '2026-01-06', store_id, 'P000001', 0.8, true, 90,
+            0.5, 60, 0.2, 'test' FROM ({stores})""")
+        wh.command(f"""INSERT INTO ml_recommendations (date_key, run_date, kind, store_id,
+            customer_id, rank, product_id, score, reason, model_version)
+            SELECT 20260106, '2026-01-06', 'store', store_id, '', 1, 'P000002', 3.5,
+            'not_stocked', 'test' FROM ({stores})""")
+        wh.command("""INSERT INTO ml_product_affinity (date_key, run_date, method, product_id,
+            rank, other_product_id, support, confidence, lift, score, model_version)
+            VALUES (20260106, '2026-01-06', 'fpgrowth', 'P000001', 1, 'P000002', 0.01, 0.3,
+            4.2, 4.2, 'test')""")
         wh.insert_arrow("rls_assignments", pa.table({
             "user_name": [a[0] for a in ASSIGNMENTS], "scope": [a[1] for a in ASSIGNMENTS],
             "store_id": [a[2] for a in ASSIGNMENTS], "region": [a[3] for a in ASSIGNMENTS],

@@ -1,0 +1,1 @@
+"""Anomaly detection: an Isolation Forest over daily store x product features (docs/anomalies.md)."""
