@@ -114,6 +114,9 @@ ONE_SHOT = {"dailyEtl": {"enabled": True, "date": "2026-11-30"},
             "trainDemandForecast": {"enabled": True, "asOf": "2026-11-30"},
             "predictDaily": {"enabled": True, "date": "2026-11-30"},
             "optimizeStock": {"enabled": True, "date": "2026-11-30"},
+            "detectAnomalies": {"enabled": True, "date": "2026-11-30"},
+            "classifySlowMovers": {"enabled": True, "date": "2026-11-30"},
+            "trainRecommendations": {"enabled": True, "date": "2026-11-30"},
             "evaluateForecasts": {"enabled": True, "date": "2026-11-30", "referenceDays": 28}}
 
 
@@ -122,7 +125,8 @@ def test_the_one_shot_jobs_of_the_kind_scenario_are_valid_and_locked_down():
     added = {(o["kind"], o["metadata"]["name"]) for o in objs} - INVENTORY["01-kind-dev"]
     assert added == {("SparkApplication", f"retail-platform-{job}-2026-11-30") for job in (
         "daily-etl", "build-features", "train-demand-forecast", "predict-daily",
-        "optimize-stock")} | {("Job", "retail-platform-evaluate-forecasts-2026-11-30")}
+        "optimize-stock", "detect-anomalies", "classify-slow-movers", "train-recommendations")
+    } | {("Job", "retail-platform-evaluate-forecasts-2026-11-30")}
     assert validate_objects(objs) == []
     assert security_problems(objs) == []
 

@@ -66,7 +66,12 @@ MLFLOW_ON = {"mlflow": {"enabled": True, "database": {"existingSecret": "mlflow-
     ("trainDemandForecast", {}, "train-demand-forecast"),
     ("predictDaily", {"date": "2026-11-30"}, "predict-daily-2026-11-30"),
     ("optimizeStock", {"date": "2026-11-30"}, "optimize-stock-2026-11-30"),
-    ("optimizeStock", {"train": True}, "optimize-stock-train")], ids=lambda v: str(v)[:30])
+    ("optimizeStock", {"train": True}, "optimize-stock-train"),
+    ("detectAnomalies", {"date": "2026-11-30"}, "detect-anomalies-2026-11-30"),
+    ("classifySlowMovers", {"date": "2026-11-30", "task": "train"},
+     "classify-slow-movers-train-2026-11-30"),
+    ("trainRecommendations", {"date": "2026-11-30", "task": "score"},
+     "train-recommendations-score-2026-11-30")], ids=lambda v: str(v)[:30])
 def test_a_model_job_is_off_by_default_and_one_application_when_asked(key, run, name):
     with_server = kinds_and_names(MLFLOW_ON)
     assert not any(n.startswith(f"retail-platform-{name}") for _, n in with_server)

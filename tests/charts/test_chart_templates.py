@@ -29,7 +29,19 @@ MODEL_JOBS = [
     ("spark-predict-daily.yaml", "predictDaily", "predict-daily",
      {"date": "2026-11-30"}, ["--date", "2026-11-30"]),
     ("spark-optimize-stock.yaml", "optimizeStock", "optimize-stock",
-     {"date": "2026-11-30"}, ["--date", "2026-11-30"])]
+     {"date": "2026-11-30"}, ["--date", "2026-11-30"]),
+    # The insight models of issue 19: a closed day and a task (train, score, all).
+    ("spark-detect-anomalies.yaml", "detectAnomalies", "detect-anomalies",
+     {"date": "2026-11-30"}, ["--date", "2026-11-30", "--task", "all"]),
+    ("spark-classify-slow-movers.yaml", "classifySlowMovers", "classify-slow-movers",
+     {"date": "2026-11-30"}, ["--date", "2026-11-30", "--task", "all"]),
+    ("spark-train-recommendations.yaml", "trainRecommendations", "train-recommendations",
+     {"date": "2026-11-30"}, ["--date", "2026-11-30", "--task", "all"])]
+# The model jobs whose model is no Spark ML one (the anomaly detector's scikit-learn Isolation
+# Forest, a folder in the registry): no MLflow Spark flavor, so no S3A (tests/charts/
+# test_chart_insight_jobs.py); every other model job moves its model through S3A.
+NO_SPARK_FLAVOR = {"detect-anomalies"}
+SPARK_FLAVOR_JOBS = [job for job in MODEL_JOBS if job[2] not in NO_SPARK_FLAVOR]
 
 
 DQ_ON = {"dataQuality": {"enabled": True}}
@@ -341,6 +353,15 @@ class TestModelJobs:
         assert spec["restartPolicy"]["type"] == "OnFailure"
         assert spec["restartPolicy"]["onFailureRetries"] >= 1
 
+    def test_it_is_refused_without_the_mlflow_server(
+            self, template, key, component, run, arguments):
+        with pytest.raises(HelmError, match=re.escape(f"{key}.enabled needs mlflow.enabled")):
+            only(template, {key: {"enabled": True, **run}})
+
+
+@pytest.mark.parametrize(("template", "key", "component", "run", "arguments"), SPARK_FLAVOR_JOBS,
+                         ids=[c for _, _, c, *_ in SPARK_FLAVOR_JOBS])
+class TestSparkFlavorModelJobs:
     def test_it_gets_the_warehouse_password_the_mlflow_url_and_s3a_keys_but_no_lake_settings(
             self, template, key, component, run, arguments):
         spec = one(template, "SparkApplication", {**KAFKA_SECURED, **a_model_run(key, run)})[
@@ -393,11 +414,6 @@ class TestModelJobs:
         assert spec["sparkConf"]["spark.hadoop.fs.defaultFS"] == "s3a://acme-processed"
         assert spec["sparkConf"]["spark.hadoop.fs.s3a.endpoint"] == "https://s3.example.com"
         assert spec["sparkConf"]["spark.hadoop.fs.s3a.endpoint.region"] == "eu-west-1"
-
-    def test_it_is_refused_without_the_mlflow_server(
-            self, template, key, component, run, arguments):
-        with pytest.raises(HelmError, match=re.escape(f"{key}.enabled needs mlflow.enabled")):
-            only(template, {key: {"enabled": True, **run}})
 
 
 class TestModelJobVariants:

@@ -33,9 +33,12 @@ def refused(values: dict) -> str:
     {"evaluateForecasts": {"referenceFrom": "2026-09-01"}},
     {"evaluateForecasts": {"driver": {"cores": 1}}},
     {"images": {"evaluateForecasts": {"tag": "dev"}}},
+    {"detectAnomalies": {"labels": "s3://truth/planted_anomalies.parquet"}},
+    {"images": {"trainRecommendations": {"tag": "dev"}}},
 ], ids=["top-level", "nested", "deep", "spark", "daily-etl", "build-features", "data-quality",
         "mlflow-database", "mlflow", "predict-daily-range", "evaluate-forecasts-window",
-        "evaluate-forecasts-spark", "evaluate-forecasts-image"])
+        "evaluate-forecasts-spark", "evaluate-forecasts-image", "detect-anomalies-labels",
+        "train-recommendations-image"])
 def test_an_unknown_values_key_is_an_error(values):
     assert "additional properties" in refused(values).lower()
 
@@ -69,6 +72,9 @@ def test_an_unknown_values_key_is_an_error(values):
     {"evaluateForecasts": {"referenceDays": "56"}},
     {"evaluateForecasts": {"resources": {"limits": {"memory": 512}}}},
     {"images": {"evaluateForecasts": {"repository": 1}}},
+    {"detectAnomalies": {"enabled": True, "date": "2026-11-31x"}},
+    {"classifySlowMovers": {"executor": {"memory": "2Gi"}}},
+    {"trainRecommendations": {"retries": -1}},
 ])
 def test_a_bad_value_is_an_error(values):
     refused(values)
@@ -160,6 +166,12 @@ def test_every_value_is_documented_with_a_param():
       "clickhouse": {"enabled": False}}, "evaluateForecasts.enabled needs clickhouse.enabled"),
     ({"evaluateForecasts": {"enabled": True, "date": "2026-11-30", "referenceDays": 3}},
      "evaluateForecasts.referenceDays (3) must be 0 (the job's default, 56) or at least 7"),
+    ({"classifySlowMovers": {"enabled": True, "date": "2026-11-30"}},
+     "classifySlowMovers.enabled needs mlflow.enabled"),
+    ({"trainRecommendations": {"enabled": True, "date": "2026-11-30"},
+      "streamProcessor": {"enabled": False},
+      "sparkOperator": {"enabled": True, "spark": {"jobNamespaces": []}}},
+     'must include the release namespace "retail"'),
     ({"optimizeStock": {"enabled": True, "train": True}, "streamProcessor": {"enabled": False},
       "sparkOperator": {"enabled": True, "spark": {"jobNamespaces": []}}},
      'must include the release namespace "retail"'),

@@ -46,6 +46,12 @@ RENDERED_WITH = {
         "mlflow": MLFLOW, "predictDaily": {"enabled": True, "date": "2026-11-30"}},
     "spark-optimize-stock.yaml": {
         "mlflow": MLFLOW, "optimizeStock": {"enabled": True, "date": "2026-11-30"}},
+    "spark-detect-anomalies.yaml": {
+        "mlflow": MLFLOW, "detectAnomalies": {"enabled": True, "date": "2026-11-30"}},
+    "spark-classify-slow-movers.yaml": {
+        "mlflow": MLFLOW, "classifySlowMovers": {"enabled": True, "date": "2026-11-30"}},
+    "spark-train-recommendations.yaml": {
+        "mlflow": MLFLOW, "trainRecommendations": {"enabled": True, "date": "2026-11-30"}},
 }
 RENDERED = sorted(MANIFESTS / name for name in RENDERED_WITH)
 # Jobs that never finish (restart Always); every other Spark job is a batch.
@@ -53,7 +59,11 @@ STREAMS = {"stream-processor"}
 # Jobs that never touch the lake: the warehouse and the MLflow server, which proxies the
 # model artifacts, so no lake settings; the object store's keys only for S3A, where MLflow's
 # Spark flavor has Spark's ML writer and reader put a model (MLFLOW_DFS_TMP).
-WITHOUT_LAKE = {"train-demand-forecast", "predict-daily", "optimize-stock"}
+WITHOUT_LAKE = {"train-demand-forecast", "predict-daily", "optimize-stock", "detect-anomalies",
+                "classify-slow-movers", "train-recommendations"}
+# Model jobs whose model is no Spark ML one (a scikit-learn folder in the registry): no
+# MLflow Spark flavor, so no S3A and no object-store keys at all.
+WITHOUT_S3A = {"detect-anomalies"}
 # S3A on the MinIO Tenant of release `retail-platform` in `retail`, keys from the AWS_* variables.
 S3A = {
     "spark.hadoop.fs.s3a.endpoint": "http://minio.retail.svc",
@@ -65,6 +75,18 @@ S3A = {
 # lead-time training (`sed -e ... -e ...` in its header).
 OPTIMIZE_STOCK_TRAIN = [("stock-2026-11-30", "stock-train"),
                         ('["--date", "2026-11-30"]', '["--train"]')]
+
+# The documented edit that turns each insight model's manifest (`--task all`) into its daily
+# scoring alone (`--task score`, `sed -e ... -e ...` in its header).
+INSIGHT_SCORE_EDITS = {
+    "spark-detect-anomalies.yaml": ("detectAnomalies", [
+        ("anomalies-2026-11-30", "anomalies-score-2026-11-30"), ('"all"', '"score"')]),
+    "spark-classify-slow-movers.yaml": ("classifySlowMovers", [
+        ("movers-2026-11-30", "movers-score-2026-11-30"), ('"all"', '"score"')]),
+    "spark-train-recommendations.yaml": ("trainRecommendations", [
+        ("recommendations-2026-11-30", "recommendations-score-2026-11-30"),
+        ('"all"', '"score"')]),
+}
 
 # kind's Cluster config, v1alpha4 (sigs.k8s.io/kind pkg/apis/config/v1alpha4/types.go), with
 # every object closed: kind ignores unknown fields, so a typo would silently do nothing.
@@ -189,6 +211,9 @@ def test_there_is_a_namespace_and_one_object_per_job_to_apply():
                      ("SparkApplication", "retail-platform-train-demand-forecast-2026-11-30"),
                      ("SparkApplication", "retail-platform-predict-daily-2026-11-30"),
                      ("SparkApplication", "retail-platform-optimize-stock-2026-11-30"),
+                     ("SparkApplication", "retail-platform-detect-anomalies-2026-11-30"),
+                     ("SparkApplication", "retail-platform-classify-slow-movers-2026-11-30"),
+                     ("SparkApplication", "retail-platform-train-recommendations-2026-11-30"),
                      ("CronJob", "retail-platform-data-quality"),
                      ("Job", "retail-platform-evaluate-forecasts-2026-11-30")}
 
@@ -291,7 +316,8 @@ def test_the_stream_restarts_always_and_checkpoints_on_the_lake():
     assert env["RETAIL_STREAM__CHECKPOINT_DIR"].startswith("s3a://retail-processed-data/")
 
 
-@pytest.mark.parametrize("manifest", [m for m in SPARK_APPS if _job(m) in WITHOUT_LAKE],
+@pytest.mark.parametrize("manifest", [m for m in SPARK_APPS
+                                      if _job(m) in WITHOUT_LAKE - WITHOUT_S3A],
                          ids=lambda p: p.name)
 def test_a_model_job_puts_mlflows_spark_model_copies_on_the_object_store_through_s3a(manifest):
     """MLflow's Spark flavor has Spark's ML writer and reader (on the executors) save and load
@@ -369,7 +395,10 @@ def test_pods_read_the_env_contract_as_the_spark_account_with_tmp_as_their_only_
 
     assert driver["serviceAccount"] == "retail-platform-spark"
     assert driver["envFrom"] == [{"configMapRef": {"name": "retail-platform-env"}}]
-    if _job(manifest) in WITHOUT_LAKE:
+    if _job(manifest) in WITHOUT_S3A:
+        assert secrets == warehouse  # no Spark flavor: neither lake settings nor S3A keys
+        assert "sparkConf" not in spec
+    elif _job(manifest) in WITHOUT_LAKE:
         assert secrets == warehouse | s3a  # no lake settings: the keys serve S3A alone
     else:
         assert secrets.items() >= (warehouse | lake).items()
@@ -416,6 +445,25 @@ def test_the_documented_edit_of_the_optimize_stock_manifest_is_the_charts_weekly
 
     assert validate_objects([doc]) == []
     assert doc["metadata"]["name"] == "retail-platform-optimize-stock-train"
+    assert [(o["kind"], o["metadata"]["name"]) for o in rendered] == [
+        ("SparkApplication", doc["metadata"]["name"])]
+    assert doc["spec"] == rendered[0]["spec"]
+
+
+@pytest.mark.parametrize("manifest", sorted(INSIGHT_SCORE_EDITS))
+def test_the_documented_edit_of_an_insight_manifest_is_the_charts_daily_scoring(manifest):
+    key, edits = INSIGHT_SCORE_EDITS[manifest]
+    text = (MANIFESTS / manifest).read_text()
+    for old, new in edits:
+        assert f"s/{old}/{new}/" in text, "the header documents this edit"
+        text = text.replace(old, new)
+    doc = json.loads(json.dumps(yaml.safe_load(text)))
+    rendered = render_chart({"mlflow": MLFLOW, key: {
+        "enabled": True, "date": "2026-11-30", "task": "score"}},
+        show_only=[f"templates/{manifest}"])
+
+    assert validate_objects([doc]) == []
+    assert doc["metadata"]["name"] == f"retail-platform-{_job(Path(manifest))}-score-2026-11-30"
     assert [(o["kind"], o["metadata"]["name"]) for o in rendered] == [
         ("SparkApplication", doc["metadata"]["name"])]
     assert doc["spec"] == rendered[0]["spec"]

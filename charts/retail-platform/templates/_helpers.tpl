@@ -235,7 +235,7 @@ matchLabels:
 matchExpressions:
   - key: app.kubernetes.io/component
     operator: In
-    values: [stream-processor, daily-etl, build-features, train-demand-forecast, predict-daily, optimize-stock]
+    values: [stream-processor, daily-etl, build-features, train-demand-forecast, predict-daily, optimize-stock, detect-anomalies, classify-slow-movers, train-recommendations]
 {{- end -}}
 
 {{/*

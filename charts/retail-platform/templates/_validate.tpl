@@ -22,7 +22,7 @@
 {{- $errors = append $errors "objectStore.provider external needs objectStore.existingSecret (keys access-key, secret-key)" -}}
 {{- end -}}
 {{- end -}}
-{{- if and (or $v.streamProcessor.enabled $v.dailyEtl.enabled $v.buildFeatures.enabled $v.trainDemandForecast.enabled $v.predictDaily.enabled $v.optimizeStock.enabled) $v.sparkOperator.enabled (not $v.operatorsOnly) (not (has .Release.Namespace $v.sparkOperator.spark.jobNamespaces)) -}}
+{{- if and (or $v.streamProcessor.enabled $v.dailyEtl.enabled $v.buildFeatures.enabled $v.trainDemandForecast.enabled $v.predictDaily.enabled $v.optimizeStock.enabled $v.detectAnomalies.enabled $v.classifySlowMovers.enabled $v.trainRecommendations.enabled) $v.sparkOperator.enabled (not $v.operatorsOnly) (not (has .Release.Namespace $v.sparkOperator.spark.jobNamespaces)) -}}
 {{- $errors = append $errors (printf "sparkOperator.spark.jobNamespaces must include the release namespace %q, or the Spark operator never runs the stream processor or the batch jobs" .Release.Namespace) -}}
 {{- end -}}
 {{- /* The day jobs: one day, or a range, never both; the verb says what the day is for. */ -}}
@@ -37,13 +37,20 @@
 {{- end -}}
 {{- end -}}
 {{- /* The model jobs: the MLflow server holds their models; one run each, told what to do. */ -}}
-{{- range $key := list "trainDemandForecast" "predictDaily" "optimizeStock" -}}
+{{- range $key := list "trainDemandForecast" "predictDaily" "optimizeStock" "detectAnomalies" "classifySlowMovers" "trainRecommendations" -}}
 {{- if and (index $v $key).enabled (not $v.mlflow.enabled) -}}
 {{- $errors = append $errors (printf "%s.enabled needs mlflow.enabled: the job loads or registers its model on the chart's MLflow server (RETAIL_MLFLOW__TRACKING_URI)" $key) -}}
 {{- end -}}
 {{- end -}}
 {{- if and $v.predictDaily.enabled (not $v.predictDaily.date) -}}
 {{- $errors = append $errors "predictDaily.enabled needs the day to predict from: predictDaily.date (YYYY-MM-DD)" -}}
+{{- end -}}
+{{- /* The insight models: each run is for one closed day (--date). */ -}}
+{{- range $key := list "detectAnomalies" "classifySlowMovers" "trainRecommendations" -}}
+{{- $job := index $v $key -}}
+{{- if and $job.enabled (not $job.date) -}}
+{{- $errors = append $errors (printf "%s.enabled needs the closed day the run is for: %s.date (YYYY-MM-DD)" $key $key) -}}
+{{- end -}}
 {{- end -}}
 {{- /* The forecast monitoring: SQL on the release's warehouse, for one day it names. */ -}}
 {{- if $v.evaluateForecasts.enabled -}}
