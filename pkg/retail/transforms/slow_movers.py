@@ -20,10 +20,11 @@ KEYS = ("store_key", "product_key")
 NO_SALES_COVER = 1000.0
 NO_RESTOCK_DAYS = 91  # "no restock in the 90 days before D"
 NO_SALE_DAYS = 91  # the feature store's days_since_last_sale is null past 90 days
-NUMERIC = ("cover_ratio", "velocity_7", "velocity_28", "velocity_trend", "demand_mean_90",
-           "zero_sales_share", "days_since_last_sale", "on_hand", "on_order", "horizon_days",
-           "shelf_life_days", "days_since_restock", "discount_depth", "price_ratio_28",
-           "category_trend_7_28", "store_trend_7_28", "stockout_days_28", "elasticity")
+NUMERIC = ("cover_ratio", "cover_ratio_7", "velocity_7", "velocity_28", "velocity_trend",
+           "demand_mean_90", "zero_sales_share", "days_since_last_sale", "on_hand", "on_order",
+           "horizon_days", "shelf_life_days", "days_since_restock", "discount_depth",
+           "price_ratio_28", "category_trend_7_28", "store_trend_7_28", "stockout_days_28",
+           "elasticity")
 CATEGORICAL = ("category", "season")
 
 
@@ -92,18 +93,22 @@ def slow_mover_features(rows: DataFrame, elasticity: DataFrame) -> DataFrame:
     """The model's inputs (:data:`NUMERIC` with no nulls, :data:`CATEGORICAL`): ``rows``
     (feature-store columns with ``horizon_days``, the sales windows and
     ``days_since_restock``) with ``elasticity`` joined by category (``category``,
-    ``elasticity``; a category without one: 0, i.e. unknown), ``cover_ratio`` (days of cover
-    over the horizon; :data:`NO_SALES_COVER` without sales in 28 days) and
+    ``elasticity``; a category without one: 0, i.e. unknown), ``cover_ratio`` (stock over
+    the 28-day velocity over the horizon; :data:`NO_SALES_COVER` without sales in 28 days),
+    ``cover_ratio_7`` (the same on the 7-day velocity) and
     ``velocity_trend`` (7-day over 28-day velocity, +0.1 each so a pair without sales is
     1)."""
-    cover = F.when(F.col("velocity_28") > 0, F.col("on_hand") / F.col(
-        "velocity_28") / F.col("horizon_days")).otherwise(F.lit(NO_SALES_COVER))
+    def cover(velocity: str):
+        return F.when(F.col(velocity) > 0, F.col("on_hand") / F.col(velocity) / F.col(
+            "horizon_days")).otherwise(F.lit(NO_SALES_COVER))
+
     trend = (F.col("velocity_7") + 0.1) / (F.col("velocity_28") + 0.1)
     joined = rows.join(F.broadcast(elasticity.select("category", "elasticity")),
                        on="category", how="left")
     filled = {"days_since_last_sale": float(NO_SALE_DAYS), "price_ratio_28": 1.0,
               "category_trend_7_28": 1.0, "store_trend_7_28": 1.0, "elasticity": 0.0}
-    return joined.withColumn("cover_ratio", cover).withColumn("velocity_trend", trend).select(
+    return joined.withColumn("cover_ratio", cover("velocity_28")).withColumn(
+        "cover_ratio_7", cover("velocity_7")).withColumn("velocity_trend", trend).select(
         *(c for c in joined.columns if c not in NUMERIC and c not in CATEGORICAL),
         *(F.coalesce(F.col(c).cast("double"), F.lit(filled.get(c, 0.0))).alias(c)
           for c in NUMERIC),

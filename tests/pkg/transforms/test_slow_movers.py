@@ -103,6 +103,7 @@ def test_features_fill_nulls_and_derive_cover_and_trend(spark):
                                        "category string, elasticity double, promotions long")
     got = by_key(slow_mover_features(rows, elasticity))
     assert got[1].cover_ratio == pytest.approx(20 / 1.0 / 60)
+    assert got[1].cover_ratio_7 == pytest.approx(20 / 0.5 / 60)
     assert got[1].velocity_trend == pytest.approx(0.6 / 1.1)
     assert (got[1].elasticity, got[2].elasticity) == (-2.0, 0.0)
     assert (got[1].days_since_last_sale, got[1].price_ratio_28, got[1].season) == (
