@@ -20,6 +20,7 @@ from retail.io.kafka import admin_client, ensure_topics
 from retail.local.stack import tansu_binary
 from retail.io.warehouse import ClickHouseWarehouse
 from retail.settings import KafkaSettings, WarehouseSettings
+from tests.insight_chain import insight_chain  # noqa: F401  (a session fixture)
 
 
 def free_port() -> int:

@@ -19,6 +19,7 @@ from retail.io.kafka import read_topic
 from retail.io.lake import LakeWriter
 from retail.io.parallel import ParallelProducer
 from retail.sim import SimConfig, Simulator, generate_catalog
+from retail.sim.truth import write_truth
 from retail.sim.reference import reference_tables
 from retail.simulate import (KafkaSink, NullSink, ParquetSink, RunSummary, WarehouseSink,
                              backfill, live)
@@ -98,6 +99,9 @@ def simulate(
     workers: int = typer.Option(None, min=1, help="producer processes (default: RETAIL_KAFKA__PRODUCER_WORKERS, 2)"),
     speed: float = typer.Option(1.0, min=0.001, help="live: simulated seconds per real second"),
     duration: float = typer.Option(None, min=0.1, help="live: stop after this many seconds"),
+    anomaly_rate: float = typer.Option(SimConfig.anomaly_rate, min=0.0, max=0.1, help="chance per store x SKU and day that a planted anomaly starts (docs/simulator.md)"),
+    fade_rate: float = typer.Option(SimConfig.fade_rate, min=0.0, max=1.0, help="chance per SKU and 30 days that its demand starts to fade"),
+    truth: Path = typer.Option(None, help="write the planted ground truth (anomalies, fades, affinities, customers) as parquet files into this folder when done; for evaluation only, the platform never reads it"),
 ) -> None:
     """Simulate POS events for a chain of stores: a backfill of N days, or live."""
     s = settings()
@@ -107,7 +111,8 @@ def simulate(
     first = first_day(start, sim_s.start_date, days, live_mode, datetime.now(UTC).date())
     # Live mode runs until Ctrl-C / SIGTERM / --duration: give it a century of days.
     config = SimConfig(seed=sim_s.seed, rate=sim_s.rate, start=first,
-                       days=36_500 if live_mode else days)
+                       days=36_500 if live_mode else days, anomaly_rate=anomaly_rate,
+                       fade_rate=fade_rate)
     n_stores, n_products = sim_s.stores, sim_s.products
     with console.status(f"generating catalog: {n_stores:,} stores, {n_products:,} SKUs"):
         catalog = generate_catalog(n_stores, n_products, config.seed, sim_s.country)
@@ -177,6 +182,10 @@ def simulate(
         if sink is SinkKind.warehouse and not summary.stopped_early:
             finish_days(wh, run_id, first, last_day, summary.total)
     _print_summary(summary, sink)
+    if truth is not None:
+        simulated = (datetime.now(UTC).date() - first).days + 1 if live_mode else days
+        written = write_truth(simulator, truth, simulated)
+        console.print(f"planted ground truth: {', '.join(f'{p.name} ({n:,} rows)' for p, n in written)}")
 
 
 def _lake_with_reference(s, catalog, first, days: int) -> LakeWriter:

@@ -15,6 +15,7 @@ from retail.sim.demand import (BASKET_LINES, HOURLY, MEAN_QTY, OPEN_HOURS, OPENS
 from retail.sim.ids import compose_ids
 from retail.sim.inventory import apply_movements
 from retail.sim.pricing import CHANGE_TYPES, PriceChanges
+from retail.sim.shoppers import FAVOURITE_HEADROOM
 from retail.sim.profiles import CATEGORIES, PAYMENT_METHODS, STORE_TYPES
 from retail.sim.supply import shipments
 from retail.sim.tables import EventBatch, event_table
@@ -71,23 +72,32 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
 
     # --- demand: the weather scales each category's pick weight and each store's baskets
     # by the mean factor over its assortment, so a category's units move by its own factor
+    # the planted anomalies' and fades' pull (retail.sim.planted); a favourite is bought in
+    # proportion to the same pull and the weather's (up to twice its usual rate), else the
+    # line stays an ordinary pick (retail.sim.shoppers)
+    mult = sim.planted.demand_multiplier(ctx.day_index, p0, p1)
+    pull = ctx.weather[c.store_region[c.pair_store[p0:p1]], cat]
+    hold = np.minimum(mult * pull / FAVOURITE_HEADROOM, 1.0)
     base = (c.popularity[prod] * seasonality(ctx.day.timetuple().tm_yday)[cat]
-            * sim.prices.demand_lift(prod))
-    weight = base * ctx.weather[c.store_region[c.pair_store[p0:p1]], cat]
+            * sim.prices.demand_lift(prod) * mult)
+    weight = base * pull
     starts = c.store_pair_start[s0:s1] - p0
     day_mult = ctx.day_mult * np.add.reduceat(weight, starts) / np.add.reduceat(base, starts)
     if sim.expected is not None:
         # The oracle: the units the draw below expects of each pair (the store's
-        # transactions x lines per basket x the pair's share of its weight x units per line)
+        # transactions x lines per basket, spread by the pair's share of its weight, the
+        # loyal customers' favourites and the affinities' added lines, x units per line)
         lines = (sim.tx_rate[stores] * HOURLY[c.store_type[stores]].sum(axis=1) * day_mult
                  * BASKET_LINES[c.store_type[stores]])
         owner = c.pair_store[p0:p1] - s0
         share = weight / np.add.reduceat(weight, starts)[owner]
-        sim.expected.append((ctx.day, p0, lines[owner] * share * MEAN_QTY[cat]))
+        expected_lines = sim.planted.shoppers.expected_lines(lines, share, hold, p0, stores)
+        sim.expected.append((ctx.day, p0, expected_lines * MEAN_QTY[cat]))
     b = draw_baskets(rng, stores=stores, store_type=c.store_type[stores],
                      tx_rate=sim.tx_rate[stores], day_mult=day_mult,
                      pair_start=c.store_pair_start[s0:s1 + 1], pair_weight=weight,
                      pair_category=cat)
+    b = sim.planted.shoppers.shape(b, rng, hold, p0)
     line_store = b.tx_store[b.line_tx]
     line_time = b.tx_time[b.line_tx]
 
@@ -106,6 +116,11 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
     adj_pair = np.flatnonzero(rng.random(p1 - p0) < ADJUST_RATE) + p0
     adj_delta = rng.choice([-1, 1], size=len(adj_pair)) * (1 + rng.poisson(0.8, len(adj_pair)))
     adj_time = 23 * 3600 + rng.integers(0, 3000, size=len(adj_pair))
+    # planted discrepancies: the evening count finds units gone (theft, damage), 23:50
+    lost_pair, lost_units = sim.planted.discrepancies(ctx.day_index, p0, p1)
+    adj_pair = np.concatenate([adj_pair, lost_pair])
+    adj_delta = np.concatenate([adj_delta, -lost_units])
+    adj_time = np.concatenate([adj_time, np.full(len(lost_pair), 23 * 3600 + 3000)])
 
     # --- every stock movement, applied in time order per pair
     kinds = [RESTOCK, SALE, RETURN, SHRINK, ADJUST]
@@ -135,6 +150,13 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
     line_prod = c.pair_product[b.line_pair]
     unit_price = sim.prices.price[line_prod]
     pay_price = sim.prices.shelf_price(line_prod)
+    wrong, factor = sim.planted.price_factor_pairs(ctx.day_index, p0, p1)
+    if len(wrong):  # planted pricing errors: the till charges x10 or /10
+        line_factor = np.ones(p1 - p0)
+        line_factor[wrong - p0] = factor
+        line_factor = line_factor[b.line_pair - p0]
+        unit_price = np.round(unit_price * line_factor, 2)
+        pay_price = np.round(pay_price * line_factor, 2)
     promo = sim.prices.promo_id[line_prod]
 
     # --- sales (sold lines and today's returns)
@@ -169,7 +191,7 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
         "promotion_id": _nullable(compose_ids("PRM", [(all_promo, 8)]), all_promo > 0),
         "currency": pa.array(["USD"] * len(all_q), pa.string()),
         "customer_id": pa.concat_arrays([
-            _nullable(compose_ids("C", [(np.maximum(cust, 0), 8)], sep=""), cust >= 0),
+            _nullable(compose_ids("C", [(np.maximum(cust, 0), 9)], sep=""), cust >= 0),
             pa.nulls(n_ret, pa.string())]),
         "payment_method": _strings(list(PAYMENT_METHODS), np.concatenate(
             [b.tx_payment[b.line_tx[sold]], rets["payment"] if n_ret else np.zeros(0, int)])),

@@ -27,6 +27,7 @@ HOURLY = _HOURLY / (_HOURLY.sum(axis=1, keepdims=True) / _OPEN.sum(axis=1, keepd
 BASKET_LINES = np.array([t.basket_lines for t in STORE_TYPES])
 OPEN_HOURS = _OPEN.sum(axis=1)
 OPENS = np.array([t.opens for t in STORE_TYPES])
+LOYAL_SHARE = 0.55  # of transactions carry a loyalty number
 
 
 def seasonality(day_of_year: int) -> np.ndarray:
@@ -53,7 +54,7 @@ class Baskets:
     tx_seq: np.ndarray  # sequence per store-day
     tx_time: np.ndarray  # local seconds since midnight
     tx_payment: np.ndarray  # index into PAYMENT_METHODS
-    tx_customer: np.ndarray  # loyalty number, -1 for anonymous
+    tx_customer: np.ndarray  # loyalty number, -1 for anonymous (0: loyal, number not drawn)
     line_tx: np.ndarray  # transaction index per line
     line_number: np.ndarray
     line_pair: np.ndarray  # global pair index
@@ -82,8 +83,9 @@ def draw_baskets(rng: np.random.Generator, *, stores: np.ndarray, store_type: np
     store_first_tx = np.concatenate(([0], np.cumsum(per_store)[:-1]))
     tx_seq = np.arange(n_tx) - np.repeat(store_first_tx, per_store) + 1
     payment = rng.choice(len(PAYMENT_SHARES), size=n_tx, p=PAYMENT_SHARES)
-    loyal = rng.random(n_tx) < 0.55
-    customer = np.where(loyal, rng.integers(1, 50_000, size=n_tx), -1)
+    loyal = rng.random(n_tx) < LOYAL_SHARE
+    # the loyalty numbers come from the store's customer pool (retail.sim.shoppers)
+    customer = np.where(loyal, 0, -1)
 
     n_lines_per_tx = 1 + rng.poisson(BASKET_LINES[store_type][tx_local_store] - 1.0)
     n_lines = int(n_lines_per_tx.sum())

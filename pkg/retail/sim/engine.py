@@ -22,17 +22,21 @@ import pyarrow as pa
 from retail.sim import calendar, weather
 from retail.sim.catalog import Catalog
 from retail.sim.day import DayContext, simulate_day
-from retail.sim.demand import BASKET_LINES, HOURLY, MEAN_QTY, transactions_per_hour
+from retail.sim.demand import (BASKET_LINES, HOURLY, LOYAL_SHARE, MEAN_QTY,
+                               transactions_per_hour)
 from retail.sim.ids import run_hash
 from retail.sim.local_events import LocalEvents
+from retail.sim.planted import Planted
 from retail.sim.pricing import PROMO_SHARE, PriceBook, week_plan
+from retail.sim.shoppers import Shoppers
 from retail.sim.tables import EventBatch
 
 # The simulation model's version, part of every event id: bump it with any change that
 # makes the same options produce other events, so ids never cross model versions.
 # 3: the holidays package's calendar, paydays, weather, local events; 4: a week's price plan
-# drawn from (seed, its Monday), so the promotion calendar is known ahead
-MODEL_VERSION = 4
+# drawn from (seed, its Monday), so the promotion calendar is known ahead; 5: planted
+# anomalies and fades, loyal customers with home stores and favourites, basket affinities
+MODEL_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ class SimConfig:
     promo_share: float = PROMO_SHARE
     review_days: int = 7  # order-up-to covers this many days of demand
     safety_sd: float = 1.0  # reorder point covers lead time plus this many deviations
+    # planted ground truth (retail.sim.planted): the chance per store x product and day that
+    # an anomaly starts, and per product and 30 days that its demand starts to fade
+    anomaly_rate: float = 0.0005
+    fade_rate: float = 0.02
 
     def __post_init__(self) -> None:
         problems = [message for bad, message in (
@@ -57,6 +65,10 @@ class SimConfig:
              f"batch_events must be >= 1 (target events per batch), got {self.batch_events}"),
             (not 0 <= self.promo_share <= 1, "promo_share must be in 0 .. 1 (share of SKUs "
              f"on promotion each week), got {self.promo_share}"),
+            (not 0 <= self.anomaly_rate <= 0.1, "anomaly_rate must be in 0 .. 0.1 (chance per "
+             f"store x product and day that a planted anomaly starts), got {self.anomaly_rate}"),
+            (not 0 <= self.fade_rate <= 1, "fade_rate must be in 0 .. 1 (chance per product "
+             f"and 30 days that its demand starts to fade), got {self.fade_rate}"),
         ) if bad]
         if problems:
             raise ValueError("; ".join(problems))
@@ -92,6 +104,11 @@ class Simulator:
         per_store_day = config.rate * 60.0 * float(np.mean(HOURLY.astype(bool).sum(axis=1)))
         self.stores_per_batch = max(1, int(config.batch_events // per_store_day))
         self.local_events = LocalEvents(catalog.seed, catalog.n_stores)
+        loyal_day = (LOYAL_SHARE * self.tx_rate
+                     * HOURLY[catalog.store_type].sum(axis=1))
+        self.planted = Planted(catalog, seed=config.seed, start=config.start,
+                               anomaly_rate=config.anomaly_rate, fade_rate=config.fade_rate,
+                               shoppers=Shoppers(catalog, config.seed, loyal_day))
         self.fingerprint = run_hash(self.identity())
 
     def identity(self) -> dict[str, object]:
@@ -108,7 +125,8 @@ class Simulator:
             "seed": int(cfg.seed), "rate": float(cfg.rate), "start": cfg.start.isoformat(),
             "store_groups": self.store_groups(),
             "promo_share": float(cfg.promo_share), "review_days": int(cfg.review_days),
-            "safety_sd": float(cfg.safety_sd),
+            "safety_sd": float(cfg.safety_sd), "anomaly_rate": float(cfg.anomaly_rate),
+            "fade_rate": float(cfg.fade_rate),
         }
 
     def _expected_daily_units(self) -> np.ndarray:
@@ -143,6 +161,7 @@ class Simulator:
         day_mult = calendar.day_multiplier(day, c.country) * self.local_events.traffic_lift(day)
         factors = weather.demand_factors(c.seed, day)
         for s0, s1 in self.store_groups():
+            self.planted.draw(d, (s0, s1), self.stock)
             ctx = DayContext(
                 run=self.fingerprint, day_index=d, day=day, stores=(s0, s1), price_changes=changes,
                 day_mult=day_mult[s0:s1], weather=factors,

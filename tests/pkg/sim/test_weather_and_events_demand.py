@@ -67,10 +67,12 @@ def test_hot_days_sell_more_drinks_and_ice_cream_and_move_no_insensitive_categor
 
 
 def test_a_wet_day_keeps_gardeners_home_and_sells_more_snacks(monkeypatch):
-    wet = run_under(monkeypatch, 0.0, 30.0)
-    dry = run_under(monkeypatch, 0.0, 0.0)
+    # ten days: loyal customers' favourites cluster a small category's units in few
+    # baskets (retail.sim.shoppers), three days of Garden (about 200 units) are too noisy
+    wet = run_under(monkeypatch, 0.0, 30.0, days=10)
+    dry = run_under(monkeypatch, 0.0, 0.0, days=10)
     ratio = dict(zip(CAT, wet / dry))
-    assert ratio["Garden"] < 0.8  # exp(-0.35 * 0.9975) = 0.71
+    assert ratio["Garden"] < 0.8  # exp(-0.35 * 0.9975) = 0.71 (0.75 with the stores' mix)
     assert ratio["Snacks"] > 1.05  # 1.105
     for name in ("Dairy", "Household", "Personal Care"):
         assert 0.94 < ratio[name] < 1.06, (name, ratio[name])
