@@ -9,6 +9,7 @@ from retail.cli import contracts as contracts_cmd
 from retail.cli import dq as dq_cmd
 from retail.cli import features as features_cmd
 from retail.cli import forecast as forecast_cmd
+from retail.cli import insights as insights_cmd
 from retail.cli import lake as lake_cmd
 from retail.cli import local as local_cmd
 from retail.cli import masterdata as masterdata_cmd
@@ -48,6 +49,9 @@ app.add_typer(features_cmd.app, name="features")
 app.add_typer(forecast_cmd.app, name="forecast")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(stock_cmd.app, name="stock")
+app.add_typer(insights_cmd.anomalies_app, name="anomalies")
+app.command("slow-movers")(insights_cmd.slow_movers)
+app.command("recommend")(insights_cmd.recommend)
 app.command("simulate")(simulate_cmd.simulate)
 app.command("peek")(simulate_cmd.peek)
 app.command("query")(query_cmd.query)

@@ -45,7 +45,8 @@ STORE = "S00002"
 ANOMALY = """INSERT INTO ml_anomalies (date, date_key, store_id, product_id, score, rank,
     kind, demand, unexplained_stock_change, duplicate_alert_id, model_version, detected_at)
     VALUES ('2026-03-10', 20260310, {store:String}, 'P000001', {value:Float64}, 1,
-            'demand_spike', 40, 0, {alert:Nullable(String)}, {version:String}, {at:DateTime64(3)})"""
+            'demand_spike', 40, 0, {alert:Nullable(String)}, {version:String},
+            {at:DateTime64(3)})"""
 SLOW_MOVER = """INSERT INTO ml_slow_movers (date_key, run_date, store_id, product_id,
     probability, is_slow_mover, on_hand, velocity_28, horizon_days, markdown_depth,
     model_version, created_at)
