@@ -116,11 +116,11 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
     adj_pair = np.flatnonzero(rng.random(p1 - p0) < ADJUST_RATE) + p0
     adj_delta = rng.choice([-1, 1], size=len(adj_pair)) * (1 + rng.poisson(0.8, len(adj_pair)))
     adj_time = 23 * 3600 + rng.integers(0, 3000, size=len(adj_pair))
-    # planted discrepancies: the evening count finds units gone (theft, damage), 23:50
+    # planted discrepancies: the opening count finds units gone overnight (theft, damage)
     lost_pair, lost_units = sim.planted.discrepancies(ctx.day_index, p0, p1)
     adj_pair = np.concatenate([adj_pair, lost_pair])
     adj_delta = np.concatenate([adj_delta, -lost_units])
-    adj_time = np.concatenate([adj_time, np.full(len(lost_pair), 23 * 3600 + 3000)])
+    adj_time = np.concatenate([adj_time, np.zeros(len(lost_pair), np.int64)])
 
     # --- every stock movement, applied in time order per pair
     kinds = [RESTOCK, SALE, RETURN, SHRINK, ADJUST]

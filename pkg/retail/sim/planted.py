@@ -7,8 +7,8 @@ four kinds drawn evenly:
 - ``sales_drop``: a supply problem; the product stops selling though it is in stock
   (demand x 0.02 for 3 to 10 days);
 - ``demand_spike``: a viral product (demand x 5 to 20 for 2 to 7 days);
-- ``inventory_discrepancy``: theft or damage found at the evening count (30 % to 70 % of the
-  morning's stock, at least 4 units, leaves as a count adjustment; one day, no sale);
+- ``inventory_discrepancy``: theft or damage found at the count at midnight, local (30 % to
+  70 % of the stock, at least 4 units, leaves as a count adjustment; one day, no sale);
 - ``pricing_error``: the shelf price is off by x10 or /10 for 2 to 5 days (sales carry the
   wrong price; demand follows it by the category's elasticity, held to x0.05 .. x15).
 
