@@ -34,11 +34,9 @@ def refused(values: dict) -> str:
     {"evaluateForecasts": {"driver": {"cores": 1}}},
     {"images": {"evaluateForecasts": {"tag": "dev"}}},
     {"detectAnomalies": {"labels": "s3://truth/planted_anomalies.parquet"}},
-    {"images": {"trainRecommendations": {"tag": "dev"}}},
 ], ids=["top-level", "nested", "deep", "spark", "daily-etl", "build-features", "data-quality",
         "mlflow-database", "mlflow", "predict-daily-range", "evaluate-forecasts-window",
-        "evaluate-forecasts-spark", "evaluate-forecasts-image", "detect-anomalies-labels",
-        "train-recommendations-image"])
+        "evaluate-forecasts-spark", "evaluate-forecasts-image", "detect-anomalies-labels"])
 def test_an_unknown_values_key_is_an_error(values):
     assert "additional properties" in refused(values).lower()
 
@@ -73,8 +71,6 @@ def test_an_unknown_values_key_is_an_error(values):
     {"evaluateForecasts": {"resources": {"limits": {"memory": 512}}}},
     {"images": {"evaluateForecasts": {"repository": 1}}},
     {"detectAnomalies": {"enabled": True, "date": "2026-11-31x"}},
-    {"classifySlowMovers": {"executor": {"memory": "2Gi"}}},
-    {"trainRecommendations": {"retries": -1}},
 ])
 def test_a_bad_value_is_an_error(values):
     refused(values)
