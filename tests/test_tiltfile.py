@@ -22,8 +22,10 @@ SCENARIO = "charts/retail-platform/ci/01-kind-dev-values.yaml"
 JOBS = ["pos_generator", "stream_processor", "warehouse_migrate"]
 # The Spark batch jobs: built on the stream processor's image, applied when triggered.
 BATCH_JOBS = ["daily_etl", "build_features", "train_demand_forecast", "predict_daily",
-              "optimize_stock"]
-MODEL_JOBS = {"train_demand_forecast", "predict_daily", "optimize_stock"}
+              "optimize_stock", "detect_anomalies", "classify_slow_movers",
+              "train_recommendations"]
+MODEL_JOBS = {"train_demand_forecast", "predict_daily", "optimize_stock", "detect_anomalies",
+              "classify_slow_movers", "train_recommendations"}
 # The warehouse jobs: plain Python on the base image, a Job for the day, applied when triggered.
 WAREHOUSE_JOBS = ["evaluate_forecasts"]
 SPARK = "retail-platform/stream-processor"
