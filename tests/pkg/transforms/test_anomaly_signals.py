@@ -83,23 +83,22 @@ def test_velocity_change_is_the_log_ratio_of_the_last_7_days_to_the_28_before(sp
     assert _on(got, D - timedelta(days=1)).velocity_change is None
 
 
-def test_features_put_demand_against_its_range_stock_against_demand_and_price_against_reference(
+def test_features_put_demand_against_expected_stock_against_demand_and_price_against_reference(
         spark):
     rows = spark.createDataFrame(
-        [("S1", "P1", D, 30.0, 4.0, 2.0, 6.0, -9.0, 25.0, 2.5, None),
-         ("S1", "P2", D, 1.0, 4.0, 2.0, 6.0, 0.0, None, 2.5, 0.3),
-         ("S1", "P3", D, 3.0, None, None, None, 0.0, 2.5, 2.5, 0.0)],
-        f"{KEY}, demand double, expected_demand double, expected_low double, "
-        "expected_high double, unexplained_stock_change double, avg_unit_price double, "
-        "reference_price double, velocity_change double")
+        [("S1", "P1", D, 30.0, 4.0, 4.0, 13.0, -9.0, 25.0, 2.5),
+         ("S1", "P2", D, 1.0, 4.0, 3.0, 1.0, 0.0, None, 2.5),
+         ("S1", "P3", D, 3.0, None, None, None, 0.0, 2.5, 2.5)],
+        f"{KEY}, demand double, expected_demand double, median_demand double, "
+        "robust_z double, unexplained_stock_change double, avg_unit_price double, "
+        "reference_price double")
     got = {r.product_id: r for r in sig.anomaly_features(rows).collect()}
     assert set(got) == {"P1", "P2"}  # no expected range, no features
     p1, p2 = got["P1"], got["P2"]
     assert p1.demand_log_ratio == pytest.approx(math.log(31 / 5))
-    assert p1.range_excess == pytest.approx(24 / 5) and p2.range_excess == pytest.approx(-1 / 5)
+    assert (p1.demand_z, p2.demand_z) == (13.0, -1.0)  # above the median, below it
     assert p1.unexplained_rate == pytest.approx(-9 / 5)
     assert p1.price_log_ratio == pytest.approx(math.log(10)) and p2.price_log_ratio == 0.0
-    assert (p1.velocity_shift, p2.velocity_shift) == (0.0, 0.3)
 
 
 def test_the_kind_is_the_signal_furthest_from_normal(spark):
