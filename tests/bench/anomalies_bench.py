@@ -140,8 +140,8 @@ def main(argv: list[str]) -> int:
                    ("precision", "recall", *(f"recall.{k}" for k in KINDS))}}
     say(f"train {train_s:.1f} s ({result.rows:,} rows), score one day {score_s:.1f} s "
         f"({scored.pairs:,} pairs)")
-    for name in ("precision", "recall", *(f"{m}.{k}" for k in KINDS
-                                          for m in ("recall", "precision"))):
+    for name in ("precision", "recall", "kind_accuracy",
+                 *(f"{m}.{k}" for k in KINDS for m in ("recall", "precision"))):
         say(f"{name:>32}: model {mine.get(name, float('nan')):.3f}  z-score "
             f"{base.get(name, float('nan')):.3f}")
     if a.json:
