@@ -10,6 +10,7 @@ all kinds, and find each kind at least once."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from types import SimpleNamespace
 
@@ -59,11 +60,20 @@ def ran(insight_chain, mlflow_server):
                   **_windows(insight_chain))
     day = insight_chain.end
     labels = insight_chain.truth_dir / "planted_anomalies.parquet"
+    clock = time.perf_counter()
     first = run_job(JOB, "--date", str(day), "--labels", str(labels), env=env, timeout_s=900)
+    trained = [e for e in _events(first.stderr) if e.get("event") == "trained"]
+    print(f"detect_anomalies --task all: {time.perf_counter() - clock:.1f} s;",
+          {k: trained[-1].get(k) for k in ("recall", "baseline_recall", "seconds")}
+          if trained else "no training event")
     wh = connect(insight_chain.settings)
     yield SimpleNamespace(first=first, env=env, day=day, wh=wh,
                           registry=Registry(mlflow_server, prefix))
     wh.close()
+
+
+def _events(stderr: str) -> list[dict]:
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 
 def _rows(wh, day, version):
