@@ -20,7 +20,7 @@ KEYS = ("store_key", "product_key")
 NO_SALES_COVER = 1000.0
 NO_RESTOCK_DAYS = 91  # "no restock in the 90 days before D"
 NO_SALE_DAYS = 91  # the feature store's days_since_last_sale is null past 90 days
-NUMERIC = ("cover_ratio", "cover_ratio_7", "velocity_7", "velocity_28", "velocity_trend",
+NUMERIC = ("rule_score", "cover_ratio", "cover_ratio_7", "velocity_7", "velocity_28", "velocity_trend",
            "demand_mean_90", "zero_sales_share", "days_since_last_sale", "on_hand", "on_order",
            "horizon_days", "shelf_life_days", "days_since_restock", "discount_depth",
            "price_ratio_28", "category_trend_7_28", "store_trend_7_28", "stockout_days_28",
@@ -35,11 +35,13 @@ def with_horizon(rows: DataFrame, *, max_horizon_days: int) -> DataFrame:
     return rows.withColumn("horizon_days", F.least(shelf, F.lit(max_horizon_days)).cast("int"))
 
 
-def with_sales_windows(rows: DataFrame, daily: DataFrame, *, label_days: int) -> DataFrame:
+def with_sales_windows(rows: DataFrame, daily: DataFrame, *, label_days: int,
+                       first_day: date | None = None) -> DataFrame:
     """``rows`` (with ``horizon_days``) with the sales around each row's day D:
     ``velocity_7`` and ``velocity_28`` (mean units sold per day over the 7 and 28 days
-    ending D), ``label_window`` (min(horizon, ``label_days``)) and ``sold_ahead`` (units
-    sold on D + 1 .. D + label_window)."""
+    ending D; days before ``first_day``, the first with sales on record, are not counted,
+    as in the feature store), ``label_window`` (min(horizon, ``label_days``)) and
+    ``sold_ahead`` (units sold on D + 1 .. D + label_window)."""
     window = F.least(F.col("horizon_days"), F.lit(label_days))
     rows = rows.withColumn("label_window", window.cast("int"))
     keys = rows.select(*KEYS, "date", "label_window").distinct().alias("o")
@@ -53,10 +55,16 @@ def with_sales_windows(rows: DataFrame, daily: DataFrame, *, label_days: int) ->
         F.sum(F.when(age.between(-6, 0), F.col("d.units"))).alias("_s7"),
         F.sum(F.when(age.between(-27, 0), F.col("d.units"))).alias("_s28"),
         F.sum(F.when(age > 0, F.col("d.units"))).alias("_ahead"))
+    def days(n: int):
+        if first_day is None:
+            return F.lit(float(n))
+        on_record = F.datediff(F.col("date"), F.lit(first_day)) + 1
+        return F.least(F.greatest(on_record, F.lit(1)), F.lit(n)).cast("double")
+
     return rows.join(sums, on=[*KEYS, "date"], how="left").select(
         *rows.columns,
-        (F.coalesce(F.col("_s7"), F.lit(0)) / 7.0).alias("velocity_7"),
-        (F.coalesce(F.col("_s28"), F.lit(0)) / 28.0).alias("velocity_28"),
+        (F.coalesce(F.col("_s7"), F.lit(0)) / days(7)).alias("velocity_7"),
+        (F.coalesce(F.col("_s28"), F.lit(0)) / days(28)).alias("velocity_28"),
         F.coalesce(F.col("_ahead"), F.lit(0)).cast("long").alias("sold_ahead"))
 
 
@@ -95,7 +103,8 @@ def slow_mover_features(rows: DataFrame, elasticity: DataFrame) -> DataFrame:
     ``days_since_restock``) with ``elasticity`` joined by category (``category``,
     ``elasticity``; a category without one: 0, i.e. unknown), ``cover_ratio`` (stock over
     the 28-day velocity over the horizon; :data:`NO_SALES_COVER` without sales in 28 days),
-    ``cover_ratio_7`` (the same on the 7-day velocity) and
+    ``cover_ratio_7`` (the same on the 7-day velocity), ``rule_score`` (the feature store's
+    days of cover over the horizon: the rule's score, :data:`NO_SALES_COVER` when null) and
     ``velocity_trend`` (7-day over 28-day velocity, +0.1 each so a pair without sales is
     1)."""
     def cover(velocity: str):
@@ -107,7 +116,8 @@ def slow_mover_features(rows: DataFrame, elasticity: DataFrame) -> DataFrame:
                        on="category", how="left")
     filled = {"days_since_last_sale": float(NO_SALE_DAYS), "price_ratio_28": 1.0,
               "category_trend_7_28": 1.0, "store_trend_7_28": 1.0, "elasticity": 0.0}
-    return joined.withColumn("cover_ratio", cover("velocity_28")).withColumn(
+    return joined.withColumn("rule_score", _rule_score()).withColumn(
+        "cover_ratio", cover("velocity_28")).withColumn(
         "cover_ratio_7", cover("velocity_7")).withColumn("velocity_trend", trend).select(
         *(c for c in joined.columns if c not in NUMERIC and c not in CATEGORICAL),
         *(F.coalesce(F.col(c).cast("double"), F.lit(filled.get(c, 0.0))).alias(c)
@@ -115,12 +125,16 @@ def slow_mover_features(rows: DataFrame, elasticity: DataFrame) -> DataFrame:
         *(F.coalesce(F.col(c), F.lit("unknown")).alias(c) for c in CATEGORICAL))
 
 
+def _rule_score():
+    return F.coalesce(F.col("days_of_cover") / F.col("horizon_days"),
+                      F.lit(NO_SALES_COVER)).cast("double")
+
+
 def rule_flags(rows: DataFrame) -> DataFrame:
     """The baseline rule "days of cover > horizon": ``rule_score`` (the feature store's
     days of cover over the horizon, :data:`NO_SALES_COVER` when it is null: nothing sold)
     and ``rule_flag``."""
-    score = F.coalesce(F.col("days_of_cover") / F.col("horizon_days"), F.lit(NO_SALES_COVER))
-    return rows.withColumn("rule_score", score.cast("double")).withColumn(
+    return rows.withColumn("rule_score", _rule_score()).withColumn(
         "rule_flag", F.col("rule_score") > 1.0)
 
 

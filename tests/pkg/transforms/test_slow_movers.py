@@ -47,6 +47,9 @@ def test_sales_windows_count_the_days_before_and_after_the_run_date(spark):
     assert (got[1].velocity_7, got[1].velocity_28) == (2.0, 1.0)
     assert (got[1].label_window, got[1].sold_ahead) == (7, 7)
     assert (got[2].velocity_28, got[2].label_window, got[2].sold_ahead) == (0.0, 14, 5)
+    # sales on record from D - 13: the 28-day mean is over those 14 days
+    young = by_key(with_sales_windows(rows, daily, label_days=14, first_day=day(-13)))
+    assert (young[1].velocity_7, young[1].velocity_28) == (2.0, 2.0)
 
 
 def test_label_judges_the_stock_on_the_observed_window_share(spark):
@@ -104,6 +107,7 @@ def test_features_fill_nulls_and_derive_cover_and_trend(spark):
     got = by_key(slow_mover_features(rows, elasticity))
     assert got[1].cover_ratio == pytest.approx(20 / 1.0 / 60)
     assert got[1].cover_ratio_7 == pytest.approx(20 / 0.5 / 60)
+    assert (got[1].rule_score, got[2].rule_score) == (NO_SALES_COVER, pytest.approx(3 / 60))
     assert got[1].velocity_trend == pytest.approx(0.6 / 1.1)
     assert (got[1].elasticity, got[2].elasticity) == (-2.0, 0.0)
     assert (got[1].days_since_last_sale, got[1].price_ratio_28, got[1].season) == (

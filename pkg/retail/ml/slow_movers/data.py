@@ -51,6 +51,14 @@ def origins(days: list[date], *, step_days: int) -> list[date]:
     return chosen[::-1]
 
 
+def first_sales_day(wh: Warehouse, first: date, last: date) -> date | None:
+    """The first day of ``first`` .. ``last`` with sales on record (None: none)."""
+    found = wh.query_rows("SELECT min(date_key) FROM agg_sales_daily WHERE date_key "
+                          "BETWEEN {first:UInt32} AND {last:UInt32}",
+                          {"first": key(first), "last": key(last)})[0][0]
+    return date(found // 10000, found // 100 % 100, found % 100) if found else None
+
+
 def _frame(spark: SparkSession, wh: Warehouse, sql: str, params: dict) -> DataFrame:
     return spark.createDataFrame(arrow_for_spark(wh.query_arrow(sql, params)))
 
@@ -87,6 +95,9 @@ def elasticities(spark: SparkSession, wh: Warehouse, settings: SlowMoverSettings
     """Each category's elasticity from the promotions of the ``history_days`` up to
     ``run_date`` (:func:`~retail.transforms.slow_movers.estimate_elasticity`)."""
     first = run_date - timedelta(days=settings.history_days - 1)
+    # the days with sales on record: a chain younger than history_days has no zeros before
+    # its first day (they would lower every pair's regular rate and inflate the lift)
+    first = max(first, first_sales_day(wh, first, run_date) or first)
     pairs = read_store(spark, wh, first, run_date,
                        columns=("store_key", "product_key", "category")).distinct()
     return estimate_elasticity(daily, pairs, promotions(spark, wh, first, run_date),
@@ -112,7 +123,8 @@ def model_rows(spark: SparkSession, wh: Warehouse, settings: SlowMoverSettings,
     store = read_store(spark, wh, min(days), max(days), columns=COLUMNS).filter(
         F.col("date").isin(list(days)))
     rows = with_horizon(store, max_horizon_days=settings.max_horizon_days)
-    rows = with_sales_windows(rows, sales, label_days=settings.label_days)
+    rows = with_sales_windows(rows, sales, label_days=settings.label_days,
+                              first_day=first_sales_day(wh, first, run_date))
     rows = with_restock_age(rows, restocks(spark, wh, first, max(days)))
     elasticity = elasticities(spark, wh, settings, run_date, sales)
     return rule_flags(slow_mover_features(rows, elasticity)), elasticity

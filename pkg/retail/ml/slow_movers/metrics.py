@@ -24,6 +24,15 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((frame["sum"] * true_pos / flagged).sum() / positives)
 
 
+def share_threshold(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The probability above which as many rows are flagged as ``labels`` has positives:
+    the classifier's threshold, chosen on its training rows (never the evaluated ones)."""
+    positives = float(np.mean(np.asarray(labels, float)))
+    if positives <= 0:
+        return 1.0
+    return float(np.quantile(np.asarray(probabilities, float), 1 - positives))
+
+
 def at_threshold(flags: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Precision, recall and F1 of boolean ``flags`` against 0/1 ``labels`` (a ratio with
     nothing under it is 0)."""

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 
 from retail.io.warehouse import Warehouse
 from retail.ml.slow_movers import data
-from retail.ml.slow_movers.metrics import classifier_report
+from retail.ml.slow_movers.metrics import classifier_report, share_threshold
 from retail.ml.slow_movers.settings import SlowMoverSettings
 from retail.transforms.slow_movers import CATEGORICAL, NUMERIC, slow_mover_labels
 
@@ -37,6 +37,8 @@ def forest_params(values: dict) -> dict:
     values may be strings)."""
     try:
         return {"numTrees": int(values["numTrees"]), "maxDepth": int(values["maxDepth"]),
+                "minInstancesPerNode": int(values["minInstancesPerNode"]),
+                "featureSubsetStrategy": str(values["featureSubsetStrategy"]),
                 "seed": int(values["seed"])}
     except (KeyError, ValueError) as exc:
         raise ValueError(f"not the slow-mover forest's parameters ({exc}): {values}") from None
@@ -71,7 +73,8 @@ class Evaluation:
 
     model: dict[str, float]
     rule: dict[str, float]
-    scored: pd.DataFrame = field(repr=False)  # EVALUATED, one row per pair and origin
+    scored: pd.DataFrame = field(repr=False)  # EVALUATED and flag, per pair and origin
+    threshold: float = 0.5  # the one chosen on the training rows
 
     @property
     def pr_auc(self) -> float:
@@ -83,6 +86,7 @@ class TrainingResult:
     """What a training produced (no MLflow here: the registry logs it)."""
 
     model: PipelineModel  # fitted on every labelled row up to the run date
+    threshold: float  # its threshold, chosen on those rows
     params: dict
     as_of: date
     train_origins: list[date]
@@ -114,13 +118,22 @@ def split(origins: list[date], *, eval_origins: int, label_days: int
     return train, held
 
 
-def evaluate(params: dict, train: DataFrame, test: DataFrame, threshold: float) -> Evaluation:
+def fit(params: dict, rows: DataFrame) -> tuple[PipelineModel, float]:
+    """The fitted pipeline and its threshold: the probability above which it flags as many
+    of its training rows as are slow (:func:`~retail.ml.slow_movers.metrics.share_threshold`)."""
+    fitted = pipeline(params).fit(rows)
+    seen = probabilities(fitted, rows).select("probability", "label").toPandas()
+    return fitted, share_threshold(seen["probability"].to_numpy(), seen["label"].to_numpy())
+
+
+def evaluate(params: dict, train: DataFrame, test: DataFrame) -> Evaluation:
     """Fit on ``train``, score ``test``, report the forest and the rule on its rows."""
-    fitted = pipeline(params).fit(train)
+    fitted, threshold = fit(params, train)
     frame = probabilities(fitted, test).select(*EVALUATED).toPandas()
     frame["flag"] = frame["probability"] > threshold
     return Evaluation(classifier_report(frame, score="probability", flag="flag"),
-                      classifier_report(frame, score="rule_score", flag="rule_flag"), frame)
+                      classifier_report(frame, score="rule_score", flag="rule_flag"), frame,
+                      threshold)
 
 
 def train(spark: SparkSession, wh: Warehouse, settings: SlowMoverSettings, as_of: date, *,
@@ -146,18 +159,21 @@ def train(spark: SparkSession, wh: Warehouse, settings: SlowMoverSettings, as_of
     rows = slow_mover_labels(rows, observed_through=as_of).cache()
     train_rows = rows.filter(F.col("date").isin(train_at))
     test_rows = rows.filter(F.col("date").isin(eval_at))
-    params = forest_params({"numTrees": settings.num_trees, "maxDepth": settings.max_depth,
-                            "seed": settings.seed})
-    evaluation = evaluate(params, train_rows, test_rows, settings.threshold)
+    params = forest_params({
+        "numTrees": settings.num_trees, "maxDepth": settings.max_depth,
+        "minInstancesPerNode": settings.min_instances_per_node,
+        "featureSubsetStrategy": settings.feature_subset_strategy, "seed": settings.seed})
+    evaluation = evaluate(params, train_rows, test_rows)
     champion = None
     if champion_params is not None:
         champion_params = forest_params(champion_params)
         champion = evaluation if champion_params == params else evaluate(
-            champion_params, train_rows, test_rows, settings.threshold)
-    final = pipeline(params).fit(rows)
+            champion_params, train_rows, test_rows)
+    final, threshold = fit(params, rows)
     count = rows.count()
     rows.unpersist()
-    return TrainingResult(final, params, as_of, train_at, eval_at, evaluation, champion,
+    return TrainingResult(final, threshold, params, as_of, train_at, eval_at, evaluation,
+                          champion,
                           elasticity.toPandas(), feature_importance(final), count,
                           time.monotonic() - started)
 

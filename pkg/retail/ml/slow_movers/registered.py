@@ -58,7 +58,7 @@ def train_and_register(spark: SparkSession, wh: Warehouse, registry: Registry,
     ev = result.evaluation
     metrics = {**ev.model, **ratios(ev), "positives_share": positives_share(ev.scored),
                "train_seconds": result.seconds, "rows": result.rows}
-    params = {**result.params, "as_of": str(as_of), "threshold": settings.threshold,
+    params = {**result.params, "as_of": str(as_of), "threshold": result.threshold,
               "label_days": settings.label_days, "max_horizon_days": settings.max_horizon_days,
               "train_origins": ",".join(map(str, result.train_origins)),
               "eval_origins": ",".join(map(str, result.eval_origins))}
@@ -82,7 +82,7 @@ def train_and_register(spark: SparkSession, wh: Warehouse, registry: Registry,
 
 
 def load_classifier(registry: Registry) -> Classifier:
-    """The champion and its threshold (the one its run was evaluated with).
+    """The champion and its threshold (chosen on its training rows, a run parameter).
 
     Raises:
         RegistryError: no champion yet.
@@ -92,4 +92,4 @@ def load_classifier(registry: Registry) -> Classifier:
         raise RegistryError(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
                             "train it first (classify_slow_movers --task train)")
     return Classifier(version, registry.load_model(version),
-                      float(version.params.get("threshold", 0.5)))
+                      float(version.params["threshold"]))

@@ -23,11 +23,14 @@ class SlowMoverSettings(BaseModel):
     # The newest labelled origins held out as the evaluation window ("the last weeks").
     eval_origins: int = Field(2, ge=1, le=12)
     # The random forest.
-    num_trees: int = Field(60, ge=1, le=1000)
+    num_trees: int = Field(100, ge=1, le=1000)
     max_depth: int = Field(6, ge=1, le=20)
+    min_instances_per_node: int = Field(5, ge=1)
+    # features tried at each split (Spark's featureSubsetStrategy: auto, all, onethird,
+    # sqrt, log2, or a number / share)
+    feature_subset_strategy: str = Field("sqrt", pattern=r"^(auto|all|onethird|sqrt|log2|"
+                                                          r"[0-9]+|0?\.[0-9]+)$")
     seed: int = 19
-    # probability above which a pair is a slow mover
-    threshold: float = Field(0.5, gt=0, lt=1)
     # Markdowns: depths tried in steps of markdown_step up to max_markdown.
     markdown_step: float = Field(0.05, gt=0, le=0.5)
     max_markdown: float = Field(0.5, gt=0, lt=1)
