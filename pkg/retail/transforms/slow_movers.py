@@ -20,8 +20,8 @@ KEYS = ("store_key", "product_key")
 NO_SALES_COVER = 1000.0
 NO_RESTOCK_DAYS = 91  # "no restock in the 90 days before D"
 NO_SALE_DAYS = 91  # the feature store's days_since_last_sale is null past 90 days
-NUMERIC = ("rule_score", "cover_ratio", "cover_ratio_7", "velocity_7", "velocity_28", "velocity_trend",
-           "demand_mean_90", "zero_sales_share", "days_since_last_sale", "on_hand", "on_order",
+NUMERIC = ("rule_score", "cover_ratio", "cover_ratio_7", "velocity_7", "velocity_28",
+           "velocity_trend", "demand_mean_90", "zero_sales_share", "days_since_last_sale", "on_hand", "on_order",
            "horizon_days", "shelf_life_days", "days_since_restock", "discount_depth",
            "price_ratio_28", "category_trend_7_28", "store_trend_7_28", "stockout_days_28",
            "elasticity")
