@@ -38,7 +38,11 @@ def _on(frame, day=D):
 
 def test_demand_adds_lost_units_and_unexplained_stock_is_what_sales_returns_and_deliveries_leave(
         spark):
-    grid = spark.createDataFrame([("S1", "P1", D), ("S1", "P2", D)], KEY)
+    # P3's first movement is after D: no row before it
+    pairs = spark.createDataFrame([("S1", "P1", D - timedelta(days=5)), ("S1", "P2", D),
+                                   ("S1", "P3", D + timedelta(days=1))],
+                                  "store_id string, product_id string, first_day date")
+    grid = sig.pair_days(pairs, spark.createDataFrame([(D,)], "date date"))
     sales = spark.createDataFrame([("S1", "P1", D, 5, 1, 2.5)],
                                   f"{KEY}, units_sold long, units_returned long, "
                                   "avg_unit_price double")
@@ -47,6 +51,7 @@ def test_demand_adds_lost_units_and_unexplained_stock_is_what_sales_returns_and_
     moves = spark.createDataFrame([("S1", "P1", D, 2, 10), ("S1", "P2", D, -6, 0)],
                                   f"{KEY}, stock_change long, delivered_units long")
     got = {r.product_id: r for r in sig.daily_demand(grid, sales, lost, moves).collect()}
+    assert set(got) == {"P1", "P2"}
     assert (got["P1"].demand, got["P1"].unexplained_stock_change) == (8.0, -4.0)
     assert got["P1"].avg_unit_price == 2.5
     # a day without a sale still has its row: no demand, 6 units gone unexplained
