@@ -39,6 +39,13 @@ def test_bad_arguments_exit_2_naming_the_flag(args, names, capsys):
     assert names in stderr and stderr.startswith(JOB), stderr
 
 
+def test_a_bad_setting_exits_2_naming_the_variable():
+    done = run_job(JOB, "--date", "2026-10-18",
+                   env=job_env(RETAIL_RECOMMENDATIONS__TOP_N="0"))
+    assert done.returncode == 2, done.stderr
+    assert "RETAIL_RECOMMENDATIONS__TOP_N" in done.stderr, done.stderr
+
+
 def _events(stderr: str) -> list[dict]:
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 

@@ -33,8 +33,9 @@ class Split:
     judged_customers: int
 
     def unpersist(self) -> None:
-        for frame in (self.history, self.relevant, self.customers):
-            frame.unpersist()
+        for frame in (self.history, self.relevant, self.customers, self.owned):
+            if frame is not None:
+                frame.unpersist()
 
 
 def holdout_split(lines: DataFrame, *, min_baskets: int, exclude_purchased: bool) -> Split:
@@ -43,7 +44,8 @@ def holdout_split(lines: DataFrame, *, min_baskets: int, exclude_purchased: bool
     both the held-out truth and every model's recommendations; a customer whose held-out
     basket holds nothing else is not judged."""
     history, held = split_last_basket(lines, min_baskets=min_baskets)
-    history = history.cache()
+    # both halves are read several times below: the split's windows run once
+    history, held = history.cache(), held.cache()
     owned = (purchase_counts(history).select("customer_id", "product_id")
              if exclude_purchased else None)
     relevant = loyal_lines(held).select("customer_id", "product_id").distinct()
@@ -51,9 +53,11 @@ def holdout_split(lines: DataFrame, *, min_baskets: int, exclude_purchased: bool
         relevant = relevant.join(owned, on=["customer_id", "product_id"], how="left_anti")
     relevant = relevant.cache()
     customers = relevant.select("customer_id").distinct().cache()
-    return Split(history, relevant, owned.cache() if owned is not None else None, customers,
-                 loyal_lines(held).select("transaction_id").distinct().count(),
-                 customers.count())
+    held_out = loyal_lines(held).select("transaction_id").distinct().count()
+    split = Split(history, relevant, owned.cache() if owned is not None else None, customers,
+                  held_out, customers.count())
+    held.unpersist()
+    return split
 
 
 def _max_owned(owned: DataFrame | None) -> int:
