@@ -108,6 +108,7 @@ def main(argv: list[str]) -> int:
     a = arguments(argv)
     os.environ["PYSPARK_PYTHON"] = sys.executable
     spark = (SparkSession.builder.master("local[2]").appName("bench-anomalies")
+             .config("spark.driver.memory", os.environ.get("BENCH_DRIVER_MEMORY", "6g"))
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.sql.shuffle.partitions", "4")
              .config("spark.ui.enabled", "false").getOrCreate())

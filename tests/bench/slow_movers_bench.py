@@ -111,9 +111,9 @@ def main(argv: list[str]) -> int:
     a = arguments(argv)
     os.environ["PYSPARK_PYTHON"] = sys.executable
     spark = (SparkSession.builder.master("local[2]").appName("bench-slow-movers")
+             .config("spark.driver.memory", os.environ.get("BENCH_DRIVER_MEMORY", "6g"))
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.sql.shuffle.partitions", "4")
-             .config("spark.driver.memory", os.environ.get("BENCH_DRIVER_MEMORY", "4g"))
              .config("spark.ui.enabled", "false").getOrCreate())
     with tempfile.TemporaryDirectory(prefix="bench-slow-movers-") as tmp:
         server, wh, sim, days, sim_s = build(a, Path(tmp), spark)
