@@ -120,6 +120,9 @@ def test_a_rerun_of_the_same_date_replaces_its_rows(trained):
     assert done.returncode == 0, done.stderr[-4000:]
     after = {t: wh.query_rows(count, {"t": t, "d": day})[0][0] for t in before}
     assert after == before
+    # it did write again: as many rows as the tables hold for the date and version
+    scored = [e for e in _events(done.stderr) if e.get("event") == "scored"][-1]
+    assert scored["rows"] == sum(after.values()) > 0
     runs = wh.query_rows("SELECT status FROM job_runs FINAL WHERE job = {j:String} "
                          "ORDER BY started_at", {"j": JOB})
     assert [r[0] for r in runs][-2:] == ["succeeded", "succeeded"]
