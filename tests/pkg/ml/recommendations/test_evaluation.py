@@ -54,7 +54,7 @@ def test_pair_recovery_counts_each_direction_in_the_anchors_top_k(spark):
 
 
 def test_als_parameters_come_back_from_a_runs_strings():
-    logged = {"rank": "16", "reg_param": "0.1", "alpha": "10.0", "max_iter": "10",
+    logged = {"rank": "16", "reg_param": "0.1", "alpha": "1.0", "max_iter": "10",
               "seed": "19", "window_days": "90"}
     assert als_params(logged) == als_params(RecommendationSettings())
     with pytest.raises(ValueError, match="alpha"):
