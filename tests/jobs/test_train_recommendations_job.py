@@ -1,12 +1,12 @@
 """jobs/train_recommendations.py on the shared insight chain, run as its image runs it: one
-``--task all`` (train, register, promote, score) and one ``--task score`` re-run of the same
+``--task all`` (train, register, promote, score) and one ``--task score`` re-run (each by
+the entrypoint's ``main``, in this process) of the same
 date; ALS beats the popularity baseline on the held-out last baskets, the planted complement
 pairs are found among the affinities, both tables are written and the re-run replaces its
 rows. Bad arguments exit 2 naming the flag."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
@@ -17,8 +17,7 @@ from retail.ml.registry import Registry
 from tests.jobs.jobrun import job_env, load_job, run_job
 from tests.pkg.transforms.conftest import spark  # noqa: F401
 
-# the chain's training and scoring in subprocesses: minutes on a busy 2-core machine
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+pytestmark = pytest.mark.integration
 
 JOB = "train_recommendations"
 # the share of the planted (anchor, partner) pairs FPGrowth must find in the anchor's top 10
@@ -46,23 +45,19 @@ def test_a_bad_setting_exits_2_naming_the_variable():
     assert "RETAIL_RECOMMENDATIONS__TOP_N" in done.stderr, done.stderr
 
 
-def _events(stderr: str) -> list[dict]:
-    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-
-
 @pytest.fixture(scope="module")
 def trained(insight_chain, mlflow_server):
+    """The job's ``main`` (the image's entrypoint) in this process: a JVM start of its own
+    per run cost about 25 s each."""
     prefix = f"rec{uuid.uuid4().hex[:8]}"
-    env = job_env(**insight_chain.env, RETAIL_MLFLOW__TRACKING_URI=mlflow_server,
-                  RETAIL_MLFLOW__PREFIX=prefix, RETAIL_LOG__FORMAT="json",
-                  RETAIL_RECOMMENDATIONS__WINDOW_DAYS="49")
+    env = {**insight_chain.env, "RETAIL_MLFLOW__TRACKING_URI": mlflow_server,
+           "RETAIL_MLFLOW__PREFIX": prefix, "RETAIL_RECOMMENDATIONS__WINDOW_DAYS": "49"}
     day = str(insight_chain.end)
-    done = run_job(JOB, "--date", day, env=env, timeout_s=900)
-    assert done.returncode == 0, done.stderr[-4000:]
-    wh = connect(insight_chain.settings)
-    yield {"env": env, "day": day, "wh": wh, "events": _events(done.stderr),
-           "registry": Registry(mlflow_server, prefix)}
-    wh.close()
+    with pytest.MonkeyPatch.context() as mp, connect(insight_chain.settings) as wh:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        assert load_job(JOB).main(["--date", day]) == 0
+        yield {"day": day, "wh": wh, "registry": Registry(mlflow_server, prefix)}
 
 
 def test_als_beats_popularity_on_the_held_out_last_baskets(trained):
@@ -116,13 +111,11 @@ def test_a_rerun_of_the_same_date_replaces_its_rows(trained):
              "model_version = '1'")
     before = {t: wh.query_rows(count, {"t": t, "d": day})[0][0]
               for t in ("ml_recommendations", "ml_product_affinity")}
-    done = run_job(JOB, "--date", day, "--task", "score", env=trained["env"], timeout_s=600)
-    assert done.returncode == 0, done.stderr[-4000:]
+    assert load_job(JOB).main(["--date", day, "--task", "score"]) == 0
     after = {t: wh.query_rows(count, {"t": t, "d": day})[0][0] for t in before}
     assert after == before
     # it did write again: as many rows as the tables hold for the date and version
-    scored = [e for e in _events(done.stderr) if e.get("event") == "scored"][-1]
-    assert scored["rows"] == sum(after.values()) > 0
-    runs = wh.query_rows("SELECT status FROM job_runs FINAL WHERE job = {j:String} "
+    runs = wh.query_rows("SELECT status, rows_out FROM job_runs FINAL WHERE job = {j:String} "
                          "ORDER BY started_at", {"j": JOB})
     assert [r[0] for r in runs][-2:] == ["succeeded", "succeeded"]
+    assert runs[-1][1] == sum(after.values()) > 0
