@@ -34,10 +34,12 @@ DEMO_LATE_AFTER ?= 2880
 # the 35 before it (with 35 days in all it learned from one week, and lost to seasonal naive).
 DEMO_FEATURE_DAYS ?= 63
 DEMO_FEATURES_FROM := $(shell date -u -d '$(DEMO_FEATURE_DAYS) days ago 1 day ago' +%F)
+# The planted ground truth of the warehouse history (only the evaluation reads it).
+DEMO_TRUTH = $${RETAIL_LOCAL__HOME:-.retail}/demo-truth
 # The backfill's last day, the day before the Kafka demo day.
 DEMO_HISTORY_LAST := $(shell date -u -d '3 days ago' +%F)
 
-.PHONY: help install demo test bench bench-forecast bench-forecast-cost bench-forecast-strategy lock up down status clean
+.PHONY: help install demo test bench bench-forecast bench-forecast-cost bench-forecast-strategy bench-models lock up down status clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -71,7 +73,8 @@ demo: install ## start the local stack, stream a simulated day through Kafka and
 	$(RETAIL) warehouse load-dims --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS) --start $(DEMO_WAREHOUSE_START) --days $$(( $(DEMO_WAREHOUSE_DAYS) + 9 ))
 	$(RETAIL) stream run --available-now --late-after $(DEMO_LATE_AFTER)
 	$(RETAIL) stream status --last 5
-	$(RETAIL) simulate --sink warehouse --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS) --rate $(DEMO_RATE) --days $(DEMO_WAREHOUSE_DAYS) --start $(DEMO_WAREHOUSE_START)
+	@# the history, with its planted ground truth (docs/simulator.md) for the anomaly detector's evaluation
+	$(RETAIL) simulate --sink warehouse --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS) --rate $(DEMO_RATE) --days $(DEMO_WAREHOUSE_DAYS) --start $(DEMO_WAREHOUSE_START) --anomaly-rate 0.002 --truth $(DEMO_TRUTH)
 	$(RETAIL) query executive_kpis
 	$(RETAIL) query top_products
 	$(RETAIL) query store_low_stock --store S00001
@@ -85,6 +88,13 @@ demo: install ## start the local stack, stream a simulated day through Kafka and
 	$(RETAIL) stock train-lead-time --as-of $(DEMO_DAY)
 	$(RETAIL) stock optimize --date $(DEMO_DAY)
 	$(RETAIL) forecast show --store S00001 --product P000001
+	@# the insight models (docs/models.md): each trains (registered, promoted only when better), then scores the day
+	$(BIN)/python jobs/detect_anomalies.py --date $(DEMO_DAY) --labels $(DEMO_TRUTH)/planted_anomalies.parquet
+	$(BIN)/python jobs/classify_slow_movers.py --date $(DEMO_DAY)
+	$(BIN)/python jobs/train_recommendations.py --date $(DEMO_DAY)
+	$(RETAIL) anomalies list --store S00001
+	$(RETAIL) slow-movers --store S00001 --limit 10
+	$(RETAIL) recommend --store S00001 --limit 10
 	@# The closed day's content checks; freshness and stream health judge "now", and the demo's
 	@# data is two days old (a live stack: retail dq run).
 	$(RETAIL) dq run --date $(DEMO_DAY) --no-alerts --check 'completeness.*' --check 'volume.*' --check 'consistency.*' --check 'validity.*'
@@ -109,6 +119,7 @@ bench: install ## measure spine and warehouse against baselines in the same run 
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/bench/forecast_training_check.py
 	$(MAKE) bench-forecast
 	$(MAKE) bench-forecast-strategy
+	$(MAKE) bench-models
 
 bench-forecast: install ## the demand forecast's accuracy and cost (chain cached in .retail/bench-forecast/)
 	$(BIN)/python tests/bench/bench_forecast.py --train-fraction 0.25 --compare-fraction 0.1 --write docs/benchmarks.md
@@ -118,6 +129,23 @@ bench-forecast-cost: install ## the forecast's training and prediction cost at 2
 
 bench-forecast-strategy: install ## the forecast's stacked model vs one model per horizon on bench-forecast's cached chain
 	$(BIN)/python tests/bench/forecast_strategy.py --max-series 1000 --train-fraction 0.25 --write docs/benchmarks.md
+
+# The insight models: accuracy on a mid-size chain with planted truth, cost at the design's
+# 200 stores x 2,000 SKUs (at 2 events a minute a store: the pairs, customers and days are the
+# chain's, the sales thinner; the accuracy figures come from the mid-size runs).
+MODELS_BENCH := .retail/bench-models
+bench-models: install ## the anomaly, slow-mover and cross-sell models against their baselines, and their cost at 200x2000
+	mkdir -p $(MODELS_BENCH)
+	$(BIN)/python tests/bench/anomalies_bench.py --stores 12 --products 400 --days 60 --anomaly-rate 0.005 --json $(MODELS_BENCH)/anomalies-12x400.json
+	$(BIN)/python tests/bench/anomalies_bench.py --stores 200 --products 2000 --days 50 --rate 2 --anomaly-rate 0.002 --json $(MODELS_BENCH)/anomalies-200x2000.json
+	$(BIN)/python tests/bench/slow_movers_bench.py --stores 10 --products 300 --days 120 --json $(MODELS_BENCH)/slow-movers-10x300.json
+	$(BIN)/python tests/bench/slow_movers_bench.py --stores 200 --products 2000 --days 63 --feature-days 35 --rate 2 --settings '{"label_days": 7}' --json $(MODELS_BENCH)/slow-movers-200x2000.json
+	$(BIN)/python tests/bench/recommendations_bench.py --stores 10 --products 300 --days 56 --json $(MODELS_BENCH)/recommendations-10x300.json
+	$(BIN)/python tests/bench/recommendations_bench.py --stores 200 --products 2000 --days 35 --rate 2 --json $(MODELS_BENCH)/recommendations-200x2000.json
+	$(BIN)/python tests/bench/models_report.py --write docs/benchmarks.md \
+		--anomalies $(MODELS_BENCH)/anomalies-12x400.json $(MODELS_BENCH)/anomalies-200x2000.json \
+		--slow-movers $(MODELS_BENCH)/slow-movers-10x300.json $(MODELS_BENCH)/slow-movers-200x2000.json \
+		--recommendations $(MODELS_BENCH)/recommendations-10x300.json $(MODELS_BENCH)/recommendations-200x2000.json
 
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
