@@ -24,44 +24,30 @@ import os
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 for _path in Path(__file__).resolve().parents[:3]:  # bench/, tests/, the repository
     sys.path.insert(0, str(_path))
-from conftest import WarehouseProcess  # noqa: E402
+from insight_common import bench_spark, chain_arguments, simulated_chain  # noqa: E402
 from stream_common import say  # noqa: E402
 
 import pyarrow.parquet as pq  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
 
 from retail.batch.snapshot import snapshot_day  # noqa: E402
-from retail.io.warehouse import connect  # noqa: E402
 from retail.ml.anomalies.daily import score_day  # noqa: E402
 from retail.ml.anomalies.registered import Detector  # noqa: E402
 from retail.ml.anomalies.settings import AnomalySettings  # noqa: E402
 from retail.ml.anomalies.training import train  # noqa: E402
 from retail.ml.registry import VersionInfo  # noqa: E402
-from retail.sim import SimConfig, Simulator, generate_catalog  # noqa: E402
-from retail.simulate import WarehouseSink, backfill  # noqa: E402
 from retail.streaming.reference import Reference  # noqa: E402
 from retail.transforms.anomaly_signals import KINDS  # noqa: E402
-from retail.warehouse.load import load_dimensions  # noqa: E402
-from retail.warehouse.migrate import Migrator  # noqa: E402
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--stores", type=int, default=200)
-    p.add_argument("--products", type=int, default=2000)
-    p.add_argument("--days", type=int, default=70)
-    p.add_argument("--rate", type=float, default=4.0, help="events/minute/store")
-    p.add_argument("--seed", type=int, default=42)
+    p = chain_arguments(__doc__.splitlines()[0], days=70, settings="AnomalySettings")
     p.add_argument("--anomaly-rate", type=float, default=0.002,
                    help="planted anomalies per store x product x day")
-    p.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 2))
-    p.add_argument("--settings", default="{}", help="AnomalySettings as JSON")
-    p.add_argument("--json", type=Path, help="write the figures here")
     a = p.parse_args(argv)
     settings = AnomalySettings(**json.loads(a.settings))
     needed = settings.train_days + settings.eval_days + 8
@@ -74,20 +60,12 @@ def arguments(argv: list[str]) -> argparse.Namespace:
 def build(a: argparse.Namespace, folder: Path):
     """Simulate the chain into a fresh warehouse; returns (server, warehouse, truth, last
     day, seconds)."""
-    server = WarehouseProcess(folder / "server")
-    server.start(timeout_s=300)
-    ws = server.settings()
-    Migrator(connect(ws, database=""), "retail", lambda db: connect(ws, db)).migrate()
-    wh = connect(ws)
-    catalog = generate_catalog(a.stores, a.products, a.seed)
-    load_dimensions(wh, catalog, a.start, a.days + 14, seed=a.seed)
-    sim = Simulator(catalog, SimConfig(seed=a.seed, rate=a.rate, start=a.start, days=a.days,
-                                       anomaly_rate=a.anomaly_rate))
+    server, wh, sim, seconds = simulated_chain(a, folder, f"bench-anomalies-{a.seed}",
+                                               anomaly_rate=a.anomaly_rate)
     t = time.perf_counter()
-    backfill(sim, WarehouseSink(wh, catalog, run_id=f"bench-anomalies-{a.seed}"))
     last = a.start + timedelta(days=a.days - 1)
     snapshot_day(wh, Reference.load(wh), last)
-    seconds = time.perf_counter() - t
+    seconds += time.perf_counter() - t
     truth = sim.planted.anomalies()
     pq.write_table(truth, folder / "planted_anomalies.parquet")
     say(f"simulated and loaded {a.days} days in {seconds:.0f} s: {truth.num_rows} planted "
@@ -107,11 +85,7 @@ def ratio(mine: float | None, base: float | None) -> float | None:
 def main(argv: list[str]) -> int:
     a = arguments(argv)
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = (SparkSession.builder.master("local[2]").appName("bench-anomalies")
-             .config("spark.driver.memory", os.environ.get("BENCH_DRIVER_MEMORY", "6g"))
-             .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.sql.shuffle.partitions", "4")
-             .config("spark.ui.enabled", "false").getOrCreate())
+    spark = bench_spark("bench-anomalies")
     with tempfile.TemporaryDirectory(prefix="bench-anomalies-") as tmp:
         server, wh, truth, last, sim_s = build(a, Path(tmp))
         try:

@@ -26,40 +26,26 @@ import os
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 # the repository (tests.conftest imports tests.insight_chain), tests/ and this folder
 for folder in Path(__file__).resolve().parents[2], *Path(__file__).resolve().parents[:2]:
     sys.path.insert(0, str(folder))
-from conftest import WarehouseProcess  # noqa: E402
+from insight_common import bench_spark, chain_arguments, simulated_chain  # noqa: E402
 from stream_common import say  # noqa: E402
 
-from pyspark.sql import SparkSession  # noqa: E402
 
-from retail.io.warehouse import connect  # noqa: E402
 from retail.ml.recommendations.daily import affinity_rows, score_day  # noqa: E402
 from retail.ml.recommendations.evaluation import pair_recovery  # noqa: E402
 from retail.ml.recommendations.registered import Recommender, train  # noqa: E402
 from retail.ml.recommendations.settings import RecommendationSettings  # noqa: E402
 from retail.ml.registry import VersionInfo  # noqa: E402
-from retail.sim import SimConfig, Simulator, generate_catalog  # noqa: E402
-from retail.simulate import WarehouseSink, backfill  # noqa: E402
-from retail.warehouse.load import AHEAD_DAYS, load_dimensions  # noqa: E402
-from retail.warehouse.migrate import Migrator  # noqa: E402
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--stores", type=int, default=200)
-    p.add_argument("--products", type=int, default=2000)
-    p.add_argument("--days", type=int, default=120)
-    p.add_argument("--rate", type=float, default=4.0, help="events/minute/store")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 2))
-    p.add_argument("--settings", default="{}",
-                   help="RecommendationSettings as JSON (window_days defaults to --days)")
-    p.add_argument("--json", type=Path, help="write the figures here")
+    p = chain_arguments(__doc__.splitlines()[0], days=120,
+                        settings="RecommendationSettings (window_days defaults to --days)")
     a = p.parse_args(argv)
     if a.stores < 1 or a.products < 2 or a.days < 7:
         p.error("--stores 1+, --products 2+ and --days 7+ (a week to hold a basket out of)")
@@ -70,31 +56,15 @@ def arguments(argv: list[str]) -> argparse.Namespace:
 
 def build(a: argparse.Namespace, folder: Path):
     """Simulate into a warehouse server of its own; (server, warehouse, simulator, seconds)."""
-    server = WarehouseProcess(folder / "server")
-    server.start(timeout_s=300)
-    ws = server.settings()
-    Migrator(connect(ws, database=""), "retail", lambda db: connect(ws, db)).migrate()
-    wh = connect(ws)
-    catalog = generate_catalog(a.stores, a.products, a.seed)
-    load_dimensions(wh, catalog, a.start, a.days + AHEAD_DAYS, seed=a.seed)
-    sim = Simulator(catalog, SimConfig(seed=a.seed, rate=a.rate, start=a.start, days=a.days))
-    t = time.perf_counter()
-    backfill(sim, WarehouseSink(wh, catalog, run_id=f"bench-recommendations-{a.seed}"))
-    seconds = time.perf_counter() - t
-    say(f"simulated and loaded {a.days} days in {seconds:.0f} s: "
-        f"{sim.planted.affinities().num_rows} planted (anchor, partner) pairs")
+    server, wh, sim, seconds = simulated_chain(a, folder, f"bench-recommendations-{a.seed}")
+    say(f"{sim.planted.affinities().num_rows} planted (anchor, partner) pairs")
     return server, wh, sim, seconds
 
 
 def main(argv: list[str]) -> int:
     a = arguments(argv)
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = (SparkSession.builder.master("local[2]").appName("bench-recommendations")
-             .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.sql.shuffle.partitions", "4")
-             .config("spark.driver.memory", os.environ.get("BENCH_DRIVER_MEMORY", "4g"))
-             .config("spark.ui.showConsoleProgress", "false")
-             .config("spark.ui.enabled", "false").getOrCreate())
+    spark = bench_spark("bench-recommendations")
     last = a.start + timedelta(days=a.days - 1)
     with tempfile.TemporaryDirectory(prefix="bench-recommendations-") as tmp:
         server, wh, sim, sim_s = build(a, Path(tmp))

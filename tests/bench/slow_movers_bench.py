@@ -26,20 +26,18 @@ import os
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # conftest imports tests.*
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import WarehouseProcess  # noqa: E402
+from insight_common import bench_spark, chain_arguments, simulated_chain  # noqa: E402
 from stream_common import say  # noqa: E402
 
-from pyspark.sql import SparkSession  # noqa: E402
 
 from retail.batch.snapshot import snapshot_day  # noqa: E402
 from retail.features.build import run_day as build_features  # noqa: E402
-from retail.io.warehouse import connect  # noqa: E402
 from retail.ml.registry import VersionInfo  # noqa: E402
 from retail.ml.slow_movers.daily import score_day  # noqa: E402
 from retail.ml.slow_movers.metrics import fade_enrichment  # noqa: E402
@@ -47,27 +45,15 @@ from retail.ml.slow_movers.model import ratios, train  # noqa: E402
 from retail.ml.slow_movers.registered import Classifier  # noqa: E402
 from retail.ml.slow_movers.settings import SlowMoverSettings  # noqa: E402
 from retail.settings import Settings  # noqa: E402
-from retail.sim import SimConfig, Simulator, generate_catalog  # noqa: E402
-from retail.simulate import WarehouseSink, backfill  # noqa: E402
 from retail.streaming.reference import Reference  # noqa: E402
-from retail.warehouse.load import AHEAD_DAYS, load_dimensions  # noqa: E402
-from retail.warehouse.migrate import Migrator  # noqa: E402
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--stores", type=int, default=200)
-    p.add_argument("--products", type=int, default=2000)
-    p.add_argument("--days", type=int, default=120)
+    p = chain_arguments(__doc__.splitlines()[0], days=120, settings="SlowMoverSettings")
     p.add_argument("--feature-days", type=int, default=63,
                    help="the last days whose origins are featurized")
-    p.add_argument("--rate", type=float, default=4.0, help="events/minute/store")
-    p.add_argument("--seed", type=int, default=42)
     p.add_argument("--fade-rate", type=float, default=0.3,
                    help="chance per product and 30 days that its demand starts to fade")
-    p.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 2))
-    p.add_argument("--settings", default="{}", help="SlowMoverSettings as JSON")
-    p.add_argument("--json", type=Path, help="write the figures here")
     a = p.parse_args(argv)
     a.sm = SlowMoverSettings(**json.loads(a.settings))
     needed = a.sm.label_days * 2 + a.sm.origin_step_days * (a.sm.eval_origins + 1)
@@ -78,20 +64,12 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     return a
 
 
-def build(a: argparse.Namespace, folder: Path, spark: SparkSession):
+def build(a: argparse.Namespace, folder: Path, spark):
     """Simulate, close and featurize; returns (server, warehouse, simulator, feature days,
     seconds)."""
-    server = WarehouseProcess(folder / "server")
-    server.start(timeout_s=300)
-    ws = server.settings()
-    Migrator(connect(ws, database=""), "retail", lambda db: connect(ws, db)).migrate()
-    wh = connect(ws)
-    catalog = generate_catalog(a.stores, a.products, a.seed)
-    load_dimensions(wh, catalog, a.start, a.days + AHEAD_DAYS, seed=a.seed)
-    sim = Simulator(catalog, SimConfig(seed=a.seed, rate=a.rate, start=a.start, days=a.days,
-                                       fade_rate=a.fade_rate))
+    server, wh, sim, seconds = simulated_chain(a, folder, f"bench-slow-movers-{a.seed}",
+                                               fade_rate=a.fade_rate)
     t = time.perf_counter()
-    backfill(sim, WarehouseSink(wh, catalog, run_id=f"bench-slow-movers-{a.seed}"))
     last = a.start + timedelta(days=a.days - 1)
     step = a.sm.origin_step_days
     days = [last - timedelta(days=k) for k in range(0, a.feature_days, step)][::-1]
@@ -101,7 +79,7 @@ def build(a: argparse.Namespace, folder: Path, spark: SparkSession):
         snapshot_day(wh, ref, day)
         build_features(spark, settings, wh, day)
         say(f"closed and featurized {day}")
-    seconds = time.perf_counter() - t
+    seconds += time.perf_counter() - t
     say(f"simulated and loaded {a.days} days, {len(days)} feature days in {seconds:.0f} s: "
         f"{sim.planted.fades().num_rows} products fade")
     return server, wh, sim, days, seconds
@@ -110,11 +88,7 @@ def build(a: argparse.Namespace, folder: Path, spark: SparkSession):
 def main(argv: list[str]) -> int:
     a = arguments(argv)
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = (SparkSession.builder.master("local[2]").appName("bench-slow-movers")
-             .config("spark.driver.memory", os.environ.get("BENCH_DRIVER_MEMORY", "6g"))
-             .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.sql.shuffle.partitions", "4")
-             .config("spark.ui.enabled", "false").getOrCreate())
+    spark = bench_spark("bench-slow-movers")
     with tempfile.TemporaryDirectory(prefix="bench-slow-movers-") as tmp:
         server, wh, sim, days, sim_s = build(a, Path(tmp), spark)
         try:
