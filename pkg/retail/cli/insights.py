@@ -21,7 +21,8 @@ anomalies_app = typer.Typer(help="Anomalies the Isolation Forest flagged per sto
 KINDS = ("sales_drop", "demand_spike", "inventory_discrepancy", "pricing_error")
 METHODS = ("fpgrowth", "item_factors")
 MAX_LIMIT = 1000
-CUSTOMER_ID = re.compile(r"^C\d{8}$")
+# the sales contract's customer_id: any loyalty number of at most 64 characters
+CUSTOMER_ID = re.compile(r"^\S{1,64}$")
 
 
 class NoRows(ValueError):
@@ -227,7 +228,7 @@ ORDER BY method, rank LIMIT {limit:UInt32} BY method"""
 @handle_errors
 def recommend(
     customer: Annotated[str | None, typer.Option(
-        "--customer", help="Loyalty number, e.g. C00000001: products for this customer")] = None,
+        "--customer", help="Loyalty number, e.g. C000100042: products for this customer")] = None,
     product: Annotated[str | None, typer.Option(
         "--product", help="Product id: the products bought with it")] = None,
     store: Annotated[str | None, typer.Option(
@@ -252,8 +253,8 @@ def recommend(
     if method is not None and method not in METHODS:
         raise BadOption(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
     if customer is not None and not CUSTOMER_ID.match(customer):
-        raise BadOption(f"--customer must be a loyalty number, 'C' and 8 digits, got "
-                        f"{customer!r}")
+        raise BadOption(f"--customer must be a loyalty number (1 to 64 characters, no "
+                        f"spaces), got {customer!r}")
     limit, when = _limit(limit), _day(day)
     with _connect() as wh:
         if product is not None:

@@ -37,9 +37,9 @@ SLOW_MOVERS = [("P000001", 0.40, False, 0.0, None), ("P000002", 0.90, True, 0.3,
                ("P000003", 0.70, True, 0.2, "2026-03-11"), ("P000004", 0.55, False, 0.0, None)]
 # (day, kind, store, customer, rank, product, reason)
 RECOMMENDATIONS = [
-    ("2026-03-09", "customer", "S00001", "C00000001", 1, "P000010", "als"),
-    ("2026-03-10", "customer", "S00001", "C00000001", 2, "P000008", "als"),
-    ("2026-03-10", "customer", "S00001", "C00000001", 1, "P000007", "als"),
+    ("2026-03-09", "customer", "S00001", "C000100001", 1, "P000010", "als"),
+    ("2026-03-10", "customer", "S00001", "C000100001", 2, "P000008", "als"),
+    ("2026-03-10", "customer", "S00001", "C000100001", 1, "P000007", "als"),
     ("2026-03-10", "store", "S00001", "", 1, "P000009", "not_stocked"),
     ("2026-03-10", "store", "S00001", "", 2, "P000002", "under_ordered"),
 ]
@@ -186,11 +186,11 @@ def test_slow_mover_errors_name_the_flag_or_the_job(cli, args, code, message):
 
 # --- recommendations ----------------------------------------------------------------------
 def test_a_customers_recommendations_are_the_latest_run_by_rank(cli):
-    code, out = cli("recommend", "--customer", "C00000001")
+    code, out = cli("recommend", "--customer", "C000100001")
     assert code == 0, out
-    assert "customer C00000001 (home store S00001), 2026-03-10" in out
+    assert "customer C000100001 (home store S00001), 2026-03-10" in out
     assert order(out, PRODUCTS) == ["P000007", "P000008"]
-    older = cli("recommend", "--customer", "C00000001", "--date", "2026-03-09")[1]
+    older = cli("recommend", "--customer", "C000100001", "--date", "2026-03-09")[1]
     assert order(older, PRODUCTS) == ["P000010"]
 
 
@@ -215,11 +215,11 @@ def test_a_products_partners_are_each_methods_latest_run(cli, flags, shown):
 
 @pytest.mark.parametrize("args, code, message", [
     ([], 2, "give exactly one of --customer, --product, --store"),
-    (["--customer", "C00000001", "--product", "P000001"], 2,
+    (["--customer", "C000100001", "--product", "P000001"], 2,
      "give exactly one of --customer, --product, --store (got --customer and --product)"),
     (["--store", "S00001", "--method", "fpgrowth"], 2, "--method goes with --product"),
     (["--product", "P000001", "--method", "als"], 2, "--method must be one of fpgrowth"),
-    (["--customer", "42"], 2, "--customer must be a loyalty number"),
+    (["--customer", "C 42"], 2, "--customer must be a loyalty number"),
     (["--product", "P999999"], 2, "--product P999999: no such id in dim_product"),
     (["--store", "S09999"], 2, "--store S09999: no such id in dim_store"),
     (["--customer", "C99999999"], 1, "no recommendations for customer C99999999 in "
