@@ -81,7 +81,7 @@ def build(a: argparse.Namespace, folder: Path, spark):
         say(f"closed and featurized {day}")
     seconds += time.perf_counter() - t
     say(f"simulated and loaded {a.days} days, {len(days)} feature days in {seconds:.0f} s: "
-        f"{sim.planted.fades().num_rows} products fade")
+        f"{sim.planted.fades(through=a.days - 1).num_rows} products fade")
     return server, wh, sim, days, seconds
 
 
@@ -105,7 +105,7 @@ def main(argv: list[str]) -> int:
             server.stop()
     ev = result.evaluation
     frame = ev.scored
-    fades = sim.planted.fades().to_pandas()
+    fades = sim.planted.fades(through=a.days - 1).to_pandas()
     figures = {
         "chain": {"stores": a.stores, "products": a.products, "days": a.days,
                   "fade_rate": a.fade_rate, "faded_products": len(fades),

@@ -271,8 +271,10 @@ def _recommendations(wh: Warehouse, customer: str | None, store: str | None, lim
     params = {"kind": kind, "customer": customer or "", "store": store or ""}
     when, version = _latest_run(
         wh, _REC_RUN, params, when, f"no recommendations for {who}{{on}} in "
-        "ml_recommendations (" + ("not a loyal customer, or " if customer else "") +
-        "jobs/train_recommendations.py --date D --task score has not run)")
+        "ml_recommendations (" + ("not a loyal customer the last training saw" if customer
+                                  else "no partner of its best sellers it lacks or "
+                                  "under-orders") +
+        ", or jobs/train_recommendations.py --date D --task score has not run)")
     rows = wh.query_arrow(_RECOMMENDATIONS, {**params, "day": when, "version": version,
                                              "limit": limit}).to_pylist()
     home = f" (home store {rows[0]['store_id']})" if customer else ""

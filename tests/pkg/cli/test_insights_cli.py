@@ -223,7 +223,8 @@ def test_a_products_partners_are_each_methods_latest_run(cli, flags, shown):
     (["--product", "P999999"], 2, "--product P999999: no such id in dim_product"),
     (["--store", "S09999"], 2, "--store S09999: no such id in dim_store"),
     (["--customer", "C99999999"], 1, "no recommendations for customer C99999999 in "
-     "ml_recommendations (not a loyal customer, or jobs/train_recommendations.py"),
+     "ml_recommendations (not a loyal customer the last training saw, or "
+     "jobs/train_recommendations.py"),
     (["--product", "P000002"], 1, "no affinities of product P000002 in ml_product_affinity")])
 def test_recommend_errors_name_the_flags_or_the_job(cli, args, code, message):
     got, out = cli("recommend", *args)
