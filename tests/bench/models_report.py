@@ -46,14 +46,14 @@ def anomalies(files: list[dict]) -> list[str]:
     for f in files:
         m, b = f["model"], f["baseline_robust_z"]
         train, score = _cost(f, "simulate_and_load")
-        out.append(f"| {_chain(f)} (rate {f['chain']['anomaly_rate']}) | "
+        out.append(f"| {_chain(f)} (anomaly rate {f['chain']['anomaly_rate']}) | "
                    f"{f['chain']['planted']:,} | {m['recall']:.3f} / {b['recall']:.3f} | "
                    f"{m['precision']:.3f} / {b['precision']:.3f} | "
                    f"{_x(m['recall'], b['recall'])} | {train} | {score} |")
     kinds = sorted({k.split(".", 1)[1] for f in files for k in f["model"]
                     if k.startswith("recall.")})
     if kinds:
-        out += ["", "Recall by kind, model / z-score (ratio): " + "; ".join(
+        out += ["", "Recall by kind, model / z-score: " + "; ".join(
             f"{_chain(f)}: " + ", ".join(
                 f"{k} {f['model'].get('recall.' + k, 0):.2f} / "
                 f"{f['baseline_robust_z'].get('recall.' + k, 0):.2f}" for k in kinds)
@@ -104,6 +104,7 @@ def main(argv: list[str]) -> int:
     for name in ("anomalies", "slow-movers", "recommendations"):
         p.add_argument(f"--{name}", nargs="*", type=Path, default=[])
     p.add_argument("--write", type=Path, required=True)
+    p.add_argument("--note", default="", help="a paragraph to add (how the run went)")
     a = p.parse_args(argv)
     load = lambda paths: [json.loads(path.read_text()) for path in paths]  # noqa: E731
     lines = ["## Insight models (issue 19, `make bench-models`)", "",
@@ -120,6 +121,8 @@ def main(argv: list[str]) -> int:
             lines += build(load(paths)) + [""]
         else:
             lines += [f"({title}: not run)", ""]
+    if a.note:
+        lines += [a.note, ""]
     write_section(a.write, "models", "\n".join(lines))
     print(f"wrote the models section of {a.write}")
     return 0
