@@ -92,7 +92,7 @@ def test_a_planted_drop_stops_sales_and_a_spike_multiplies_them(run):
     assert during > 3 * usual, (during, usual)
 
 
-def test_a_discrepancy_is_an_evening_count_adjustment_without_a_sale(run):
+def test_a_discrepancy_is_a_midnight_count_adjustment_without_a_sale(run):
     sim, tables, _, _ = run
     inv = tables["inventory_update"]
     adjust = inv.filter(pc.equal(inv["reason"], "adjustment"))
@@ -104,7 +104,7 @@ def test_a_discrepancy_is_an_evening_count_adjustment_without_a_sale(run):
     table = sim.planted.anomalies()
     rows = table.filter(pc.equal(table["kind"], "inventory_discrepancy")).to_pylist()
     assert rows
-    for r in rows:  # the whole planted amount leaves: it was at most 70 % of the morning's
+    for r in rows:  # the whole planted amount leaves: at most 70 % of the stock at midnight
         assert -int(r["magnitude"]) in by_key[r["store_id"], r["product_id"], r["start"]], r
 
 
