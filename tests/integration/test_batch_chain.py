@@ -54,7 +54,7 @@ from tests.integration.stream_harness import REPLAY_LATE_AFTER_MINUTES, StreamEn
 
 pytestmark = pytest.mark.integration
 
-CHAIN = Chain(stores=2, products=20, rate=4.0, seed=42, days=35)
+CHAIN = Chain(stores=2, products=20, rate=5.0, seed=42, days=35)
 # Fixed days, so what they show is fixed: a sale lost, a product on promotion and a store's
 # local event on the last day.
 LAST = date(2026, 8, 4)

@@ -371,7 +371,7 @@ def test_event_ids_are_unique_and_every_id_has_its_contract_format(case):
         promo = t[k]["promotion_id"].drop_null()
         assert pc.all(pc.match_substring_regex(promo, r"^PRM-\d{8}$")).as_py() is not False
     cust = t["sales_transaction"]["customer_id"].drop_null()
-    assert pc.all(pc.match_substring_regex(cust, r"^C\d{8}$")).as_py() is not False
+    assert pc.all(pc.match_substring_regex(cust, r"^C\d{9}$")).as_py() is not False
 
     # ids carry their store and local day, and identify what they name
     for (k, col), pattern in ID_FORMATS.items():
