@@ -35,37 +35,32 @@ def with_horizon(rows: DataFrame, *, max_horizon_days: int) -> DataFrame:
     return rows.withColumn("horizon_days", F.least(shelf, F.lit(max_horizon_days)).cast("int"))
 
 
-def with_sales_windows(rows: DataFrame, daily: DataFrame, *, label_days: int,
-                       first_day: date | None = None) -> DataFrame:
-    """``rows`` (with ``horizon_days``) with the sales around each row's day D:
-    ``velocity_7`` and ``velocity_28`` (mean units sold per day over the 7 and 28 days
-    ending D; days before ``first_day``, the first with sales on record, are not counted,
-    as in the feature store), ``label_window`` (min(horizon, ``label_days``)) and
-    ``sold_ahead`` (units sold on D + 1 .. D + label_window)."""
+def with_label_window(rows: DataFrame, *, label_days: int) -> DataFrame:
+    """``rows`` (with ``horizon_days``) with ``label_window``: the days after D a label is
+    judged on, min(horizon, ``label_days``)."""
     window = F.least(F.col("horizon_days"), F.lit(label_days))
-    rows = rows.withColumn("label_window", window.cast("int"))
-    keys = rows.select(*KEYS, "date", "label_window").distinct().alias("o")
-    d = daily.alias("d")
-    age = F.datediff(F.col("d.date"), F.col("o.date"))  # < 0 before D, > 0 after
-    near = ((F.col("o.store_key") == F.col("d.store_key"))
-            & (F.col("o.product_key") == F.col("d.product_key")))
-    in_range = age.between(-27, F.col("o.label_window"))
-    sums = keys.join(d, near & in_range, how="left").groupBy(
-        *(F.col(f"o.{k}").alias(k) for k in (*KEYS, "date"))).agg(
-        F.sum(F.when(age.between(-6, 0), F.col("d.units"))).alias("_s7"),
-        F.sum(F.when(age.between(-27, 0), F.col("d.units"))).alias("_s28"),
-        F.sum(F.when(age > 0, F.col("d.units"))).alias("_ahead"))
+    return rows.withColumn("label_window", window.cast("int"))
+
+
+def with_sales_windows(rows: DataFrame, sums: DataFrame, *,
+                       first_day: date | None = None) -> DataFrame:
+    """``rows`` with the sales around each row's day D, from ``sums`` (store_key,
+    product_key, date, s7, s28, ahead: units sold on the 7 and 28 days ending D and in the
+    label window after it; a pair without a row sold nothing): ``velocity_7`` and
+    ``velocity_28`` (mean units per day; days before ``first_day``, the first with sales
+    on record, are not counted, as in the feature store) and ``sold_ahead``."""
     def days(n: int):
         if first_day is None:
             return F.lit(float(n))
         on_record = F.datediff(F.col("date"), F.lit(first_day)) + 1
         return F.least(F.greatest(on_record, F.lit(1)), F.lit(n)).cast("double")
 
-    return rows.join(sums, on=[*KEYS, "date"], how="left").select(
+    return rows.join(sums.select(*KEYS, "date", "s7", "s28", "ahead"),
+                     on=[*KEYS, "date"], how="left").select(
         *rows.columns,
-        (F.coalesce(F.col("_s7"), F.lit(0)) / days(7)).alias("velocity_7"),
-        (F.coalesce(F.col("_s28"), F.lit(0)) / days(28)).alias("velocity_28"),
-        F.coalesce(F.col("_ahead"), F.lit(0)).cast("long").alias("sold_ahead"))
+        (F.coalesce(F.col("s7"), F.lit(0)) / days(7)).alias("velocity_7"),
+        (F.coalesce(F.col("s28"), F.lit(0)) / days(28)).alias("velocity_28"),
+        F.coalesce(F.col("ahead"), F.lit(0)).cast("long").alias("sold_ahead"))
 
 
 def slow_mover_labels(rows: DataFrame, *, observed_through: date) -> DataFrame:
@@ -80,19 +75,13 @@ def slow_mover_labels(rows: DataFrame, *, observed_through: date) -> DataFrame:
         "label", (F.col("sold_ahead") < share).cast("double"))
 
 
-def with_restock_age(rows: DataFrame, restocks: DataFrame) -> DataFrame:
-    """``rows`` with ``days_since_restock``: days from the pair's last restock on or before D
-    (``restocks``: store_key, product_key, date) to D, the age of its newest stock;
-    :data:`NO_RESTOCK_DAYS` without one in the 90 days before D."""
-    keys = rows.select(*KEYS, "date").distinct().alias("o")
-    r = restocks.alias("r")
-    near = ((F.col("o.store_key") == F.col("r.store_key"))
-            & (F.col("o.product_key") == F.col("r.product_key")))
-    age = F.datediff(F.col("o.date"), F.col("r.date"))
-    last = keys.join(r, near & age.between(0, NO_RESTOCK_DAYS - 1), how="left").groupBy(
-        *(F.col(f"o.{k}").alias(k) for k in (*KEYS, "date"))).agg(
-        F.min(age).alias("_age"))
-    return rows.join(last, on=[*KEYS, "date"], how="left").select(
+def with_restock_age(rows: DataFrame, ages: DataFrame) -> DataFrame:
+    """``rows`` with ``days_since_restock`` from ``ages`` (store_key, product_key, date,
+    days_since_restock: days from the pair's last restock on or before D to D, the age of
+    its newest stock); :data:`NO_RESTOCK_DAYS` for a pair without a row (no restock in the
+    90 days before D)."""
+    return rows.join(ages.select(*KEYS, "date", F.col("days_since_restock").alias("_age")),
+                     on=[*KEYS, "date"], how="left").select(
         *rows.columns,
         F.coalesce(F.col("_age"), F.lit(NO_RESTOCK_DAYS)).cast("int").alias("days_since_restock"))
 
@@ -138,25 +127,27 @@ def rule_flags(rows: DataFrame) -> DataFrame:
         "rule_flag", F.col("rule_score") > 1.0)
 
 
-def estimate_elasticity(daily: DataFrame, pairs: DataFrame, promotions: DataFrame, *,
-                        first: date, last: date, min_promotions: int) -> DataFrame:
+def estimate_elasticity(promo_sales: DataFrame, totals: DataFrame, pairs: DataFrame,
+                        promotions: DataFrame, *, first: date, last: date,
+                        min_promotions: int) -> DataFrame:
     """Each category's price elasticity (units ~ price ^ elasticity) from its promotions.
 
     For each stocked pair (``pairs``: store_key, product_key, category) and promotion of its
     product within ``first`` .. ``last`` (``promotions``: product_key, start_date,
-    end_date, discount), the units sold during it (``daily``) against the pair's regular
-    rate (its mean units per day on the window's other days) times the promotion's days:
-    x = log(1 - discount), y = log((promo units + 0.5) / (expected units + 0.5)). The
-    category's elasticity is the weighted least-squares slope through the origin,
-    sum(w x y) / sum(w x^2), weights the expected units (a slow seller's few units say
-    little). Categories with fewer than ``min_promotions`` pair promotions get none.
+    end_date, discount), the units sold during it (``promo_sales``: store_key,
+    product_key, p_start, p_end, discount, units, its days clipped to the window; no row:
+    none sold) against the pair's regular rate (its mean units per day on the window's
+    other days, from ``totals``: store_key, product_key, total_units over the window)
+    times the promotion's days: x = log(1 - discount), y = log((promo units + 0.5) /
+    (expected units + 0.5)). The category's elasticity is the weighted least-squares slope
+    through the origin, sum(w x y) / sum(w x^2), weights the expected units (a slow
+    seller's few units say little). Categories with fewer than ``min_promotions`` pair
+    promotions get none.
 
     Returns:
         category, elasticity, promotions (the pair promotions behind it).
     """
     days = (last - first).days + 1
-    in_window = F.col("date").between(F.lit(first), F.lit(last))
-    sales = daily.filter(in_window)
     promos = promotions.select(
         "product_key", "discount",
         F.greatest(F.col("start_date"), F.lit(first)).alias("p_start"),
@@ -164,15 +155,10 @@ def estimate_elasticity(daily: DataFrame, pairs: DataFrame, promotions: DataFram
         F.col("p_end") >= F.col("p_start")).withColumn(
         "promo_days", F.datediff(F.col("p_end"), F.col("p_start")) + 1)
     pair_promos = pairs.select(*KEYS, "category").join(promos, on="product_key", how="inner")
-    s = sales.alias("s")
-    during = ((F.col("s.store_key") == F.col("pp.store_key"))
-              & (F.col("s.product_key") == F.col("pp.product_key"))
-              & F.col("s.date").between(F.col("pp.p_start"), F.col("pp.p_end")))
-    promo_units = pair_promos.alias("pp").join(s, during, how="left").groupBy(
-        *(F.col(f"pp.{c}").alias(c) for c in
-          (*KEYS, "category", "p_start", "discount", "promo_days"))).agg(
-        F.coalesce(F.sum("s.units"), F.lit(0)).alias("units"))
-    totals = sales.groupBy(*KEYS).agg(F.sum("units").alias("total_units"))
+    promo_units = pair_promos.join(
+        promo_sales.select(*KEYS, "p_start", "p_end", "discount", "units"),
+        on=[*KEYS, "p_start", "p_end", "discount"], how="left").withColumn(
+        "units", F.coalesce(F.col("units"), F.lit(0)))
     promo_totals = promo_units.groupBy(*KEYS).agg(
         F.sum("units").alias("all_promo_units"), F.sum("promo_days").alias("all_promo_days"))
     regular_days = F.lit(days) - F.col("all_promo_days")

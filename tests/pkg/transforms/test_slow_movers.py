@@ -13,7 +13,8 @@ from retail.transforms.slow_movers import (NO_RESTOCK_DAYS, NO_SALES_COVER,
                                            estimate_elasticity, rule_flags,
                                            slow_mover_features, slow_mover_labels,
                                            slow_mover_rows, suggest_markdowns, with_horizon,
-                                           with_restock_age, with_sales_windows)
+                                           with_label_window, with_restock_age,
+                                           with_sales_windows)
 
 D = date(2026, 6, 15)
 
@@ -33,23 +34,26 @@ def test_horizon_is_the_shelf_life_capped(spark):
     assert [got[k].horizon_days for k in (1, 2, 3)] == [7, 60, 60]
 
 
-def test_sales_windows_count_the_days_before_and_after_the_run_date(spark):
-    rows = spark.createDataFrame([(1, 1, D, 7), (1, 2, D, 60)],
-                                 "store_key long, product_key long, date date, horizon_days int")
-    daily = spark.createDataFrame([
-        (1, 1, day(0), 7), (1, 1, day(-6), 7), (1, 1, day(-7), 14),  # 7 d: 14, 28 d: 28
-        (1, 1, day(-28), 100),  # before the 28 days
-        (1, 1, day(1), 3), (1, 1, day(7), 4), (1, 1, day(8), 50),  # window 7: 3 + 4
-        (1, 2, day(14), 5), (1, 2, day(15), 9),  # window min(60, 14) = 14: 5
-        (2, 1, day(1), 99),  # another store
-    ], "store_key long, product_key long, date date, units long")
-    got = by_key(with_sales_windows(rows, daily, label_days=14))
-    assert (got[1].velocity_7, got[1].velocity_28) == (2.0, 1.0)
-    assert (got[1].label_window, got[1].sold_ahead) == (7, 7)
-    assert (got[2].velocity_28, got[2].label_window, got[2].sold_ahead) == (0.0, 14, 5)
+def test_sales_windows_are_the_sums_per_day_of_record(spark):
+    rows = spark.createDataFrame([(1, 1, D, 7), (1, 2, D, 60), (1, 3, D, 60)],
+                                 "store_key long, product_key long, date date, label_window int")
+    sums = spark.createDataFrame([(1, 1, D, 14, 28, 7), (1, 2, D, 0, 0, 5),
+                                  (2, 3, D, 9, 9, 9)],  # another store
+                                 "store_key long, product_key long, date date, s7 long, "
+                                 "s28 long, ahead long")
+    got = by_key(with_sales_windows(rows, sums))
+    assert (got[1].velocity_7, got[1].velocity_28, got[1].sold_ahead) == (2.0, 1.0, 7)
+    assert (got[2].velocity_28, got[2].sold_ahead) == (0.0, 5)
+    assert (got[3].velocity_7, got[3].velocity_28, got[3].sold_ahead) == (0.0, 0.0, 0)
     # sales on record from D - 13: the 28-day mean is over those 14 days
-    young = by_key(with_sales_windows(rows, daily, label_days=14, first_day=day(-13)))
+    young = by_key(with_sales_windows(rows, sums, first_day=day(-13)))
     assert (young[1].velocity_7, young[1].velocity_28) == (2.0, 2.0)
+
+
+def test_label_window_is_the_horizon_capped_by_the_label_days(spark):
+    rows = spark.createDataFrame([(1, 7), (2, 60)], "product_key long, horizon_days int")
+    got = by_key(with_label_window(rows, label_days=14))
+    assert (got[1].label_window, got[2].label_window) == (7, 14)
 
 
 def test_label_judges_the_stock_on_the_observed_window_share(spark):
@@ -66,15 +70,14 @@ def test_label_judges_the_stock_on_the_observed_window_share(spark):
     assert {k: got[k].label for k in got} == {1: 1.0, 2: 0.0, 3: 1.0, 4: 0.0}
 
 
-def test_restock_age_is_the_days_since_the_last_restock(spark):
-    rows = spark.createDataFrame([(1, 1, D), (1, 2, D), (1, 3, D)],
+def test_restock_age_defaults_to_no_restock(spark):
+    rows = spark.createDataFrame([(1, 1, D), (1, 2, D)],
                                  "store_key long, product_key long, date date")
-    restocks = spark.createDataFrame(
-        [(1, 1, day(-10)), (1, 1, day(-3)), (1, 1, day(2)), (1, 2, day(-95))],
-        "store_key long, product_key long, date date")
-    got = by_key(with_restock_age(rows, restocks))
-    assert [got[k].days_since_restock for k in (1, 2, 3)] == [3, NO_RESTOCK_DAYS,
-                                                              NO_RESTOCK_DAYS]
+    ages = spark.createDataFrame([(1, 1, D, 3), (1, 2, day(-7), 1)],
+                                 "store_key long, product_key long, date date, "
+                                 "days_since_restock int")
+    got = by_key(with_restock_age(rows, ages))
+    assert [got[k].days_since_restock for k in (1, 2)] == [3, NO_RESTOCK_DAYS]
 
 
 FEATURE_SCHEMA = (
@@ -129,7 +132,7 @@ def test_elasticity_recovers_the_promotion_lift(spark):
     10 x 0.8 ^ -2 = 15.625 a day. Category B has one promotion only: no estimate."""
     first, last = day(-27), day(0)
     lifted = 10 * 0.8 ** -2
-    daily, pairs = [], []
+    totals, promo_sales, pairs = {}, [], []
     promos = [(1, day(-20), day(-14), 0.2), (2, day(-13), day(-7), 0.2),
               (3, day(-6), day(0), 0.2)]
     for product in (1, 2, 3, 9):
@@ -138,10 +141,16 @@ def test_elasticity_recovers_the_promotion_lift(spark):
             window = next(((s, e) for p, s, e, _ in promos if p == product), None)
             for k in range(28):
                 on_promo = window is not None and window[0] <= day(-27 + k) <= window[1]
-                daily.append((store, product, day(-27 + k), lifted if on_promo else 10.0))
-    promos.append((9, day(-6), day(0), 0.3))
+                totals[store, product] = totals.get((store, product), 0) + (
+                    lifted if on_promo else 10.0)
+            if window is not None:
+                promo_sales.append((store, product, *window, 0.2, lifted * 7))
+    promos.append((9, day(-6), day(0), 0.3))  # product 9 sold nothing during it
     got = by_key(estimate_elasticity(
-        spark.createDataFrame(daily, "store_key long, product_key long, date date, units double"),
+        spark.createDataFrame(promo_sales, "store_key long, product_key long, p_start date, "
+                                           "p_end date, discount double, units double"),
+        spark.createDataFrame([(*k, v) for k, v in totals.items()],
+                              "store_key long, product_key long, total_units double"),
         spark.createDataFrame(pairs, "store_key long, product_key long, category string"),
         spark.createDataFrame(promos, "product_key long, start_date date, end_date date, "
                                       "discount double"),

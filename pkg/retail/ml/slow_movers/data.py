@@ -1,7 +1,8 @@
 """What the slow-mover classifier reads from the warehouse, as Spark DataFrames: the feature
-store's rows of chosen days, daily units sold, restock days and the promotion calendar;
-and the model's rows built from them (:func:`model_rows`). Every query is bounded by its
-days; the label's days are read only up to the run date (nothing after it exists)."""
+store's rows of chosen days with the sums around each (:mod:`.windows`, computed in the
+warehouse) and the categories' elasticities, as the model's rows (:func:`model_rows`).
+Every query is bounded by its days; the label's days are read only up to the run date
+(nothing after it exists)."""
 
 from __future__ import annotations
 
@@ -11,26 +12,21 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retail.features.build import TABLE as FEATURES
-from retail.features.sources import arrow_for_spark
 from retail.features.training import read_store
 from retail.io.warehouse import Warehouse
+from retail.ml.slow_movers import windows
 from retail.ml.slow_movers.settings import SlowMoverSettings
 from retail.transforms.slow_movers import (estimate_elasticity, rule_flags,
                                            slow_mover_features, with_horizon,
-                                           with_restock_age, with_sales_windows)
+                                           with_label_window, with_restock_age,
+                                           with_sales_windows)
 
 # the feature-store columns the model reads
 COLUMNS = ("date", "store_key", "product_key", "store_id", "product_id", "on_hand", "on_order",
            "days_of_cover", "demand_mean_90", "zero_sales_share", "days_since_last_sale",
            "shelf_life_days", "discount_depth", "price_ratio_28", "category_trend_7_28",
            "store_trend_7_28", "stockout_days_28", "category", "season")
-# a ClickHouse Date from a YYYYMMDD date_key (the aggregates carry keys only)
 NO_HISTORY = 90  # days before the oldest row's day read for its 28-day and restock windows
-DAY = "makeDate(intDiv(date_key, 10000), intDiv(date_key, 100) % 100, date_key % 100)"
-
-
-def key(day: date) -> int:
-    return int(f"{day:%Y%m%d}")
 
 
 def feature_days(wh: Warehouse, first: date, last: date) -> list[date]:
@@ -51,58 +47,20 @@ def origins(days: list[date], *, step_days: int) -> list[date]:
     return chosen[::-1]
 
 
-def first_sales_day(wh: Warehouse, first: date, last: date) -> date | None:
-    """The first day of ``first`` .. ``last`` with sales on record (None: none)."""
-    found = wh.query_rows("SELECT min(date_key) FROM agg_sales_daily WHERE date_key "
-                          "BETWEEN {first:UInt32} AND {last:UInt32}",
-                          {"first": key(first), "last": key(last)})[0][0]
-    return date(found // 10000, found // 100 % 100, found % 100) if found else None
-
-
-def _frame(spark: SparkSession, wh: Warehouse, sql: str, params: dict) -> DataFrame:
-    return spark.createDataFrame(arrow_for_spark(wh.query_arrow(sql, params)))
-
-
-def daily_sales(spark: SparkSession, wh: Warehouse, first: date, last: date) -> DataFrame:
-    """store_key, product_key, date, units: the units sold each day (sale lines: net units
-    plus returned units, as the feature store's units_sold)."""
-    return _frame(spark, wh, f"SELECT store_key, product_key, {DAY} AS date, "
-                  "toInt64(sum(units) + sum(return_units)) AS units FROM agg_sales_daily "
-                  "WHERE date_key BETWEEN {first:UInt32} AND {last:UInt32} "
-                  "GROUP BY store_key, product_key, date_key",
-                  {"first": key(first), "last": key(last)})
-
-
-def restocks(spark: SparkSession, wh: Warehouse, first: date, last: date) -> DataFrame:
-    """store_key, product_key, date: the days a pair was restocked."""
-    return _frame(spark, wh, f"SELECT store_key, product_key, {DAY} AS date "
-                  "FROM agg_inventory_daily "
-                  "WHERE date_key BETWEEN {first:UInt32} AND {last:UInt32} "
-                  "GROUP BY store_key, product_key, date_key HAVING max(last_restock_key) > 0",
-                  {"first": key(first), "last": key(last)})
-
-
-def promotions(spark: SparkSession, wh: Warehouse, first: date, last: date) -> DataFrame:
-    """product_key, start_date, end_date, discount: the promotions overlapping the days."""
-    return _frame(spark, wh, "SELECT product_key, start_date, end_date, discount "
-                  "FROM promotion_calendar FINAL "
-                  "WHERE end_date >= {first:Date} AND start_date <= {last:Date}",
-                  {"first": first, "last": last})
-
-
 def elasticities(spark: SparkSession, wh: Warehouse, settings: SlowMoverSettings,
-                 run_date: date, daily: DataFrame) -> DataFrame:
+                 run_date: date) -> DataFrame:
     """Each category's elasticity from the promotions of the ``history_days`` up to
     ``run_date`` (:func:`~retail.transforms.slow_movers.estimate_elasticity`)."""
     first = run_date - timedelta(days=settings.history_days - 1)
     # the days with sales on record: a chain younger than history_days has no zeros before
     # its first day (they would lower every pair's regular rate and inflate the lift)
-    first = max(first, first_sales_day(wh, first, run_date) or first)
-    pairs = read_store(spark, wh, first, run_date,
-                       columns=("store_key", "product_key", "category")).distinct()
-    return estimate_elasticity(daily, pairs, promotions(spark, wh, first, run_date),
-                               first=first, last=run_date,
-                               min_promotions=settings.min_promotions).cache()
+    first = max(first, windows.first_sales_day(wh, first, run_date) or first)
+    pairs = windows.stocked_pairs(spark, wh, first, run_date)
+    return estimate_elasticity(
+        windows.promotion_sales(spark, wh, first, run_date),
+        windows.sales_totals(spark, wh, first, run_date), pairs,
+        windows.promotions(spark, wh, first, run_date), first=first, last=run_date,
+        min_promotions=settings.min_promotions).cache()
 
 
 def model_rows(spark: SparkSession, wh: Warehouse, settings: SlowMoverSettings,
@@ -117,15 +75,20 @@ def model_rows(spark: SparkSession, wh: Warehouse, settings: SlowMoverSettings,
     if not days:
         raise ValueError("no feature-store day to read: build the features first "
                          "(retail features build --date D)")
-    first = min(days) - timedelta(days=NO_HISTORY)
-    sales = daily_sales(spark, wh, min(first, run_date - timedelta(
-        days=settings.history_days)), run_date).cache()
     store = read_store(spark, wh, min(days), max(days), columns=COLUMNS).filter(
         F.col("date").isin(list(days)))
-    rows = with_horizon(store, max_horizon_days=settings.max_horizon_days)
-    rows = with_sales_windows(rows, sales, label_days=settings.label_days,
-                              first_day=first_sales_day(wh, first, run_date))
-    rows = with_restock_age(rows, restocks(spark, wh, first, max(days)))
-    elasticity = elasticities(spark, wh, settings, run_date, sales)
+    rows = with_label_window(with_horizon(store, max_horizon_days=settings.max_horizon_days),
+                             label_days=settings.label_days).cache()
+    # each product's label window (its shelf life, capped): one per product
+    by_product = {r.product_key: r.label_window for r in rows.groupBy("product_key").agg(
+        F.min("label_window").alias("label_window")).collect()}
+    # sales after run_date are not on record yet: the windows that reach past it count
+    # only what is (their rows are not labelled; see slow_mover_labels)
+    sums = windows.sales_windows(spark, wh, list(days), by_product,
+                                 label_days=settings.label_days, through=run_date)
+    first = min(days) - timedelta(days=NO_HISTORY)
+    rows = with_sales_windows(rows, sums,
+                              first_day=windows.first_sales_day(wh, first, run_date))
+    rows = with_restock_age(rows, windows.restock_ages(spark, wh, list(days)))
+    elasticity = elasticities(spark, wh, settings, run_date)
     return rule_flags(slow_mover_features(rows, elasticity)), elasticity
-
