@@ -2,9 +2,10 @@
 x product of D; the top-k of each store go to ``ml_anomalies`` with their kind, their values
 and the stream alert that already reported them (docs/anomalies.md).
 
-Idempotent per day and model version: the table's key is (store, day, model version,
-product) and the scoring is deterministic (seeded forests, ties ranked by product), so a
-re-run replaces its rows (ReplacingMergeTree; exact reads use FINAL).
+Idempotent per day and model version: the scoring is deterministic (seeded forests, ties
+ranked by product) and a run replaces the rows of its day and version
+(:func:`~retail.ml.outputs.replace_run`), so a re-run on changed data leaves no pair it no
+longer flags behind.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from retail.ml.anomalies.inputs import check_closed, read_alerts, read_signals
 from retail.ml.anomalies.registered import MODEL, Detector
 from retail.ml.anomalies.settings import AnomalySettings
 from retail.ml.anomalies.training import flag
+from retail.ml.outputs import replace_run
 from retail.transforms import anomaly_signals as signals
 
 TABLE = "ml_anomalies"
@@ -77,7 +79,8 @@ def score_day(spark: SparkSession, wh: Warehouse, detector: Detector, day: date,
         table = anomaly_rows(flagged, model_version=detector.version.version).toArrow()
     finally:
         features.unpersist()
-    wh.insert_arrow(TABLE, table)
+    replace_run(wh, TABLE, [table], date_key=int(f"{day:%Y%m%d}"),
+                model_version=detector.version.version)
     kinds = table.column("kind").value_counts().to_pylist()
     return ScoredDay(day, detector.version.version, pairs, table.num_rows,
                      table.num_rows - table.column("duplicate_alert_id").null_count,

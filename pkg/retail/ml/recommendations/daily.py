@@ -2,9 +2,10 @@
 stores' opportunities and the product affinities (FPGrowth's rules and the item factors'
 cosine) over the window to D, into ``ml_recommendations`` and ``ml_product_affinity``.
 
-Idempotent per run date and model version: both tables are ReplacingMergeTrees keyed by
-(..., date_key, model_version, rank), and the same inputs give the same rows, so a re-run
-replaces its rows (exact reads use FINAL) and another version writes beside them.
+Idempotent per run date and model version: the same inputs give the same rows, and a run
+replaces the rows of its day and version (:func:`~retail.ml.outputs.replace_run`), so a
+re-run on changed data leaves no customer or pair behind; another version writes beside
+them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pyspark.sql import functions as F
 
 from retail.features.sources import arrow_for_spark
 from retail.io.warehouse import Warehouse
+from retail.ml.outputs import replace_run
 from retail.ml.recommendations.data import date_key, read_window
 from retail.ml.recommendations.evaluation import als_recommendations
 from retail.ml.recommendations.model import item_factors
@@ -120,9 +122,10 @@ def score_day(spark: SparkSession, wh: Warehouse, recommender: Recommender,
                                    _AFFINITY_SCHEMA)
                   for method, frame in affinity_rows(recommender, spark, n=n).items()}
     lines.unpersist()
-    wh.insert_arrow(RECOMMENDATIONS, pa.concat_tables([customers, stores]))
-    for table in affinities.values():
-        wh.insert_arrow(AFFINITY, table)
+    replace_run(wh, RECOMMENDATIONS, [customers, stores], date_key=date_key(day),
+                model_version=version)
+    replace_run(wh, AFFINITY, affinities.values(), date_key=date_key(day),
+                model_version=version)
     return ScoredDay(day, version, customers.num_rows, stores.num_rows,
                      {m: t.num_rows for m, t in affinities.items()},
                      time.monotonic() - started)

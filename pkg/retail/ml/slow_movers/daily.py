@@ -2,8 +2,9 @@
 Scoring writes one ``ml_slow_movers`` row per store x product with stock on hand in the
 feature store on D: the champion's probability, its class and the markdown suggestion.
 
-Idempotent per run date and model version: the table's key is (store, product, run date,
-model version), so a re-run replaces its rows (ReplacingMergeTree; exact reads use FINAL).
+Idempotent per run date and model version: a run replaces the rows of its day and version
+(:func:`~retail.ml.outputs.replace_run`), so a re-run on changed data leaves no pair behind
+(one sold out since, say).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pyspark.sql import functions as F
 
 from retail.batch.runner import each_day
 from retail.io.warehouse import Warehouse
+from retail.ml.outputs import replace_run
 from retail.ml.registry import Registry
 from retail.ml.slow_movers import data
 from retail.ml.slow_movers.model import probabilities
@@ -59,7 +61,8 @@ def score_day(spark: SparkSession, wh: Warehouse, classifier: Classifier,
                                max_depth=settings.max_markdown,
                                default_elasticity=settings.default_elasticity)
     table = slow_mover_rows(marked, model_version=classifier.version.version).toArrow()
-    wh.insert_arrow(TABLE, table)
+    replace_run(wh, TABLE, [table], date_key=int(f"{day:%Y%m%d}"),
+                model_version=classifier.version.version)
     flagged = sum(1 for v in table.column("is_slow_mover").to_pylist() if v)
     return table.num_rows, flagged
 
