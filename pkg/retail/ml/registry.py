@@ -212,14 +212,17 @@ class Registry:
     def decide_promotion(self, model: str, version: str | int, candidate_score: float,
                          champion_score: float | None, metric: str = "wape", *,
                          greater_is_better: bool = False,
-                         origins: Sequence[str] = ()) -> Promotion:
+                         origins: Sequence[str] = (),
+                         baseline: tuple[str, float] | None = None) -> Promotion:
         """Make ``version`` the champion only if it beats the current one.
 
         Both scores must come from the same backtest origins (``origins``, recorded): the
         candidate's and the current champion's, scored again by the caller. The alias moves
         when there is no champion or the candidate is strictly better; a tie keeps the
-        champion. The decision, both figures and the reason go on the version's tags and on
-        the candidate's run.
+        champion. With ``baseline`` (its name and score on the same origins) the candidate
+        must also beat it strictly: a model that does not beat its baseline is never
+        served, not even the first. The decision, the figures and the reason go on the
+        version's tags and on the candidate's run.
         """
         name, version = self.name(model), str(version)
         current = self.champion(model)
@@ -237,6 +240,14 @@ class Registry:
             word = "beats" if better else "does not beat"
             reason = (f"{metric} {candidate_score:.6g} {word} the champion's (version "
                       f"{current.version}) {champion_score:.6g} on the same origins")
+        if promoted and baseline is not None and reason != "already the champion":
+            name_b, score_b = baseline
+            beats = (candidate_score > score_b if greater_is_better
+                     else candidate_score < score_b)
+            if not beats:
+                promoted = False
+                reason = (f"{metric} {candidate_score:.6g} does not beat the {name_b} "
+                          f"baseline's {score_b:.6g} on the same origins")
         decision = Promotion(name, version, metric, float(candidate_score),
                              current.version if current else None,
                              None if champion_score is None else float(champion_score),

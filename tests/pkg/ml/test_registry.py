@@ -194,3 +194,26 @@ def test_a_model_folder_registers_as_a_version_and_downloads_back(registry, tmp_
     assert json.loads((got / "meta.json").read_text()) == {"features": ["a", "b"]}
     with pytest.raises(ValueError, match="spark_model or model_dir"):
         registry.log_training("detector", {}, {}, fitted, model_dir=folder)
+
+
+def test_a_model_that_does_not_beat_its_baseline_is_never_the_champion(registry, fitted):
+    def train(score: float) -> str:
+        return registry.log_training("slow_movers", {}, {"pr_auc": score}, fitted).version
+
+    rule = ("days_of_cover_rule", 0.80)
+    first = registry.decide_promotion("slow_movers", train(0.78), 0.78, None, "pr_auc",
+                                      greater_is_better=True, baseline=rule)
+    tie = registry.decide_promotion("slow_movers", train(0.80), 0.80, None, "pr_auc",
+                                    greater_is_better=True, baseline=rule)
+    for d in (first, tie):
+        assert not d.promoted and "does not beat the days_of_cover_rule baseline" in d.reason
+    assert registry.champion("slow_movers") is None
+    assert registry.versions("slow_movers")[0].tags["promotion.decision"] == "rejected"
+
+    beats = registry.decide_promotion("slow_movers", train(0.85), 0.85, None, "pr_auc",
+                                      greater_is_better=True, baseline=rule)
+    assert beats.promoted and registry.champion("slow_movers").version == "3"
+    # better than the champion but not than this window's baseline: the champion stays
+    worse = registry.decide_promotion("slow_movers", train(0.86), 0.86, 0.84, "pr_auc",
+                                      greater_is_better=True, baseline=("rule", 0.9))
+    assert not worse.promoted and registry.champion("slow_movers").version == "3"

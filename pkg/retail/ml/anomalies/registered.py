@@ -89,7 +89,9 @@ def train_and_register(spark: SparkSession, wh: Warehouse, registry: Registry,
         promotion = registry.decide_promotion(
             MODEL, training.version, result.score, result.champion_score, metric=METRIC,
             greater_is_better=True, origins=[result.window["eval_first"],
-                                             result.window["eval_last"]])
+                                             result.window["eval_last"]],
+            baseline=(BASELINE, result.baseline[METRIC])
+            if result.baseline and METRIC in result.baseline else None)
     return Registered(result, training, promotion)
 
 
@@ -98,7 +100,8 @@ def load_detector(registry: Registry, version: VersionInfo | None = None) -> Det
     info = version or registry.champion(MODEL)
     if info is None:
         raise RegistryError(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
-                            "train it first (jobs/detect_anomalies.py --task train)")
+                            "train it first (jobs/detect_anomalies.py --task train); a version becomes the champion only "
+                            "when it beats its baseline (its promotion.reason tag says)")
     with tempfile.TemporaryDirectory(prefix="retail-forests-") as tmp:
         folder = registry.download(info, MODEL_ARTIFACT, tmp)
         return Detector(info, forest.Forests.load(folder))

@@ -149,7 +149,8 @@ def train_and_register(spark: SparkSession, wh: Warehouse, registry: Registry,
             tags={"as_of": str(day), "split": result.split})
     promotion = registry.decide_promotion(
         MODEL, training.version, result.score, result.champion_score, METRIC,
-        greater_is_better=True, origins=[result.split])
+        greater_is_better=True, origins=[result.split],
+        baseline=("popularity", result.baseline[METRIC]))
     return Registered(result, training, promotion)
 
 
@@ -159,7 +160,8 @@ def load_recommender(registry: Registry, version: VersionInfo | None = None) -> 
     info = version or registry.champion(MODEL)
     if info is None:
         raise RegistryError(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
-                            "train it first (train_recommendations --task train)")
+                            "train it first (train_recommendations --task train); a version becomes the champion only "
+                            "when it beats its baseline (its promotion.reason tag says)")
     with tempfile.TemporaryDirectory(prefix="retail-recommender-") as tmp:
         partners = pq.read_table(registry.download(info, f"{FOLDER}/{PARTNERS}", tmp))
         # Spark reads ALS's factors lazily, from the files: cache them before the folder

@@ -77,7 +77,8 @@ def train_and_register(spark: SparkSession, wh: Warehouse, registry: Registry,
     promotion = registry.decide_promotion(
         MODEL, training.version, ev.pr_auc, None if champion is None else champion.pr_auc,
         metric="pr_auc", greater_is_better=True,
-        origins=[str(d) for d in result.eval_origins])
+        origins=[str(d) for d in result.eval_origins],
+        baseline=(RULE, ev.rule["pr_auc"]))
     return Registered(result, training, promotion)
 
 
@@ -90,6 +91,7 @@ def load_classifier(registry: Registry) -> Classifier:
     version = registry.champion(MODEL)
     if version is None:
         raise RegistryError(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
-                            "train it first (classify_slow_movers --task train)")
+                            "train it first (classify_slow_movers --task train); a version becomes the champion only "
+                            "when it beats its baseline (its promotion.reason tag says)")
     return Classifier(version, registry.load_model(version),
                       float(version.params["threshold"]))
