@@ -100,8 +100,9 @@ def load_detector(registry: Registry, version: VersionInfo | None = None) -> Det
     info = version or registry.champion(MODEL)
     if info is None:
         raise RegistryError(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
-                            "train it first (jobs/detect_anomalies.py --task train); a version becomes the champion only "
-                            "when it beats its baseline (its promotion.reason tag says)")
+                            "train it first (jobs/detect_anomalies.py --task train); a version "
+                            "becomes the champion only when it beats its baseline "
+                            "(its promotion.reason tag says)")
     with tempfile.TemporaryDirectory(prefix="retail-forests-") as tmp:
         folder = registry.download(info, MODEL_ARTIFACT, tmp)
         return Detector(info, forest.Forests.load(folder))

@@ -160,8 +160,9 @@ def load_recommender(registry: Registry, version: VersionInfo | None = None) -> 
     info = version or registry.champion(MODEL)
     if info is None:
         raise RegistryError(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
-                            "train it first (train_recommendations --task train); a version becomes the champion only "
-                            "when it beats its baseline (its promotion.reason tag says)")
+                            "train it first (train_recommendations --task train); a version "
+                            "becomes the champion only when it beats its baseline "
+                            "(its promotion.reason tag says)")
     with tempfile.TemporaryDirectory(prefix="retail-recommender-") as tmp:
         partners = pq.read_table(registry.download(info, f"{FOLDER}/{PARTNERS}", tmp))
         # Spark reads ALS's factors lazily, from the files: cache them before the folder

@@ -91,7 +91,8 @@ def load_classifier(registry: Registry) -> Classifier:
     version = registry.champion(MODEL)
     if version is None:
         raise RegistryError(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
-                            "train it first (classify_slow_movers --task train); a version becomes the champion only "
-                            "when it beats its baseline (its promotion.reason tag says)")
+                            "train it first (classify_slow_movers --task train); a version "
+                            "becomes the champion only when it beats its baseline "
+                            "(its promotion.reason tag says)")
     return Classifier(version, registry.load_model(version),
                       float(version.params["threshold"]))
