@@ -54,9 +54,10 @@ def test_pair_recovery_counts_each_direction_in_the_anchors_top_k(spark):
 
 
 def test_als_parameters_come_back_from_a_runs_strings():
-    logged = {"rank": "16", "reg_param": "0.1", "alpha": "1.0", "max_iter": "10",
+    logged = {"rank": "64", "reg_param": "1.0", "alpha": "5.0", "max_iter": "10",
               "seed": "19", "window_days": "90"}
     assert als_params(logged) == als_params(RecommendationSettings())
+    assert als_params({**logged, "rank": "16"})["rank"] == 16
     with pytest.raises(ValueError, match="alpha"):
         als_params({k: v for k, v in logged.items() if k != "alpha"})
 
