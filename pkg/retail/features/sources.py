@@ -129,7 +129,7 @@ def check_ready(wh: Warehouse, days: list[date]) -> None:
 def read_inputs(spark: SparkSession, wh: Warehouse, day: date) -> FeatureInputs:
     """The warehouse's rows for day D as Spark frames (see the module docstring)."""
     params = parameters(day)
-    return FeatureInputs(**{name: _frame(spark, wh, sql, params)
+    return FeatureInputs(**{name: query_frame(spark, wh, sql, params)
                             for name, sql in _QUERIES.items()})
 
 
@@ -138,11 +138,13 @@ def read_calendar(spark: SparkSession, wh: Warehouse, first: date, last: date
     """The ``calendar`` and ``events`` inputs of the days ``first``..``last``: what
     :func:`read_inputs` reads of a day, for a range (the days a forecast looks ahead to)."""
     params = {"day": first, "calendar_last": last}
-    return (_frame(spark, wh, _QUERIES["calendar"], params),
-            _frame(spark, wh, _QUERIES["events"], params))
+    return (query_frame(spark, wh, _QUERIES["calendar"], params),
+            query_frame(spark, wh, _QUERIES["events"], params))
 
 
-def _frame(spark: SparkSession, wh: Warehouse, sql: str, params: dict) -> DataFrame:
+def query_frame(spark: SparkSession, wh: Warehouse, sql: str, params: dict) -> DataFrame:
+    """A warehouse query's rows as a Spark DataFrame (through Arrow, in the driver: for
+    results already aggregated or bounded)."""
     return spark.createDataFrame(arrow_for_spark(wh.query_arrow(sql, params)))
 
 

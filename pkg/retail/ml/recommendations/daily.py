@@ -21,13 +21,14 @@ from pyspark.sql import functions as F
 from retail.features.sources import arrow_for_spark
 from retail.io.warehouse import Warehouse
 from retail.ml.outputs import replace_run
-from retail.ml.recommendations.data import date_key, read_window
+from retail.ml.recommendations.data import read_window
 from retail.ml.recommendations.evaluation import als_recommendations
 from retail.ml.recommendations.model import item_factors
 from retail.ml.recommendations.registered import Recommender
 from retail.ml.recommendations.settings import RecommendationSettings
 from retail.transforms.baskets import (cosine_partners, home_stores, purchase_counts,
                                        store_opportunities)
+from retail.warehouse.keys import date_key
 
 RECOMMENDATIONS = "ml_recommendations"
 AFFINITY = "ml_product_affinity"

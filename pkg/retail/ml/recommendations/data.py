@@ -9,8 +9,9 @@ from datetime import date, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 
-from retail.features.sources import arrow_for_spark
+from retail.features.sources import arrow_for_spark, query_frame
 from retail.io.warehouse import Warehouse
+from retail.warehouse.keys import date_key
 
 _LINES = """
 SELECT transaction_id, nullIf(customer_id, '') AS customer_id, toString(store_id) AS store_id,
@@ -45,10 +46,6 @@ GROUP BY store_id, product_id
 """
 
 
-def date_key(day: date) -> int:
-    return day.year * 10_000 + day.month * 100 + day.day
-
-
 def window(day: date, days: int) -> tuple[date, date]:
     """The ``days`` days ending with ``day`` (inclusive)."""
     return day - timedelta(days=days - 1), day
@@ -67,10 +64,6 @@ class WindowData:
 
 class NoSales(ValueError):
     """The window holds no sale."""
-
-
-def _frame(spark: SparkSession, wh: Warehouse, sql: str, params: dict) -> DataFrame:
-    return spark.createDataFrame(arrow_for_spark(wh.query_arrow(sql, params)))
 
 
 def read_lines(spark: SparkSession, wh: Warehouse, first: date, last: date) -> DataFrame:
@@ -92,5 +85,5 @@ def read_window(spark: SparkSession, wh: Warehouse, day: date, days: int) -> Win
     first, last = window(day, days)
     params = {"first": date_key(first), "last": date_key(last)}
     return WindowData(first, last, read_lines(spark, wh, first, last),
-                      _frame(spark, wh, _STOCKED, params),
-                      _frame(spark, wh, _SHORTFALLS, params))
+                      query_frame(spark, wh, _STOCKED, params),
+                      query_frame(spark, wh, _SHORTFALLS, params))

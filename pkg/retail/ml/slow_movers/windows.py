@@ -14,8 +14,9 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 
 from retail.features.build import TABLE as FEATURES
-from retail.features.sources import arrow_for_spark
+from retail.features.sources import query_frame
 from retail.io.warehouse import Warehouse
+from retail.warehouse.keys import date_key
 
 # a ClickHouse Date from a YYYYMMDD date_key (the aggregates carry keys only)
 DAY = "makeDate(intDiv(date_key, 10000), intDiv(date_key, 100) % 100, date_key % 100)"
@@ -27,14 +28,6 @@ DAILY_SALES = (f"SELECT store_key, product_key, {DAY} AS d, "
                "GROUP BY store_key, product_key, date_key")
 VELOCITY_DAYS = 28  # the longest trailing window (velocity_28)
 RESTOCK_DAYS = 91  # a restock older than 90 days does not count (NO_RESTOCK_DAYS)
-
-
-def key(day: date) -> int:
-    return int(f"{day:%Y%m%d}")
-
-
-def _frame(spark: SparkSession, wh: Warehouse, sql: str, params: dict) -> DataFrame:
-    return spark.createDataFrame(arrow_for_spark(wh.query_arrow(sql, params)))
 
 
 def sales_windows(spark: SparkSession, wh: Warehouse, origins: list[date],
@@ -64,8 +57,8 @@ GROUP BY store_key, product_key, o"""
     last = max(origins).toordinal() + label_days
     if through is not None:
         last = min(last, through.toordinal())
-    return _frame(spark, wh, sql, {
-        "first": key(date.fromordinal(first)), "last": key(date.fromordinal(last)),
+    return query_frame(spark, wh, sql, {
+        "first": date_key(date.fromordinal(first)), "last": date_key(date.fromordinal(last)),
         "origins": sorted(origins), "label": label_days,
         "wp": list(windows), "wd": [windows[p] for p in windows]})
 
@@ -85,16 +78,16 @@ FROM (SELECT store_key, product_key, {DAY} AS d FROM agg_inventory_daily
 ARRAY JOIN arrayFilter(x -> d > x - {RESTOCK_DAYS} AND d <= x, {{origins:Array(Date)}}) AS o
 GROUP BY store_key, product_key, o"""
     first = date.fromordinal(min(origins).toordinal() - RESTOCK_DAYS + 1)
-    return _frame(spark, wh, sql, {"first": key(first), "last": key(max(origins)),
+    return query_frame(spark, wh, sql, {"first": date_key(first), "last": date_key(max(origins)),
                                    "origins": sorted(origins)})
 
 
 def promotions(spark: SparkSession, wh: Warehouse, first: date, last: date) -> DataFrame:
     """product_key, start_date, end_date, discount: the promotions overlapping the days."""
-    return _frame(spark, wh, "SELECT product_key, start_date, end_date, discount "
-                  "FROM promotion_calendar FINAL "
-                  "WHERE end_date >= {first:Date} AND start_date <= {last:Date}",
-                  {"first": first, "last": last})
+    return query_frame(spark, wh, "SELECT product_key, start_date, end_date, discount "
+                       "FROM promotion_calendar FINAL "
+                       "WHERE end_date >= {first:Date} AND start_date <= {last:Date}",
+                       {"first": first, "last": last})
 
 
 def promotion_sales(spark: SparkSession, wh: Warehouse, first: date, last: date
@@ -113,31 +106,31 @@ INNER JOIN (SELECT product_key, greatest(start_date, {{from:Date}}) AS p_start,
         ON s.product_key = p.product_key
 WHERE s.d BETWEEN p.p_start AND p.p_end
 GROUP BY store_key, product_key, p_start, p_end, discount"""
-    return _frame(spark, wh, sql, {"first": key(first), "last": key(last),
+    return query_frame(spark, wh, sql, {"first": date_key(first), "last": date_key(last),
                                    "from": first, "to": last})
 
 
 def sales_totals(spark: SparkSession, wh: Warehouse, first: date, last: date) -> DataFrame:
     """store_key, product_key, total_units: each pair's units sold on ``first`` ..
     ``last``."""
-    return _frame(spark, wh, "SELECT store_key, product_key, toInt64(sum(units) + "
-                  "sum(return_units)) AS total_units FROM agg_sales_daily "
-                  "WHERE date_key BETWEEN {first:UInt32} AND {last:UInt32} "
-                  "GROUP BY store_key, product_key",
-                  {"first": key(first), "last": key(last)})
+    return query_frame(spark, wh, "SELECT store_key, product_key, toInt64(sum(units) + "
+                       "sum(return_units)) AS total_units FROM agg_sales_daily "
+                       "WHERE date_key BETWEEN {first:UInt32} AND {last:UInt32} "
+                       "GROUP BY store_key, product_key",
+                       {"first": date_key(first), "last": date_key(last)})
 
 
 def stocked_pairs(spark: SparkSession, wh: Warehouse, first: date, last: date) -> DataFrame:
     """store_key, product_key, category: the pairs the feature store holds on ``first`` ..
     ``last``."""
-    return _frame(spark, wh, f"SELECT DISTINCT store_key, product_key, category FROM "
-                  f"{FEATURES} WHERE date BETWEEN {{first:Date}} AND {{last:Date}}",
-                  {"first": first, "last": last})
+    return query_frame(spark, wh, f"SELECT DISTINCT store_key, product_key, category FROM "
+                       f"{FEATURES} WHERE date BETWEEN {{first:Date}} AND {{last:Date}}",
+                       {"first": first, "last": last})
 
 
 def first_sales_day(wh: Warehouse, first: date, last: date) -> date | None:
     """The first day of ``first`` .. ``last`` with sales on record (None: none)."""
     found = wh.query_rows("SELECT min(date_key) FROM agg_sales_daily WHERE date_key "
                           "BETWEEN {first:UInt32} AND {last:UInt32}",
-                          {"first": key(first), "last": key(last)})[0][0]
+                          {"first": date_key(first), "last": date_key(last)})[0][0]
     return date(found // 10000, found // 100 % 100, found % 100) if found else None
