@@ -240,7 +240,8 @@ class Registry:
             word = "beats" if better else "does not beat"
             reason = (f"{metric} {candidate_score:.6g} {word} the champion's (version "
                       f"{current.version}) {champion_score:.6g} on the same origins")
-        if promoted and baseline is not None and reason != "already the champion":
+        renewed = current is not None and current.version == version
+        if promoted and baseline is not None and not renewed:
             name_b, score_b = baseline
             beats = (candidate_score > score_b if greater_is_better
                      else candidate_score < score_b)
