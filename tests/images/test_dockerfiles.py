@@ -1,5 +1,5 @@
-"""Every image: one Dockerfile per job (plus the shared base and the MLflow server), hadolint
-clean, and the image policy (non-root, pinned bases, sources in the build context,
+"""Every image: one Dockerfile per job (plus the shared base, the MLflow server and Airflow with
+the DAGs), hadolint clean, and the image policy (non-root, pinned bases, sources in the build context,
 dependencies before code)."""
 
 from __future__ import annotations
@@ -18,11 +18,15 @@ from tests.images.dockerfile import (dockerignore_excludes, locked_version, pars
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "images"
 DOCKERFILES = sorted(IMAGES.glob("*/Dockerfile"))
-# Images that run no job of jobs/: the shared base, and the MLflow server (a service with its
-# own lock, images/mlflow/constraints.txt, since full mlflow cannot share the platform's venv).
-NOT_JOBS = {"base", "mlflow"}
+# Images that run no job of jobs/: the shared base, the MLflow server (a service with its
+# own lock, images/mlflow/constraints.txt, since full mlflow cannot share the platform's venv)
+# and Airflow (the official image, the providers' lock images/airflow/constraints.txt, the
+# DAGs; no platform code).
+NOT_JOBS = {"base", "mlflow", "airflow"}
 JOB_IMAGES = [d for d in DOCKERFILES if d.parent.name not in NOT_JOBS]
+CHART_DIR = ROOT / "charts" / "retail-platform"
 MLFLOW = IMAGES / "mlflow"
+AIRFLOW = IMAGES / "airflow"
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
 
@@ -41,7 +45,7 @@ def _hadolint(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 # --- inventory ----------------------------------------------------------------------------
-def test_every_job_has_an_image_and_every_image_but_the_base_and_mlflow_a_job():
+def test_every_job_has_an_image_and_every_image_but_the_base_mlflow_and_airflow_a_job():
     jobs = {p.stem for p in (ROOT / "jobs").glob("*.py")}
     assert jobs, "no jobs found"
     assert {_name(d) for d in JOB_IMAGES} == jobs
@@ -132,6 +136,66 @@ def test_the_mlflow_image_installs_its_own_lock_and_not_the_platform_base():
     assert all(version for version in requirements.values()), "every requirement pinned"
     assert {name: lock.get(name) for name in requirements} == requirements
     assert int(lock["pyarrow"].split(".")[0]) < 26  # why it is not the platform's venv
+
+
+def _chart() -> tuple[str, dict]:
+    chart = CHART_DIR / "Chart.yaml"
+    return (yaml.safe_load(chart.read_text())["appVersion"],
+            yaml.safe_load((CHART_DIR / "values.yaml").read_text())["airflow"])
+
+
+def test_the_airflow_image_is_the_official_one_at_the_version_the_chart_runs():
+    dockerfile = parse((AIRFLOW / "Dockerfile").read_text())
+    _, airflow = _chart()
+    lock = _pins(AIRFLOW / "constraints.txt")
+
+    assert [s.image for s in dockerfile.stages] == [
+        f"apache/airflow:{lock['apache-airflow']}-python3.11"]
+    assert airflow["airflowVersion"] == lock["apache-airflow"]
+
+
+def test_the_airflow_image_installs_its_own_lock_and_keeps_the_images_airflow():
+    final = parse((AIRFLOW / "Dockerfile").read_text()).stages[-1]
+    (install,) = [i.args for i in final.instructions if i.keyword == "RUN"]
+    requirements, lock = _pins(AIRFLOW / "requirements.txt"), _pins(AIRFLOW / "constraints.txt")
+
+    assert "--constraint /tmp/deps/constraints.txt" in install
+    assert "--requirement /tmp/deps/requirements.txt" in install
+    assert '"apache-airflow==${AIRFLOW_VERSION}"' in install  # pip cannot move Airflow
+    assert all(version for version in requirements.values()), "every requirement pinned"
+    assert {name: lock.get(name) for name in requirements} == requirements
+
+
+def test_the_airflow_image_bakes_in_the_whole_dag_folder_after_its_dependencies():
+    final = parse((AIRFLOW / "Dockerfile").read_text()).stages[-1]
+    copies = [(i.line, i.flags_and_words()[1]) for i in final.instructions if i.keyword == "COPY"]
+    (install,) = [i.line for i in final.instructions if i.keyword == "RUN"]
+    dags = [(line, words) for line, words in copies if words[0].startswith("dags")]
+
+    assert [words for _, words in dags] == [["dags/", "/opt/airflow/dags/"]]
+    assert dags[0][0] > install  # a DAG edit rebuilds one layer, not the providers
+    for helper in ("dags/_contract.json", "dags/.airflowignore", "dags/_jobs.py"):
+        assert not dockerignore_excludes(helper, read_dockerignore(ROOT)), helper
+
+
+def test_the_airflow_image_runs_as_the_official_images_airflow_user():
+    # UID 50000, group 0: the user the official image installs for and the Airflow chart's
+    # default uid/gid; numeric, so runAsNonRoot can verify it.
+    final = parse((AIRFLOW / "Dockerfile").read_text()).stages[-1]
+    users = [i.args.strip() for i in final.instructions if i.keyword == "USER"]
+
+    assert users and set(users) == {"50000:0"}
+
+
+def test_the_chart_runs_the_airflow_image_at_its_app_version_in_every_airflow_pod():
+    app_version, airflow = _chart()
+    images = airflow["images"]
+
+    assert images["airflow"] == {"repository": "ghcr.io/retail-platform/airflow",
+                                 "tag": app_version}
+    assert images["pod_template"] == images["airflow"]  # the task pods parse the DAGs too
+    assert airflow["dags"]["gitSync"]["enabled"] is False
+    assert airflow["dags"]["persistence"]["enabled"] is False
 
 
 # --- hadolint -----------------------------------------------------------------------------
@@ -247,6 +311,8 @@ def test_dockerignore_keeps_local_state_tests_and_docs_out_of_the_build_context(
 
 @pytest.mark.parametrize("path", ["constraints.txt", "pkg/pyproject.toml", "pkg/README.md",
                                   "pkg/retail/settings.py", "jobs/pos_generator.py",
-                                  "images/stream_processor/entrypoint.sh"])
+                                  "images/stream_processor/entrypoint.sh",
+                                  "images/airflow/constraints.txt", "dags/etl_close_day.py",
+                                  "dags/_contract.json", "dags/.airflowignore"])
 def test_dockerignore_keeps_what_the_images_copy(path):
     assert not dockerignore_excludes(path, read_dockerignore(ROOT))
