@@ -1,0 +1,29 @@
+"""Daily ETL: closes yesterday (store-local business day) and checks it.
+
+Every day at 08:00 UTC (every store's day is over by then: stores run down to UTC-8),
+`daily_etl` reconciles the day's cleaned events in the lake with the warehouse's facts,
+inserts what the stream missed and writes the end-of-day snapshot; then `data_quality`
+runs the content checks on the closed day. The features DAG waits for this day's
+`daily_etl` success in `job_runs`, so a day that did not close is never featurized.
+"""
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG
+
+from _jobs import DAY, default_args, job_task
+
+with DAG(
+    dag_id="etl_close_day",
+    schedule="0 8 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["retail", "etl"],
+    doc_md=__doc__,
+) as dag:
+    close = job_task("daily_etl", ["--date", DAY], timeout=timedelta(hours=2))
+    check = job_task("data_quality", ["--date", DAY], timeout=timedelta(minutes=30))
+    close >> check
