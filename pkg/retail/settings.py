@@ -128,6 +128,28 @@ class LocalSettings(_Section):
         return self
 
 
+class AirflowSettings(_Section):
+    """The local Airflow: ``retail pipeline run`` (``airflow dags test``) and the API server,
+    scheduler and DAG processor of ``retail local up --with-airflow``.
+
+    Environment: ``RETAIL_AIRFLOW__*``. Airflow runs from its own virtualenv (its pins are
+    not the platform's); its home, SQLite metadata database and logs are
+    ``<local.home>/airflow``.
+    """
+
+    # None: <repo>/.venv-airflow, which `make install` creates.
+    venv: Path | None = None
+    # The repository holding dags/ and jobs/; None: the one this package is installed from
+    # (an editable install, as `make install` makes).
+    repo: Path | None = None
+    # The API server and its UI, on 127.0.0.1 only.
+    api_port: int = Field(8080, ge=1024, le=65535)
+    # Tasks the local scheduler's LocalExecutor runs at once (Spark jobs take a 6g heap each).
+    parallelism: int = Field(2, ge=1, le=32)
+    # Seconds the three processes may take to report healthy on /api/v2/monitor/health.
+    start_timeout_s: float = Field(120.0, gt=0)
+
+
 class LakeSettings(_Section):
     """Where raw and processed Parquet goes: a local directory or ``s3://bucket/prefix``.
 
@@ -300,8 +322,8 @@ class DqSettings(_Section):
     """The data-quality checks (``retail dq run``, ``jobs/data_quality.py``).
 
     Environment: ``RETAIL_DQ__*``. The checks and their thresholds are declared in
-    ``retail.dq.checks``; these settings say which stretch of time a run looks at and
-    whether failing ``error`` checks raise alerts.
+    ``retail.dq.checks``; these settings say which stretch of time a run looks at, how long
+    the ``bi_`` views may take, and whether failing ``error`` checks raise alerts.
     """
 
     # Hour-grain checks (silent stores, volume, quarantine share) look at the complete UTC
@@ -312,6 +334,9 @@ class DqSettings(_Section):
     lookback_days: int = Field(7, ge=1, le=366)
     # A failing error check writes a row to stream_alerts (alert_type data_quality).
     alerts: bool = True
+    # Milliseconds a bi_ view may take to answer its bounded query (the bi.latency.* checks,
+    # run every 15 minutes by the bi_prepare DAG and in the hourly run); 0 fails them all.
+    bi_budget_ms: int = Field(2000, ge=0, le=600_000)
 
 
 class LogSettings(_Section):
@@ -339,6 +364,7 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     dq: DqSettings = DqSettings()
     mlflow: MlflowSettings = MlflowSettings()
+    airflow: AirflowSettings = AirflowSettings()
     forecast: ForecastSettings = ForecastSettings()
     replenishment: ReplenishmentSettings = ReplenishmentSettings()
     anomalies: AnomalySettings = AnomalySettings()

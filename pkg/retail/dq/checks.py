@@ -2,9 +2,10 @@
 
 A check is data: a name, what it looks at (a table or a topic), a severity, a threshold and
 the SQL (from :mod:`retail.dq.sql`) that returns the observed value. The value is always
-"how bad": seconds of staleness, rows or hours in error, a share of records. A value at or
-below the threshold passes; above it the check fails (severity ``error``) or warns
-(``warn``). ``docs/data-quality.md`` lists the same checks, with why each threshold.
+"how bad": seconds of staleness, rows or hours in error, a share of records, milliseconds a
+``bi_`` view took to answer. A value at or below the threshold passes; above it the check
+fails (severity ``error``) or warns (``warn``). ``docs/data-quality.md`` lists the same
+checks, with why each threshold.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from retail.dq import sql
 
 Severity = Literal["warn", "error"]
 Status = Literal["pass", "warn", "fail"]
-CATEGORIES = ("freshness", "completeness", "volume", "consistency", "validity", "stream")
+CATEGORIES = ("freshness", "completeness", "volume", "consistency", "validity", "stream",
+              "bi")
 MINUTE, HOUR = 60, 3600
+# The time a bi_ view's bounded query may take (ms) unless RETAIL_DQ__BI_BUDGET_MS says
+# otherwise (the runner puts the setting in place of this threshold).
+BI_BUDGET_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,9 @@ class Check:
         when_nothing: the status when the SQL observes nothing (``observed`` NULL, e.g. no
             records in the window): ``pass``, or a finding at the check's severity.
         meaning: one line for people, shown by ``retail dq run`` and in the docs.
+        measure: ``value``: the statement's first column is the observed value;
+            ``latency``: the statement is a bounded query and the observed value is the
+            milliseconds it took to answer (its first column, rows read, goes to details).
     """
 
     name: str
@@ -51,6 +59,7 @@ class Check:
     meaning: str
     params: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     when_nothing: Literal["pass", "finding"] = "pass"
+    measure: Literal["value", "latency"] = "value"
 
     def status(self, observed: float | None) -> Status:
         """``pass`` when ``observed`` is within the threshold, else ``fail`` for an
@@ -98,6 +107,48 @@ DAILY_TABLES = ("agg_sales_daily", "agg_store_daily", "agg_product_daily", "agg_
 FACT_TABLES = ("fact_sales", "fact_inventory", "fact_price_changes", "fact_lost_sales",
                "fact_supplier_shipments")
 
+# The bi_ views Power BI reads (migrations 0005, 0015, 0017) and what bounds each one's
+# query: its day key (the rows of the last day and after: what a dashboard's "today" or
+# "this week's forecast" reads), its time column (the last 24 hours), or nothing (a
+# dimension, the current stock, the access list, feature importances: bounded by the
+# chain's size, and read whole by Power BI). The names are this list, never data.
+BI_VIEWS: tuple[tuple[str, Literal["day", "time", "all"], str | None], ...] = (
+    ("bi_dim_date", "all", None),
+    ("bi_dim_store", "all", None),
+    ("bi_dim_product", "all", None),
+    ("bi_dim_supplier", "all", None),
+    ("bi_fact_sales", "day", "Date Key"),
+    ("bi_fact_sales_daily", "day", "Date Key"),
+    ("bi_fact_inventory_daily", "day", "Date Key"),
+    ("bi_inventory_current", "all", None),
+    ("bi_fact_lost_sales", "day", "Date Key"),
+    ("bi_fact_predictions", "day", "Date Key"),
+    ("bi_fact_replenishment", "day", "Date Key"),
+    ("bi_stream_alerts", "time", "At (UTC)"),
+    ("bi_user_access", "all", None),
+    ("bi_model_evaluations", "day", "Date Key"),
+    ("bi_model_drift", "day", "Date Key"),
+    ("bi_model_feature_importance", "all", None),
+    ("bi_ml_anomalies", "day", "Date Key"),
+    ("bi_ml_slow_movers", "day", "Date Key"),
+    ("bi_ml_recommendations", "day", "Date Key"),
+    ("bi_ml_product_affinity", "day", "Date Key"),
+)
+_BI_QUERY = {"day": (sql.BI_ROWS_SINCE_DAY, "day_column"),
+             "time": (sql.BI_ROWS_SINCE_TIME, "time_column"), "all": (sql.BI_ROWS, None)}
+
+
+def _bi_latency(view: str, bound: Literal["day", "time", "all"], column: str | None) -> Check:
+    statement, column_param = _BI_QUERY[bound]
+    params = {"view": view, **({column_param: column} if column_param else {})}
+    what = {"day": f"counts its rows of the last day and after (`{column}`)",
+            "time": f"counts its rows of the last 24 hours (`{column}`)",
+            "all": "counts all its rows"}[bound]
+    return Check(f"bi.latency.{view}", "bi", view, "error", BI_BUDGET_MS, "ms", statement,
+                 f"milliseconds the view takes to answer a bounded query ({what}); a view "
+                 "the warehouse refuses fails too", params=params, measure="latency")
+
+
 CHECKS: tuple[Check, ...] = (
     *(_freshness(t, topic=True, threshold_s=s, severity=sev, open_hours=o)
       for t, s, sev, o in _TOPICS),
@@ -143,6 +194,7 @@ CHECKS: tuple[Check, ...] = (
           sql.STREAM_BATCH_AGE,
           "seconds since the last micro-batch finished, counted while a store is open",
           when_nothing="finding"),
+    *(_bi_latency(view, bound, column) for view, bound, column in BI_VIEWS),
 )
 
 

@@ -1,7 +1,8 @@
 """Running the declared checks against the warehouse, recording and alerting.
 
 A run evaluates each check's SQL with the run's parameters (:class:`Window`) and the check's
-own, turns each observed value into a status, writes one ``dq_results`` row per check and,
+own (a ``latency`` check, ``bi.*``: times its bounded query against the run's budget), turns
+each observed value into a status, writes one ``dq_results`` row per check and,
 for each failing ``error`` check, one ``stream_alerts`` row (``alert_type`` ``data_quality``),
 the table the dashboards and Power BI already show.
 """
@@ -12,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
@@ -40,13 +41,16 @@ def _date_key(d: date) -> int:
 class Window:
     """What a run looks at: ``now`` (freshness and stream health are judged against it),
     the complete UTC hours ``[start, end)`` (hour-grain checks) and the store-local days
-    ``day_from..day_to`` (day-grain checks, rows before ``end``)."""
+    ``day_from..day_to`` (day-grain checks, rows before ``end``); and ``bi_budget_ms``, the
+    milliseconds a ``bi_`` view may take (the ``latency`` checks' threshold; None: the
+    declared one)."""
 
     now: datetime
     start: datetime
     end: datetime
     day_from: date
     day_to: date
+    bi_budget_ms: int | None = None
 
     @classmethod
     def hourly(cls, now: datetime, lookback_hours: int, lookback_days: int) -> Window:
@@ -76,10 +80,12 @@ class Window:
 
 def window_for(settings: DqSettings, day: date | None = None,
                as_of: datetime | None = None) -> Window:
-    """The hourly window as of ``as_of`` (default: now), or local ``day``'s."""
+    """The hourly window as of ``as_of`` (default: now), or local ``day``'s, with the
+    settings' budget for the ``bi_`` views."""
     now = as_of or datetime.now(UTC)
-    return Window.day(day, now) if day else \
+    window = Window.day(day, now) if day else \
         Window.hourly(now, settings.lookback_hours, settings.lookback_days)
+    return replace(window, bi_budget_ms=settings.bi_budget_ms)
 
 
 @dataclass(frozen=True)
@@ -113,11 +119,19 @@ def new_run_id(now: datetime) -> str:
 
 def evaluate(wh: Warehouse, check: Check, parameters: dict[str, object]) -> Result:
     """One check. A query the warehouse refuses (a missing table, a bad column) is a finding
-    of the check's severity with the error in ``details``; an unreachable warehouse raises."""
+    of the check's severity with the error in ``details``; an unreachable warehouse raises.
+    A ``latency`` check's observed value is the milliseconds its statement took, measured
+    here as a client sees it (the round trip included)."""
     started = time.monotonic()
     try:
         rows = wh.query_rows(check.sql, {**parameters, **check.params})
+        elapsed_ms = (time.monotonic() - started) * 1000
         observed, details = rows[0] if rows else (None, "no result")
+        if check.measure == "latency":
+            answered = "no result" if observed is None else f"{int(observed):,} {details}"
+            observed = round(elapsed_ms, 1)
+            details = (f"{answered} in {observed:,.1f} ms (budget "
+                       f"{check.threshold:,.0f} ms)")
         observed = None if observed is None else float(observed)
         status = check.status(observed)
     except WarehouseError as exc:
@@ -127,12 +141,21 @@ def evaluate(wh: Warehouse, check: Check, parameters: dict[str, object]) -> Resu
                   int((time.monotonic() - started) * 1000))
 
 
+def budgeted(check: Check, budget_ms: int | None) -> Check:
+    """``check`` with ``budget_ms`` as its threshold when it is a ``latency`` check (the
+    results, ``dq_results`` and the alerts then carry the budget the run judged by)."""
+    if check.measure != "latency" or budget_ms is None:
+        return check
+    return replace(check, threshold=budget_ms)
+
+
 def run_checks(wh: Warehouse, window: Window, checks: Iterable[Check] = CHECKS, *,
                run_id: str | None = None,
                on_check: Callable[[Check, int, int], None] | None = None) -> Run:
     """Evaluate ``checks`` (all declared ones by default) in order; ``on_check(check, i, n)``
-    is called before each (progress)."""
-    checks = list(checks)
+    is called before each (progress). ``latency`` checks are judged by the window's
+    ``bi_budget_ms``."""
+    checks = [budgeted(c, window.bi_budget_ms) for c in checks]
     zones = [r[0] for r in wh.query_rows("SELECT DISTINCT timezone FROM dim_store FINAL")]
     parameters = window.parameters(zones)
     run = Run(run_id or new_run_id(window.now), window)

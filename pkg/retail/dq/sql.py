@@ -267,3 +267,22 @@ SELECT if(last_batch IS NULL, NULL,
           greatest(0, dateDiff('millisecond', last_batch, last_open) / 1000)) AS observed,
        if(last_batch IS NULL, 'no micro-batch recorded',
           concat('last batch finished ', toString(last_batch))) AS details"""
+
+# The bi_ views' bounded queries (checks with measure "latency"): the runner times each, so
+# the observed value is milliseconds, not a column; the first column (rows read) and the
+# details describe what was answered. A dashboard reads a view the same way: a filter on
+# its day key or time, an aggregate over what is left.
+BI_ROWS_SINCE_DAY = """SELECT toFloat64(count()) AS observed,
+       'rows of the last day and after' AS details
+FROM {view:Identifier}
+WHERE {day_column:Identifier}
+      >= toInt64(toYYYYMMDD({now:DateTime64(3, 'UTC')} - INTERVAL 1 DAY))"""
+
+BI_ROWS_SINCE_TIME = """SELECT toFloat64(count()) AS observed,
+       'rows of the last 24 hours' AS details
+FROM {view:Identifier}
+WHERE {time_column:Identifier} > {now:DateTime64(3, 'UTC')} - INTERVAL 1 DAY
+  AND {time_column:Identifier} <= {now:DateTime64(3, 'UTC')}"""
+
+BI_ROWS = """SELECT toFloat64(count()) AS observed, 'rows' AS details
+FROM {view:Identifier}"""
