@@ -107,7 +107,7 @@ def test_every_clickhouse_user_has_a_secret_password_and_explicit_networks():
     chi = next(o for o in render_chart() if o["kind"] == "ClickHouseInstallation")
     users = chi["spec"]["configuration"]["users"]
     names = {key.split("/")[0] for key in users}
-    assert names == {"admin", "etl_writer", "bi_reader"}
+    assert names == {"admin", "etl_writer", "bi_reader", "orchestrator"}
     for user in names:
         # Without networks/ip the operator pins users to its pods' host_regexp.
         assert users[f"{user}/networks/ip"], user
