@@ -1,8 +1,8 @@
 """The Tiltfile, executed offline against stand-ins of Tilt's API (tests/tilt_standins.py)
 and the umbrella chart's real render: every path it names exists, every image it builds is
 deployed, every resource it configures or depends on exists, custom resources wait for their
-operators, and the dev loop forwards ClickHouse, the Airflow UI, the MinIO console and the
-MLflow UI."""
+operators, the Airflow pods run the Airflow image it builds, and the dev loop forwards
+ClickHouse, the Airflow UI, the MinIO console and the MLflow UI."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ SPARK = "retail-platform/stream-processor"
 DAY = LOCAL_OUTPUTS[YESTERDAY].strip()  # what local() answers the Tiltfile's day command
 BASE = "retail-platform/base"
 MLFLOW = "retail-platform/mlflow"  # the MLflow server: its own venv, no platform code
+AIRFLOW = "retail-platform/airflow"  # Airflow with the DAGs: the official image, no platform code
 OPERATOR_OF_GROUP = {  # API group of a custom resource: the Tilt resource of its operator
     "kafka.strimzi.io": "strimzi-operator", "sparkoperator.k8s.io": "spark-operator",
     "clickhouse.altinity.com": "clickhouse-operator", "minio.min.io": "minio-operator",
@@ -39,19 +40,30 @@ OPERATOR_OF_GROUP = {  # API group of a custom resource: the Tilt resource of it
 TILT_LABEL = re.compile(r"[A-Za-z0-9]([-._A-Za-z0-9]{0,61}[A-Za-z0-9])?")
 
 
-def airflow_workloads(tilt: Tilt) -> list[dict]:
-    """The Airflow API server, which the stub subchart cannot render: chart 1.21.0 names it
-    ``<release>-api-server`` while ``useStandardNaming`` is off (api-server-deployment.yaml)."""
+def airflow_values(tilt: Tilt) -> dict:
+    """The ``airflow:`` values of the Tiltfile's render (the scenario's keys over the chart's)."""
     (render,) = tilt.named("helm")
     airflow = {}
     for values in [CHART / "values.yaml", *(ROOT / f for f in render["values"])]:
         airflow |= yaml.safe_load(values.read_text()).get("airflow", {})
+    return airflow
+
+
+def airflow_workloads(tilt: Tilt) -> list[dict]:
+    """The Airflow API server, which the stub subchart cannot render: chart 1.21.0 names it
+    ``<release>-api-server`` while ``useStandardNaming`` is off (api-server-deployment.yaml),
+    its image ``images.airflow`` (the ``airflow_image`` helper)."""
+    (render,) = tilt.named("helm")
+    airflow = airflow_values(tilt)
     if not airflow.get("enabled"):
         return []
     assert not {"useStandardNaming", "fullnameOverride"} & airflow.keys(), \
         "Airflow's objects are no longer named <release>-...: update airflow_workloads"
+    image = airflow["images"]["airflow"]
     return [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
-        "name": f"{render['name']}-api-server", "namespace": render["namespace"]}}]
+        "name": f"{render['name']}-api-server", "namespace": render["namespace"]},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "api-server", "image": f"{image['repository']}:{image['tag']}"}]}}}}]
 
 
 def run(source: str):
@@ -108,10 +120,11 @@ def copied_from_context(dockerfile: Path) -> list[tuple[list[str], str]]:
 
 
 def undeployed_images(tilt: Tilt) -> list[str]:
-    """Images built but neither run by an object Tilt deploys nor the base of one that is."""
+    """Images built but neither run by an object Tilt deploys (Airflow's, which the stub
+    subchart cannot render, included) nor the base of one that is."""
     built = {c["ref"]: ROOT / c["dockerfile"] for c in tilt.named("docker_build")}
     used = set()
-    for obj in tilt.yaml_objects():
+    for obj in tilt.yaml_objects() + airflow_workloads(tilt):
         spec = obj.get("spec", {})
         pod = spec.get("template", {}).get("spec", {})
         used |= {c["image"] for c in pod.get("containers", []) + pod.get("initContainers", [])}
@@ -173,6 +186,10 @@ def test_it_builds_the_base_and_one_image_per_job_from_its_own_dockerfile(tilt):
     mlflow = builds.pop(MLFLOW)
     assert (mlflow["dockerfile"], mlflow["only"]) == ("images/mlflow/Dockerfile", ["images/mlflow"])
     assert BASE not in parents(ROOT / mlflow["dockerfile"])
+    airflow = builds.pop(AIRFLOW)
+    assert (airflow["dockerfile"], airflow["context"], airflow["only"]) == (
+        "images/airflow/Dockerfile", ".", ["images/airflow", "dags"])  # a DAG edit rebuilds it
+    assert parents(ROOT / airflow["dockerfile"]) == {"apache/airflow"}
     assert builds == {}
 
 
@@ -192,8 +209,9 @@ def test_live_update_syncs_python_code_to_where_the_images_keep_it(tilt):
     base = (ROOT / "images/base/Dockerfile").read_text()
     for call in tilt.named("docker_build"):
         syncs = {s["local_path"]: s["remote_path"] for s in call["live_update"]}
-        if call["ref"] in (BASE, MLFLOW):
-            assert syncs == {}  # nothing runs the base itself; no platform code in MLflow's
+        if call["ref"] in (BASE, MLFLOW, AIRFLOW):
+            # nothing runs the base itself; no platform code in MLflow's or Airflow's
+            assert syncs == {}
             continue
         assert set(syncs) == {"pkg/retail", "jobs"}, call["ref"]
         job = call["dockerfile"].split("/")[1]
@@ -272,6 +290,33 @@ def test_a_warehouse_job_is_its_built_image_for_the_day_and_waits_for_a_click(
     assert "warehouse-migrate" in depends_on(resources, name)
     assert not {"spark-operator", "mlflow"} & depends_on(resources, name)
     assert resources[name].labels == ["models"]
+
+
+def test_the_airflow_pods_run_the_airflow_image_it_builds(tilt, resources):
+    (airflow,) = resources["airflow"].objects
+    (container,) = airflow["spec"]["template"]["spec"]["containers"]
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+
+    assert repository(container["image"]) == AIRFLOW
+    assert airflow_values(tilt)["images"]["airflow"] == {"repository": AIRFLOW,
+                                                         "tag": app_version}
+
+
+def test_the_task_pods_image_is_loaded_into_kind_under_the_tag_their_template_names(
+        tilt, resources):
+    # The executor's pod template is a string in Airflow's ConfigMap: Tilt cannot put its
+    # build there, so the same Dockerfile is built and loaded under the scenario's tag.
+    image = airflow_values(tilt)["images"]["pod_template"]
+    ref = f"{image['repository']}:{image['tag']}"
+    cluster = yaml.safe_load((ROOT / "manifests/kind-cluster.yaml").read_text())["name"]
+    (load,) = [c for c in tilt.named("local_resource") if c["name"] == "airflow-task-image"]
+
+    assert image["repository"] == AIRFLOW
+    assert load["cmd"][:2] == ["sh", "-c"]
+    assert load["cmd"][2] == (f"docker build -f images/airflow/Dockerfile -t {ref} . "
+                              f"&& kind load docker-image --name {cluster} {ref}")
+    assert load["deps"] == ["images/airflow", "dags"]  # again after every DAG edit
+    assert resources["airflow-task-image"].labels == ["airflow"]
 
 
 def test_operators_are_installed_at_the_versions_chart_yaml_pins(tilt):

@@ -217,7 +217,7 @@ class Tilt:
 
 BUILTINS = ["allow_k8s_contexts", "update_settings", "read_yaml", "decode_yaml_stream", "local",
             "sync", "docker_build", "helm", "k8s_yaml", "k8s_kind",
-            "port_forward", "k8s_resource"]
+            "port_forward", "k8s_resource", "local_resource"]
 
 
 def run_tiltfile(source: str, root: Path) -> Tilt:
