@@ -73,7 +73,7 @@ def powerbi_refresh_task(**task_kwargs) -> BaseOperator:
             reason=(f"Power BI refresh skipped: {' and '.join(missing)} not set. Set "
                     f"{WORKSPACE_VAR} and {DATASET_VAR} (the workspace and dataset ids) and "
                     f"the connection {CONN_ID} to refresh the dataset after the predictions."),
-            **kwargs)
+            **{"execution_timeout": timedelta(minutes=5), **kwargs})
 
     from airflow.providers.microsoft.azure.operators.powerbi import (
         PowerBIDatasetRefreshOperator,
