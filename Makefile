@@ -13,6 +13,13 @@ STAMP := $(VENV)/.installed
 MLFLOW_VENV := .venv-mlflow
 MLFLOW_VERSION := 3.17.2
 MLFLOW_STAMP := $(MLFLOW_VENV)/.installed-$(MLFLOW_VERSION)
+# The local Airflow's own virtualenv (`retail pipeline run`, `retail local up --with-airflow`):
+# Airflow's pins (SQLAlchemy, pendulum, ...) are not the platform's; the DAGs never import
+# `pkg`, and their local tasks run the jobs with the platform's Python. The version is the one
+# the Airflow chart ships (images/airflow/); the stamp names it, so changing it reinstalls.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_VERSION := 3.1.8
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-$(AIRFLOW_VERSION)
 
 # Demo size: a day of a small chain (about 280k events).
 DEMO_STORES ?= 5
@@ -61,7 +68,14 @@ $(MLFLOW_STAMP): images/mlflow/constraints.txt
 		-c images/mlflow/constraints.txt "mlflow==$(MLFLOW_VERSION)" boto3
 	@touch $@
 
-install: $(STAMP) $(MLFLOW_STAMP) ## create .venv (and .venv-mlflow, the local MLflow server's) with the pinned dependencies
+$(AIRFLOW_STAMP): images/airflow/constraints.txt images/airflow/requirements.txt
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		-c images/airflow/constraints.txt "apache-airflow==$(AIRFLOW_VERSION)" -r images/airflow/requirements.txt
+	@touch $@
+
+install: $(STAMP) $(MLFLOW_STAMP) $(AIRFLOW_STAMP) ## create .venv (and .venv-mlflow, .venv-airflow: the local MLflow server's and Airflow's) with the pinned dependencies
 
 demo: install ## start the local stack, stream a simulated day through Kafka and Spark, backfill the warehouse, query it
 	$(RETAIL) local up
@@ -163,5 +177,5 @@ status: install ## show the local stack: broker topics and offsets, warehouse, M
 down: ## stop the local stack
 	@if [ -x $(RETAIL) ]; then $(RETAIL) local down; fi
 
-clean: down ## stop the stack and delete .retail/, .venv/ and .venv-mlflow/
-	rm -rf .retail $(VENV) $(MLFLOW_VENV)
+clean: down ## stop the stack and delete .retail/, .venv/, .venv-mlflow/ and .venv-airflow/
+	rm -rf .retail $(VENV) $(MLFLOW_VENV) $(AIRFLOW_VENV)
