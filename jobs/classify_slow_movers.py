@@ -10,9 +10,10 @@ UTC), ``--task train|score|all`` (default all). Environment: ``RETAIL_WAREHOUSE_
 ``RETAIL_MLFLOW__*``, ``RETAIL_SLOW_MOVERS__*`` and ``RETAIL_ENV``. Writes a registered
 model version (train), ``ml_slow_movers`` rows (score; a re-run of the same run date and
 model version replaces them) and a ``job_runs`` row. Exit codes: 0 done (promoted or not:
-the log says which and why); 1 too few feature days to train, no champion to score with,
-D not in the feature store, or the warehouse or the MLflow server failed; 2 bad arguments
-or settings.
+the log says which and why); 1 too few feature days to train, D not in the feature store,
+or the warehouse or the MLflow server failed; 2 bad arguments or settings; 3 (scoring) no
+champion to score with yet (a fresh install before the first weekly training, or no version
+has beaten its baseline: train it first; the log says so as a warning).
 """
 
 from __future__ import annotations

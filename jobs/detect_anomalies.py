@@ -11,9 +11,10 @@ the champion); ``--labels PATH``: a parquet of confirmed incidents (kind, store_
 product_id, start, end) the training is measured on. Environment: ``RETAIL_WAREHOUSE__*``,
 ``RETAIL_MLFLOW__*``, ``RETAIL_ANOMALIES__*`` and ``RETAIL_ENV``. Writes a registered model
 version (train), ``ml_anomalies`` rows (score; a re-run of the day and version replaces
-them) and a ``job_runs`` row. Exit codes: 0 done; 1 the day is not closed, no champion to
-score with, bad labels, or the warehouse or the MLflow server failed; 2 bad arguments or
-settings.
+them) and a ``job_runs`` row. Exit codes: 0 done; 1 the day is not closed, bad labels, or
+the warehouse or the MLflow server failed; 2 bad arguments or settings; 3 (scoring) no
+champion to score with yet (a fresh install before the first weekly training, or no version
+has beaten its baseline: train it first; the log says so as a warning).
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ forecasts): writes ``fact_replenishment`` and each pair's order into D's horizon
 fits the supplier lead-time regression on the shipments, registers it, and makes it the
 champion when it beats the supplier-mean baseline on the holdout weeks. Environment:
 ``RETAIL_WAREHOUSE__*``, ``RETAIL_MLFLOW__*``, ``RETAIL_REPLENISHMENT__*`` and
-``RETAIL_ENV``. Exit codes: 0 done; 1 no forecast of D, no lead-time champion, too little
-shipment history, or the warehouse or MLflow failed; 2 bad arguments or settings.
+``RETAIL_ENV``. Exit codes: 0 done; 1 no forecast of D, too little shipment history, or
+the warehouse or MLflow failed; 2 bad arguments or settings; 3 (``--date``) the lead-time
+regression has no champion yet (a fresh install before the first weekly ``--train``: train
+it first; nothing written, the log says so as a warning).
 """
 
 from __future__ import annotations

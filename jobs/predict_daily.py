@@ -7,9 +7,11 @@ application, daily after ``build_features`` built D. Arguments: ``--date YYYY-MM
 run date D), or ``--from D1 --to D2`` (one run date at a time). Environment:
 ``RETAIL_WAREHOUSE__*``, ``RETAIL_MLFLOW__*`` and ``RETAIL_ENV``. Writes
 ``fact_ml_predictions`` (a re-run of the same run date and model version replaces its
-rows) and a ``job_runs`` row per day. Exit codes: 0 predicted; 1 no champion, D not in the
-feature store, the calendar or promotion plan of D + 1 .. D + 7 missing, or the warehouse or
-the MLflow server failed; 2 bad arguments or settings.
+rows) and a ``job_runs`` row per day. Exit codes: 0 predicted; 1 D not in the feature
+store, the calendar or promotion plan of D + 1 .. D + 7 missing, or the warehouse or the
+MLflow server failed; 2 bad arguments or settings; 3 the demand forecast has no champion
+yet (a fresh install before the first weekly training: train it first; nothing predicted,
+the log says so as a warning).
 """
 
 from __future__ import annotations

@@ -11,8 +11,10 @@ Environment: ``RETAIL_WAREHOUSE__*``, ``RETAIL_MLFLOW__*``, ``RETAIL_RECOMMENDAT
 (window, ALS, rules, top N) and ``RETAIL_ENV``. Writes a registered model version (train),
 ``ml_recommendations`` and ``ml_product_affinity`` rows of D and the champion's version
 (score; a re-run replaces them) and a ``job_runs`` row. Exit codes: 0 done; 1 no sale in the
-window, nothing to evaluate, no champion to score with, or the warehouse or the MLflow
-server failed; 2 bad arguments or settings.
+window, nothing to evaluate, or the warehouse or the MLflow server failed; 2 bad arguments
+or settings; 3 (scoring) no champion to score with yet (a fresh install before the first
+weekly training, or no version has beaten its baseline: train it first; the log says so as
+a warning).
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 A bad setting is the operator's to fix, not a crash: :func:`start_job` prints the error
 (it names the ``RETAIL_*`` variable) to stderr and returns None, and the job exits 2.
+
+Exit codes every job shares: 0 done, 1 failed, 2 bad arguments or settings (nothing done);
+the model jobs add :data:`NO_CHAMPION` (3): the model they score with has no champion yet.
 """
 
 from __future__ import annotations
@@ -20,6 +23,12 @@ from retail.settings import (Settings, SettingsError, WarehouseSettings, load_se
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+# A model job's exit code when the only problem is that its model has no champion yet (a
+# fresh install before the first weekly training): not a failure to page about, so a
+# schedule can skip the task on it.
+NO_CHAMPION = 3
 
 
 @dataclass(frozen=True)
@@ -85,10 +94,12 @@ def run_model_job(start: JobStart, app_name: str, what: str,
     """A model job's frame: the warehouse and the registry connected first (an MLflow server
     that does not answer fails here, before Spark starts), then ``work(spark, wh,
     registry)`` in a Spark session; the expected failures (bad input days, the registry, the
-    warehouse) are logged as "``what`` failed" and exit 1."""
+    warehouse) are logged as "``what`` failed" and exit 1, except a model without a
+    champion (:class:`~retail.ml.registry.NoChampion`), logged as a warning, which exits
+    :data:`NO_CHAMPION` (3)."""
     from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
     from retail.log import event
-    from retail.ml.registry import Registry, RegistryError
+    from retail.ml.registry import NoChampion, Registry, RegistryError
 
     failures = (ValueError, RegistryError, WarehouseError, WarehouseUnavailable)
     try:
@@ -96,5 +107,13 @@ def run_model_job(start: JobStart, app_name: str, what: str,
     except failures as exc:
         event(start.log, logging.ERROR, f"{what} failed", error=str(exc)[:1000])
         return 1
-    return run_with_spark(start, app_name, lambda spark: work(spark, wh, registry), failures,
-                          what)
+
+    def guarded(spark: SparkSession) -> int:
+        try:
+            return work(spark, wh, registry)
+        except NoChampion as exc:
+            event(start.log, logging.WARNING, f"{what} not done: no champion yet",
+                  error=str(exc)[:1000], exit_code=NO_CHAMPION)
+            return NO_CHAMPION
+
+    return run_with_spark(start, app_name, guarded, failures, what)

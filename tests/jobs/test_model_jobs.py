@@ -1,8 +1,10 @@
 """jobs/train_demand_forecast.py, predict_daily.py and optimize_stock.py run as their images
 run them (bad arguments through the entrypoint's main, in this process): bad arguments and
 settings exit 2 naming the flag or the variable before anything is done; an MLflow server
-that does not answer, or nothing to work from, exits 1 saying
-what to do. (The jobs' work is tests/integration/test_forecast_chain.py's.)"""
+that does not answer, or nothing to work from, exits 1 saying what to do; scoring with a
+model that has no champion yet exits 3 saying to train it first (predict_daily,
+optimize_stock --date, and the insight jobs' --task score). (The jobs' work is
+tests/integration/test_forecast_chain.py's.)"""
 
 from __future__ import annotations
 
@@ -66,14 +68,24 @@ def test_an_mlflow_server_that_does_not_answer_exits_1_naming_it(job, args, migr
     assert last["level"] == "error" and uri in last["error"], last
 
 
-def test_predicting_without_a_champion_exits_1_saying_train_first(migrated, fresh_database,
-                                                                 mlflow_server):
-    done = run_job("predict_daily", "--date", "2026-03-10", env=job_env(
+@pytest.mark.parametrize("job, args, model", [
+    ("predict_daily", ["--date", "2026-03-10"], "demand_forecast"),
+    ("optimize_stock", ["--date", "2026-03-10"], "supplier_lead_time"),
+    ("detect_anomalies", ["--date", "2026-03-10", "--task", "score"], "anomaly_detector"),
+    ("classify_slow_movers", ["--date", "2026-03-10", "--task", "score"], "slow_movers"),
+    ("train_recommendations", ["--date", "2026-03-10", "--task", "score"], "recommendations"),
+])
+def test_scoring_without_a_champion_exits_3_saying_train_first(job, args, model, migrated,
+                                                               fresh_database, mlflow_server):
+    # a fresh install before the first weekly training: not a failure (exit 1) but its own
+    # code, so the DAG skips the task instead of paging
+    done = run_job(job, *args, env=job_env(
         RETAIL_WAREHOUSE__URL=fresh_database.url,
         RETAIL_WAREHOUSE__DATABASE=fresh_database.database,
         RETAIL_MLFLOW__TRACKING_URI=mlflow_server, RETAIL_MLFLOW__PREFIX="nochampion",
         RETAIL_LOG__FORMAT="json"), timeout_s=240)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 3, done.stderr
     last = _events(done.stderr)[-1]
-    assert "nochampion.demand_forecast has no champion" in last["error"], last
+    assert last["level"] == "warning" and last["exit_code"] == 3, last
+    assert f"nochampion.{model} has no champion" in last["error"], last
     assert "train it first" in last["error"]

@@ -36,6 +36,13 @@ class RegistryError(RuntimeError):
     """The registry could not be reached or refused a call; the message says what to do."""
 
 
+class NoChampion(RegistryError, LookupError):
+    """A model has no champion yet (a fresh install before its first training, or no version
+    has beaten its baseline): scoring has nothing to score with. The message says to train
+    it first. The model jobs exit 3 on it (not 1), so a schedule can tell "not trained yet"
+    from a failure."""
+
+
 def tracking_uri(settings: Settings) -> str:
     """``RETAIL_MLFLOW__TRACKING_URI``, else (locally) the server ``retail local up`` starts."""
     if settings.mlflow.tracking_uri:
@@ -326,8 +333,8 @@ class Registry:
         """The champion's Spark model (a ``PipelineModel``), loaded in the active session."""
         current = self.champion(model)
         if current is None:
-            raise RegistryError(f"{self.name(model)} has no champion at {self.uri}: train it "
-                                "first (or `retail models promote NAME VERSION`)")
+            raise NoChampion(f"{self.name(model)} has no champion at {self.uri}: train it "
+                             "first (or `retail models promote NAME VERSION`)")
         return self.load_model(current)
 
     def load_model(self, info: VersionInfo) -> Any:

@@ -14,7 +14,7 @@ from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.regression import LinearRegression
 
 from conftest import free_port
-from retail.ml.registry import CHAMPION, Registry, RegistryError, tracking_uri
+from retail.ml.registry import CHAMPION, NoChampion, Registry, RegistryError, tracking_uri
 from retail.settings import Settings, SettingsError
 
 
@@ -139,10 +139,13 @@ def test_promote_by_hand_moves_the_alias_and_records_who_and_why(registry, fitte
 
 
 def test_no_champion_to_load_or_no_version_to_promote_says_so(registry):
-    with pytest.raises(RegistryError, match="has no champion .* train it first"):
+    with pytest.raises(NoChampion, match="has no champion .* train it first") as raised:
         registry.load_champion("demand_forecast")
-    with pytest.raises(RegistryError, match=f"MLflow at {registry.uri}: .*not found"):
+    # its own class (the jobs exit 3 on it), still a RegistryError for every caller
+    assert isinstance(raised.value, RegistryError) and isinstance(raised.value, LookupError)
+    with pytest.raises(RegistryError, match=f"MLflow at {registry.uri}: .*not found") as other:
         registry.decide_promotion("demand_forecast", 5, 0.1, None)
+    assert not isinstance(other.value, NoChampion)
 
 
 def test_an_unreachable_server_is_named_at_once():

@@ -21,7 +21,7 @@ from retail.io.warehouse import Warehouse
 from retail.ml.anomalies import forest
 from retail.ml.anomalies.settings import AnomalySettings
 from retail.ml.anomalies.training import METRIC, TrainingResult, train
-from retail.ml.registry import MODEL_ARTIFACT, Promotion, Registry, RegistryError, Training
+from retail.ml.registry import MODEL_ARTIFACT, NoChampion, Promotion, Registry, Training
 from retail.ml.registry import VersionInfo
 
 MODEL = "anomaly_detector"
@@ -99,7 +99,7 @@ def load_detector(registry: Registry, version: VersionInfo | None = None) -> Det
     """The champion's (or ``version``'s) forests, downloaded from its run."""
     info = version or registry.champion(MODEL)
     if info is None:
-        raise RegistryError(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
+        raise NoChampion(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
                             "train it first (jobs/detect_anomalies.py --task train); a version "
                             "becomes the champion only when it beats its baseline "
                             "(its promotion.reason tag says)")

@@ -27,7 +27,7 @@ from retail.io.warehouse import Warehouse
 from retail.ml.forecast import backtest
 from retail.ml.forecast import model as gbt
 from retail.ml.forecast.training import TrainingResult, train
-from retail.ml.registry import Promotion, Registry, RegistryError, Training, VersionInfo
+from retail.ml.registry import NoChampion, Promotion, Registry, Training, VersionInfo
 from retail.ml.settings import ForecastSettings
 
 MODEL = "demand_forecast"
@@ -150,7 +150,7 @@ def load_forecaster(registry: Registry, version: VersionInfo | None = None) -> F
     session."""
     info = version or registry.champion(MODEL)
     if info is None:
-        raise RegistryError(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
+        raise NoChampion(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
                             "train it first (retail forecast train)")
     pipeline = registry.load_model(info)
     with tempfile.TemporaryDirectory(prefix="retail-intervals-") as tmp:

@@ -30,7 +30,7 @@ from retail.ml.recommendations import evaluation
 from retail.ml.recommendations.data import read_lines, window
 from retail.ml.recommendations.model import als_params, fit_als, fit_rules
 from retail.ml.recommendations.settings import RecommendationSettings
-from retail.ml.registry import (MODEL_ARTIFACT, Promotion, Registry, RegistryError, Training,
+from retail.ml.registry import (MODEL_ARTIFACT, NoChampion, Promotion, Registry, Training,
                                 VersionInfo)
 from retail.transforms.baskets import rule_partners
 
@@ -159,7 +159,7 @@ def load_recommender(registry: Registry, version: VersionInfo | None = None) -> 
     rule partners."""
     info = version or registry.champion(MODEL)
     if info is None:
-        raise RegistryError(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
+        raise NoChampion(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
                             "train it first (train_recommendations --task train); a version "
                             "becomes the champion only when it beats its baseline "
                             "(its promotion.reason tag says)")

@@ -23,7 +23,7 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
 from retail.io.warehouse import Warehouse
-from retail.ml.registry import Promotion, Registry, RegistryError, Training, VersionInfo
+from retail.ml.registry import NoChampion, Promotion, Registry, Training, VersionInfo
 from retail.ml.slow_movers.model import TrainingResult, positives_share, ratios, train
 from retail.ml.slow_movers.settings import SlowMoverSettings
 
@@ -86,11 +86,11 @@ def load_classifier(registry: Registry) -> Classifier:
     """The champion and its threshold (chosen on its training rows, a run parameter).
 
     Raises:
-        RegistryError: no champion yet.
+        NoChampion: no champion yet.
     """
     version = registry.champion(MODEL)
     if version is None:
-        raise RegistryError(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
+        raise NoChampion(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
                             "train it first (classify_slow_movers --task train); a version "
                             "becomes the champion only when it beats its baseline "
                             "(its promotion.reason tag says)")
