@@ -1,6 +1,6 @@
 """What happens when a task has failed for good (its retries spent): a row in the warehouse's
-``stream_alerts`` (``alert_type`` ``pipeline_task_failed``, where the Power BI alerts page
-and ``retail`` show it) and, when ``AIRFLOW_VAR_RETAIL_ALERT_WEBHOOK`` names one, a JSON POST
+``stream_alerts`` (``alert_type`` ``pipeline_task_failed``, no store or product, the DAG,
+task, run and try in ``details``; the Power BI alerts page and ``retail`` show it) and, when ``AIRFLOW_VAR_RETAIL_ALERT_WEBHOOK`` names one, a JSON POST
 to a notifier (a Slack or Teams incoming webhook, an Alertmanager, ...). A failing alert path
 is logged, never raised: the task's own failure is what Airflow must record.
 """
@@ -35,7 +35,7 @@ def task_failed(context) -> None:
     what = describe(context)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     row = {"alert_id": str(uuid.uuid4()), "alert_type": ALERT_TYPE, "severity": "high",
-           "status": "open", "store_id": "", "product_id": f"{what['dag_id']}.{what['task_id']}",
+           "status": "open", "store_id": "", "product_id": "",
            "metric_value": float(what["try_number"] or 0), "threshold": 0.0,
            "details": json.dumps(what), "event_time": now}
     try:
