@@ -14,6 +14,7 @@ from retail.cli import lake as lake_cmd
 from retail.cli import local as local_cmd
 from retail.cli import masterdata as masterdata_cmd
 from retail.cli import models as models_cmd
+from retail.cli import pipeline as pipeline_cmd
 from retail.cli import query as query_cmd
 from retail.cli import simulate as simulate_cmd
 from retail.cli import stock as stock_cmd
@@ -49,6 +50,7 @@ app.add_typer(features_cmd.app, name="features")
 app.add_typer(forecast_cmd.app, name="forecast")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(stock_cmd.app, name="stock")
+app.add_typer(pipeline_cmd.app, name="pipeline")
 app.add_typer(insights_cmd.anomalies_app, name="anomalies")
 app.command("slow-movers")(insights_cmd.slow_movers)
 app.command("recommend")(insights_cmd.recommend)
