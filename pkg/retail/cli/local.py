@@ -1,5 +1,5 @@
 """``retail local up|down|status``: the embedded Kafka-protocol broker and its topics, the
-warehouse and the MLflow server."""
+warehouse, the MLflow server and, on request, a local Airflow."""
 
 from __future__ import annotations
 
@@ -9,35 +9,44 @@ from rich.table import Table
 from retail.cli.common import console, handle_errors, print_table, settings
 from retail.contracts import topics
 from retail.io.kafka import describe
-from retail.local import mlflow_server, stack, warehouse_proc
+from retail.local import airflow_server, mlflow_server, stack, warehouse_proc
 
 app = typer.Typer(help="The embedded local stack: Kafka-protocol broker, ClickHouse (chDB) "
-                       "warehouse and MLflow server on 127.0.0.1, state in RETAIL_LOCAL__HOME "
-                       "(.retail/).",
+                       "warehouse and MLflow server (and Airflow, --with-airflow) on 127.0.0.1, "
+                       "state in RETAIL_LOCAL__HOME (.retail/).",
                   no_args_is_help=True)
 
 
 @app.command()
 @handle_errors
-def up() -> None:
+def up(with_airflow: bool = typer.Option(
+        False, "--with-airflow", help="Also start a local Airflow (API server and UI, "
+        "scheduler, DAG processor; LocalExecutor) on 127.0.0.1:RETAIL_AIRFLOW__API_PORT "
+        "(8080), running the DAGs of dags/ as local subprocesses")) -> None:
     """Start the broker, the warehouse and the MLflow server; create topics, migrate.
 
     Only what is not running starts; the MLflow server not at all while
-    RETAIL_MLFLOW__TRACKING_URI names another one.
+    RETAIL_MLFLOW__TRACKING_URI names another one. --with-airflow: also Airflow,
+    whose admin password is printed once, when it is generated.
     """
     from retail.cli.warehouse import migrator
+    from retail.pipeline.airflow_cli import AirflowCli
 
     s = settings()
     run_mlflow = mlflow_server.wanted(s)
     if run_mlflow and mlflow_server.read_record(s) is None:
         mlflow_server.server_bin(s)  # missing: say so before anything starts
+    start_airflow = with_airflow and airflow_server.read_record(s) is None
+    if start_airflow:
+        AirflowCli(s)  # its virtualenv or the DAG folder missing: say so before anything starts
     # Every port first: a port another process holds must not leave a broker running.
     stack.ensure_ports_free(
         ([] if stack.read_record(s) else [(s.local.broker_port, "RETAIL_LOCAL__BROKER_PORT")])
         + ([] if warehouse_proc.read_record(s) else
            [(s.local.warehouse_port, "RETAIL_LOCAL__WAREHOUSE_PORT")])
         + ([] if not run_mlflow or mlflow_server.read_record(s) else
-           [(s.local.mlflow_port, mlflow_server.PORT_VARIABLE)]))
+           [(s.local.mlflow_port, mlflow_server.PORT_VARIABLE)])
+        + ([(s.airflow.api_port, airflow_server.PORT_VARIABLE)] if start_airflow else []))
     record, created = stack.up(s, storage_engine=s.local.storage_engine)
     console.print(f"broker up: pid {record.pid}, 127.0.0.1:{record.port} "
                   f"({record.storage_engine}), state in {s.local.home}/")
@@ -52,11 +61,30 @@ def up() -> None:
     if not run_mlflow:
         console.print(f"mlflow: not started here, RETAIL_MLFLOW__TRACKING_URI is "
                       f"{s.mlflow.tracking_uri}")
-        return
-    with console.status("starting the MLflow server (about 15 s)"):
-        ml, _ = mlflow_server.up(s)
-    console.print(f"mlflow up: pid {ml.pid}, UI and tracking at {ml.url} (backend "
-                  f"{ml.backend_store}, artifacts in {ml.artifacts})")
+    else:
+        with console.status("starting the MLflow server (about 15 s)"):
+            ml, _ = mlflow_server.up(s)
+        console.print(f"mlflow up: pid {ml.pid}, UI and tracking at {ml.url} (backend "
+                      f"{ml.backend_store}, artifacts in {ml.artifacts})")
+    if with_airflow:
+        _airflow_up(s)
+
+
+def _airflow_up(s) -> None:
+    with console.status("starting Airflow: API server, scheduler, DAG processor (about 20 s)"):
+        af, password, _ = airflow_server.up(s)
+    pids = ", ".join(f"{name} {pid}" for name, pid in af.pids.items())
+    console.print(f"airflow up: UI and API at {af.url} (pids {pids}; LocalExecutor, SQLite "
+                  f"metadata in {s.local.home}/airflow/, logs in {s.local.home}/logs/airflow-*)",
+                  highlight=False, soft_wrap=True)
+    if password:
+        console.print(f"airflow login: admin / {password} (shown this once; kept only in "
+                      f"{af.passwords_file})", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"airflow login: admin, password in {af.passwords_file}",
+                      highlight=False, soft_wrap=True)
+    console.print("airflow: new DAGs start paused; switch one on in the UI to let the scheduler "
+                  "run it", highlight=False, soft_wrap=True)
 
 
 def _reset_stream_checkpoint(s, *, fresh_broker: bool) -> None:
@@ -76,7 +104,8 @@ def _reset_stream_checkpoint(s, *, fresh_broker: bool) -> None:
 @app.command()
 @handle_errors
 def down() -> None:
-    """Stop the broker, the warehouse and the MLflow server that `up` started (only those)."""
+    """Stop the broker, the warehouse, the MLflow server and Airflow that `up` started (only
+    those)."""
     s = settings()
     record = stack.down(s)
     console.print(f"broker stopped (pid {record.pid})" if record else "broker: nothing to stop")
@@ -84,6 +113,21 @@ def down() -> None:
     console.print(f"warehouse stopped (pid {wh.pid})" if wh else "warehouse: nothing to stop")
     ml = mlflow_server.down(s)
     console.print(f"mlflow stopped (pid {ml.pid})" if ml else "mlflow: nothing to stop")
+    af = airflow_server.down(s)
+    console.print(f"airflow stopped (pids {', '.join(map(str, af.pids.values()))})" if af else
+                  "airflow: nothing to stop", highlight=False)
+
+
+def _airflow_status(s) -> str:
+    af = airflow_server.read_record(s)
+    if af is None:
+        return "airflow: not running (retail local up --with-airflow starts it)"
+    running = airflow_server.alive(af)
+    pids = ", ".join(f"{name} {pid}" + ("" if running[name] else " [red]exited[/red]")
+                     for name, pid in af.pids.items())
+    parts = airflow_server.health(af.url) or {}
+    healthy = ", ".join(f"{k} {v}" for k, v in parts.items() if v != "none") or "no answer"
+    return f"airflow: running, pids {pids}, {af.url} (health: {healthy})"
 
 
 @app.command()
@@ -103,6 +147,7 @@ def status() -> None:
     console.print(f"mlflow: running, pid {ml.pid}, {ml.url}" if ml else
                   "mlflow: [yellow]not running[/yellow]" if mlflow_server.wanted(s) else
                   f"mlflow: {s.mlflow.tracking_uri} (RETAIL_MLFLOW__TRACKING_URI)")
+    console.print(_airflow_status(s), highlight=False, soft_wrap=True)
     declared = {t.name: t for t in topics()}
     table = Table()
     table.add_column("topic", no_wrap=True, min_width=max(len(name) for name in declared))
