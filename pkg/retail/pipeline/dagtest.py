@@ -10,6 +10,7 @@ up_for_reschedule, skipped), and the run ends with ``DagRun Finished: ... state=
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -148,7 +149,8 @@ def run_dag(cli: AirflowCli, run: PlannedRun, log: TextIO,
     log.flush()
     seconds = time.monotonic() - started
     if reader.run_id is None:  # never ran: the DAG is missing or failed to parse
-        why = reader.last_error or f"airflow dags test exited with code {proc.returncode}"
+        why = parse_error(cli, run.dag.dag_id) or reader.last_error or \
+            f"airflow dags test exited with code {proc.returncode}"
         return RunResult(run, "failed", None, (), seconds, why)
     try:
         tasks = task_results(cli.json("tasks", "states-for-dag-run", run.dag.dag_id,
@@ -159,6 +161,20 @@ def run_dag(cli: AirflowCli, run: PlannedRun, log: TextIO,
     state = reader.state if reader.state in ("success", "failed") else "failed"
     return RunResult(run, state, reader.run_id, tasks, seconds,
                      None if state == "success" else reader.last_error)
+
+
+def parse_error(cli: AirflowCli, dag_id: str) -> str | None:
+    """Why ``dags/<dag_id>.py`` does not import under Airflow's Python (``dags test`` only
+    says the DAG "could not be found"); None if it imports or does not exist."""
+    source = Path(cli.env["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
+    if not source.exists():
+        return f"{source} does not exist"
+    done = subprocess.run([str(cli.binary.with_name("python")), str(source)], env=cli.env,
+                          cwd=source.parent, capture_output=True, text=True, timeout=120)
+    errors = [m.group(1) for line in done.stderr.splitlines()
+              if (m := _EXCEPTION.match(line))]
+    return f"{source.name} does not import: {errors[-1]}" if done.returncode and errors \
+        else None
 
 
 def log_path(home: Path, kind: str, now: datetime) -> Path:

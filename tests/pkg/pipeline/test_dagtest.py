@@ -109,3 +109,17 @@ def test_task_states_give_seconds_only_to_tasks_that_ran():
     assert round(results[0].seconds, 3) == 2.425
     assert results[1].seconds is None and results[2].seconds is None
     assert task_results("not a list") == ()
+
+
+def test_a_real_dag_imports_under_airflows_python_and_a_missing_one_is_named(monkeypatch,
+                                                                           tmp_path):
+    from retail.pipeline.airflow_cli import AirflowCli
+    from retail.pipeline.dagtest import parse_error
+    from retail.settings import load_settings
+    from tests.dags.airflow_env import airflow_python
+
+    monkeypatch.setenv("RETAIL_AIRFLOW__VENV", str(airflow_python().parent.parent))
+    monkeypatch.setenv("RETAIL_LOCAL__HOME", str(tmp_path))
+    cli = AirflowCli(load_settings())
+    assert parse_error(cli, "etl_close_day") is None
+    assert parse_error(cli, "etl_close_days").endswith("dags/etl_close_days.py does not exist")
