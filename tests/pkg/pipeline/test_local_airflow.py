@@ -102,6 +102,8 @@ def test_up_with_airflow_serves_the_dags_on_loopback_logs_in_and_down_stops_it(s
     assert json.loads(passwords.read_text()) == {"admin": password}
     assert passwords.stat().st_mode & 0o777 == 0o600
     assert len(password) >= 20 and password.isalnum()
+    logs = (tmp_path / ".retail" / "logs").glob("airflow-*.log")
+    assert not any(password in log.read_text() for log in logs)  # printed once: above
 
     status, health = call(f"{url}/api/v2/monitor/health")
     assert status == 200
