@@ -390,6 +390,17 @@ class Settings(BaseSettings):
         return {**data, "lake": {**(lake or {}), "root": str(Path(home) / "lake")}}
 
     @model_validator(mode="after")
+    def _airflow_port_is_its_own(self) -> Settings:
+        ports = {"RETAIL_LOCAL__BROKER_PORT": self.local.broker_port,
+                 "RETAIL_LOCAL__WAREHOUSE_PORT": self.local.warehouse_port,
+                 "RETAIL_LOCAL__MLFLOW_PORT": self.local.mlflow_port}
+        for name, port in ports.items():
+            if port == self.airflow.api_port:
+                raise ValueError(f"RETAIL_AIRFLOW__API_PORT and {name} must differ (both are "
+                                 f"{port})")
+        return self
+
+    @model_validator(mode="after")
     def _no_placeholder_secrets_outside_local(self) -> Settings:
         if self.env == "local":
             return self

@@ -74,3 +74,12 @@ def test_a_missing_virtualenv_or_repository_says_what_to_do(retail_env, monkeypa
     monkeypatch.setenv("RETAIL_AIRFLOW__REPO", str(retail_env))
     with pytest.raises(AirflowError, match="has no dags/ and jobs/: set RETAIL_AIRFLOW__REPO"):
         repo_root(load_settings())
+
+
+def test_the_api_port_may_not_be_another_local_servers(retail_env, monkeypatch):
+    from retail.settings import SettingsError
+
+    monkeypatch.setenv("RETAIL_AIRFLOW__API_PORT", "18123")
+    with pytest.raises(SettingsError, match="RETAIL_AIRFLOW__API_PORT and "
+                       "RETAIL_LOCAL__WAREHOUSE_PORT must differ \\(both are 18123\\)"):
+        load_settings()
