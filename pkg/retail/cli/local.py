@@ -21,7 +21,7 @@ app = typer.Typer(help="The embedded local stack: Kafka-protocol broker, ClickHo
 @handle_errors
 def up(with_airflow: bool = typer.Option(
         False, "--with-airflow", help="Also start a local Airflow (API server and UI, "
-        "scheduler, DAG processor; LocalExecutor) on 127.0.0.1:RETAIL_AIRFLOW__API_PORT "
+        "scheduler, DAG processor, triggerer; LocalExecutor) on 127.0.0.1:RETAIL_AIRFLOW__API_PORT "
         "(8080), running the DAGs of dags/ as local subprocesses")) -> None:
     """Start the broker, the warehouse and the MLflow server; create topics, migrate.
 
@@ -71,7 +71,7 @@ def up(with_airflow: bool = typer.Option(
 
 
 def _airflow_up(s) -> None:
-    with console.status("starting Airflow: API server, scheduler, DAG processor (about 20 s)"):
+    with console.status("starting Airflow: API server, scheduler, DAG processor, triggerer (about 20 s)"):
         af, password, _ = airflow_server.up(s)
     pids = ", ".join(f"{name} {pid}" for name, pid in af.pids.items())
     console.print(f"airflow up: UI and API at {af.url} (pids {pids}; LocalExecutor, SQLite "

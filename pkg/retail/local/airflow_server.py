@@ -1,11 +1,12 @@
 """The local Airflow as processes of the local stack: the API server (with the UI), the
-scheduler (LocalExecutor) and the DAG processor, on loopback, for watching the schedules run.
+scheduler (LocalExecutor), the DAG processor and the triggerer, on loopback, for watching the
+schedules run.
 
-``retail local up --with-airflow`` starts the three from Airflow's virtualenv with the
+``retail local up --with-airflow`` starts the four from Airflow's virtualenv with the
 environment of :mod:`retail.pipeline.airflow_cli` (the one ``retail pipeline run`` uses: same
 home, SQLite metadata database and DAG folder), records them in ``<home>/airflow.json`` and
-waits until ``/api/v2/monitor/health`` reports the metadata database, the scheduler and the
-DAG processor healthy. ``retail local down`` stops exactly those processes and their children
+waits until ``/api/v2/monitor/health`` reports the metadata database, the scheduler, the
+DAG processor and the triggerer healthy. ``retail local down`` stops exactly those processes and their children
 (each is the leader of its own process group). Logs: ``<home>/logs/airflow-<process>.log``;
 task logs under ``<home>/airflow/logs/``.
 
@@ -30,12 +31,14 @@ from retail.pipeline.airflow_cli import PASSWORDS_FILE, AirflowCli, api_url
 from retail.settings import Settings
 
 PORT_VARIABLE = "RETAIL_AIRFLOW__API_PORT"
-# The scheduler does not serve task logs on a port of its own (that server binds every
-# interface): the API server reads them from the shared home.
+# The scheduler and the triggerer do not serve task logs on a port of their own (that
+# server binds every interface): the API server reads them from the shared home. The
+# triggerer runs deferred tasks (the Power BI refresh waits for its dataset there).
 COMMANDS = {"api-server": ("api-server", "--host", "127.0.0.1", "--workers", "1"),
             "scheduler": ("scheduler", "--skip-serve-logs"),
-            "dag-processor": ("dag-processor",)}
-_HEALTHY = ("metadatabase", "scheduler", "dag_processor")
+            "dag-processor": ("dag-processor",),
+            "triggerer": ("triggerer", "--skip-serve-logs")}
+_HEALTHY = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 _ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -104,12 +107,12 @@ def _ensure_password(passwords: Path) -> str | None:
 
 
 def up(settings: Settings) -> tuple[AirflowRecord, str | None, bool]:
-    """Start the three processes unless ours run; return the record, the admin password if
+    """Start the four processes unless ours run; return the record, the admin password if
     it was generated now, and whether they started now."""
     record = read_record(settings)
     if record is not None and all(alive(record).values()):
         return record, None, False
-    if record is not None:  # one of them exited: start the three afresh
+    if record is not None:  # one of them exited: start the four afresh
         down(settings)
     cli = AirflowCli(settings)
     port = settings.airflow.api_port

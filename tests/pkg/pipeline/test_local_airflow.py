@@ -107,7 +107,7 @@ def test_up_with_airflow_serves_the_dags_on_loopback_logs_in_and_down_stops_it(s
 
     status, health = call(f"{url}/api/v2/monitor/health")
     assert status == 200
-    for part in ("metadatabase", "scheduler", "dag_processor"):
+    for part in ("metadatabase", "scheduler", "dag_processor", "triggerer"):
         assert health[part]["status"] == "healthy", health
 
     assert call(f"{url}/auth/token", {"username": "admin", "password": "admin"})[0] == 401
@@ -123,7 +123,7 @@ def test_up_with_airflow_serves_the_dags_on_loopback_logs_in_and_down_stops_it(s
     assert call(f"{url}/api/v2/importErrors", token=token)[1]["total_entries"] == 0
 
     record = json.loads((tmp_path / ".retail" / "airflow.json").read_text())
-    assert set(record["pids"]) == {"api-server", "scheduler", "dag-processor"}
+    assert set(record["pids"]) == {"api-server", "scheduler", "dag-processor", "triggerer"}
     processes = set().union(*(group(pid) for pid in record["pids"].values()))
     addresses = listening_addresses(processes)
     assert addresses == {f"0100007F:{port:04X}"}, addresses  # the API server, on loopback only
