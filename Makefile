@@ -95,24 +95,26 @@ demo: install ## start the local stack, stream a simulated day through Kafka and
 	@# the backfilled days' facts came straight from the simulator: closed by their end-of-day
 	@# snapshot alone (docs/batch.md); the Kafka day by the daily ETL, reconciled with the lake
 	$(RETAIL) batch close-imported --from $(DEMO_FEATURES_FROM) --to $(DEMO_HISTORY_LAST)
-	$(RETAIL) batch daily-etl --date $(DEMO_DAY)
-	$(RETAIL) features build --from $(DEMO_FEATURES_FROM) --to $(DEMO_DAY)
+	$(RETAIL) features build --from $(DEMO_FEATURES_FROM) --to $(DEMO_HISTORY_LAST)
+	@# the Kafka day through the Airflow DAGs (dag.test() of dags/ in local mode, each task its
+	@# job's file; docs/orchestration.md): closed by the daily ETL and reconciled with the lake,
+	@# its content checked, featurized; its predictions skip until the models below have champions
+	$(RETAIL) pipeline run daily --date $(DEMO_DAY)
+	@# the weekly training (the models_train DAG's jobs) by hand, so that the anomaly detector is
+	@# measured on the planted truth; each registers a version, promoted only when better
 	$(RETAIL) forecast train --as-of $(DEMO_DAY)
-	$(RETAIL) forecast predict --date $(DEMO_DAY)
 	$(RETAIL) stock train-lead-time --as-of $(DEMO_DAY)
-	$(RETAIL) stock optimize --date $(DEMO_DAY)
-	$(RETAIL) forecast show --store S00001 --product P000001
-	@# the insight models (docs/models.md): each trains (registered, promoted only when better), then scores the day
-	$(BIN)/python jobs/detect_anomalies.py --date $(DEMO_DAY) --labels $(DEMO_TRUTH)/planted_anomalies.parquet
-	$(BIN)/python jobs/classify_slow_movers.py --date $(DEMO_DAY)
+	$(BIN)/python jobs/detect_anomalies.py --date $(DEMO_DAY) --task train --labels $(DEMO_TRUTH)/planted_anomalies.parquet
+	$(BIN)/python jobs/classify_slow_movers.py --date $(DEMO_DAY) --task train
 	@# five weeks of baskets (about ten visits a loyal customer): the default 90 days took 16 min here
-	RETAIL_RECOMMENDATIONS__WINDOW_DAYS=35 $(BIN)/python jobs/train_recommendations.py --date $(DEMO_DAY)
+	RETAIL_RECOMMENDATIONS__WINDOW_DAYS=35 $(BIN)/python jobs/train_recommendations.py --date $(DEMO_DAY) --task train
+	@# the day's predictions through Airflow again, now with champions: forecasts, reorders,
+	@# anomalies, slow movers, cross-sell, forecast accuracy
+	RETAIL_RECOMMENDATIONS__WINDOW_DAYS=35 $(RETAIL) pipeline run predictions --date $(DEMO_DAY)
+	$(RETAIL) forecast show --store S00001 --product P000001
 	$(RETAIL) anomalies list --store S00001
 	$(RETAIL) slow-movers --store S00001 --limit 10
 	$(RETAIL) recommend --product P000001 --limit 5
-	@# The closed day's content checks; freshness and stream health judge "now", and the demo's
-	@# data is two days old (a live stack: retail dq run).
-	$(RETAIL) dq run --date $(DEMO_DAY) --no-alerts --check 'completeness.*' --check 'volume.*' --check 'consistency.*' --check 'validity.*'
 	@echo "Closed day $(DEMO_DAY): its reconciliation in job_runs (retail query, or SELECT details FROM job_runs WHERE job = 'daily_etl'),"
 	@echo "  its cleaned events in $${RETAIL_LOCAL__HOME:-.retail}/lake/retail-processed-data/, its features in feature_store_daily"
 	@echo "  and $${RETAIL_LOCAL__HOME:-.retail}/lake/retail-features/ (docs/features.md), its checks in dq_results (retail dq status)."
