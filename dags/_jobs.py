@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import pendulum
 from airflow.exceptions import AirflowException, AirflowSkipException
 from airflow.sdk import BaseOperator, BaseSensorOperator
 
@@ -77,6 +78,13 @@ class Config:
 
 
 CONFIG = Config()
+
+
+def dag_settings(**task_overrides) -> dict:
+    """What every DAG shares: no catch-up (backfills are asked for), one run at a time,
+    owner, retries and alerts for every task (``task_overrides`` change those)."""
+    return {"start_date": pendulum.datetime(2026, 1, 1, tz="UTC"), "catchup": False,
+            "max_active_runs": 1, "default_args": default_args(**task_overrides)}
 
 
 def default_args(**overrides) -> dict:

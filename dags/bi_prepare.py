@@ -9,20 +9,16 @@ recorded in `dq_results` and alerted when it does not.
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DAG
 
-from _jobs import default_args, job_task
+from _jobs import dag_settings, job_task
 
 with DAG(
     dag_id="bi_prepare",
     schedule="*/15 * * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(retries=1),
     tags=["retail", "bi"],
     doc_md=__doc__,
+    **dag_settings(retries=1),
 ) as dag:
     job_task("data_quality", ["--check", "bi.*"], task_id="check_bi_views",
              timeout=timedelta(minutes=10))

@@ -10,10 +10,9 @@ The features DAG waits for this day's
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DAG
 
-from _jobs import DAY, default_args, job_task
+from _jobs import DAY, dag_settings, job_task
 
 CONTENT_CHECKS = ["--check", "completeness.*", "--check", "volume.*",
                   "--check", "consistency.*", "--check", "validity.*"]
@@ -21,12 +20,9 @@ CONTENT_CHECKS = ["--check", "completeness.*", "--check", "volume.*",
 with DAG(
     dag_id="etl_close_day",
     schedule="0 8 * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(),
     tags=["retail", "etl"],
     doc_md=__doc__,
+    **dag_settings(),
 ) as dag:
     close = job_task("daily_etl", ["--date", DAY], timeout=timedelta(hours=2))
     # The closed day's content; freshness and the stream's health judge "now", which is the

@@ -8,20 +8,16 @@ writes the day's features to `feature_store_daily` and the lake.
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DAG
 
-from _jobs import DAY, default_args, job_task, wait_for
+from _jobs import DAY, dag_settings, job_task, wait_for
 
 with DAG(
     dag_id="features_build",
     schedule="0 9 * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(),
     tags=["retail", "features"],
     doc_md=__doc__,
+    **dag_settings(),
 ) as dag:
     wait_for("daily_etl") >> job_task("build_features", ["--date", DAY],
                                       timeout=timedelta(hours=2))

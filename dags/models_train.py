@@ -10,22 +10,18 @@ both the champion and the baseline (the decision and its reason are in the MLflo
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DAG
 
-from _jobs import default_args, job_task, wait_for
+from _jobs import dag_settings, job_task, wait_for
 
 AS_OF = "{{ macros.ds_add(ds, -2) }}"
 
 with DAG(
     dag_id="models_train",
     schedule="0 2 * * 0",
-    start_date=pendulum.datetime(2026, 1, 4, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(),
     tags=["retail", "ml"],
     doc_md=__doc__,
+    **dag_settings(),
 ) as dag:
     ready = wait_for("build_features", AS_OF)
     ready >> [

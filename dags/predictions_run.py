@@ -12,10 +12,9 @@ Import-mode tables are refreshed (once a day, well inside the service's quota).
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DAG
 
-from _jobs import DAY, default_args, job_task, wait_for
+from _jobs import DAY, dag_settings, job_task, wait_for
 from _powerbi import powerbi_refresh_task
 
 # The scoring jobs' exit code for "this model has no champion yet" (jobs/README.md).
@@ -24,12 +23,9 @@ NO_CHAMPION = 3
 with DAG(
     dag_id="predictions_run",
     schedule="0 10 * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(),
     tags=["retail", "ml"],
     doc_md=__doc__,
+    **dag_settings(),
 ) as dag:
     ready = wait_for("build_features")
     predict = job_task("predict_daily", ["--date", DAY], skip_on_exit_code=NO_CHAMPION)

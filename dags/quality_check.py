@@ -11,19 +11,15 @@ one hourly runner is enough.
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import DAG
 
-from _jobs import default_args, job_task
+from _jobs import dag_settings, job_task
 
 with DAG(
     dag_id="quality_check",
     schedule="5 * * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(retries=1),
     tags=["retail", "quality"],
     doc_md=__doc__,
+    **dag_settings(retries=1),
 ) as dag:
     job_task("data_quality", [], timeout=timedelta(minutes=15))
