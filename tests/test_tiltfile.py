@@ -6,6 +6,7 @@ ClickHouse, the Airflow UI, the MinIO console and the MLflow UI."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -317,6 +318,27 @@ def test_the_task_pods_image_is_loaded_into_kind_under_the_tag_their_template_na
                               f"&& kind load docker-image --name {cluster} {ref}")
     assert load["deps"] == ["images/airflow", "dags"]  # again after every DAG edit
     assert resources["airflow-task-image"].labels == ["airflow"]
+
+
+def test_every_job_the_dags_launch_is_built_and_loaded_into_kind_on_a_click(tilt, resources):
+    # the DAGs' pods and SparkApplications ask for <repository>:<appVersion>, no registry
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    contract = json.loads((ROOT / "dags/_contract.json").read_text())
+    env = {e["name"]: e.get("value") for e in airflow_values(tilt)["env"]}
+    assert env["AIRFLOW_VAR_RETAIL_IMAGE_REGISTRY"] == ""
+    assert env["AIRFLOW_VAR_RETAIL_IMAGE_TAG"] == app_version
+    (load,) = [c for c in tilt.named("local_resource") if c["name"] == "airflow-job-images"]
+    steps = load["cmd"][2].split(" && ")
+    refs = [f"{spec['image']}:{app_version}" for spec in contract["jobs"].values()]
+    for job, spec in contract["jobs"].items():
+        assert (f"docker build -f images/{job}/Dockerfile -t {spec['image']}:{app_version} ."
+                in steps), job
+    builds = [s.split(" -f ")[1].split()[0] for s in steps if s.startswith("docker build")]
+    assert builds[:2] == ["images/base/Dockerfile", "images/stream_processor/Dockerfile"]
+    cluster = yaml.safe_load((ROOT / "manifests/kind-cluster.yaml").read_text())["name"]
+    assert steps[-1].startswith(f"kind load docker-image --name {cluster} ")
+    assert sorted(steps[-1].split()[5:]) == sorted(refs)
+    assert resources["airflow-job-images"].labels == ["airflow"]
 
 
 def test_operators_are_installed_at_the_versions_chart_yaml_pins(tilt):

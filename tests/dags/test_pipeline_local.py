@@ -12,8 +12,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -33,8 +35,32 @@ START = LAST - timedelta(days=DAYS - 1)
 EMPTY = LAST + timedelta(days=3)  # in the calendar, not in the lake (nor its UTC neighbours)
 
 
+class Notifier(BaseHTTPRequestHandler):
+    """A stand-in notifier (a Slack-style incoming webhook): records what it is sent."""
+
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append({"path": self.path, "type": self.headers["Content-Type"],
+                              "body": json.loads(body)})
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def chain(warehouse_settings, mlflow_server, tmp_path_factory):
+def notifier():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Notifier)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hooks/retail", Notifier.received
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def chain(warehouse_settings, mlflow_server, notifier, tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     ws = warehouse_settings.model_copy(update={"database": f"t_{uuid.uuid4().hex[:10]}"})
     with connect(ws, database="") as admin:
@@ -56,7 +82,8 @@ def chain(warehouse_settings, mlflow_server, tmp_path_factory):
         "RETAIL_AIRFLOW__VENV": str(airflow_python().parent.parent),
         # one retry a second later, and a downstream DAG that waits 10 s for its day
         "AIRFLOW_VAR_RETAIL_RETRIES": "1", "AIRFLOW_VAR_RETAIL_RETRY_DELAY_S": "1",
-        "AIRFLOW_VAR_RETAIL_WAIT_TIMEOUT_S": "10"})
+        "AIRFLOW_VAR_RETAIL_WAIT_TIMEOUT_S": "10",
+        "AIRFLOW_VAR_RETAIL_ALERT_WEBHOOK": notifier[0]})
     try:
         yield ws, env
     finally:
@@ -112,7 +139,7 @@ def test_a_model_without_a_champion_is_skipped_visibly_not_failed(good_day):
 
 
 def test_a_failed_etl_is_retried_then_failed_alerted_and_its_day_never_featurized(
-        chain, bad_day):
+        chain, bad_day, notifier):
     ws, _ = chain
     assert bad_day.returncode != 0, bad_day.stdout[-4000:]
     tries = latest_runs(ws, "daily_etl", EMPTY)
@@ -126,6 +153,14 @@ def test_a_failed_etl_is_retried_then_failed_alerted_and_its_day_never_featurize
     failed = {product for product, _ in alerts}
     assert "etl_close_day.daily_etl" in failed, alerts
     assert "features_build.wait_daily_etl" in failed, alerts
+    assert "predictions_run.wait_build_features" in failed, alerts
     details = json.loads(dict(alerts)["etl_close_day.daily_etl"])
     assert details["try_number"] == 2
     assert "failed" in bad_day.stdout
+    # and the notifier heard of it, once per failed task (never of a retried try)
+    sent = [(m["body"]["dag_id"], m["body"]["task_id"]) for m in notifier[1]]
+    assert sorted(sent) == [("etl_close_day", "daily_etl"), ("features_build", "wait_daily_etl"),
+                            ("predictions_run", "wait_build_features")]
+    first = notifier[1][0]
+    assert first["path"] == "/hooks/retail" and first["type"] == "application/json"
+    assert "failed after 2 tries" in first["body"]["text"]
