@@ -152,17 +152,19 @@ class LocalJobOperator(BaseOperator):
         self._process = subprocess.Popen(command, cwd=CONFIG.repo, env=env, text=True,
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                          start_new_session=True)
+        last = ""
         try:
             for line in self._process.stdout:
                 self.log.info("%s", line.rstrip())
+                last = line.strip() or last
             code = self._process.wait()
         finally:
             self.on_kill()
         if code == 0:
             return
         if code == self.skip_on_exit_code:
-            raise AirflowSkipException(f"{script.name} exited {code}: nothing to do yet "
-                                       f"(see its last lines above)")
+            raise AirflowSkipException(f"{script.name} exited {code}, nothing to do yet: "
+                                       f"{last[-300:]}")
         raise AirflowException(f"{script.name} {' '.join(self.arguments)} exited {code}")
 
     def on_kill(self) -> None:

@@ -101,8 +101,8 @@ def run(
                                   soft_wrap=True)
                     return
                 style = _STYLE.get(event.state, "white")
-                why = f": {escape(event.error)}" if event.error and event.state == "failed" \
-                    else ""
+                why = f": {escape(event.error)}" if event.error and event.state in (
+                    "failed", "skipped") else ""
                 console.print(f"  {name} {event.task}: [{style}]{event.state}[/{style}] "
                               f"in {event.seconds:.1f} s{why}", highlight=False, soft_wrap=True)
 

@@ -24,6 +24,8 @@ from retail.pipeline.plan import PlannedRun
 _TASK = r"task_id=(\S+) map_index=(-?\d+)"
 _STARTING = re.compile(r"\[DAG TEST\] starting " + _TASK)
 _END = re.compile(r"\[DAG TEST\] end task " + _TASK)
+# Why a task skipped (a job with nothing to do yet says so in its exception).
+_SKIPPED = re.compile(r"Skipping task\.\s.*\breason='(.*)'$")
 _NEW_STATE = re.compile(r"Task instance state updated .*\bnew_state=(\w+)")
 _FINISHED = re.compile(r"DagRun Finished: dag_id=([^,]+), .*?\brun_id=([^,]+), .*?, "
                        r"state=(\w+),")
@@ -83,6 +85,9 @@ class OutputReader:
                 self._try_state = match.group(1)
         elif match := _FINISHED.search(line):
             self.run_id, self.state = match.group(2).strip(), match.group(3)
+        elif match := _SKIPPED.search(line):
+            if self._task is not None:
+                self._try_error = match.group(1)
         elif match := _JOB_ERROR.search(line):
             self._job_error = match.group(1)
         elif match := _EXCEPTION.match(line):

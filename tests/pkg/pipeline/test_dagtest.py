@@ -61,6 +61,22 @@ def test_a_failed_job_ends_its_task_failed_with_airflows_reason_and_the_jobs_own
         ("manual__2026-12-06T16:36:16.486805+00:00", "failed")
 
 
+SKIPPED_JOB = """\
+2026-12-06T17:14:00.101Z [info     ] [DAG TEST] starting task_id=predict_daily map_index=-1 [airflow.sdk.definitions.dag] loc=dag.py:1369
+2026-12-06T17:14:07.615413Z [info     ] Skipping task.                 [task] loc=task_runner.py:1137 reason='predict_daily.py exited 3, nothing to do yet: demand_forecast has no champion: train it first'
+2026-12-06T17:14:07.62Z [info     ] Task instance state updated    [airflow.api_fastapi.execution_api.routes.task_instances] loc=task_instances.py:424 new_state=skipped rows_affected=1 ti_id=01
+2026-12-06T17:14:07.63Z [info     ] [DAG TEST] end task task_id=predict_daily map_index=-1 [airflow.sdk.definitions.dag] loc=dag.py:1426
+"""
+
+
+def test_a_skipped_task_carries_the_reason_its_job_gave():
+    _, seen = events(SKIPPED_JOB)
+    assert seen[-1] == TaskEvent(
+        "predict_daily", 1, "skipped", 1.0,
+        "predict_daily.py exited 3, nothing to do yet: demand_forecast has no champion: "
+        "train it first")
+
+
 def test_each_try_is_its_own_start_and_end_and_a_retry_counts_up():
     reader, seen = events(RETRIED)
     assert [(e.task, e.try_number, e.state) for e in seen] == [
