@@ -152,11 +152,13 @@ class LocalJobOperator(BaseOperator):
         self._process = subprocess.Popen(command, cwd=CONFIG.repo, env=env, text=True,
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-        last = ""
+        last = said = ""  # its last line, and the last it logged as a warning or an error
         try:
             for line in self._process.stdout:
                 self.log.info("%s", line.rstrip())
                 last = line.strip() or last
+                if " WARNING " in line or " ERROR " in line:
+                    said = line.strip()
             code = self._process.wait()
         finally:
             self.on_kill()
@@ -164,7 +166,7 @@ class LocalJobOperator(BaseOperator):
             return
         if code == self.skip_on_exit_code:
             raise AirflowSkipException(f"{script.name} exited {code}, nothing to do yet: "
-                                       f"{last[-300:]}")
+                                       f"{(said or last)[-300:]}")
         raise AirflowException(f"{script.name} {' '.join(self.arguments)} exited {code}")
 
     def on_kill(self) -> None:
