@@ -47,6 +47,16 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"AIRFLOW_VAR_RETAIL_{name}") or default
 
 
+def _seconds(name: str, default: int) -> int:
+    """A whole number of at least 0 from ``AIRFLOW_VAR_RETAIL_<name>``; a bad one stops the
+    parse naming the variable."""
+    value = _env(name, str(default))
+    if not value.isdigit():
+        raise ValueError(f"AIRFLOW_VAR_RETAIL_{name} must be a whole number >= 0, "
+                         f"not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Config:
     """The DAG-side settings (``AIRFLOW_VAR_RETAIL_*``), read at parse time."""
@@ -54,13 +64,14 @@ class Config:
     execution: str = _env("EXECUTION", "kubernetes")
     namespace: str = _env("NAMESPACE", CONTRACT["namespace"])
     release: str = _env("RELEASE", CONTRACT["release"])
-    registry: str = _env("IMAGE_REGISTRY", CONTRACT["registry"])
+    # set but empty: images loaded into the cluster without a registry (kind, Tilt)
+    registry: str = os.environ.get("AIRFLOW_VAR_RETAIL_IMAGE_REGISTRY", CONTRACT["registry"])
     tag: str = _env("IMAGE_TAG", CONTRACT["tag"])
     repo: str = _env("REPO", str(Path(__file__).resolve().parents[1]))
     python: str = _env("PYTHON", "python3")
-    retries: int = int(_env("RETRIES", "2"))
-    retry_delay_s: int = int(_env("RETRY_DELAY_S", "300"))
-    wait_timeout_s: int = int(_env("WAIT_TIMEOUT_S", str(6 * 3600)))
+    retries: int = _seconds("RETRIES", 2)
+    retry_delay_s: int = _seconds("RETRY_DELAY_S", 300)
+    wait_timeout_s: int = _seconds("WAIT_TIMEOUT_S", 6 * 3600)
 
     def __post_init__(self) -> None:
         if self.execution not in ("kubernetes", "local"):

@@ -58,6 +58,13 @@ def local(tmp_path_factory) -> dict:
                   AIRFLOW_VAR_RETAIL_REPO="/srv/retail", AIRFLOW_VAR_RETAIL_PYTHON="/srv/py")
 
 
+@pytest.fixture(scope="module")
+def renamed(tmp_path_factory) -> dict:
+    return _probe(tmp_path_factory, AIRFLOW_VAR_RETAIL_RELEASE="shop",
+                  AIRFLOW_VAR_RETAIL_NAMESPACE="stores", AIRFLOW_VAR_RETAIL_IMAGE_REGISTRY="",
+                  AIRFLOW_VAR_RETAIL_IMAGE_TAG="dev")
+
+
 def _tasks(probe: dict, kind: str | None = None):
     for dag_id, dag in probe["dags"].items():
         for task_id, task in dag["tasks"].items():
@@ -217,3 +224,36 @@ def test_local_mode_runs_the_same_graph_with_each_job_file_in_a_subprocess(clust
             assert twin["operator"] == task["operator"]
     sensors = [t for _, _, t in _tasks(local, "RunSucceededSensor")]
     assert sensors and {s["mode"] for s in sensors} == {"poke"}
+
+
+def test_another_release_namespace_and_registry_rename_every_object_the_tasks_use(renamed):
+    pods = [t["pod"] for _, _, t in _tasks(renamed, "KubernetesPodOperator")]
+    apps = [t["spark_application"] for _, _, t in _tasks(renamed, "SparkKubernetesOperator")]
+    assert pods and apps
+    for pod in pods:
+        (container,) = pod["spec"]["containers"]
+        assert pod["metadata"]["namespace"] == "stores"
+        assert pod["spec"]["serviceAccountName"] == "shop-job"
+        assert container["image"].startswith("retail-platform/") and \
+            container["image"].endswith(":dev")
+        assert container["envFrom"] == [{"configMapRef": {"name": "shop-env"}}]
+        assert {v["valueFrom"]["secretKeyRef"]["name"] for v in container["env"]
+                if "valueFrom" in v} == {"shop-clickhouse"}
+    for app in apps:
+        driver = app["spec"]["driver"]
+        assert app["metadata"]["namespace"] == "stores"
+        assert app["metadata"]["labels"]["app.kubernetes.io/instance"] == "shop"
+        assert driver["serviceAccount"] == "shop-spark"
+        assert driver["envFrom"] == [{"configMapRef": {"name": "shop-env"}}]
+        assert app["spec"]["image"].endswith(":dev") and "/" in app["spec"]["image"]
+        assert not app["spec"]["image"].startswith("ghcr.io")
+    assert "retail-platform-" not in json.dumps(pods + apps).replace(
+        "retail-platform/", "")
+
+
+def test_a_bad_setting_stops_every_dag_naming_the_variable(tmp_path_factory):
+    probe = _probe(tmp_path_factory, AIRFLOW_VAR_RETAIL_RETRIES="two")
+    assert probe["dags"] == {}
+    for parsed in probe["files"].values():
+        (error,) = parsed["errors"].values()
+        assert "AIRFLOW_VAR_RETAIL_RETRIES must be a whole number >= 0, not 'two'" in error
