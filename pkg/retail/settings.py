@@ -130,7 +130,7 @@ class LocalSettings(_Section):
 
 class AirflowSettings(_Section):
     """The local Airflow: ``retail pipeline run`` (``airflow dags test``) and the API server,
-    scheduler and DAG processor of ``retail local up --with-airflow``.
+    scheduler, DAG processor and triggerer of ``retail local up --with-airflow``.
 
     Environment: ``RETAIL_AIRFLOW__*``. Airflow runs from its own virtualenv (its pins are
     not the platform's); its home, SQLite metadata database and logs are
@@ -146,7 +146,7 @@ class AirflowSettings(_Section):
     api_port: int = Field(8080, ge=1024, le=65535)
     # Tasks the local scheduler's LocalExecutor runs at once (Spark jobs take a 6g heap each).
     parallelism: int = Field(2, ge=1, le=32)
-    # Seconds the three processes may take to report healthy on /api/v2/monitor/health.
+    # Seconds the four processes may take to report healthy on /api/v2/monitor/health.
     start_timeout_s: float = Field(120.0, gt=0)
 
 
