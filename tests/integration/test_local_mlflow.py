@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import socket
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from test_local_stack import listening, retail, stack_env  # noqa: F401
+from tests.processes import group
 
 pytestmark = pytest.mark.integration
 
@@ -18,19 +18,6 @@ pytestmark = pytest.mark.integration
 def mlflow_env(stack_env) -> dict[str, str]:
     """The stack's environment with the local MLflow server on (no tracking URI)."""
     return {k: v for k, v in stack_env.items() if k != "RETAIL_MLFLOW__TRACKING_URI"}
-
-
-def group(pid: int) -> set[int]:
-    """The live processes of the process group ``pid`` leads (the server and its workers)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pid and fields[0] != "Z":
-            found.add(int(stat.parent.name))
-    return found
 
 
 def test_up_starts_the_server_status_shows_it_down_stops_it_with_its_workers(

@@ -12,11 +12,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from conftest import free_port
+from tests.processes import group, listening_addresses
 
 pytestmark = pytest.mark.integration
 RETAIL = [sys.executable, "-m", "retail.cli"]
@@ -54,39 +54,6 @@ def call(url: str, body: dict | None = None, token: str | None = None) -> tuple[
             return resp.status, json.load(resp)
     except urllib.error.HTTPError as exc:
         return exc.code, {}
-
-
-def group(pgid: int) -> set[int]:
-    """The live (not zombie) processes of a process group."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            found.add(int(stat.parent.name))
-    return found
-
-
-def listening_addresses(pids: set[int]) -> set[str]:
-    """The addresses (hex ip:port from /proc/net/tcp*) the processes ``pids`` listen on."""
-    inodes = set()
-    for pid in pids:
-        for fd in Path(f"/proc/{pid}/fd").glob("*"):
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            parts = line.split()
-            if parts[3] == "0A" and parts[9] in inodes:  # LISTEN
-                found.add(parts[1])
-    return found
 
 
 def test_up_with_airflow_serves_the_dags_on_loopback_logs_in_and_down_stops_it(stack_env,
