@@ -156,8 +156,12 @@ def describe(settings: KafkaSettings) -> list[TopicState]:
 
 
 def read_topic(settings: KafkaSettings, topic: str, idle_s: float = 1.0) -> list:
-    """Every record of ``topic`` from the beginning up to its true end (tests, status)."""
-    ends = end_offsets(settings, topic)
+    """Every record of ``topic`` from the beginning up to its true end (tests, status).
+
+    On Tansu the true end is found by reading until a poll stays empty for ``idle_s``: the
+    default 0.05 s of a streaming source's offset check once returned an end 6 records short
+    on a loaded 2-core CI machine, where a fetch response can take longer than that."""
+    ends = end_offsets(settings, topic, idle_s)
     if not ends:
         raise ValueError(f"topic {topic!r} does not exist at {settings.bootstrap_servers}")
     c = consumer(settings, group_id=None)
