@@ -56,7 +56,7 @@ $(STAMP): pkg/pyproject.toml constraints.txt
 	@command -v java >/dev/null || [ -x "$$JAVA_HOME/bin/java" ] || { echo "Spark needs a Java 17+ runtime: apt-get install openjdk-17-jre-headless (or set JAVA_HOME)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e './pkg[local,dev,spark,ml]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e './pkg[local,dev,spark,ml,dashboard]'
 	$(BIN)/python tests/k8s/helm.py
 	@touch $@
 
@@ -166,7 +166,7 @@ bench-models: install ## the anomaly, slow-mover and cross-sell models against t
 
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet --disable-pip-version-check './pkg[local,dev,spark,ml]'
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check './pkg[local,dev,spark,ml,dashboard]'
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^retail-platform' > constraints.txt
 	rm -rf .lock-venv
 

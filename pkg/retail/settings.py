@@ -22,6 +22,7 @@ from pydantic import (BaseModel, Field, SecretStr, ValidationError, field_valida
                       model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retail.dashboard.settings import DashboardSettings
 from retail.ml.anomalies.settings import AnomalySettings
 from retail.ml.recommendations.settings import RecommendationSettings
 from retail.ml.settings import ForecastSettings, MlflowSettings, ReplenishmentSettings
@@ -370,6 +371,7 @@ class Settings(BaseSettings):
     anomalies: AnomalySettings = AnomalySettings()
     slow_movers: SlowMoverSettings = SlowMoverSettings()
     recommendations: RecommendationSettings = RecommendationSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="before")
@@ -390,14 +392,16 @@ class Settings(BaseSettings):
         return {**data, "lake": {**(lake or {}), "root": str(Path(home) / "lake")}}
 
     @model_validator(mode="after")
-    def _airflow_port_is_its_own(self) -> Settings:
+    def _service_ports_are_their_own(self) -> Settings:
         ports = {"RETAIL_LOCAL__BROKER_PORT": self.local.broker_port,
                  "RETAIL_LOCAL__WAREHOUSE_PORT": self.local.warehouse_port,
                  "RETAIL_LOCAL__MLFLOW_PORT": self.local.mlflow_port}
-        for name, port in ports.items():
-            if port == self.airflow.api_port:
-                raise ValueError(f"RETAIL_AIRFLOW__API_PORT and {name} must differ (both are "
-                                 f"{port})")
+        for own, own_port in (("RETAIL_AIRFLOW__API_PORT", self.airflow.api_port),
+                              ("RETAIL_DASHBOARD__PORT", self.dashboard.port)):
+            for name, port in ports.items():
+                if port == own_port:
+                    raise ValueError(f"{own} and {name} must differ (both are {port})")
+            ports[own] = own_port
         return self
 
     @model_validator(mode="after")

@@ -2,8 +2,10 @@
 
 Each file opens with comment lines ``-- title: ...`` and ``-- description: ...`` (the rest
 of the leading comment documents the query's definitions). Parameters use ClickHouse's
-server-side binding, never string formatting: ``{as_of:Date}`` (every query) and
-``{store_id:String}`` (store-manager queries). Queries read the pre-aggregated tables where
+server-side binding, never string formatting: ``{as_of:Date}`` (every query),
+``{store_id:String}`` (store-manager queries) and ``{stores:Array(String)}`` (the store ids
+the reader may see: every query over stores' figures binds it, so the dashboards' row-level
+security is a parameter, never SQL built from data). Queries read the pre-aggregated tables where
 those answer the question and the fact tables only where they must.
 
     from retail.queries import run_query
@@ -13,6 +15,7 @@ those answer the question and the fact tables only where they must.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -24,11 +27,11 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from retail.io.warehouse import Warehouse
 
-__all__ = ["Query", "get_query", "latest_sale_date", "list_queries", "run_query",
-           "sales_days"]
+__all__ = ["Query", "all_stores", "get_query", "latest_sale_date", "list_queries",
+           "run_query", "sales_days"]
 
 # The parameters a query may bind, with the only ClickHouse type each may have.
-PARAMETERS = {"as_of": "Date", "store_id": "String"}
+PARAMETERS = {"as_of": "Date", "store_id": "String", "stores": "Array(String)"}
 _PARAM = re.compile(r"\{\s*(\w+)\s*:\s*([^{}]+?)\s*\}")
 _HEADER = re.compile(r"^--\s*(title|description)\s*:\s*(.+?)\s*$")
 
@@ -47,6 +50,11 @@ class Query:
     @property
     def needs_store(self) -> bool:
         return "store_id" in self.params
+
+    @property
+    def restricts_stores(self) -> bool:
+        """Whether the query's rows are limited to ``stores`` (row-level security)."""
+        return "stores" in self.params
 
 
 def _parse(name: str, text: str) -> Query:
@@ -112,17 +120,29 @@ def latest_sale_date(wh: Warehouse) -> date:
     return sales_days(wh)[1]
 
 
+def all_stores(wh: Warehouse) -> list[str]:
+    """Every store id in dim_store, sorted."""
+    return [r[0] for r in wh.query_rows(
+        "SELECT DISTINCT store_id FROM dim_store FINAL ORDER BY store_id")]
+
+
 def run_query(wh: Warehouse, name: str, *, as_of: date | None = None,
-              store_id: str | None = None) -> pa.Table:
+              store_id: str | None = None, stores: Sequence[str] | None = None) -> pa.Table:
     """Run a dashboard query and return its result as an Arrow table.
 
     ``as_of`` defaults to :func:`latest_sale_date`. ``store_id`` is required by the
-    store-manager queries and refused by the others.
+    store-manager queries and refused by the others. ``stores`` limits the queries that
+    bind it to those store ids; None means every store in dim_store (the CLI and jobs: the
+    dashboards always pass the reader's own list, which may be empty).
     """
     query = get_query(name)
     if query.needs_store and not store_id:
         raise ValueError(f"query {name} needs a store_id (--store)")
     if store_id is not None and not query.needs_store:
         raise ValueError(f"query {name} takes no store_id; it covers every store")
-    values = {"as_of": as_of or latest_sale_date(wh), "store_id": store_id}
+    if stores is not None and isinstance(stores, str):
+        raise TypeError("stores must be a sequence of store ids, not one string")
+    values: dict[str, object] = {"as_of": as_of or latest_sale_date(wh), "store_id": store_id}
+    if query.restricts_stores:
+        values["stores"] = list(stores) if stores is not None else all_stores(wh)
     return wh.query_arrow(query.sql, parameters={p: values[p] for p in query.params})
