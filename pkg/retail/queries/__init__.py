@@ -133,7 +133,8 @@ def run_query(wh: Warehouse, name: str, *, as_of: date | None = None,
     ``as_of`` defaults to :func:`latest_sale_date`. ``store_id`` is required by the
     store-manager queries and refused by the others. ``stores`` limits the queries that
     bind it to those store ids; None means every store in dim_store (the CLI and jobs: the
-    dashboards always pass the reader's own list, which may be empty).
+    dashboards always pass the reader's own list, which may be empty). Given with a
+    store query, ``store_id`` must be one of ``stores`` (PermissionError otherwise).
     """
     query = get_query(name)
     if query.needs_store and not store_id:
@@ -142,6 +143,9 @@ def run_query(wh: Warehouse, name: str, *, as_of: date | None = None,
         raise ValueError(f"query {name} takes no store_id; it covers every store")
     if stores is not None and isinstance(stores, str):
         raise TypeError("stores must be a sequence of store ids, not one string")
+    if query.needs_store and stores is not None and store_id not in stores:
+        raise PermissionError(f"query {name}: store {store_id!r} is not among the reader's "
+                              f"stores ({len(stores)} allowed)")
     values: dict[str, object] = {"as_of": as_of or latest_sale_date(wh), "store_id": store_id}
     if query.restricts_stores:
         values["stores"] = list(stores) if stores is not None else all_stores(wh)

@@ -1,7 +1,8 @@
 -- title: ABC analysis
 -- description: Products classed A, B or C by their share of cumulative net revenue over the 90 days up to as_of.
 --
--- 90 days = as_of - 89 .. as_of; products with sales lines in the window (agg_product_daily).
+-- 90 days = as_of - 89 .. as_of; products with sales lines in the window in the stores in
+-- {stores} (the reader's: row-level security; agg_sales_daily).
 -- Products are ranked by revenue (ties by sku); cumulative_share_pct is the running total up
 -- to and including the product over the total. Class: A while the cumulative share is
 -- <= 80 %, B while <= 95 %, C after (compared exactly, in Decimal).
@@ -31,8 +32,9 @@ FROM
     FROM
     (
         SELECT product_key, sum(revenue) AS rev
-        FROM agg_product_daily
-        WHERE date_key BETWEEN toYYYYMMDD({as_of:Date} - 89) AND toYYYYMMDD({as_of:Date})
+        FROM agg_sales_daily
+        WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
+          AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 89) AND toYYYYMMDD({as_of:Date})
         GROUP BY product_key
     ) AS r
     LEFT JOIN (SELECT product_key, product_id, sku, name, category FROM dim_product FINAL)

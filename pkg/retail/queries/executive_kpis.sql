@@ -1,7 +1,7 @@
 -- title: Executive KPIs
 -- description: Revenue on the day vs the same weekday last week, stock value, stock-outs and 30-day inventory turnover.
 --
--- One row. Windows include as_of; "30 days" is as_of - 29 .. as_of.
+-- One row over the stores in {stores} (the reader's: row-level security). Windows include as_of; "30 days" is as_of - 29 .. as_of.
 --   revenue, revenue_last_week  net revenue (returns subtract) on as_of and on as_of - 7,
 --                               from agg_store_daily.
 --   revenue_change_pct          (revenue - revenue_last_week) / revenue_last_week * 100;
@@ -35,7 +35,8 @@ FROM
         sumIf(revenue, date_key = toYYYYMMDD({as_of:Date})) AS revenue_day,
         sumIf(revenue, date_key = toYYYYMMDD({as_of:Date} - 7)) AS revenue_week_ago
     FROM agg_store_daily
-    WHERE date_key IN (toYYYYMMDD({as_of:Date}), toYYYYMMDD({as_of:Date} - 7))
+    WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
+      AND date_key IN (toYYYYMMDD({as_of:Date}), toYYYYMMDD({as_of:Date} - 7))
 ) AS rev
 CROSS JOIN
 (
@@ -43,7 +44,10 @@ CROSS JOIN
         sum(greatest(s.on_hand, 0) * p.unit_cost) AS value,
         countIf(s.on_hand <= 0) AS outs
     FROM
-    stock_as_of(as_of = {as_of:Date}) AS s
+    (
+        SELECT store_key, product_key, on_hand FROM stock_as_of(as_of = {as_of:Date})
+        WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
+    ) AS s
     LEFT JOIN (SELECT product_key, unit_cost FROM dim_product FINAL) AS p
         ON s.product_key = p.product_key
 ) AS st
@@ -51,5 +55,6 @@ CROSS JOIN
 (
     SELECT sum(cost) AS cogs
     FROM agg_sales_daily
-    WHERE date_key BETWEEN toYYYYMMDD({as_of:Date} - 29) AND toYYYYMMDD({as_of:Date})
+    WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
+      AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 29) AND toYYYYMMDD({as_of:Date})
 ) AS cg

@@ -1,7 +1,7 @@
 -- title: Inventory aging
 -- description: Stock on hand per store and product with the days since its last restock, bucketed 0-30, 31-60, 61-90, 90+.
 --
--- Pairs whose closing stock on as_of (latest movement on or before as_of, stock_as_of) is
+-- Pairs of the stores in {stores} (the reader's: row-level security) whose closing stock on as_of (latest movement on or before as_of, stock_as_of) is
 -- > 0. days_since_restock = as_of - date of the newest 'restock' movement on or before as_of
 -- (stock_as_of.last_restock_key, UTC day). Buckets: 0-30, 31-60, 61-90, 90+ (= over 90 days);
 -- 'unknown' when the pair has no restock on record (days_since_restock is NULL).
@@ -23,7 +23,7 @@ FROM
            if(last_restock_key = 0, NULL,
               toNullable(YYYYMMDDToDate(last_restock_key))) AS last_restock
     FROM stock_as_of(as_of = {as_of:Date})
-    WHERE on_hand > 0
+    WHERE on_hand > 0 AND store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
 ) AS s
 LEFT JOIN (SELECT store_key, store_id FROM dim_store FINAL) AS st ON s.store_key = st.store_key
 LEFT JOIN (SELECT product_key, product_id, sku, name, unit_cost FROM dim_product FINAL) AS p

@@ -1,7 +1,8 @@
 -- title: Overstock and understock
 -- description: Store x product pairs classed by days of cover (understock < 3 days, overstock > 60 days, else ok): counts, units and value per class.
 --
--- Per store x product with inventory on record: on_hand = closing stock of the latest
+-- Per store x product with inventory on record, of the stores in {stores} (the reader's:
+-- row-level security): on_hand = closing stock of the latest
 -- movement on or before as_of (agg_inventory_daily); average daily units = net units over
 -- the 28 days as_of - 27 .. as_of (agg_sales_daily) / 28; days of cover = on_hand / that.
 -- on_hand <= 0 is understock (0 days of cover); on_hand > 0 with no net sales is overstock
@@ -28,12 +29,16 @@ LEFT JOIN
         sum(greatest(s.on_hand, 0)) AS units,
         sum(greatest(s.on_hand, 0) * p.unit_cost) AS value
     FROM
-    stock_as_of(as_of = {as_of:Date}) AS s
+    (
+        SELECT store_key, product_key, on_hand FROM stock_as_of(as_of = {as_of:Date})
+        WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
+    ) AS s
     LEFT JOIN
     (
         SELECT store_key, product_key, sum(units) AS units_28d
         FROM agg_sales_daily
-        WHERE date_key BETWEEN toYYYYMMDD({as_of:Date} - 27) AND toYYYYMMDD({as_of:Date})
+        WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
+          AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 27) AND toYYYYMMDD({as_of:Date})
         GROUP BY store_key, product_key
     ) AS d ON s.store_key = d.store_key AND s.product_key = d.product_key
     LEFT JOIN (SELECT product_key, unit_cost FROM dim_product FINAL) AS p

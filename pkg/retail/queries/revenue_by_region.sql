@@ -3,7 +3,7 @@
 --
 -- 30 days = as_of - 29 .. as_of. Reads agg_store_daily (store-day totals) and maps stores to
 -- regions with dim_store; stores missing from dim_store are grouped under 'unknown'.
--- stores = stores with sales lines in the window.
+-- stores = stores in {stores} (the reader's: row-level security) with sales lines in the window.
 SELECT
     if(d.region = '', 'unknown', d.region) AS region,
     count() AS stores,
@@ -15,7 +15,8 @@ FROM
     SELECT store_key, sum(units) AS units_30d, sum(revenue) AS revenue_30d,
            sum(profit) AS profit_30d
     FROM agg_store_daily
-    WHERE date_key BETWEEN toYYYYMMDD({as_of:Date} - 29) AND toYYYYMMDD({as_of:Date})
+    WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
+      AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 29) AND toYYYYMMDD({as_of:Date})
     GROUP BY store_key
 ) AS s
 LEFT JOIN (SELECT store_key, region FROM dim_store FINAL) AS d ON s.store_key = d.store_key

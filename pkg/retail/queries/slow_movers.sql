@@ -1,11 +1,12 @@
 -- title: Slow movers
 -- description: Products with stock whose rate of sale (net units per stocking store per week, last 28 days) is under a quarter of the median product's, by stock value.
 --
--- Chain level, per product. Stocking stores: the stores with the product on their
--- inventory record on as_of (stock_as_of); on_hand: the sum of their closing stock on
--- as_of (negative stock counts as 0). units_sold_28d: net units (sales minus returns) over
--- as_of - 27 .. as_of (agg_product_daily; 0 when none). rate_of_sale = units_sold_28d /
--- stocking stores / 4 (units per store and week). The median is taken over every stocked
+-- Per product, over the stores in {stores} (the reader's: row-level security; every store:
+-- the chain). Stocking stores: the stores with the product on their inventory record on
+-- as_of (stock_as_of); on_hand: the sum of their closing stock on as_of (negative stock
+-- counts as 0). units_sold_28d: net units (sales minus returns) over as_of - 27 .. as_of in
+-- those stores (agg_sales_daily; 0 when none). rate_of_sale = units_sold_28d / stocking
+-- stores / 4 (units per store and week). The median is taken over every stocked
 -- product (quantileExactInclusive, the mean of the middle two for an even count). Slow:
 -- on_hand > 0 and rate_of_sale < median / 4; pct_of_median = rate_of_sale / median * 100.
 -- Why a quarter: a rate relative to the chain's own median works for any chain size (a
@@ -35,13 +36,15 @@ FROM
         (
             SELECT product_key, count() AS stores, sum(greatest(on_hand, 0)) AS on_hand
             FROM stock_as_of(as_of = {as_of:Date})
+            WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
             GROUP BY product_key
         ) AS s
         LEFT JOIN
         (
             SELECT product_key, sum(units) AS units
-            FROM agg_product_daily
-            WHERE date_key BETWEEN toYYYYMMDD({as_of:Date} - 27) AND toYYYYMMDD({as_of:Date})
+            FROM agg_sales_daily
+            WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
+              AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 27) AND toYYYYMMDD({as_of:Date})
             GROUP BY product_key
         ) AS u ON s.product_key = u.product_key
     )

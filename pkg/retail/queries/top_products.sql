@@ -1,8 +1,9 @@
 -- title: Top 10 products
 -- description: The 10 products with the highest net revenue over the 30 days up to as_of.
 --
--- 30 days = as_of - 29 .. as_of. Reads agg_product_daily (product-day totals across stores)
--- and names products from dim_product. Ties on revenue are broken by sku.
+-- 30 days = as_of - 29 .. as_of. Sums agg_sales_daily (store x product x day) over the
+-- stores in {stores} (the reader's: row-level security) and names products from
+-- dim_product. Ties on revenue are broken by sku.
 SELECT
     row_number() OVER (ORDER BY t.revenue_30d DESC, p.sku) AS revenue_rank,
     p.product_id AS product_id,
@@ -16,8 +17,9 @@ FROM
 (
     SELECT product_key, sum(units) AS units_30d, sum(revenue) AS revenue_30d,
            sum(profit) AS profit_30d
-    FROM agg_product_daily
-    WHERE date_key BETWEEN toYYYYMMDD({as_of:Date} - 29) AND toYYYYMMDD({as_of:Date})
+    FROM agg_sales_daily
+    WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
+      AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 29) AND toYYYYMMDD({as_of:Date})
     GROUP BY product_key
 ) AS t
 LEFT JOIN (SELECT product_key, product_id, sku, name, category FROM dim_product FINAL) AS p
