@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from retail.cli import access as access_cmd
 from retail.cli import batch as batch_cmd
 from retail.cli import contracts as contracts_cmd
 from retail.cli import dq as dq_cmd
@@ -39,6 +40,7 @@ def _options(verbose: bool = typer.Option(
 
 
 app.add_typer(local_cmd.app, name="local")
+app.add_typer(access_cmd.app, name="access")
 app.add_typer(contracts_cmd.app, name="contracts")
 app.add_typer(warehouse_cmd.app, name="warehouse")
 app.add_typer(stream_cmd.app, name="stream")
