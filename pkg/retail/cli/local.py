@@ -1,5 +1,5 @@
 """``retail local up|down|status``: the embedded Kafka-protocol broker and its topics, the
-warehouse, the MLflow server and, on request, a local Airflow."""
+warehouse, the MLflow server and, on request, a local Airflow and the web dashboards."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from rich.table import Table
 from retail.cli.common import console, handle_errors, print_table, settings
 from retail.contracts import topics
 from retail.io.kafka import describe
-from retail.local import airflow_server, mlflow_server, stack, warehouse_proc
+from retail.local import airflow_server, dashboard_server, mlflow_server, stack, warehouse_proc
 
 app = typer.Typer(help="The embedded local stack: Kafka-protocol broker, ClickHouse (chDB) "
-                       "warehouse and MLflow server (and Airflow, --with-airflow) on 127.0.0.1, "
+                       "warehouse and MLflow server (and Airflow, --with-airflow; the web "
+                       "dashboards, --with-dashboard) on 127.0.0.1, "
                        "state in RETAIL_LOCAL__HOME (.retail/).",
                   no_args_is_help=True)
 
@@ -22,12 +23,16 @@ app = typer.Typer(help="The embedded local stack: Kafka-protocol broker, ClickHo
 def up(with_airflow: bool = typer.Option(
         False, "--with-airflow", help="Also start a local Airflow (API server and UI, "
         "scheduler, DAG processor, triggerer; LocalExecutor) on 127.0.0.1:RETAIL_AIRFLOW__API_PORT "
-        "(8080), running the DAGs of dags/ as local subprocesses")) -> None:
+        "(8080), running the DAGs of dags/ as local subprocesses"),
+        with_dashboard: bool = typer.Option(
+        False, "--with-dashboard", help="Also start the web dashboards (retail dashboard "
+        "serve) on 127.0.0.1:RETAIL_DASHBOARD__PORT (8050), reading this warehouse")) -> None:
     """Start the broker, the warehouse and the MLflow server; create topics, migrate.
 
     Only what is not running starts; the MLflow server not at all while
     RETAIL_MLFLOW__TRACKING_URI names another one. --with-airflow: also Airflow,
-    whose admin password is printed once, when it is generated.
+    whose admin password is printed once, when it is generated. --with-dashboard:
+    also the web dashboards, once the warehouse is migrated.
     """
     from retail.cli.warehouse import migrator
     from retail.pipeline.airflow_cli import AirflowCli
@@ -37,6 +42,7 @@ def up(with_airflow: bool = typer.Option(
     if run_mlflow and mlflow_server.read_record(s) is None:
         mlflow_server.server_bin(s)  # missing: say so before anything starts
     start_airflow = with_airflow and airflow_server.read_record(s) is None
+    start_dashboard = with_dashboard and dashboard_server.read_record(s) is None
     if start_airflow:
         AirflowCli(s)  # its virtualenv or the DAG folder missing: say so before anything starts
     # Every port first: a port another process holds must not leave a broker running.
@@ -46,7 +52,8 @@ def up(with_airflow: bool = typer.Option(
            [(s.local.warehouse_port, "RETAIL_LOCAL__WAREHOUSE_PORT")])
         + ([] if not run_mlflow or mlflow_server.read_record(s) else
            [(s.local.mlflow_port, mlflow_server.PORT_VARIABLE)])
-        + ([(s.airflow.api_port, airflow_server.PORT_VARIABLE)] if start_airflow else []))
+        + ([(s.airflow.api_port, airflow_server.PORT_VARIABLE)] if start_airflow else [])
+        + ([(s.dashboard.port, dashboard_server.PORT_VARIABLE)] if start_dashboard else []))
     record, created = stack.up(s, storage_engine=s.local.storage_engine)
     console.print(f"broker up: pid {record.pid}, 127.0.0.1:{record.port} "
                   f"({record.storage_engine}), state in {s.local.home}/")
@@ -68,6 +75,13 @@ def up(with_airflow: bool = typer.Option(
                       f"{ml.backend_store}, artifacts in {ml.artifacts})")
     if with_airflow:
         _airflow_up(s)
+    if with_dashboard:
+        with console.status(f"starting the web dashboards (retail dashboard serve; waiting for "
+                            f"/healthz, at most {s.dashboard.start_timeout_s:g} s)"):
+            db, _ = dashboard_server.up(s)
+        console.print(f"dashboard up: pid {db.pid}, {db.url} (pick a user in the page header; "
+                      f"who sees what: retail access list; log "
+                      f"{dashboard_server.log_path(s)})", highlight=False, soft_wrap=True)
 
 
 def _airflow_up(s) -> None:
@@ -104,9 +118,11 @@ def _reset_stream_checkpoint(s, *, fresh_broker: bool) -> None:
 @app.command()
 @handle_errors
 def down() -> None:
-    """Stop the broker, the warehouse, the MLflow server and Airflow that `up` started (only
-    those)."""
+    """Stop the broker, the warehouse, the MLflow server, Airflow and the web dashboards that
+    `up` started (only those)."""
     s = settings()
+    db = dashboard_server.down(s)  # first: it reads the warehouse
+    console.print(f"dashboard stopped (pid {db.pid})" if db else "dashboard: nothing to stop")
     record = stack.down(s)
     console.print(f"broker stopped (pid {record.pid})" if record else "broker: nothing to stop")
     wh = warehouse_proc.down(s)
@@ -148,6 +164,11 @@ def status() -> None:
                   "mlflow: [yellow]not running[/yellow]" if mlflow_server.wanted(s) else
                   f"mlflow: {s.mlflow.tracking_uri} (RETAIL_MLFLOW__TRACKING_URI)")
     console.print(_airflow_status(s), highlight=False, soft_wrap=True)
+    db = dashboard_server.read_record(s)
+    console.print(f"dashboard: running, pid {db.pid}, {db.url} (healthz: "
+                  f"{'ok' if dashboard_server.healthy(db.url) else 'no answer'})" if db else
+                  "dashboard: not running (retail local up --with-dashboard starts it)",
+                  highlight=False, soft_wrap=True)
     declared = {t.name: t for t in topics()}
     table = Table()
     table.add_column("topic", no_wrap=True, min_width=max(len(name) for name in declared))
