@@ -59,10 +59,13 @@ def _model_outputs(catalog: Catalog, end: date) -> dict[str, pa.Table]:
     at = datetime.combine(end, datetime.min.time(), timezone.utc)
     key = int(end.strftime("%Y%m%d"))
 
-    demand = rng.gamma(2.0, 3.0, size=(len(pairs), 7))
-    days = [end + timedelta(days=h) for h in range(1, 8)]
-    flat = [(s, p, d, h + 1, demand[i, h]) for i, (s, p) in enumerate(pairs)
-            for h, d in enumerate(days)]
+    # the latest run (on end: the next 7 days), and the day-ahead forecasts of the 28 runs
+    # before it (the days up to end, which the accuracy panels compare with the sales)
+    demand = rng.gamma(2.0, 3.0, size=(len(pairs), 7 + 28))
+    flat = [(s, p, end + timedelta(days=h + 1), h + 1, demand[i, h])
+            for i, (s, p) in enumerate(pairs) for h in range(7)]
+    flat += [(s, p, end - timedelta(days=d), 1, demand[i, 7 + d])
+             for i, (s, p) in enumerate(pairs) for d in range(28)]
     predictions = pa.table({
         "prediction_id": [str(uuid.uuid4()) for _ in flat],
         "date_key": [int(d.strftime("%Y%m%d")) for _, _, d, _, _ in flat],
@@ -174,6 +177,26 @@ def _build(base: WarehouseSettings) -> DemoWarehouse:
             load_facts(wh, batch.tables, catalog, f"dashboard-demo-{i}")
         for table, rows in _model_outputs(catalog, END).items():
             wh.insert_arrow(table, rows)
+        # each store's two lowest stocks get a reorder point above them (low stock), and a
+        # delivery of a product it never sells sits on its shelf (overstock, aging)
+        wh.command(
+            "INSERT INTO inventory_levels_current (store_id, product_id, quantity_on_hand, "
+            "reorder_point, safety_stock, last_event_time) "
+            "SELECT st.store_id, p.product_id, s.on_hand, s.on_hand + 10, 5, now64(3) "
+            "FROM stock_as_of(as_of = {as_of:Date}) AS s "
+            "INNER JOIN (SELECT store_key, store_id FROM dim_store FINAL) AS st USING store_key "
+            "INNER JOIN (SELECT product_key, product_id FROM dim_product FINAL) AS p "
+            "USING product_key ORDER BY s.on_hand LIMIT 2 BY st.store_id", {"as_of": END})
+        stores = catalog.stores["store_id"].to_pylist()
+        idle = catalog.products["product_id"].to_pylist()[-1]
+        at = datetime.combine(END - timedelta(days=20), datetime.min.time(), timezone.utc)
+        n = len(stores)
+        wh.insert_arrow("fact_inventory", pa.table({
+            "event_id": [str(uuid.uuid4()) for _ in stores], "record_type": ["movement"] * n,
+            "inventory_id": [f"demo-idle-{s}" for s in stores], "store_id": stores,
+            "product_id": [idle] * n, "quantity_change": np.full(n, 240, np.int32),
+            "quantity_on_hand": np.full(n, 240, np.int32), "reason": ["restock"] * n,
+            "event_time": [at] * n}))
         wh.insert_arrow("rls_assignments", pa.table({
             "user_name": [STORE_MANAGER, REGIONAL_MANAGER.lower(), ADMIN],
             "scope": ["store", "region", "all"], "store_id": ["S00002", "", ""],
