@@ -7,6 +7,7 @@ import typer
 from retail.cli import access as access_cmd
 from retail.cli import batch as batch_cmd
 from retail.cli import contracts as contracts_cmd
+from retail.cli import dashboard as dashboard_cmd
 from retail.cli import dq as dq_cmd
 from retail.cli import features as features_cmd
 from retail.cli import forecast as forecast_cmd
@@ -41,6 +42,7 @@ def _options(verbose: bool = typer.Option(
 
 app.add_typer(local_cmd.app, name="local")
 app.add_typer(access_cmd.app, name="access")
+app.add_typer(dashboard_cmd.app, name="dashboard")
 app.add_typer(contracts_cmd.app, name="contracts")
 app.add_typer(warehouse_cmd.app, name="warehouse")
 app.add_typer(stream_cmd.app, name="stream")
