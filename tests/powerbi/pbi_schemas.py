@@ -154,3 +154,16 @@ def validator_for(schema_url: str) -> Draft7Validator:
         raise SchemaError(f"$schema {schema_url!r} is not a pinned schema; use one of {named}")
     schema = registry().contents(schema_url)
     return Draft7Validator(schema, registry=registry())
+
+
+def document_errors(doc: dict) -> list[str]:
+    """Every way a project file breaks the schema its ``"$schema"`` names, as
+    ``path/in/document: message`` lines (empty when it is valid).
+
+    Raises:
+        SchemaError: ``doc`` names no schema, or one that is not pinned.
+    """
+    if "$schema" not in doc:
+        raise SchemaError('no "$schema": every Power BI project file names its schema')
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:300]}"
+            for e in validator_for(doc["$schema"]).iter_errors(doc)]
