@@ -82,6 +82,15 @@
 {{- $errors = append $errors "mlflow.enabled needs a PostgreSQL: mlflow.database.existingSecret (a Secret with key connection, postgresql://user:password@host:5432/db), or on dev clusters mlflow.database.inCluster" -}}
 {{- end -}}
 {{- end -}}
+{{- /* The dashboards: a password for their warehouse user, and a proxy to trust. */ -}}
+{{- if $v.dashboard.enabled -}}
+{{- if and (not $v.clickhouse.enabled) (not $v.dashboard.existingSecret) -}}
+{{- $errors = append $errors "dashboard.enabled needs the password of the warehouse user `dashboard`: dashboard.existingSecret (a Secret with key dashboard-password), or clickhouse.enabled (the chart's ClickHouse Secret holds it)" -}}
+{{- end -}}
+{{- if not (or $v.dashboard.authProxy.podSelector.matchLabels $v.dashboard.authProxy.podSelector.matchExpressions) -}}
+{{- $errors = append $errors "dashboard.enabled needs dashboard.authProxy.podSelector, the labels of the authenticating proxy's pods (matchLabels or matchExpressions; oauth2-proxy's chart: app.kubernetes.io/name: oauth2-proxy): only they may send the user header" -}}
+{{- end -}}
+{{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\nretail-platform values:\n  - %s" (join "\n  - " $errors)) -}}
 {{- end -}}
