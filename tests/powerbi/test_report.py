@@ -125,6 +125,12 @@ def test_every_visual_is_named_after_its_folder(page):
             if v["name"] != folder] == []
 
 
+def test_filter_names_are_unique_across_the_report():
+    names = [f["name"] for p in JSON_FILES if p.is_relative_to(REPORT / "definition")
+             for f in read(p).get("filterConfig", {}).get("filters", [])]
+    assert names and sorted({n for n in names if names.count(n) > 1}) == []
+
+
 def test_every_field_the_report_names_is_in_the_semantic_model():
     documents = [p for p in JSON_FILES if p.is_relative_to(REPORT / "definition")]
     found = {str(p.relative_to(REPORT)): missing_fields(read(p)) for p in documents}
