@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from importlib import resources
 
 import pyarrow as pa
 import pytest
@@ -176,7 +178,16 @@ def current_levels(rows, updated_at: str) -> pa.Table:
     })
 
 
-def load(wh: ClickHouseWarehouse) -> None:
+def load(wh: ClickHouseWarehouse, stores: set[str] | None = None) -> None:
+    """The data set; with ``stores``, the dimensions and only those stores' facts (the
+    warehouse a reader limited to them should see)."""
+    def mine(lines, store_at: int) -> list:
+        return [r for r in lines if stores is None or r[store_at] in stores]
+
+    def insert(table: str, lines: list, make, **kw) -> None:
+        if lines:
+            wh.insert_arrow(table, make(lines), **kw)
+
     wh.insert_arrow("dim_store", pa.table({
         "store_id": ["S1", "S2", "S3"], "name": ["Uptown", "Harbor", "Dunes"],
         "region": ["North", "North", "South"]}))
@@ -190,36 +201,47 @@ def load(wh: ClickHouseWarehouse) -> None:
         "supplier_id": ["SUP1", "SUP1", "SUP2", "SUP2", "SUP1"],
         "unit_cost": dec(COST[p] for p in products),
         "list_price": dec(PRICE[p] for p in products)}))
-    wh.insert_arrow("fact_sales", sales_table(SALES_A))
-    wh.insert_arrow("fact_sales", sales_table(SALES_B))
-    wh.insert_arrow("fact_inventory", inventory_table(INVENTORY_A))
-    wh.insert_arrow("fact_inventory", inventory_table(INVENTORY_B))
+    insert("fact_sales", mine(SALES_A, 3), sales_table)
+    insert("fact_sales", mine(SALES_B, 3), sales_table)
+    insert("fact_inventory", mine(INVENTORY_A, 0), inventory_table)
+    insert("fact_inventory", mine(INVENTORY_B, 0), inventory_table)
     # An older version of S2/P1's row (reorder point 99): FINAL must keep the newer one.
-    wh.insert_arrow("inventory_levels_current",
-                    current_levels([("S2", "P1", 15, 99)], "2024-01-01T00:00"))
-    wh.insert_arrow("inventory_levels_current", current_levels(
-        [("S1", "P1", 102, 1), ("S1", "P3", 19, 0), ("S2", "P1", 15, 16)], "2024-03-16T08:00"))
-    wh.insert_arrow("fact_supplier_shipments", shipments_table(SHIPMENTS),
-                    dedup_token="shipments-batch-7")
-    # The batch replayed (same token, as after a crash): dropped from the facts and from the
-    # aggregates the query reads.
-    wh.insert_arrow("fact_supplier_shipments", shipments_table(SHIPMENTS),
-                    dedup_token="shipments-batch-7")
+    insert("inventory_levels_current", mine([("S2", "P1", 15, 99)], 0),
+           lambda rs: current_levels(rs, "2024-01-01T00:00"))
+    insert("inventory_levels_current",
+           mine([("S1", "P1", 102, 1), ("S1", "P3", 19, 0), ("S2", "P1", 15, 16)], 0),
+           lambda rs: current_levels(rs, "2024-03-16T08:00"))
+    if stores is None or "S1" in stores:  # every shipment goes to S1
+        wh.insert_arrow("fact_supplier_shipments", shipments_table(SHIPMENTS),
+                        dedup_token="shipments-batch-7")
+        # The batch replayed (same token, as after a crash): dropped from the facts and from
+        # the aggregates.
+        wh.insert_arrow("fact_supplier_shipments", shipments_table(SHIPMENTS),
+                        dedup_token="shipments-batch-7")
 
 
-@pytest.fixture(scope="module")
-def db(warehouse_settings) -> Iterator[ClickHouseWarehouse]:
-    """A migrated database of this module's own with the hand-checked data set."""
+@contextmanager
+def hand_built(warehouse_settings, *loaders) -> Iterator[ClickHouseWarehouse]:
+    """A migrated database of its own, filled by ``loaders`` (each called with the
+    client), dropped afterwards."""
     settings = warehouse_settings.model_copy(update={"database": f"t_{uuid.uuid4().hex[:10]}"})
     admin = connect(settings, database="")
     Migrator(admin, settings.database, lambda name: connect(settings, name)).migrate()
     try:
         with connect(settings) as wh:
-            load(wh)
+            for loader in loaders:
+                loader(wh)
             yield wh
     finally:
         admin.command(f"DROP DATABASE IF EXISTS `{settings.database}` SYNC")
         admin.close()
+
+
+@pytest.fixture(scope="module")
+def db(warehouse_settings) -> Iterator[ClickHouseWarehouse]:
+    """A migrated database of this module's own with the hand-checked data set."""
+    with hand_built(warehouse_settings, load) as wh:
+        yield wh
 
 
 def rows(wh, name: str, **kw) -> list[dict]:
@@ -227,18 +249,34 @@ def rows(wh, name: str, **kw) -> list[dict]:
 
 
 # --- the registry ----------------------------------------------------------------------
+STORE_QUERIES = {"store_stock_by_category", "store_low_stock", "store_today_vs_target",
+                 "store_forecast_7d", "store_recommended_orders", "store_stockout_risk"}
+MODEL_QUERIES = {"model_accuracy_daily", "model_drift_latest", "feature_importance_latest"}
+
+
 def test_every_query_is_registered_with_title_description_and_parameters():
-    names = [q.name for q in list_queries()]
+    # (measures, the Power BI measures' SQL twins, is tested in test_measures.py)
+    names = [q.name for q in list_queries() if q.name != "measures"]
     assert names == sorted([
         "executive_kpis", "revenue_by_region", "sales_trend_90d", "top_products",
         "store_category_heatmap", "store_stock_by_category", "store_low_stock",
-        "store_today_vs_target", "abc_analysis", "inventory_aging", "slow_movers",
-        "overstock_understock", "supplier_lead_time"])
+        "store_today_vs_target", "store_forecast_7d", "store_recommended_orders",
+        "store_stockout_risk", "abc_analysis", "inventory_aging", "slow_movers",
+        "slow_mover_markdowns", "overstock_understock", "stock_cover_scatter",
+        "supplier_lead_time", "forecast_vs_actual", "reorder_points", "model_accuracy_daily",
+        "model_drift_latest", "predicted_vs_actual", "feature_importance_latest",
+        "urgent_alerts", "overstocked_stores", "trending_products"])
     for q in list_queries():
         assert q.title and q.description and "as_of" in q.params, q.name
-        assert q.needs_store == (q.name in {"store_stock_by_category", "store_low_stock",
-                                            "store_today_vs_target"}), q.name
-        assert "{as_of:Date}" in q.sql and q.sql.startswith("SELECT"), q.name  # no header
+        assert q.sql.startswith(("SELECT", "WITH")), q.name  # the header is not in the SQL
+        assert q.needs_store == (q.name in STORE_QUERIES), q.name
+        # row-level security: every query over stores' figures binds one store or the
+        # reader's stores; only the model-wide ones bind neither
+        assert q.needs_store != q.restricts_stores or q.name in MODEL_QUERIES, q.name
+        assert (q.params == ("as_of",)) == (q.name in MODEL_QUERIES), q.name
+        if q.restricts_stores:  # and says so in its header
+            text = (resources.files("retail.queries") / f"{q.name}.sql").read_text()
+            assert "{stores}" in text.split("\nSELECT")[0].split("\nWITH")[0], q.name
 
 
 def test_unknown_query_name_raises_key_error_naming_the_known_ones():
