@@ -125,6 +125,23 @@ def test_every_visual_is_named_after_its_folder(page):
             if v["name"] != folder] == []
 
 
+@pytest.mark.parametrize("page", PAGE_NAMES)
+def test_sorts_and_formatting_rules_address_fields_the_visual_projects(page):
+    wrong = []
+    for name, container in page_visuals(page).items():
+        visual = container["visual"]
+        projections = [p for role in visual.get("query", {}).get("queryState", {}).values()
+                       for p in role["projections"]]
+        sorts = visual.get("query", {}).get("sortDefinition", {}).get("sort", [])
+        wrong += [f"{name}: sort by {s['field']}" for s in sorts
+                  if s["field"] not in [p["field"] for p in projections]]
+        wrong += [f"{name}: {obj} for {rule['selector']['metadata']}"
+                  for obj, rules in visual.get("objects", {}).items() for rule in rules
+                  if rule.get("selector", {}).get("metadata") not in
+                  (None, *[p["queryRef"] for p in projections])]
+    assert wrong == []
+
+
 def test_filter_names_are_unique_across_the_report():
     names = [f["name"] for p in JSON_FILES if p.is_relative_to(REPORT / "definition")
              for f in read(p).get("filterConfig", {}).get("filters", [])]
