@@ -41,12 +41,14 @@ DEMO_LATE_AFTER ?= 2880
 # the 35 before it (with 35 days in all it learned from one week, and lost to seasonal naive).
 DEMO_FEATURE_DAYS ?= 63
 DEMO_FEATURES_FROM := $(shell date -u -d '$(DEMO_FEATURE_DAYS) days ago 1 day ago' +%F)
+# The demo's regional manager sees this region (of the demo's 5 stores, S00002 and S00005).
+DEMO_REGION ?= Southeast
 # The planted ground truth of the warehouse history (only the evaluation reads it).
 DEMO_TRUTH = $${RETAIL_LOCAL__HOME:-.retail}/demo-truth
 # The backfill's last day, the day before the Kafka demo day.
 DEMO_HISTORY_LAST := $(shell date -u -d '3 days ago' +%F)
 
-.PHONY: help install demo test bench bench-forecast bench-forecast-cost bench-forecast-strategy bench-models lock up down status clean
+.PHONY: help install demo test bench bench-forecast bench-forecast-cost bench-forecast-strategy bench-models bench-dashboards lock up down status clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -77,7 +79,7 @@ $(AIRFLOW_STAMP): images/airflow/constraints.txt images/airflow/requirements.txt
 
 install: $(STAMP) $(MLFLOW_STAMP) $(AIRFLOW_STAMP) ## create .venv (and .venv-mlflow, .venv-airflow: the local MLflow server's and Airflow's) with the pinned dependencies
 
-demo: install ## start the local stack, stream a simulated day through Kafka and Spark, backfill the warehouse, query it
+demo: install ## start the local stack, stream a simulated day through Kafka and Spark, backfill the warehouse, query it, open the dashboards
 	$(RETAIL) local up
 	$(RETAIL) simulate --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS) --rate $(DEMO_RATE) --days 1 --start $(DEMO_DAY)
 	$(RETAIL) local status
@@ -85,6 +87,12 @@ demo: install ## start the local stack, stream a simulated day through Kafka and
 	@# the calendar and the promotion plan from the history's first day to a week past the demo
 	@# day (the forecasts' target days)
 	$(RETAIL) warehouse load-dims --stores $(DEMO_STORES) --products $(DEMO_PRODUCTS) --start $(DEMO_WAREHOUSE_START) --days $$(( $(DEMO_WAREHOUSE_DAYS) + 9 ))
+	@# who sees which stores in the dashboards and in Power BI (rls_assignments): an analyst
+	@# every store, a regional manager one region, a store manager one store
+	$(RETAIL) access grant analyst@retail.example --all
+	$(RETAIL) access grant southeast.manager@retail.example --region $(DEMO_REGION)
+	$(RETAIL) access grant s00001.manager@retail.example --store S00001
+	$(RETAIL) access list
 	$(RETAIL) stream run --available-now --late-after $(DEMO_LATE_AFTER)
 	$(RETAIL) stream status --last 5
 	@# the history, with its planted ground truth (docs/simulator.md) for the anomaly detector's evaluation
@@ -115,12 +123,17 @@ demo: install ## start the local stack, stream a simulated day through Kafka and
 	$(RETAIL) anomalies list --store S00001
 	$(RETAIL) slow-movers --store S00001 --limit 10
 	$(RETAIL) recommend --product P000001 --limit 5
+	$(RETAIL) local up --with-dashboard
 	@echo "Closed day $(DEMO_DAY): its reconciliation in job_runs (retail query, or SELECT details FROM job_runs WHERE job = 'daily_etl'),"
 	@echo "  its cleaned events in $${RETAIL_LOCAL__HOME:-.retail}/lake/retail-processed-data/, its features in feature_store_daily"
 	@echo "  and $${RETAIL_LOCAL__HOME:-.retail}/lake/retail-features/ (docs/features.md), its checks in dq_results (retail dq status)."
-	@echo "The broker, the warehouse and the MLflow server keep running on 127.0.0.1 (stop them with: make down)."
+	@echo "The broker, the warehouse, the MLflow server and the dashboards keep running on 127.0.0.1 (stop them with: make down)."
 	@echo "Warehouse: http://127.0.0.1:8123 (ClickHouse HTTP; user default, no password locally)."
 	@echo "MLflow UI: http://127.0.0.1:$${RETAIL_LOCAL__MLFLOW_PORT:-5000} (experiments, runs, the model registry; retail models list)."
+	@echo "Dashboards: http://127.0.0.1:$${RETAIL_DASHBOARD__PORT:-8050} (Executive, Store Manager, Inventory Analyst, ML Model Performance, Alerts)."
+	@echo "  Pick a user in the page header: analyst@retail.example sees every store, southeast.manager@retail.example"
+	@echo "  the $(DEMO_REGION) region, s00001.manager@retail.example store S00001 (retail access list; grant more with"
+	@echo "  retail access grant USER --store S | --region R | --all)."
 
 test: install ## run the whole test suite (unit, property and integration against real local services)
 	$(BIN)/python -m pytest --durations=30
@@ -133,6 +146,7 @@ bench: install ## measure spine and warehouse against baselines in the same run 
 	$(BIN)/python tests/bench/bench_dedup.py --write docs/benchmarks.md
 	$(BIN)/python tests/bench/bench_parse_guard.py --write docs/benchmarks.md
 	$(BIN)/python tests/bench/bench_batch.py --write docs/benchmarks.md
+	$(MAKE) bench-dashboards
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/bench/forecast_training_check.py
 	$(MAKE) bench-forecast
 	$(MAKE) bench-forecast-strategy
@@ -164,6 +178,12 @@ bench-models: install ## the anomaly, slow-mover and cross-sell models against t
 		--slow-movers $(MODELS_BENCH)/slow-movers-10x300.json $(MODELS_BENCH)/slow-movers-200x2000.json \
 		--recommendations $(MODELS_BENCH)/recommendations-10x300.json $(MODELS_BENCH)/recommendations-200x2000.json
 
+# The dashboards on the benchmark warehouse (a year of 200 stores x 2,000 SKUs, built once
+# and cached in .retail/bench-dashboards/): each page's queries, each page drawn in headless
+# Chromium, and 100 concurrent sessions vs the same queries one at a time.
+bench-dashboards: install ## the dashboard pages' queries, their drawing in Chromium and 100 concurrent sessions on the benchmark warehouse
+	$(BIN)/python tests/bench/bench_dashboards.py --write docs/benchmarks.md
+
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --disable-pip-version-check './pkg[local,dev,spark,ml,dashboard]'
@@ -176,7 +196,7 @@ up: install ## start the local stack
 status: install ## show the local stack: broker topics and offsets, warehouse, MLflow
 	$(RETAIL) local status
 
-down: ## stop the local stack
+down: ## stop the local stack (and the dashboards)
 	@if [ -x $(RETAIL) ]; then $(RETAIL) local down; fi
 
 clean: down ## stop the stack and delete .retail/, .venv/, .venv-mlflow/ and .venv-airflow/

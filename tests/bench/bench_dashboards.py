@@ -1,0 +1,284 @@
+"""`make bench` (dashboards): the local dashboards on the benchmark warehouse.
+
+The warehouse: a year of 200 stores x 2,000 SKUs, loaded once by bench_warehouse.py's
+loader (imported, not copied) and cached in ``.retail/bench-dashboards/<size>/``; later runs
+start the local warehouse server on the cached data and apply any new migration. Three
+readers are granted there: an analyst (every store), a regional manager (S00001's region)
+and a store manager (S00001).
+
+1. Pages' queries: one page view as the app's callbacks run it at the warehouse (the reader's
+   stores from bi_user_access, the days with sales, then each panel's query of
+   ``retail.dashboard.pages`` one after another, as the page's callback does), for the
+   analyst (the widest reader): p50/p95 per page. Target: the slowest page's p95 < 1 s.
+2. Drawn in the browser: ``retail dashboard serve`` on the warehouse, headless Chromium
+   (Playwright, Debian's binary) opening each page as the analyst (the proxy's header,
+   identity ``header``): time from navigation until every panel holds its chart, table or
+   "nothing to show" note. Target: p95 < 3 s per page.
+3. Concurrency: ``--sessions`` (100) sessions, one client each, replaying page views (the
+   three readers, every page) against the warehouse server for ``--duration`` seconds, vs
+   the same page views run one at a time in the same run: throughput, p50/p95/p99 per
+   query, errors (none allowed: any makes the script exit non-zero, the report unwritten).
+
+Usage: ``python tests/bench/bench_dashboards.py [--stores 200 --products 2000 --days 365]
+[--write docs/benchmarks.md]``; ``--stores 20 --products 200 --days 60`` proves the script
+in minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+# The repository (tests/conftest.py imports tests.*), tests/ (conftest) and this folder.
+sys.path[:0] = [str(Path(__file__).resolve().parents[i]) for i in (2, 1, 0)]
+from bench_warehouse import bench_load, percentile  # noqa: E402
+from conftest import WarehouseProcess  # noqa: E402
+from dashboards_browser import draw_times  # noqa: E402
+from report import write_section  # noqa: E402
+
+from retail.dashboard.data import Source  # noqa: E402
+from retail.dashboard.pages import PAGES  # noqa: E402
+from retail.io.warehouse import ClickHouseWarehouse, connect  # noqa: E402
+from retail.warehouse import access  # noqa: E402
+from retail.warehouse.access import Grant  # noqa: E402
+from retail.warehouse.migrate import Migrator  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+ANALYST, REGIONAL, STORE_MANAGER = ("analyst@retail.example", "regional@retail.example",
+                                    "s00001.manager@retail.example")
+_t0 = time.perf_counter()
+
+
+def progress(msg: str) -> None:
+    print(f"[{time.perf_counter() - _t0:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+def warehouse(args) -> tuple[WarehouseProcess, dict]:
+    """The benchmark warehouse server on the cached data, built first if need be."""
+    cache = args.cache / f"{args.stores}x{args.products}x{args.days}d-rate{args.rate:g}-seed{args.seed}"
+    marker = cache / "built.json"
+    server = WarehouseProcess(cache / "data")
+    if not marker.exists():
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True)
+        server.start()
+        progress(f"building the benchmark warehouse in {cache} (once) ...")
+        scratch = Path(tempfile.mkdtemp(prefix="retail-bench-dash-"))
+        try:  # bench_load also fills an in-process chDB copy (its baseline): dropped here
+            load, wh = bench_load(args, scratch, server)
+            wh.close()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        marker.write_text(json.dumps({**load, "built_at": datetime.now(UTC).isoformat()}))
+    else:
+        server.start()
+    ws = server.settings("retail")
+    Migrator(connect(ws, database=""), "retail", lambda db: connect(ws, db)).migrate()
+    with connect(ws) as wh:
+        region = wh.query_rows("SELECT region FROM dim_store FINAL WHERE store_id = 'S00001'")
+        for g in (Grant(ANALYST, "all"), Grant(REGIONAL, "region", region=region[0][0]),
+                  Grant(STORE_MANAGER, "store", store_id="S00001")):
+            access.grant(wh, g)
+        facts = wh.query_rows("SELECT count() FROM fact_sales")[0][0]
+    return server, {**json.loads(marker.read_text()), "fact_sales": facts,
+                    "region": region[0][0]}
+
+
+class SessionSource(Source):
+    """The app's Source with one client and one HTTP connection of its own (a session)."""
+
+    @property
+    def wh(self) -> ClickHouseWarehouse:
+        if getattr(self._local, "wh", None) is None:
+            from clickhouse_connect.driver.httputil import get_pool_manager
+
+            self._local.wh = ClickHouseWarehouse.connect(
+                self.settings, pool_mgr=get_pool_manager(maxsize=1))
+        return self._local.wh
+
+
+def page_view(source: Source, page, user: str) -> list[tuple[str, float]]:
+    """One page view at the warehouse, as the app's callbacks run it: (step, seconds)."""
+    steps = []
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        out = fn()
+        steps.append((name, time.perf_counter() - t0))
+        return out
+
+    reader = timed("reader", lambda: source.reader(user))
+    _, last = timed("days", source.days)
+    store = reader.stores[0] if page.one_store else None
+    for panel in page.panels:
+        timed(panel.query, lambda q=panel.query: source.fetch(q, reader, as_of=last,
+                                                               store_id=store))
+    return steps
+
+
+def bench_pages(source: Source, reps: int) -> list[dict]:
+    out = []
+    for page in PAGES:
+        page_view(source, page, ANALYST)  # warm-up
+        views = [page_view(source, page, ANALYST) for _ in range(reps)]
+        totals = [sum(s for _, s in v) for v in views]
+        per_query = {name: percentile([dict(v)[name] for v in views], 0.95)
+                     for name, _ in views[0]}
+        slowest = max(per_query, key=per_query.get)
+        out.append({"page": page.name, "queries": len(page.panels),
+                    "p50": percentile(totals, 0.5), "p95": percentile(totals, 0.95),
+                    "slowest": slowest, "slowest_p95": per_query[slowest]})
+        progress(f"page {page.name}: p95 {out[-1]['p95'] * 1000:,.0f} ms "
+                 f"(slowest query {slowest} {per_query[slowest] * 1000:,.0f} ms)")
+    return out
+
+
+def replay(settings, sessions: int, duration_s: float) -> dict:
+    """``sessions`` threads replaying page views for ``duration_s``; latencies per query."""
+    users = (ANALYST, REGIONAL, STORE_MANAGER)
+    latencies: list[float] = []
+    views: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + duration_s
+
+    def session(i: int) -> None:
+        source = SessionSource(settings)
+        n = i
+        while time.monotonic() < stop:
+            page, user = PAGES[n % len(PAGES)], users[(n // len(PAGES) + i) % len(users)]
+            n += 1
+            try:
+                steps = page_view(source, page, user)
+            except Exception as exc:  # noqa: BLE001 - every error is counted and reported
+                with lock:
+                    errors.append(f"{page.name} as {user}: {type(exc).__name__}: {exc}"[:300])
+                continue
+            with lock:
+                latencies.extend(s for _, s in steps)
+                views.append(sum(s for _, s in steps))
+        source.wh.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return {"sessions": sessions, "wall_s": wall, "queries": len(latencies),
+            "views": len(views), "qps": len(latencies) / wall,
+            "p50": percentile(latencies, 0.5) if latencies else 0.0,
+            "p95": percentile(latencies, 0.95) if latencies else 0.0,
+            "p99": percentile(latencies, 0.99) if latencies else 0.0,
+            "view_p95": percentile(views, 0.95) if views else 0.0, "errors": errors}
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f}"
+
+
+def report(args, built: dict, pages: list[dict], drawn: list[dict], alone: dict,
+           crowd: dict) -> str:
+    worst = max(pages, key=lambda p: p["p95"])
+    worst_draw = max(drawn, key=lambda d: d["p95"])
+    size = "the design's size" if (args.stores, args.products, args.days) == (200, 2000, 365) \
+        else "a REDUCED size, the design's is 365 days of 200 x 2,000"
+    lines = [
+        "## Dashboards (issue 21, `make bench-dashboards`)", "",
+        f"Measured on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}; {args.days} days of "
+        f"{args.stores} stores x {args.products:,} SKUs ({size}; {built['fact_sales']:,} "
+        f"fact_sales rows, simulator rate {args.rate:g}, seed {args.seed}), the local "
+        "warehouse server. The model tables (forecasts, evaluations, drift, replenishment, "
+        "slow movers) are empty in this warehouse: their panels run their queries and show "
+        "their empty note.", "",
+        f"**Pages' queries** (one page view at the warehouse as the analyst, who sees all "
+        f"{args.stores} stores: the reader's stores, the days with sales, then each panel's "
+        f"query in turn as the page's callback runs them; {args.reps} views after one "
+        "warm-up):", "",
+        "| page | queries | p50 ms | p95 ms | slowest query | its p95 ms |",
+        "|---|---:|---:|---:|---|---:|"]
+    lines += [f"| {p['page']} | {p['queries']} | {ms(p['p50'])} | {ms(p['p95'])} | "
+              f"{p['slowest']} | {ms(p['slowest_p95'])} |" for p in pages]
+    lines += ["", f"Slowest page: {worst['page']}, p95 {ms(worst['p95'])} ms for the whole "
+              f"view (target < 1 s: {'met' if worst['p95'] < 1 else 'NOT met'}).", "",
+              f"**Drawn in headless Chromium** (`retail dashboard serve`, Playwright with "
+              f"/usr/bin/chromium; from navigation until every panel shows its chart, table "
+              f"or empty note; {args.browser_reps} loads per page after one warm-up, one "
+              "browser profile, so the app's scripts come from its cache as for a returning "
+              "reader):", "",
+              "| page | panels with data | p50 ms | p95 ms | browser console errors |",
+              "|---|---:|---:|---:|---:|"]
+    lines += [f"| {d['page']} | {d['with_data']} of {d['panels']} | {ms(d['p50'])} | "
+              f"{ms(d['p95'])} | {d['console_errors']} |" for d in drawn]
+    lines += ["", f"Slowest page drawn: {worst_draw['page']}, p95 {ms(worst_draw['p95'])} ms "
+              f"(target < 3 s: {'met' if worst_draw['p95'] < 3 else 'NOT met'}).", "",
+              f"**{crowd['sessions']} concurrent sessions** (one client and connection each, "
+              f"page views of the three readers over every page, {args.duration:g} s) vs the "
+              f"same page views one at a time ({args.duration / 2:g} s), same run:", "",
+              "| run | page views | queries | queries/s | p50 ms | p95 ms | p99 ms | "
+              "page view p95 ms | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, r in (("one at a time", alone), (f"{crowd['sessions']} sessions", crowd)):
+        lines.append(f"| {name} | {r['views']:,} | {r['queries']:,} | {r['qps']:,.1f} | "
+                     f"{ms(r['p50'])} | {ms(r['p95'])} | {ms(r['p99'])} | "
+                     f"{ms(r['view_p95'])} | {len(r['errors'])} |")
+    lines += ["", f"Throughput with {crowd['sessions']} sessions: "
+              f"{crowd['qps'] / alone['qps']:.2f}x the one-at-a-time rate; p95 latency "
+              f"{crowd['p95'] / alone['p95']:.1f}x (the server runs the queries side by side "
+              f"on {os.cpu_count()} cores; the sessions' clients share them)."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--stores", type=int, default=200)
+    parser.add_argument("--products", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--rate", type=float, default=1.75)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--start", default="2025-01-06")
+    parser.add_argument("--reps", type=int, default=9, help="page views per page (queries)")
+    parser.add_argument("--browser-reps", type=int, default=5, help="loads per page")
+    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of sessions")
+    parser.add_argument("--cache", type=Path, default=REPO / ".retail" / "bench-dashboards")
+    parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--write", type=Path, help="also write the markdown section here")
+    args = parser.parse_args()
+    server, built = warehouse(args)
+    try:
+        if args.build_only:
+            return
+        ws = server.settings("retail")
+        progress("pages' queries ...")
+        pages = bench_pages(SessionSource(ws), args.reps)
+        progress("pages drawn in Chromium ...")
+        drawn = draw_times(ws, ANALYST, args.browser_reps, progress)
+        progress(f"one session at a time, {args.duration / 2:g} s ...")
+        alone = replay(ws, 1, args.duration / 2)
+        progress(f"{args.sessions} sessions, {args.duration:g} s ...")
+        crowd = replay(ws, args.sessions, args.duration)
+    finally:
+        server.stop()
+    text = report(args, built, pages, drawn, alone, crowd)
+    print(text)
+    errors = alone["errors"] + crowd["errors"]
+    if errors:
+        raise SystemExit(f"{len(errors)} error(s), the report is not written; first: "
+                         + "\n".join(errors[:5]))
+    if args.write:
+        write_section(args.write, "dashboards", text)
+
+
+if __name__ == "__main__":
+    main()
