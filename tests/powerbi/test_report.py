@@ -97,7 +97,6 @@ def test_the_project_files_power_bi_needs_are_all_there():
                 REPORT / "definition" / "report.json", REPORT / "definition" / "version.json",
                 PAGES / "pages.json"] + [PAGES / p / "page.json" for p in PAGE_NAMES]
     assert [str(p.relative_to(POWERBI)) for p in required if p not in JSON_FILES] == []
-    assert len([p for p in JSON_FILES if p.name == "visual.json"]) >= 5 * len(PAGE_NAMES)
 
 
 def test_the_pbip_opens_the_report_and_the_report_binds_the_model_by_path():
@@ -120,9 +119,11 @@ def test_pages_json_lists_exactly_the_page_folders_in_the_design_order():
 
 
 @pytest.mark.parametrize("page", PAGE_NAMES)
-def test_every_visual_is_named_after_its_folder(page):
-    assert [(folder, v["name"]) for folder, v in page_visuals(page).items()
-            if v["name"] != folder] == []
+def test_visuals_are_named_after_their_folders_and_interactions_name_real_visuals(page):
+    visuals = page_visuals(page)
+    assert [(folder, v["name"]) for folder, v in visuals.items() if v["name"] != folder] == []
+    interactions = read(PAGES / page / "page.json").get("visualInteractions", [])
+    assert [i for i in interactions if {i["source"], i["target"]} - set(visuals)] == []
 
 
 @pytest.mark.parametrize("page", PAGE_NAMES)
