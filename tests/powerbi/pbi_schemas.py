@@ -90,7 +90,7 @@ def _verify(rel: str, data: bytes, where: str) -> None:
 
 
 def schema_path(rel: str) -> Path:
-    """The verified local copy of the pinned schema ``rel`` (its path in ``microsoft/json-schemas``).
+    """The verified local copy of the pinned schema ``rel`` (its path in the repository).
 
     Raises:
         SchemaError: ``rel`` is not pinned, no copy can be had, or a copy's blob id differs.

@@ -83,7 +83,8 @@ def missing_fields(doc: dict) -> list[str]:
 
 
 def page_visuals(page: str) -> dict[str, dict]:
-    return {p.parent.name: read(p) for p in sorted((PAGES / page / "visuals").glob("*/visual.json"))}
+    found = sorted((PAGES / page / "visuals").glob("*/visual.json"))
+    return {p.parent.name: read(p) for p in found}
 
 
 # --- the files and their schemas ----------------------------------------------------------
