@@ -5,8 +5,10 @@ dependencies before code)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -19,14 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "images"
 DOCKERFILES = sorted(IMAGES.glob("*/Dockerfile"))
 # Images that run no job of jobs/: the shared base, the MLflow server (a service with its
-# own lock, images/mlflow/constraints.txt, since full mlflow cannot share the platform's venv)
-# and Airflow (the official image, the providers' lock images/airflow/constraints.txt, the
-# DAGs; no platform code).
-NOT_JOBS = {"base", "mlflow", "airflow"}
+# own lock, images/mlflow/constraints.txt, since full mlflow cannot share the platform's venv),
+# Airflow (the official image, the providers' lock images/airflow/constraints.txt, the
+# DAGs; no platform code) and the web dashboards (a service: `retail dashboard serve` on the
+# base).
+NOT_JOBS = {"base", "mlflow", "airflow", "dashboard"}
 JOB_IMAGES = [d for d in DOCKERFILES if d.parent.name not in NOT_JOBS]
 CHART_DIR = ROOT / "charts" / "retail-platform"
 MLFLOW = IMAGES / "mlflow"
 AIRFLOW = IMAGES / "airflow"
+DASHBOARD = IMAGES / "dashboard"
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
 
@@ -45,7 +49,7 @@ def _hadolint(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 # --- inventory ----------------------------------------------------------------------------
-def test_every_job_has_an_image_and_every_image_but_the_base_mlflow_and_airflow_a_job():
+def test_every_job_has_an_image_and_every_image_but_the_services_and_the_base_a_job():
     jobs = {p.stem for p in (ROOT / "jobs").glob("*.py")}
     assert jobs, "no jobs found"
     assert {_name(d) for d in JOB_IMAGES} == jobs
@@ -98,15 +102,21 @@ def test_the_base_installs_locked_dependencies_before_the_package_wheel():
     assert deps and wheel and deps[0] < wheel[0]
 
 
-def test_the_base_installs_the_ml_extra_the_model_jobs_import():
+def test_the_base_installs_the_ml_and_dashboard_extras_with_the_dependencies(tmp_path):
     # train_demand_forecast, predict_daily and optimize_stock import the MLflow client (and
     # the training statsforecast); their images add only the entrypoint to the Spark image,
-    # whose venv is the base's.
+    # whose venv is the base's. images/dashboard adds only its command: Dash is in the base.
+    # The RUN's own script is run on pkg/pyproject.toml, as the build runs it.
     final = parse((IMAGES / "base" / "Dockerfile").read_text()).stages[-1]
     (deps,) = [i.args for i in final.instructions
                if i.keyword == "RUN" and "--requirement" in i.args]
+    script = re.search(r'python -c "(.+?)"\s+/tmp/deps/pyproject.toml', deps).group(1)
+    listed = subprocess.run([sys.executable, "-c", script, str(ROOT / "pkg/pyproject.toml")],
+                            capture_output=True, text=True, check=True, timeout=60).stdout
+    project = tomllib.loads((ROOT / "pkg/pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
 
-    assert "project['optional-dependencies']['ml']" in deps
+    assert listed.splitlines() == project["dependencies"] + extras["ml"] + extras["dashboard"]
 
 
 def _pins(path: Path) -> dict[str, str]:
@@ -196,6 +206,22 @@ def test_the_chart_runs_the_airflow_image_at_its_app_version_in_every_airflow_po
     assert images["pod_template"] == images["airflow"]  # the task pods parse the DAGs too
     assert airflow["dags"]["gitSync"]["enabled"] is False
     assert airflow["dags"]["persistence"]["enabled"] is False
+
+
+def test_the_dashboard_image_serves_the_dashboards_from_the_base_as_the_charts_user():
+    dockerfile = parse((DASHBOARD / "Dockerfile").read_text())
+    final = dockerfile.stages[-1]
+    words = {i.keyword: json.loads(i.args) if i.args.startswith("[") else i.args.split()
+             for i in final.instructions if i.keyword in ("ENTRYPOINT", "CMD", "USER", "EXPOSE")}
+    app_version, _ = _chart()
+    images = yaml.safe_load((CHART_DIR / "values.yaml").read_text())["images"]
+
+    assert [s.image for s in dockerfile.stages] == [f"retail-platform/base:{app_version}"]
+    assert words["ENTRYPOINT"] + words["CMD"] == [
+        "retail", "dashboard", "serve", "--host", "0.0.0.0", "--identity", "header"]
+    assert words["USER"] == ["10001:10001"] and words["EXPOSE"] == ["8050"]
+    assert not [i for i in final.instructions if i.keyword in ("RUN", "COPY", "ADD")]
+    assert images["dashboard"] == {"repository": "retail-platform/dashboard"}
 
 
 # --- hadolint -----------------------------------------------------------------------------
