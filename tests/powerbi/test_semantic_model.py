@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.powerbi import measures_doc
 from tests.powerbi.tmdl import Model, TmdlError, dax_references, load_model, parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,6 +262,14 @@ def test_the_model_matches_the_live_warehouse_views(migrated, model):
 def test_every_table_reads_its_own_view_and_every_kpi_is_a_measure(model):
     assert set(model.tables) == set(VIEWS) | {MEASURE_TABLE}
     assert len(model.tables[MEASURE_TABLE].measures) >= 20
+
+
+def test_the_docs_measures_table_is_current():
+    table = measures_doc.render()
+    assert "MISSING" not in table, "a measure's SqlTwin names no column of measures.sql"
+    assert measures_doc.current_table(measures_doc.DOC.read_text(encoding="utf-8")) == table, (
+        "docs/powerbi.md's measures table is stale: run "
+        ".venv/bin/python -m tests.powerbi.measures_doc")
 
 
 # --- each check finds its defect ----------------------------------------------------------

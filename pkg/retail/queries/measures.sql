@@ -49,7 +49,7 @@ SELECT
     ev.bias AS forecast_bias,
     ev.coverage_80 AS interval_coverage_80_pct,
     ev.coverage_95 AS interval_coverage_95_pct,
-    ev.drifted AS drifted_features,
+    dr.drifted AS drifted_features,
     al.open AS open_alerts,
     al.urgent AS urgent_alerts,
     an.anomalies AS detected_anomalies
@@ -141,12 +141,16 @@ CROSS JOIN
         if(sum(`Pairs`) = 0, NULL, sum(`Coverage 80%` * `Pairs`) / sum(`Pairs`)) AS coverage_80,
         if(sumIf(`Pairs`, `Coverage 95%` IS NOT NULL) = 0, NULL,
            sumIf(`Coverage 95%` * `Pairs`, `Coverage 95%` IS NOT NULL)
-               / sumIf(`Pairs`, `Coverage 95%` IS NOT NULL)) AS coverage_95,
-        (SELECT toInt64(countIf(`Status` = 'significant')) FROM bi_model_drift
-         WHERE `Date Key` = toYYYYMMDD({as_of:Date})) AS drifted
+               / sumIf(`Pairs`, `Coverage 95%` IS NOT NULL)) AS coverage_95
     FROM bi_model_evaluations
     WHERE `Date Key` = toYYYYMMDD({as_of:Date})
 ) AS ev
+CROSS JOIN
+(
+    SELECT toInt64(countIf(`Status` = 'significant')) AS drifted
+    FROM bi_model_drift
+    WHERE `Date Key` = toYYYYMMDD({as_of:Date})
+) AS dr
 CROSS JOIN
 (
     SELECT toInt64(countIf(`Status` = 'open')) AS open,
