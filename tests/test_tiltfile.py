@@ -1,8 +1,9 @@
 """The Tiltfile, executed offline against stand-ins of Tilt's API (tests/tilt_standins.py)
 and the umbrella chart's real render: every path it names exists, every image it builds is
 deployed, every resource it configures or depends on exists, custom resources wait for their
-operators, the Airflow pods run the Airflow image it builds, and the dev loop forwards
-ClickHouse, the Airflow UI, the MinIO console and the MLflow UI."""
+operators, the Airflow pods run the Airflow image it builds, the dashboards the image it
+builds, and the dev loop forwards ClickHouse, the Airflow UI, the MinIO console, the MLflow UI
+and the dashboards."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ DAY = LOCAL_OUTPUTS[YESTERDAY].strip()  # what local() answers the Tiltfile's da
 BASE = "retail-platform/base"
 MLFLOW = "retail-platform/mlflow"  # the MLflow server: its own venv, no platform code
 AIRFLOW = "retail-platform/airflow"  # Airflow with the DAGs: the official image, no platform code
+DASHBOARD = "retail-platform/dashboard"  # the web dashboards: a command on the base
 OPERATOR_OF_GROUP = {  # API group of a custom resource: the Tilt resource of its operator
     "kafka.strimzi.io": "strimzi-operator", "sparkoperator.k8s.io": "spark-operator",
     "clickhouse.altinity.com": "clickhouse-operator", "minio.min.io": "minio-operator",
@@ -191,6 +193,10 @@ def test_it_builds_the_base_and_one_image_per_job_from_its_own_dockerfile(tilt):
     assert (airflow["dockerfile"], airflow["context"], airflow["only"]) == (
         "images/airflow/Dockerfile", ".", ["images/airflow", "dags"])  # a DAG edit rebuilds it
     assert parents(ROOT / airflow["dockerfile"]) == {"apache/airflow"}
+    dashboard = builds.pop(DASHBOARD)
+    assert (dashboard["dockerfile"], dashboard["context"], dashboard["only"]) == (
+        "images/dashboard/Dockerfile", ".", ["images/dashboard"])
+    assert parents(ROOT / dashboard["dockerfile"]) == {BASE}  # a pkg/ edit rebuilds it
     assert builds == {}
 
 
@@ -210,8 +216,9 @@ def test_live_update_syncs_python_code_to_where_the_images_keep_it(tilt):
     base = (ROOT / "images/base/Dockerfile").read_text()
     for call in tilt.named("docker_build"):
         syncs = {s["local_path"]: s["remote_path"] for s in call["live_update"]}
-        if call["ref"] in (BASE, MLFLOW, AIRFLOW):
-            # nothing runs the base itself; no platform code in MLflow's or Airflow's
+        if call["ref"] in (BASE, MLFLOW, AIRFLOW, DASHBOARD):
+            # nothing runs the base itself; no platform code in MLflow's or Airflow's; the
+            # dashboards' running server would not reload synced code
             assert syncs == {}
             continue
         assert set(syncs) == {"pkg/retail", "jobs"}, call["ref"]
@@ -396,6 +403,16 @@ def test_the_mlflow_server_waits_for_its_database_and_the_object_store(resources
     assert "models" in resources["mlflow"].labels
 
 
+def test_the_dashboards_run_the_image_it_builds_once_the_schema_is_there(resources):
+    (deploy,) = resources["dashboard"].objects
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    assert (deploy["kind"], deploy["metadata"]["name"]) == ("Deployment",
+                                                           "retail-platform-dashboard")
+    assert repository(container["image"]) == DASHBOARD
+    assert "warehouse-migrate" in depends_on(resources, "dashboard")
+    assert resources["dashboard"].labels == ["dashboards"]
+
+
 def test_the_schema_migration_runs_before_the_stream_processor_and_the_simulator(resources):
     assert [o["kind"] for o in resources["warehouse-migrate"].objects] == ["Job"]
     assert "clickhouse" in depends_on(resources, "warehouse-migrate")
@@ -403,10 +420,12 @@ def test_the_schema_migration_runs_before_the_stream_processor_and_the_simulator
         assert {"warehouse-migrate", "kafka"} <= depends_on(resources, consumer), consumer
 
 
-def test_it_forwards_clickhouse_the_airflow_ui_the_minio_console_and_the_mlflow_ui(resources):
+def test_it_forwards_clickhouse_the_airflow_ui_the_minio_console_the_mlflow_ui_and_dashboards(
+        resources):
     forwards = {n: r.port_forwards for n, r in resources.items() if r.port_forwards}
     assert forwards == {"clickhouse": [(8123, 8123)], "airflow": [(8080, 8080)],
-                        "minio": [(9090, 9090)], "mlflow": [(5000, 5000)]}
+                        "minio": [(9090, 9090)], "mlflow": [(5000, 5000)],
+                        "dashboard": [(8050, 8050)]}
     assert [o["kind"] for o in resources["clickhouse"].objects][:1] == ["ClickHouseInstallation"]
     assert [o["kind"] for o in resources["minio"].objects] == ["Tenant"]
 
