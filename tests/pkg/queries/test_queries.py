@@ -555,3 +555,32 @@ def test_cli_errors_exit_1(cli_env):
     result = cli_env.invoke(app, ["query", "store_low_stock"])
     assert result.exit_code == 1
     assert "needs a store_id" in result.output
+
+
+def test_cli_stores_limits_the_figures_to_those_stores(cli_env):
+    result = cli_env.invoke(app, ["query", "revenue_by_region", "--stores", "S2, S3",
+                                  "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [  # S2 alone in the North: 10 + 9
+        {"region": "North", "stores": 1, "units": 8, "revenue": 19.0, "profit": 8.0},
+        {"region": "South", "stores": 1, "units": 11, "revenue": 16.0, "profit": 8.0}]
+    result = cli_env.invoke(app, ["query", "store_low_stock", "--store", "S2",
+                                  "--stores", "S2"])
+    assert result.exit_code == 0, result.output
+    assert "Store low stock (as of 2024-03-15, store S2)" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["revenue_by_region", "--stores", "S1,S9"], "--stores: unknown store 'S9'"),
+    (["revenue_by_region", "--stores", "s1"], "--stores: unknown store 's1' (did you mean "
+                                              "'S1'?"),
+    (["revenue_by_region", "--stores", " , "], "--stores: give store ids"),
+    (["store_low_stock", "--store", "S2", "--stores", "S1"], "--store 'S2' is not among "
+                                                             "--stores (S1)"),
+    (["model_drift_latest", "--stores", "S1"], "--stores: query model_drift_latest is "
+                                               "model-wide"),
+])
+def test_cli_stores_errors_name_the_flag(cli_env, args, message):
+    result = cli_env.invoke(app, ["query", *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()), result.output
