@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Column", "Expression", "Hierarchy", "Measure", "Model", "Node", "Partition",
-           "Relationship", "Role", "Table", "TmdlError", "dax_references", "load_model",
-           "parse_text", "unquote"]
+           "Relationship", "Role", "Table", "TmdlError", "load_model", "parse_text",
+           "unquote"]
 
 # Object types: a line starting with one of these words and a space declares an object.
 OBJECTS = {"database", "model", "table", "column", "measure", "partition", "hierarchy",
@@ -322,33 +322,3 @@ def load_model(path: Path) -> Model:
             raise TmdlError(f"{node.where}: {node.kind} in expressions.tmdl")
         expressions[node.name] = _expression(node)
     return Model(path, database, model, refs, tables, relationships, roles, expressions)
-
-
-# --- DAX references -----------------------------------------------------------------------
-_DAX_STRING = re.compile(r'"(?:[^"]|"")*"')
-_DAX_COMMENT = re.compile(r"//[^\n]*|--[^\n]*|/\*.*?\*/", re.S)
-_DAX_COLUMN = re.compile(r"('(?:[^']|'')+'|[A-Za-z_]\w*)\s*\[([^\]]+)\]")
-_DAX_BRACKET = re.compile(r"\[([^\]]+)\]")
-_DAX_QUOTED_TABLE = re.compile(r"'((?:[^']|'')+)'")
-_DAX_WORD = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\b(?!\s*\()")
-_DAX_VAR = re.compile(r"\bVAR\s+([A-Za-z_]\w*)", re.I)
-# Words of DAX that are neither functions (which take parentheses) nor names.
-DAX_KEYWORDS = {"VAR", "RETURN", "IN", "NOT", "AND", "OR", "ASC", "DESC", "DAY", "MONTH",
-                "QUARTER", "YEAR", "TRUE", "FALSE", "BLANK", "DEFINE", "EVALUATE", "MEASURE",
-                "ORDER", "BY", "START", "AT"}
-
-
-def dax_references(expression: str) -> tuple[set[tuple[str, str]], set[str], set[str]]:
-    """What a DAX expression names: (table, column) pairs, bare ``[names]`` (measures) and
-    tables (quoted, or bare words that are neither functions, keywords nor variables)."""
-    text = _DAX_COMMENT.sub(" ", _DAX_STRING.sub('""', expression))
-    columns = {(unquote(t), c) for t, c in _DAX_COLUMN.findall(text)}
-    text = _DAX_COLUMN.sub(" ", text)
-    measures = set(_DAX_BRACKET.findall(text))
-    text = _DAX_BRACKET.sub(" ", text)
-    tables = {t.replace("''", "'") for t in _DAX_QUOTED_TABLE.findall(text)}
-    text = _DAX_QUOTED_TABLE.sub(" ", text)
-    variables = {v.upper() for v in _DAX_VAR.findall(text)}
-    tables |= {w for w in _DAX_WORD.findall(text)
-               if w.upper() not in DAX_KEYWORDS and w.upper() not in variables}
-    return columns, measures, tables
