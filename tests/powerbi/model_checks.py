@@ -97,11 +97,14 @@ def columns_of(model: Model) -> set[tuple[str, str]]:
 
 # --- the checks ---------------------------------------------------------------------------
 def ref_problems(model: Model) -> list[str]:
-    declared = ({("table", t) for t in model.tables} | {("role", r) for r in model.roles}
-                | {("expression", e) for e in model.expressions})
-    refs = set(model.refs)
-    return ([f"model.tmdl refers to {k} {n!r}, which no file defines" for k, n in refs - declared]
-            + [f"{k} {n!r} is not referenced in model.tmdl" for k, n in declared - refs])
+    """model.tmdl's `ref table` lines (the tables' order) against the tables' files, and the
+    expressions' query groups against model.tmdl's."""
+    refs, tables = set(model.refs), {("table", t) for t in model.tables}
+    return ([f"model.tmdl refers to {k} {n!r}, which no file defines" for k, n in refs - tables]
+            + [f"{k} {n!r} is not referenced in model.tmdl" for k, n in tables - refs]
+            + [f"expression {e.name!r}: no queryGroup {group!r} in model.tmdl"
+               for e in model.expressions.values()
+               if (group := e.properties.get("queryGroup")) and group not in model.query_groups])
 
 
 def partition_problems(model: Model) -> list[str]:

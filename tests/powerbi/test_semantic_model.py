@@ -55,6 +55,10 @@ def _drop_ref(m):
     m.refs.pop()
 
 
+def _no_query_group(m):
+    m.query_groups.clear()
+
+
 def _import_mode(m):
     m.tables["Sales"].partitions["Sales"].mode = "import"
 
@@ -140,6 +144,7 @@ def _no_scope(m):
 
 
 DEFECTS = [(_drop_ref, ref_problems, "not referenced in model.tmdl"),
+           (_no_query_group, ref_problems, "no queryGroup 'Parameters'"),
            (_import_mode, partition_problems, "expected an M partition in directQuery"),
            (_other_view, partition_problems, "expected bi_fact_sales_daily"),
            (_plain_port, parameter_problems, "8443 with TLS"),

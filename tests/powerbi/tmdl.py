@@ -234,6 +234,7 @@ class Model:
     database: Node
     model: Node
     refs: list[tuple[str, str]]  # (kind, name) of model.tmdl's ref lines
+    query_groups: list[str]
     tables: dict[str, Table]
     relationships: dict[str, Relationship]
     roles: dict[str, Role]
@@ -291,9 +292,12 @@ def load_model(path: Path) -> Model:
     root = definition.parent
     database = _only(_read(definition / "database.tmdl", root), "database",
                      definition / "database.tmdl")
-    # model.tmdl: the model object, then top-level `ref <kind> <name>` lines (the order)
+    # model.tmdl: the model object, its query groups and annotations, then top-level
+    # `ref <kind> <name>` lines (the order of the tables)
     nodes = _read(definition / "model.tmdl", root)
-    model = _only([n for n in nodes if n.kind != "ref"], "model", definition / "model.tmdl")
+    model = _only([n for n in nodes if n.kind not in ("ref", "queryGroup", "annotation")],
+                  "model", definition / "model.tmdl")
+    query_groups = [n.name for n in nodes if n.kind == "queryGroup"]
     refs = [(kind, unquote(name)) for kind, _, name in (
         r.name.partition(" ") for r in nodes if r.kind == "ref")]
     tables: dict[str, Table] = {}
@@ -321,4 +325,5 @@ def load_model(path: Path) -> Model:
         if node.kind != "expression":
             raise TmdlError(f"{node.where}: {node.kind} in expressions.tmdl")
         expressions[node.name] = _expression(node)
-    return Model(path, database, model, refs, tables, relationships, roles, expressions)
+    return Model(path, database, model, refs, query_groups, tables, relationships, roles,
+                 expressions)
