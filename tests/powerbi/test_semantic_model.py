@@ -218,3 +218,11 @@ def test_the_reader_keeps_multi_line_expressions_descriptions_and_annotations():
     assert measure.value == "VAR x = 1\n\nRETURN\n    x * 2"
     assert (measure.properties, measure.annotations()) == ({"formatString": "0"},
                                                            {"SqlTwin": "a"})
+
+
+def test_the_reader_keeps_flags_and_the_flags_they_hold():
+    [model] = parse_text("model Model\n\tdiscourageImplicitMeasures\n\tdataAccessOptions\n"
+                         "\t\tlegacyRedirects\n\t\treturnErrorValuesAsNull\n")
+    assert model.flags == {"discourageImplicitMeasures", "dataAccessOptions"}
+    [options] = model.of_kind("dataAccessOptions")
+    assert options.flags == {"legacyRedirects", "returnErrorValuesAsNull"}

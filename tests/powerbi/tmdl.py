@@ -146,7 +146,12 @@ def parse_text(text: str, source: str = "<tmdl>") -> list[Node]:
                 value, i = _continuation(lines, i, depth)
             parent.properties[m.group(1)] = value
         elif _FLAG.match(content):
+            # A flag (isHidden), or a property holding flags one tab deeper
+            # (dataAccessOptions / legacyRedirects): both are read.
             parent.flags.add(content)
+            flags = Node(content, "", None, where)
+            parent.children.append(flags)
+            stack.append((depth, flags))
         else:
             raise TmdlError(f"{where}: cannot read {content!r} in {parent.kind} "
                             f"{parent.name!r}")
