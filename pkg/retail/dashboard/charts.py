@@ -16,10 +16,11 @@ LIGHTS = {"red": "#d62728", "amber": "#ff9f1c", "green": "#2ca02c", "unknown": "
 STATUS = {"stable": "#2ca02c", "moderate": "#ff9f1c", "significant": "#d62728",
           "no_data": "#9e9e9e"}
 BLUE, GREY = "#1f77b4", "#7f7f7f"
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#e377c2")
 
 
-def graph(fig: go.Figure, height: int = 320) -> dcc.Graph:
-    fig.update_layout(template="plotly_white", height=height, margin=dict(l=50, r=20, t=30,
+def graph(fig: go.Figure, height: int = 320, top: int = 30) -> dcc.Graph:
+    fig.update_layout(template="plotly_white", height=height, margin=dict(l=50, r=20, t=top,
                       b=40), legend=dict(orientation="h", y=-0.2))
     return dcc.Graph(figure=fig, config={"displaylogo": False, "responsive": True},
                      className="chart")
@@ -57,20 +58,25 @@ def kpi_cards(cards: Sequence[tuple[str, str, str]]) -> Callable[[Rows], html.Di
 
 
 def bars(x: str, y: str, *, horizontal: bool = False, color: str | None = None,
-         colors: dict[str, str] | None = None, title: str = "") -> Callable[[Rows], dcc.Graph]:
-    """A bar per row, or per ``color`` value when given (colours from ``colors``)."""
+         colors: dict[str, str] | None = None, title: str = "",
+         order: Sequence[str] = ()) -> Callable[[Rows], dcc.Graph]:
+    """A bar per ``x`` (``y`` summed over its rows), in one colour per ``color`` value when
+    given (from ``colors``, else the palette), in the rows' order or ``order``'s."""
     def draw(rows: Rows) -> dcc.Graph:
-        groups: dict[str, Rows] = defaultdict(list)
+        groups: dict[str, dict[object, float]] = defaultdict(lambda: defaultdict(float))
         for row in rows:
-            groups[str(row[color]) if color else y].append(row)
+            groups[str(row[color]) if color else y][row[x]] += float(row[y] or 0)
         fig = go.Figure()
-        for name, part in groups.items():
-            xs, ys = [r[x] for r in part], [r[y] for r in part]
+        for i, (name, sums) in enumerate(groups.items()):
+            xs, ys = list(sums), list(sums.values())
             fig.add_bar(x=ys if horizontal else xs, y=xs if horizontal else ys, name=name,
                         orientation="h" if horizontal else "v",
-                        marker_color=(colors or {}).get(name, BLUE))
+                        marker_color=(colors or {}).get(name, PALETTE[i % len(PALETTE)]
+                                                        if color else BLUE))
         if horizontal:
             fig.update_yaxes(autorange="reversed")
+        if order:
+            fig.update_xaxes(categoryorder="array", categoryarray=list(order))
         fig.update_layout(showlegend=bool(color), barmode="stack", yaxis_title=title or None)
         return graph(fig)
     return draw
@@ -127,16 +133,23 @@ def heatmap(x: str, y: str, z: str) -> Callable[[Rows], dcc.Graph]:
 
 def scatter(x: str, y: str, *, color: str, label: str, diagonal: bool = False,
             colors: dict[str, str] | None = None) -> Callable[[Rows], dcc.Graph]:
-    """Points coloured by ``color``; ``diagonal`` draws y = x (predicted = actual)."""
+    """Points coloured by ``color``; ``diagonal`` draws y = x (predicted = actual). A
+    missing ``y`` (unbounded, e.g. the days of cover of stock that does not sell) is drawn
+    as a triangle above the others."""
     def draw(rows: Rows) -> dcc.Graph:
+        ceiling = max((r[y] for r in rows if r[y] is not None), default=1) * 1.15 or 1
         groups: dict[str, Rows] = defaultdict(list)
         for row in rows:
-            groups[str(row[color])].append(row)
+            unbounded = row[y] is None
+            groups[str(row[color])].append({**row, y: ceiling if unbounded else row[y],
+                                            "_shape": "triangle-up" if unbounded else "circle",
+                                            label: f"{row[label]}" + (" (unbounded)" if
+                                                                      unbounded else "")})
         fig = go.Figure()
         for name, part in sorted(groups.items()):
             fig.add_scatter(x=[r[x] for r in part], y=[r[y] for r in part], mode="markers",
                             name=name, text=[r[label] for r in part],
-                            marker=dict(size=9, opacity=0.8,
+                            marker=dict(size=9, opacity=0.8, symbol=[r["_shape"] for r in part],
                                         color=(colors or {}).get(name)))
         if diagonal:
             top = max((max(r[x] or 0, r[y] or 0) for r in rows), default=0)
@@ -168,11 +181,12 @@ def gauge(value: str, target: str, label: str) -> Callable[[Rows], dcc.Graph]:
         row = rows[0]
         goal = float(row[target] or 0)
         fig = go.Figure(go.Indicator(
-            mode="gauge+number+delta", value=float(row[value] or 0), title=label,
+            mode="gauge+number+delta", value=float(row[value] or 0),
+            title=dict(text=label, font=dict(size=13)),
             delta=dict(reference=goal, relative=True, valueformat=".1%"),
             gauge=dict(axis=dict(range=[0, max(goal, float(row[value] or 0)) * 1.3 or 1]),
                        threshold=dict(value=goal, line=dict(color="black", width=3)))))
-        return graph(fig, height=260)
+        return graph(fig, height=280, top=60)
     return draw
 
 

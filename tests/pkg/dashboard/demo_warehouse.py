@@ -49,8 +49,10 @@ class DemoWarehouse:
 _built: dict[str, DemoWarehouse] = {}
 
 
-def _model_outputs(catalog: Catalog, end: date) -> dict[str, pa.Table]:
-    """A few rows of each model output table, drawn with a fixed seed."""
+def _model_outputs(catalog: Catalog, end: date, rates: dict[tuple[str, str], float]
+                   ) -> dict[str, pa.Table]:
+    """A few rows of each model output table, drawn with a fixed seed; the forecasts
+    scatter around ``rates``, each sold pair's mean daily units."""
     rng = np.random.default_rng(SEED)
     stores = catalog.stores["store_id"].to_pylist()
     products = catalog.products["product_id"].to_pylist()[:12]
@@ -61,11 +63,13 @@ def _model_outputs(catalog: Catalog, end: date) -> dict[str, pa.Table]:
 
     # the latest run (on end: the next 7 days), and the day-ahead forecasts of the 28 runs
     # before it (the days up to end, which the accuracy panels compare with the sales)
-    demand = rng.gamma(2.0, 3.0, size=(len(pairs), 7 + 28))
+    sold = sorted(rates)
+    demand = np.array([rates[k] for k in sold])[:, None] * rng.uniform(0.8, 1.2, (len(sold),
+                                                                                7 + 28))
     flat = [(s, p, end + timedelta(days=h + 1), h + 1, demand[i, h])
-            for i, (s, p) in enumerate(pairs) for h in range(7)]
+            for i, (s, p) in enumerate(sold) for h in range(7)]
     flat += [(s, p, end - timedelta(days=d), 1, demand[i, 7 + d])
-             for i, (s, p) in enumerate(pairs) for d in range(28)]
+             for i, (s, p) in enumerate(sold) for d in range(28)]
     predictions = pa.table({
         "prediction_id": [str(uuid.uuid4()) for _ in flat],
         "date_key": [int(d.strftime("%Y%m%d")) for _, _, d, _, _ in flat],
@@ -175,7 +179,13 @@ def _build(base: WarehouseSettings) -> DemoWarehouse:
         load_dimensions(wh, catalog, START, DAYS)
         for i, batch in enumerate(sim.run()):
             load_facts(wh, batch.tables, catalog, f"dashboard-demo-{i}")
-        for table, rows in _model_outputs(catalog, END).items():
+        rates = {(s, p): float(u) for s, p, u in wh.query_rows(
+            "SELECT s.store_id, p.product_id, sum(a.units) / {days:UInt32} "
+            "FROM agg_sales_daily AS a "
+            "INNER JOIN (SELECT store_key, store_id FROM dim_store FINAL) AS s USING store_key "
+            "INNER JOIN (SELECT product_key, product_id FROM dim_product FINAL) AS p "
+            "USING product_key GROUP BY s.store_id, p.product_id", {"days": DAYS})}
+        for table, rows in _model_outputs(catalog, END, rates).items():
             wh.insert_arrow(table, rows)
         # each store's two lowest stocks get a reorder point above them (low stock), and a
         # delivery of a product it never sells sits on its shelf (overstock, aging)
@@ -189,7 +199,7 @@ def _build(base: WarehouseSettings) -> DemoWarehouse:
             "USING product_key ORDER BY s.on_hand LIMIT 2 BY st.store_id", {"as_of": END})
         stores = catalog.stores["store_id"].to_pylist()
         idle = catalog.products["product_id"].to_pylist()[-1]
-        at = datetime.combine(END - timedelta(days=20), datetime.min.time(), timezone.utc)
+        at = datetime.combine(END - timedelta(days=75), datetime.min.time(), timezone.utc)
         n = len(stores)
         wh.insert_arrow("fact_inventory", pa.table({
             "event_id": [str(uuid.uuid4()) for _ in stores], "record_type": ["movement"] * n,
