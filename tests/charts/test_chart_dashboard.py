@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.charts.chart_checks import pod_spec, security_problems
-from tests.k8s.helm import CHART, ROOT, HelmError, render_chart
+from tests.k8s.helm import CHART, ROOT, HelmError, helm, render_chart, stubbed_chart
 from tests.k8s.validate import validate_objects
 
 PROXY = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "oauth2-proxy"}}}
@@ -69,6 +69,13 @@ class TestDeployment:
         mine = {(o["kind"], o["metadata"]["name"]) for o in render(ON)} - {
             (o["kind"], o["metadata"]["name"]) for o in render()}
         assert mine == {("Deployment", NAME), ("Service", NAME), ("NetworkPolicy", NAME)}
+
+    def test_helm_lint_strict_passes_with_the_dashboards_on(self, tmp_path):
+        values = tmp_path / "dashboard-values.yaml"
+        values.write_text(yaml.safe_dump(ON))
+        done = helm("lint", "--strict", str(stubbed_chart()), "--namespace", "retail",
+                    "--values", str(values), check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
 
     def test_every_object_is_valid_against_the_kubernetes_schemas(self):
         objs = render(ON)
