@@ -64,24 +64,36 @@ def progress(msg: str) -> None:
 
 def warehouse(args) -> tuple[WarehouseProcess, dict]:
     """The benchmark warehouse server on the cached data, built first if need be."""
-    cache = args.cache / f"{args.stores}x{args.products}x{args.days}d-rate{args.rate:g}-seed{args.seed}"
+    cache = args.cache / (f"{args.stores}x{args.products}x{args.days}d-rate{args.rate:g}"
+                          f"-seed{args.seed}")
     marker = cache / "built.json"
     server = WarehouseProcess(cache / "data")
     if not marker.exists():
         shutil.rmtree(cache, ignore_errors=True)
         cache.mkdir(parents=True)
-        server.start()
-        progress(f"building the benchmark warehouse in {cache} (once) ...")
-        scratch = Path(tempfile.mkdtemp(prefix="retail-bench-dash-"))
-        try:  # bench_load also fills an in-process chDB copy (its baseline): dropped here
-            load, wh = bench_load(args, scratch, server)
-            wh.close()
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        marker.write_text(json.dumps({**load, "built_at": datetime.now(UTC).isoformat()}))
-    else:
-        server.start()
-    ws = server.settings("retail")
+    server.start()
+    try:
+        if not marker.exists():
+            _build(args, server, cache)
+            marker.write_text(json.dumps({"built_at": datetime.now(UTC).isoformat()}))
+        return server, _prepare(server.settings("retail"), marker)
+    except BaseException:
+        server.stop()
+        raise
+
+
+def _build(args, server: WarehouseProcess, cache: Path) -> None:
+    progress(f"building the benchmark warehouse in {cache} (once) ...")
+    scratch = Path(tempfile.mkdtemp(prefix="retail-bench-dash-"))
+    try:  # bench_load also fills an in-process chDB copy (its baseline): dropped here
+        _, wh = bench_load(args, scratch, server)
+        wh.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _prepare(ws, marker: Path) -> dict:
+    """New migrations applied, the three readers granted; what the report says of the data."""
     Migrator(connect(ws, database=""), "retail", lambda db: connect(ws, db)).migrate()
     with connect(ws) as wh:
         region = wh.query_rows("SELECT region FROM dim_store FINAL WHERE store_id = 'S00001'")
@@ -89,8 +101,7 @@ def warehouse(args) -> tuple[WarehouseProcess, dict]:
                   Grant(STORE_MANAGER, "store", store_id="S00001")):
             access.grant(wh, g)
         facts = wh.query_rows("SELECT count() FROM fact_sales")[0][0]
-    return server, {**json.loads(marker.read_text()), "fact_sales": facts,
-                    "region": region[0][0]}
+    return {**json.loads(marker.read_text()), "fact_sales": facts, "region": region[0][0]}
 
 
 class SessionSource(Source):

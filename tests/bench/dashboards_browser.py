@@ -7,6 +7,7 @@ header on every request, as oauth2-proxy would."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -75,4 +76,5 @@ def draw_times(ws: WarehouseSettings, user: str, reps: int,
             browser.close()
     finally:
         dashboard_server.down(settings)
+        shutil.rmtree(home, ignore_errors=True)
     return out
