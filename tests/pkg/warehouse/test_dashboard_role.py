@@ -31,9 +31,16 @@ ALWAYS_READABLE = {"system.one"}
 # A value of each parameter type the queries bind, for the analyzer (results are not read).
 SAMPLE = {"Date": "2026-01-01", "String": "S0001", "Array(String)": ["S0001"]}
 _PARAM = re.compile(r"\{\s*(\w+)\s*:\s*([^{}]+?)\s*\}")
+# Table functions that only generate rows. A real server asks CREATE TEMPORARY TABLE for any
+# table function (readonly = 2 allows it; readonly = 1 would not); one that reads a source
+# (url, file, s3, remote, ...) would need that source too, and the dashboard has no business
+# with one.
+GENERATORS = {"numbers", "numbers_mt", "zeros", "zeros_mt", "generateSeries",
+              "generate_series"}
+TEMPORARY = ("*.*", "CREATE TEMPORARY TABLE")
 _TABLE = re.compile(r"\btable_name: (\w+)\.(\w+)")
 _TABLE_FUNCTION = re.compile(r"\btable_function_name: (\w+)")
-_GRANT = re.compile(r"^GRANT\s+(?P<privileges>.+?)\s+ON\s+(?P<object>[\w.`]+)\s+TO\s+"
+_GRANT = re.compile(r"^GRANT\s+(?P<privileges>.+?)\s+ON\s+(?P<object>[\w.`*]+)\s+TO\s+"
                     r"(?P<grantees>.+)$", re.I | re.S)
 
 
@@ -65,31 +72,34 @@ def objects_read(wh, sql: str, where: str) -> tuple[set[str], set[str]]:
     return names - ALWAYS_READABLE, set(_TABLE_FUNCTION.findall(text))
 
 
-def required_grants(wh, statements: dict[str, str]) -> tuple[set[str], list[str]]:
-    """Objects of the warehouse's database the statements need SELECT on (through invoker
-    views too), and every problem: an object outside the database, or a table function."""
+def required_grants(wh, statements: dict[str, str]) -> tuple[dict[str, set[str]], list[str]]:
+    """Privileges by object the statements need: SELECT on the tables of the warehouse's
+    database they read (through invoker views too), CREATE TEMPORARY TABLE on *.* for a
+    generator table function; and every problem: an object outside the database, or another
+    table function."""
     views = {name: (query, "SQL SECURITY DEFINER" in create) for name, query, create in
              wh.query_rows("SELECT name, as_select, create_table_query FROM system.tables "
                            "WHERE database = currentDatabase() AND engine = 'View'")}
     tables = {name for (name,) in wh.query_rows(
         "SELECT name FROM system.tables WHERE database = currentDatabase()")}
-    needed, problems = set(), []
+    needed: dict[str, set[str]] = {}
+    problems = []
     todo = [(where, sql) for where, sql in statements.items()]
     while todo:
         where, sql = todo.pop()
         read, functions = objects_read(wh, sql, where)
-        for function in sorted(functions - tables):
-            # A real server asks CREATE TEMPORARY TABLE for a table function, which a
-            # read-only profile refuses: a range of days is arrayJoin(range(n)) instead.
-            problems.append(f"{where} calls the table function {function}(): the read-only "
-                            "dashboard user may not (use arrayJoin(range(n)) for a series)")
+        if (functions - tables) & GENERATORS:
+            needed.setdefault(TEMPORARY[0], set()).add(TEMPORARY[1])
+        for function in sorted(functions - tables - GENERATORS):
+            problems.append(f"{where} calls the table function {function}(), which reads "
+                            "outside the warehouse")
         read |= {f"{wh.database}.{f}" for f in functions & tables}
         for full in sorted(read):
             db, _, name = full.partition(".")
             if db != wh.database or name not in tables:
                 problems.append(f"{where} reads {full}, not a table of the warehouse")
             elif name not in needed:
-                needed.add(name)
+                needed[name] = {"SELECT"}
                 query, definer = views.get(name, ("", True))
                 if not definer:
                     todo.append((f"view {name}", query))
@@ -116,10 +126,13 @@ def test_the_role_is_granted_select_on_exactly_what_the_dashboard_reads(migrated
     grants = migration_grants(MIGRATION.read_text())
 
     assert problems == []
-    assert {"stock_as_of", "agg_inventory_latest", "bi_user_access"} <= needed
-    assert (sorted(needed - grants.keys()), sorted(grants.keys() - needed)) == ([], []), \
-        "0022 must grant SELECT on what the queries read (first list), and no more (second)"
-    assert {p for privileges in grants.values() for p in privileges} == {"SELECT"}
+    assert {"stock_as_of", "agg_inventory_latest", "bi_user_access"} <= needed.keys()
+    missing = {o: p - grants.get(o, set()) for o, p in needed.items() if p - grants.get(o, set())}
+    extra = {o: p - needed.get(o, set()) for o, p in grants.items() if p - needed.get(o, set())}
+    assert (missing, extra) == ({}, {}), \
+        "0022 must grant what the queries read (first), and no more (second)"
+    assert {p for o, privileges in grants.items() for p in privileges if o != "*.*"} == {
+        "SELECT"}
 
 
 def test_a_query_reading_an_ungranted_table_or_outside_the_warehouse_is_caught(migrated):
@@ -127,15 +140,16 @@ def test_a_query_reading_an_ungranted_table_or_outside_the_warehouse_is_caught(m
         "extra": "SELECT count() FROM stock_as_of(as_of = {as_of:Date}) AS s "
                  "JOIN rls_assignments AS r ON r.store_id = toString(s.store_key)",
         "system": "SELECT name FROM system.tables",
-        "series": "SELECT number FROM numbers(3)"})
+        "series": "SELECT number FROM numbers(3)",
+        "web": "SELECT * FROM url('http://example.com/x.csv', CSV, 'a String')"})
 
-    assert needed == {"stock_as_of", "agg_inventory_latest", "agg_inventory_daily",
-                      "rls_assignments"}
+    assert needed == {"stock_as_of": {"SELECT"}, "agg_inventory_latest": {"SELECT"},
+                      "agg_inventory_daily": {"SELECT"}, "rls_assignments": {"SELECT"},
+                      "*.*": {"CREATE TEMPORARY TABLE"}}
     assert "rls_assignments" not in migration_grants(MIGRATION.read_text())
     assert sorted(problems) == [
-        "series calls the table function numbers(): the read-only dashboard user may not "
-        "(use arrayJoin(range(n)) for a series)",
-        "system reads system.tables, not a table of the warehouse"]
+        "system reads system.tables, not a table of the warehouse",
+        "web calls the table function url(), which reads outside the warehouse"]
 
 
 def test_the_migration_is_read_only_access_control_without_users_or_passwords():

@@ -7,8 +7,12 @@
 -- comes from a Secret (the chart's ClickHouseInstallation user `dashboard`), like 0006's.
 -- stock_as_of is a view read with the invoker's rights (it has no SQL SECURITY DEFINER), so
 -- its tables agg_inventory_latest and agg_inventory_daily are granted too; the bi_ views
--- are DEFINER views. tests/pkg/warehouse/test_dashboard_role.py derives the list from the
--- queries with ClickHouse's own analyzer and holds this file to it.
+-- are DEFINER views (retail query measures, the Power BI twins, reads them). A query that
+-- generates a series with numbers() needs CREATE TEMPORARY TABLE, which every table function
+-- asks for and readonly = 2 allows; table functions that read a source (url, file, s3,
+-- remote) would need grants on those sources too, which the role never gets.
+-- tests/pkg/warehouse/test_dashboard_role.py derives the list from the queries with
+-- ClickHouse's own analyzer and holds this file to it.
 CREATE ROLE IF NOT EXISTS dashboard_reader;
 
 -- Read-only like bi_readonly (SELECT and SET only), bounded per query; one user serves every
@@ -36,6 +40,7 @@ GRANT SELECT ON fact_ml_predictions TO dashboard_reader;
 GRANT SELECT ON fact_replenishment TO dashboard_reader;
 GRANT SELECT ON inventory_levels_current TO dashboard_reader;
 GRANT SELECT ON agg_sales_daily TO dashboard_reader;
+GRANT SELECT ON agg_product_daily TO dashboard_reader;
 GRANT SELECT ON agg_store_daily TO dashboard_reader;
 GRANT SELECT ON agg_inventory_daily TO dashboard_reader;
 GRANT SELECT ON agg_inventory_latest TO dashboard_reader;
@@ -46,3 +51,16 @@ GRANT SELECT ON model_drift TO dashboard_reader;
 GRANT SELECT ON model_feature_importance TO dashboard_reader;
 GRANT SELECT ON stream_alerts TO dashboard_reader;
 GRANT SELECT ON bi_user_access TO dashboard_reader;
+GRANT SELECT ON bi_dim_store TO dashboard_reader;
+GRANT SELECT ON bi_dim_product TO dashboard_reader;
+GRANT SELECT ON bi_fact_sales_daily TO dashboard_reader;
+GRANT SELECT ON bi_fact_inventory_daily TO dashboard_reader;
+GRANT SELECT ON bi_inventory_current TO dashboard_reader;
+GRANT SELECT ON bi_fact_lost_sales TO dashboard_reader;
+GRANT SELECT ON bi_fact_replenishment TO dashboard_reader;
+GRANT SELECT ON bi_model_evaluations TO dashboard_reader;
+GRANT SELECT ON bi_model_drift TO dashboard_reader;
+GRANT SELECT ON bi_stream_alerts TO dashboard_reader;
+GRANT SELECT ON bi_ml_anomalies TO dashboard_reader;
+GRANT SELECT ON bi_ml_slow_movers TO dashboard_reader;
+GRANT CREATE TEMPORARY TABLE ON *.* TO dashboard_reader;
