@@ -74,17 +74,23 @@ def create_app(settings: DashboardSettings, source: Source) -> Dash:
 
 def _shell(settings: DashboardSettings, source: Source) -> html.Div:
     """The page header (title, pages, reader) around the current page."""
+    # Dash also builds this once for its own checks on the first request, which may be the
+    # proxy's or Kubernetes' /healthz without a user, or come while the warehouse is down.
     if settings.identity == "header":
-        who = html.Span(["signed in as ", html.B(identity.user_name(
-            settings, flask.request.headers, None))], className="who")
+        who = html.Span(["signed in as ", html.B(flask.request.headers.get(
+            settings.user_header, "").strip().lower())], className="who")
     else:
-        users = source.users()
+        try:
+            users = source.users()
+        except (WarehouseError, WarehouseUnavailable) as exc:
+            users, unavailable = [], f"warehouse unavailable: {exc}"
+        else:
+            unavailable = "nobody has access yet: " + identity.GRANT_HINT
         who = dcc.Dropdown(id="reader-picker", options=[
             {"label": f"{user} ({scope})", "value": user} for user, scope in users],
             placeholder="read as ...", persistence=True, persistence_type="session",
             clearable=False, className="picker") if users else html.Span(
-            "nobody has access yet: " + identity.GRANT_HINT, className="who warn",
-            id="no-readers")
+            unavailable, className="who warn", id="no-readers")
     nav = [dcc.Link(p.name, href=p.path, className="nav") for p in PAGES]
     return html.Div([
         html.Header([html.H1("Retail dashboards"), html.Nav(nav), who]),

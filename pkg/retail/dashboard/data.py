@@ -2,13 +2,16 @@
 
 Every query gets ``stores=`` the reader's store ids (never None, which would mean every
 store), and a store chosen in a slicer is checked against them before anything runs, so
-no row of another store leaves the server. Each server thread keeps its own client (the
-HTTP client holds a session that serves one query at a time).
+no row of another store leaves the server. Clients are pooled: each serves one request
+at a time (its HTTP session runs one query at a time), and the threaded server's requests
+reuse the idle ones instead of connecting anew.
 """
 
 from __future__ import annotations
 
-import threading
+import queue
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pyarrow as pa
@@ -25,30 +28,40 @@ class Source:
 
     def __init__(self, settings: WarehouseSettings) -> None:
         self.settings = settings
-        self._local = threading.local()
+        self._idle: queue.SimpleQueue[ClickHouseWarehouse] = queue.SimpleQueue()
 
-    @property
-    def wh(self) -> ClickHouseWarehouse:
-        if getattr(self._local, "wh", None) is None:
-            self._local.wh = connect(self.settings)
-        return self._local.wh
+    @contextmanager
+    def client(self) -> Iterator[ClickHouseWarehouse]:
+        """An idle client, or a new one; back to the pool afterwards."""
+        try:
+            wh = self._idle.get_nowait()
+        except queue.Empty:
+            wh = connect(self.settings)
+        try:
+            yield wh
+        finally:
+            self._idle.put(wh)
 
     def ping(self) -> None:
         """Raise when the warehouse does not answer (``/healthz``)."""
-        self.wh.query_rows("SELECT 1")
+        with self.client() as wh:
+            wh.query_rows("SELECT 1")
 
     def days(self) -> tuple[date, date] | None:
         """The first and last day with sales; None when there are none yet."""
-        try:
-            return sales_days(self.wh)
-        except ValueError:
-            return None
+        with self.client() as wh:
+            try:
+                return sales_days(wh)
+            except ValueError:
+                return None
 
     def reader(self, name: str | None) -> Reader | None:
-        return identity.reader(self.wh, name)
+        with self.client() as wh:
+            return identity.reader(wh, name)
 
     def users(self) -> list[tuple[str, str]]:
-        return identity.assigned_users(self.wh)
+        with self.client() as wh:
+            return identity.assigned_users(wh)
 
     def fetch(self, name: str, reader: Reader, *, as_of: date,
               store_id: str | None = None) -> pa.Table:
@@ -58,5 +71,6 @@ class Source:
         reader.check_store(store_id)
         query = get_query(name)
         stores = [store_id] if store_id else list(reader.stores)
-        return run_query(self.wh, name, as_of=as_of,
-                         store_id=store_id if query.needs_store else None, stores=stores)
+        with self.client() as wh:
+            return run_query(wh, name, as_of=as_of,
+                             store_id=store_id if query.needs_store else None, stores=stores)

@@ -5,12 +5,13 @@ port in header identity, its callbacks replayed as the browser sends them."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
 from retail.dashboard.identity import (Forbidden, Reader, Unauthenticated, assigned_users,
                                        reader, user_name)
-from retail.dashboard.pages import PAGES
+from retail.dashboard.pages import NO_FORECASTS, PAGES
 from retail.dashboard.settings import DashboardSettings
 from retail.io.warehouse import connect
 from retail.queries import run_query
@@ -155,3 +156,12 @@ def test_a_reader_without_assignments_is_told_how_to_get_some(served):
     got = panels(served, "nobody@example.com", PAGES[0])
     assert "retail access grant" in got["executive-status"]
     assert "S0000" not in json.dumps(got)
+
+
+def test_a_panel_without_rows_says_what_to_run(served):
+    page = next(p for p in PAGES if p.one_store)
+    before_any_run = (END - timedelta(days=30)).isoformat()
+    got = panels(served, STORE_MANAGER, page, **{f"{page.key}-store": "S00002",
+                                                  f"{page.key}-as-of": before_any_run})
+    assert got[f"{page.key}-forecast"]["props"]["children"] == NO_FORECASTS
+    assert got[f"{page.key}-stock"]["type"] == "Graph"
