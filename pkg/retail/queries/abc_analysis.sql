@@ -6,6 +6,12 @@
 -- Products are ranked by revenue (ties by sku); cumulative_share_pct is the running total up
 -- to and including the product over the total. Class: A while the cumulative share is
 -- <= 80 %, B while <= 95 %, C after (compared exactly, in Decimal).
+-- A reader of every store in dim_store (every_store) reads agg_product_daily instead, the
+-- same sums across stores (which also count any store missing from dim_store); the other
+-- branch then reads nothing.
+WITH notEmpty({stores:Array(String)})
+     AND (SELECT countIf(NOT has({stores:Array(String)}, store_id)) FROM dim_store) = 0
+     AS every_store
 SELECT
     product_id,
     sku,
@@ -32,9 +38,16 @@ FROM
     FROM
     (
         SELECT product_key, sum(revenue) AS rev
+        FROM agg_product_daily
+        WHERE date_key BETWEEN toYYYYMMDD({as_of:Date} - 89) AND toYYYYMMDD({as_of:Date})
+          AND every_store
+        GROUP BY product_key
+        UNION ALL
+        SELECT product_key, sum(revenue) AS rev
         FROM agg_sales_daily
         WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
           AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 89) AND toYYYYMMDD({as_of:Date})
+          AND NOT every_store
         GROUP BY product_key
     ) AS r
     LEFT JOIN (SELECT product_key, product_id, sku, name, category FROM dim_product FINAL)

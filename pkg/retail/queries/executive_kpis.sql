@@ -1,7 +1,8 @@
 -- title: Executive KPIs
 -- description: Revenue on the day vs the same weekday last week, stock value, stock-outs and 30-day inventory turnover.
 --
--- One row over the stores in {stores} (the reader's: row-level security). Windows include as_of; "30 days" is as_of - 29 .. as_of.
+-- One row over the stores in {stores} (the reader's: row-level security). Windows include
+-- as_of; "30 days" is as_of - 29 .. as_of.
 --   revenue, revenue_last_week  net revenue (returns subtract) on as_of and on as_of - 7,
 --                               from agg_store_daily.
 --   revenue_change_pct          (revenue - revenue_last_week) / revenue_last_week * 100;

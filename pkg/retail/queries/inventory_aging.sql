@@ -1,8 +1,9 @@
 -- title: Inventory aging
 -- description: Stock on hand per store and product with the days since its last restock, bucketed 0-30, 31-60, 61-90, 90+.
 --
--- Pairs of the stores in {stores} (the reader's: row-level security) whose closing stock on as_of (latest movement on or before as_of, stock_as_of) is
--- > 0. days_since_restock = as_of - date of the newest 'restock' movement on or before as_of
+-- Pairs of the stores in {stores} (the reader's: row-level security) whose closing stock on
+-- as_of (latest movement on or before as_of, stock_as_of) is > 0. days_since_restock =
+-- as_of - date of the newest 'restock' movement on or before as_of
 -- (stock_as_of.last_restock_key, UTC day). Buckets: 0-30, 31-60, 61-90, 90+ (= over 90 days);
 -- 'unknown' when the pair has no restock on record (days_since_restock is NULL).
 SELECT

@@ -2,8 +2,9 @@
 -- description: Net revenue, units and sale transactions per day for the 90 days up to as_of.
 --
 -- 90 days = as_of - 89 .. as_of, exactly one row per day (days without sales are 0).
--- Reads agg_store_daily of the stores in {stores} (the reader's: row-level security); transactions = distinct sale transaction ids (returns excluded),
--- merged across stores with uniqExactMerge.
+-- Reads agg_store_daily of the stores in {stores} (the reader's: row-level security);
+-- transactions = distinct sale transaction ids (returns excluded), merged across stores
+-- with uniqExactMerge.
 SELECT
     YYYYMMDDToDate(date_key) AS date,
     round(toFloat64(sum(revenue)), 2) AS revenue,

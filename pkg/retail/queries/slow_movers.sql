@@ -13,6 +13,12 @@
 -- simulated chain of 500 SKUs sells each far more than a real store's 30,000 do); in the
 -- M5 (Walmart) data a quarter of the median item-store rate is about 1 unit per week, the
 -- slowest eighth of the series (docs/simulator.md).
+-- A reader of every store in dim_store (every_store) reads agg_product_daily instead, the
+-- same units across stores (which also count any store missing from dim_store); the other
+-- branch then reads nothing.
+WITH notEmpty({stores:Array(String)})
+     AND (SELECT countIf(NOT has({stores:Array(String)}, store_id)) FROM dim_store) = 0
+     AS every_store
 SELECT
     p.product_id AS product_id,
     p.sku AS sku,
@@ -42,9 +48,16 @@ FROM
         LEFT JOIN
         (
             SELECT product_key, sum(units) AS units
+            FROM agg_product_daily
+            WHERE date_key BETWEEN toYYYYMMDD({as_of:Date} - 27) AND toYYYYMMDD({as_of:Date})
+              AND every_store
+            GROUP BY product_key
+            UNION ALL
+            SELECT product_key, sum(units) AS units
             FROM agg_sales_daily
             WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
               AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 27) AND toYYYYMMDD({as_of:Date})
+              AND NOT every_store
             GROUP BY product_key
         ) AS u ON s.product_key = u.product_key
     )

@@ -7,6 +7,12 @@
 -- (units_7d - weekly_avg_prev_28d) / weekly_avg_prev_28d x 100. Products that sold in both
 -- windows (net units > 0 in each) and grew (growth_pct > 0); the 10 with the highest
 -- growth, ties by more units_7d, then sku.
+-- A reader of every store in dim_store (every_store) reads agg_product_daily instead, the
+-- same sums across stores (which also count any store missing from dim_store); the other
+-- branch then reads nothing.
+WITH notEmpty({stores:Array(String)})
+     AND (SELECT countIf(NOT has({stores:Array(String)}, store_id)) FROM dim_store) = 0
+     AS every_store
 SELECT
     row_number() OVER (ORDER BY t.growth DESC, t.u7 DESC, p.sku) AS trend_rank,
     p.product_id AS product_id,
@@ -24,9 +30,18 @@ FROM
         SELECT product_key,
                sumIf(units, date_key >= toYYYYMMDD({as_of:Date} - 6)) AS u7,
                sumIf(units, date_key <= toYYYYMMDD({as_of:Date} - 7)) AS prev
+        FROM agg_product_daily
+        WHERE date_key BETWEEN toYYYYMMDD({as_of:Date} - 34) AND toYYYYMMDD({as_of:Date})
+          AND every_store
+        GROUP BY product_key
+        UNION ALL
+        SELECT product_key,
+               sumIf(units, date_key >= toYYYYMMDD({as_of:Date} - 6)) AS u7,
+               sumIf(units, date_key <= toYYYYMMDD({as_of:Date} - 7)) AS prev
         FROM agg_sales_daily
         WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
           AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 34) AND toYYYYMMDD({as_of:Date})
+          AND NOT every_store
         GROUP BY product_key
     )
     WHERE u7 > 0 AND prev > 0 AND u7 * 4 > prev
