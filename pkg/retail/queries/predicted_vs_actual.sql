@@ -43,6 +43,12 @@ FROM
         FROM agg_sales_daily
         WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
           AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 27) AND toYYYYMMDD({as_of:Date})
+          AND (store_key, product_key) IN (  -- the forecast pairs only (read by the key)
+              SELECT store_key, product_key FROM fact_ml_predictions
+              WHERE store_key IN (SELECT retail_key(arrayJoin({stores:Array(String)})))
+                AND horizon = 1 AND model_name = 'demand_forecast'
+                AND date_key BETWEEN toYYYYMMDD({as_of:Date} - 27)
+                                 AND toYYYYMMDD({as_of:Date}))
         GROUP BY store_key, product_key
     ) AS s ON fc.store_key = s.store_key AND fc.product_key = s.product_key
     GROUP BY product_key
