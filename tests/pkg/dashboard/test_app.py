@@ -58,3 +58,11 @@ def test_the_pages_refresh_every_refresh_seconds(migrated, fresh_database, secon
                                                  disabled):
     props = interval(layout(DashboardSettings(refresh_seconds=seconds), fresh_database))
     assert props["interval"] == every_ms and props["disabled"] is disabled
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--identity", "sso"), ("--port", "80")])
+def test_serve_refuses_a_bad_option_naming_it(flag, value):
+    from tests.conftest import retail_cli
+
+    out = retail_cli("dashboard", "serve", flag, value, code=2)
+    assert flag in out and value in out
