@@ -261,7 +261,8 @@ def test_every_query_is_registered_with_title_description_and_parameters():
         "executive_kpis", "revenue_by_region", "sales_trend_90d", "top_products",
         "store_category_heatmap", "store_stock_by_category", "store_low_stock",
         "store_today_vs_target", "store_forecast_7d", "store_recommended_orders",
-        "store_stockout_risk", "abc_analysis", "inventory_aging", "slow_movers",
+        "store_stockout_risk", "abc_analysis", "inventory_aging", "inventory_aging_buckets",
+        "slow_movers",
         "slow_mover_markdowns", "overstock_understock", "stock_cover_scatter",
         "supplier_lead_time", "forecast_vs_actual", "reorder_points", "model_accuracy_daily",
         "model_drift_latest", "predicted_vs_actual", "feature_importance_latest",
@@ -395,6 +396,24 @@ def test_inventory_aging(db):
         ("S1", "P1", 2, 2.0, date(2024, 3, 1), 14, "0-30"),  # the 03-16 restock is later
         ("S2", "P1", 15, 15.0, date(2024, 3, 10), 5, "0-30"),
     ]  # S1/P4 (0) and S3/P4 (-2) have no stock
+
+
+def test_inventory_aging_buckets_roll_up_the_pairs(db):
+    assert rows(db, "inventory_aging_buckets") == [
+        # S3/P2 20 (10.00), S1/P1 2 (2.00), S2/P1 15 (15.00)
+        {"age_bucket": "0-30", "store_products": 3, "units_on_hand": 37, "stock_value": 27.0},
+        {"age_bucket": "31-60", "store_products": 1, "units_on_hand": 10, "stock_value": 5.0},
+        # S3/P5 39 (117.00), S1/P3 19 (38.00)
+        {"age_bucket": "61-90", "store_products": 2, "units_on_hand": 58,
+         "stock_value": 155.0},
+        {"age_bucket": "90+", "store_products": 1, "units_on_hand": 198, "stock_value": 99.0},
+        {"age_bucket": "unknown", "store_products": 1, "units_on_hand": 6, "stock_value": 12.0},
+    ]
+    # a year later every restock is over 90 days old: the 7 restocked pairs in stock (S1/P1
+    # now with its 03-16 restock) are 90+, S2/P3 has none
+    later = rows(db, "inventory_aging_buckets", as_of=date(2025, 3, 15))
+    assert [(r["age_bucket"], r["store_products"]) for r in later] == [
+        ("0-30", 0), ("31-60", 0), ("61-90", 0), ("90+", 7), ("unknown", 1)]
 
 
 def test_slow_movers(db):
