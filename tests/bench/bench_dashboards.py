@@ -35,6 +35,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,7 +52,7 @@ from retail.dashboard.pages import PAGES  # noqa: E402
 from retail.io.warehouse import ClickHouseWarehouse, connect  # noqa: E402
 from retail.warehouse import access  # noqa: E402
 from retail.warehouse.access import Grant  # noqa: E402
-from retail.warehouse.migrate import Migrator  # noqa: E402
+from retail.warehouse.migrate import MigrationError, Migrator  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ANALYST, REGIONAL, STORE_MANAGER = ("analyst@retail.example", "regional@retail.example",
@@ -68,7 +70,7 @@ def warehouse(args) -> tuple[WarehouseProcess, dict]:
                           f"-seed{args.seed}")
     marker = cache / "built.json"
     server = WarehouseProcess(cache / "data")
-    if not marker.exists():
+    if args.rebuild or not marker.exists():
         shutil.rmtree(cache, ignore_errors=True)
         cache.mkdir(parents=True)
     server.start()
@@ -77,6 +79,10 @@ def warehouse(args) -> tuple[WarehouseProcess, dict]:
             _build(args, server, cache)
             marker.write_text(json.dumps({"built_at": datetime.now(UTC).isoformat()}))
         return server, _prepare(server.settings("retail"), marker)
+    except MigrationError as exc:
+        server.stop()
+        raise SystemExit(f"the cached warehouse in {cache} does not take today's migrations "
+                         f"({exc}): run again with --rebuild to build it anew") from None
     except BaseException:
         server.stop()
         raise
@@ -107,14 +113,22 @@ def _prepare(ws, marker: Path) -> dict:
 class SessionSource(Source):
     """The app's Source with one client and one HTTP connection of its own (a session)."""
 
-    @property
-    def wh(self) -> ClickHouseWarehouse:
-        if getattr(self._local, "wh", None) is None:
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        self._wh: ClickHouseWarehouse | None = None
+
+    @contextmanager
+    def client(self) -> Iterator[ClickHouseWarehouse]:
+        if self._wh is None:
             from clickhouse_connect.driver.httputil import get_pool_manager
 
-            self._local.wh = ClickHouseWarehouse.connect(
-                self.settings, pool_mgr=get_pool_manager(maxsize=1))
-        return self._local.wh
+            self._wh = ClickHouseWarehouse.connect(self.settings,
+                                                   pool_mgr=get_pool_manager(maxsize=1))
+        yield self._wh
+
+    def close(self) -> None:
+        if self._wh is not None:
+            self._wh.close()
 
 
 def page_view(source: Source, page, user: str) -> list[tuple[str, float]]:
@@ -177,7 +191,7 @@ def replay(settings, sessions: int, duration_s: float) -> dict:
             with lock:
                 latencies.extend(s for _, s in steps)
                 views.append(sum(s for _, s in steps))
-        source.wh.close()
+        source.close()
 
     started = time.perf_counter()
     threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
@@ -263,6 +277,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of sessions")
     parser.add_argument("--cache", type=Path, default=REPO / ".retail" / "bench-dashboards")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="build the cached warehouse anew (a migration it has changed)")
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--write", type=Path, help="also write the markdown section here")
     args = parser.parse_args()
