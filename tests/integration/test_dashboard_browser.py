@@ -12,15 +12,18 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from retail.dashboard.pages import PAGES, BY_PATH
-from tests.pkg.dashboard.demo_warehouse import (ADMIN, STORE_MANAGER,
+from retail.dashboard.pages import BY_PATH, PAGES
+from retail.io.warehouse import connect
+from retail.queries import run_query
+from tests.pkg.dashboard.demo_warehouse import (ADMIN, END, STORE_MANAGER,
                                                 demo_warehouse)  # noqa: F401 (a fixture)
 from tests.pkg.dashboard.served import dashboard
 
 pytestmark = [pytest.mark.integration, pytest.mark.clickhouse_server]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-OTHER_STORES = ["S00001", "S00003", "S00004"]
+ALL_STORES = ["S00001", "S00002", "S00003", "S00004"]
+OTHER_STORES = [s for s in ALL_STORES if s != "S00002"]
 # true once every panel of the page has content and every chart in it has drawn traces
 DRAWN = """([ids, reader]) => {
   const status = document.getElementById(ids[0]);
@@ -81,6 +84,15 @@ class Tab:
         ids = [f"{page.key}-status", *(f"{page.key}-{p.id}" for p in page.panels)]
         self.page.wait_for_function(DRAWN, arg=[ids, self.user], timeout=30_000)
 
+    def wait_figure(self, element_id: str, axis: str, values: list) -> None:
+        """Wait until the first trace of the chart in ``element_id`` has ``values`` on
+        ``axis``."""
+        self.page.wait_for_function(
+            "([id, axis, want]) => { const p = document.querySelector("
+            "'#' + id + ' .js-plotly-plot'); return p && p.data && "
+            "JSON.stringify(p.data[0][axis]) === JSON.stringify(want); }",
+            arg=[element_id, axis, values], timeout=30_000)
+
     def figure_data(self, element_id: str) -> list[dict]:
         return self.page.evaluate(
             "id => document.querySelector('#' + id + ' .js-plotly-plot').data"
@@ -115,21 +127,20 @@ def test_each_page_draws_its_charts_with_data_and_logs_no_error(admin, page, tmp
         admin.page.screenshot(path=out / shot, full_page=True)
 
 
-def test_the_category_and_store_filters_change_what_is_drawn(admin):
+def test_the_category_and_store_filters_change_what_is_drawn(admin, demo_warehouse):
+    with connect(demo_warehouse.settings) as wh:
+        top = run_query(wh, "top_products", as_of=END, stores=ALL_STORES).to_pylist()
+    category = top[0]["category"]
     admin.open("/executive")
-    before = admin.figure_data("executive-heatmap")[0]
-    assert len(before["x"]) > 1 and len(before["y"]) == 4
-    category = before["x"][1]
+    assert admin.figure_data("executive-top")[0]["y"] == [r["product_name"] for r in top]
+    assert admin.figure_data("executive-heatmap")[0]["y"] == ALL_STORES
+
     admin.choose("executive-category", category)
-    admin.page.wait_for_function(
-        "c => { const p = document.querySelector('#executive-heatmap .js-plotly-plot');"
-        " return p && JSON.stringify(p.data[0].x) === JSON.stringify([c]); }", arg=category)
-    top = admin.figure_data("executive-top")
-    assert top and all(len(t["y"]) <= 10 for t in top)
+    admin.wait_figure("executive-top", "y",
+                      [r["product_name"] for r in top if r["category"] == category])
+    admin.wait_figure("executive-heatmap", "x", [category])
     admin.choose("executive-store", "S00003")
-    admin.page.wait_for_function(
-        "() => { const p = document.querySelector('#executive-heatmap .js-plotly-plot');"
-        " return p && JSON.stringify(p.data[0].y) === '[\"S00003\"]'; }")
+    admin.wait_figure("executive-heatmap", "y", ["S00003"])
     assert admin.errors == []
 
 
