@@ -111,7 +111,7 @@ def trend(x: str, lines: Sequence[tuple[str, str]], *, band: tuple[str, str] | N
         for column, label in lines:
             fig.add_scatter(x=xs, y=[r[column] for r in rows], mode="lines+markers",
                             name=label)
-        if dots:
+        if dots and any(r[dots] is not None for r in rows):  # none yet: days to come
             fig.add_scatter(x=xs, y=[r[dots] for r in rows], mode="markers", name="actual",
                             marker=dict(color="black", size=8))
         if percent:
