@@ -12,6 +12,7 @@ from retail.dashboard.data import Source
 from retail.dashboard.settings import DashboardSettings
 from retail.settings import WarehouseSettings
 from tests.conftest import free_port
+from tests.pkg.dashboard.demo_warehouse import demo_warehouse  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.clickhouse_server
 
@@ -54,9 +55,9 @@ def test_local_identity_without_assignments_says_how_to_grant_one(migrated, fres
 @pytest.mark.parametrize(("seconds", "every_ms", "disabled"), [(900, 900_000, False),
                                                                 (60, 60_000, False),
                                                                 (0, 1_000, True)])
-def test_the_pages_refresh_every_refresh_seconds(migrated, fresh_database, seconds, every_ms,
-                                                 disabled):
-    props = interval(layout(DashboardSettings(refresh_seconds=seconds), fresh_database))
+def test_the_pages_refresh_every_refresh_seconds(demo_warehouse, seconds, every_ms, disabled):
+    props = interval(layout(DashboardSettings(refresh_seconds=seconds),
+                            demo_warehouse.settings))
     assert props["interval"] == every_ms and props["disabled"] is disabled
 
 
