@@ -5,6 +5,7 @@ port in header identity, its callbacks replayed as the browser sends them."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -165,3 +166,12 @@ def test_a_panel_without_rows_says_what_to_run(served):
                                                   f"{page.key}-as-of": before_any_run})
     assert got[f"{page.key}-forecast"]["props"]["children"] == NO_FORECASTS
     assert got[f"{page.key}-stock"]["type"] == "Graph"
+
+
+def test_readers_at_the_same_time_each_receive_their_own_stores(served, demo_warehouse):
+    executive = PAGES[0]
+    users = [ADMIN, STORE_MANAGER, REGIONAL_MANAGER] * 4
+    with ThreadPoolExecutor(len(users)) as pool:
+        got = list(pool.map(lambda u: figure(panels(served, u, executive)[
+            "executive-heatmap"])["data"][0]["y"], users))
+    assert got == [demo_warehouse.stores[u.lower()] for u in users]
