@@ -58,10 +58,9 @@ def kpi_cards(cards: Sequence[tuple[str, str, str]]) -> Callable[[Rows], html.Di
 
 
 def bars(x: str, y: str, *, horizontal: bool = False, color: str | None = None,
-         colors: dict[str, str] | None = None, title: str = "",
-         order: Sequence[str] = ()) -> Callable[[Rows], dcc.Graph]:
+         colors: dict[str, str] | None = None, title: str = "") -> Callable[[Rows], dcc.Graph]:
     """A bar per ``x`` (``y`` summed over its rows), in one colour per ``color`` value when
-    given (from ``colors``, else the palette), in the rows' order or ``order``'s."""
+    given (from ``colors``, else the palette), in the rows' order."""
     def draw(rows: Rows) -> dcc.Graph:
         groups: dict[str, dict[object, float]] = defaultdict(lambda: defaultdict(float))
         for row in rows:
@@ -75,9 +74,8 @@ def bars(x: str, y: str, *, horizontal: bool = False, color: str | None = None,
                                                         if color else BLUE))
         if horizontal:
             fig.update_yaxes(autorange="reversed")
-        if order:
-            fig.update_xaxes(categoryorder="array", categoryarray=list(order))
-        fig.update_layout(showlegend=bool(color), barmode="stack", yaxis_title=title or None)
+        fig.update_layout(showlegend=bool(color), barmode="stack", legend_traceorder="normal",
+                          yaxis_title=title or None)
         return graph(fig)
     return draw
 

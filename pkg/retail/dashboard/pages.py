@@ -83,9 +83,8 @@ PAGES = (
     ), one_store=True),
     Page("/inventory-analyst", "Inventory Analyst", "Where the stock sits: its age, what "
          "does not sell, cover, suppliers and reorder points.", (
-        Panel("aging", "Inventory aging (stock value)", "inventory_aging",
-              c.bars("age_bucket", "stock_value", color="age_bucket",
-                     order=("0-30", "31-60", "61-90", "90+", "unknown"))),
+        Panel("aging", "Inventory aging (stock value)", "inventory_aging_buckets",
+              c.bars("age_bucket", "stock_value", color="age_bucket")),
         Panel("cover", "Over- and understock", "stock_cover_scatter", c.scatter(
             "stock_value", "days_of_cover", color="stock_class", label="product_name",
             colors={"understock": "#d62728", "ok": "#2ca02c", "overstock": "#ff9f1c"})),
