@@ -8,6 +8,7 @@ another store ever reaches the browser. ``create_app(...).server`` is the WSGI a
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import dash
@@ -22,6 +23,10 @@ from retail.dashboard.pages import PAGES, Page, panel_box
 from retail.dashboard.settings import DashboardSettings
 from retail.dashboard.style import INDEX
 from retail.io.warehouse import WarehouseError, WarehouseUnavailable
+
+# A page's queries run up to this many at once: the page waits for about its slowest
+# query rather than their sum, and each reader keeps at most this many in the warehouse.
+PARALLEL_QUERIES = 4
 
 
 def create_app(settings: DashboardSettings, source: Source) -> Dash:
@@ -154,9 +159,12 @@ def _page_callbacks(app: Dash, page: Page, source: Source, current_reader) -> No
             return *[html.Div() for _ in page.panels], \
                 "no sales loaded yet: load some (retail simulate --sink warehouse)", []
         day = date.fromisoformat(as_of[:10])
+        # the page's queries at once (a few each), so the page waits for the slowest only
+        with ThreadPoolExecutor(min(PARALLEL_QUERIES, len(page.panels))) as pool:
+            results = list(pool.map(lambda p: source.fetch(
+                p.query, reader, as_of=day, store_id=store).to_pylist(), page.panels))
         drawn, categories = [], set()
-        for panel in page.panels:
-            rows = source.fetch(panel.query, reader, as_of=day, store_id=store).to_pylist()
+        for panel, rows in zip(page.panels, results):
             categories |= {r["category"] for r in rows if r.get("category")}
             if category:
                 rows = [r for r in rows if r.get("category", category) == category]
