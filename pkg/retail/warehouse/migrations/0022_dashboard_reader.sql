@@ -16,11 +16,12 @@
 CREATE ROLE IF NOT EXISTS dashboard_reader;
 
 -- Read-only like bi_readonly (SELECT and SET only), bounded per query; one user serves every
--- reader, so it may run more queries at once than a person (the design's 100+ users).
+-- reader, so it may run more queries at once than a person: the design's 100 readers, each
+-- page running up to four queries at once (pkg/retail/dashboard), are 400.
 CREATE SETTINGS PROFILE IF NOT EXISTS dashboard_readonly
     SETTINGS readonly = 2, max_execution_time = 60, max_memory_usage = 4000000000,
              max_result_rows = 1000000, result_overflow_mode = 'throw',
-             max_concurrent_queries_for_user = 100
+             max_concurrent_queries_for_user = 400
     TO dashboard_reader;
 
 -- A page is a handful of queries and refreshes every 15 minutes: 100 readers on five pages
