@@ -15,15 +15,14 @@ truncated download or an edited file can never loosen the checks. ``crd_schemas`
 
 from __future__ import annotations
 
-import hashlib
-import os
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import yaml
+
+from tests.pinned_files import PinnedStore, git_blob_id  # noqa: F401  (re-exported)
 
 ENV = "K8S_SCHEMA_MIRROR"
 
@@ -96,30 +95,16 @@ class SchemaError(RuntimeError):
     """A pinned schema file is unknown, unavailable, or not the pinned content."""
 
 
-def git_blob_id(data: bytes) -> str:
-    """The id git gives ``data`` as a blob, as in ``git hash-object``."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+_STORE = PinnedStore("k8s-schemas", ENV, SchemaError)
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "retail-platform" / "k8s-schemas"
+    return _STORE.cache_dir()
 
 
 def _download(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=60) as response:
         return response.read()
-
-
-def _verify(rel: str, data: bytes, where: str) -> None:
-    pin = PINNED[rel]
-    actual = git_blob_id(data)
-    if actual != pin.blob:
-        raise SchemaError(
-            f"{rel}: {where} has git blob {actual}, expected {pin.blob} "
-            f"({pin.repo}@{pin.commit[:12]}:{pin.path}). Replace it with the pinned file "
-            f"(see k8s-schemas/SOURCES.md) or delete it, or point {ENV} at a directory "
-            "holding the pinned copies.")
 
 
 def schema_path(rel: str) -> Path:
@@ -131,30 +116,9 @@ def schema_path(rel: str) -> Path:
     pin = PINNED.get(rel)
     if pin is None:
         raise SchemaError(f"{rel!r} is not a pinned schema; pinned: {', '.join(sorted(PINNED))}")
-    mirror = os.environ.get(ENV)
-    if mirror and (Path(mirror) / rel).is_file():
-        path = Path(mirror) / rel
-        _verify(rel, path.read_bytes(), f"the {ENV} copy {path}")
-        return path
-    cached = cache_dir() / rel
-    if cached.is_file():
-        _verify(rel, cached.read_bytes(), f"the cached copy {cached}")
-        return cached
-    try:
-        data = _download(pin.url)
-    except (urllib.error.URLError, OSError) as e:
-        raise SchemaError(
-            f"{rel}: not found in {ENV} ({mirror or 'unset'}) nor in the cache {cached}, and "
-            f"downloading {pin.url} failed ({e}). Offline, set {ENV} to a directory holding "
-            f"the pinned copies (CI uses ../shared/k8s-schemas); the file must have git blob "
-            f"{pin.blob}.") from e
-    _verify(rel, data, f"the download from {pin.url}")
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    # Written aside and renamed: a cache entry is never half-written, even with parallel runs.
-    part = cached.with_name(f"{cached.name}.{os.getpid()}.part")
-    part.write_bytes(data)
-    part.replace(cached)
-    return cached
+    return _STORE.locate(rel, blob=pin.blob, url=pin.url,
+                         origin=f"{pin.repo}@{pin.commit[:12]}:{pin.path}",
+                         download=lambda url: _download(url))
 
 
 @cache

@@ -8,8 +8,8 @@ nothing of them is vendored into the repository: ``schema_path`` finds each file
 2. the user cache ``${XDG_CACHE_HOME:-~/.cache}/retail-platform/pbi-schemas/``,
 3. or downloads it from ``raw.githubusercontent.com`` at the pinned commit into that cache,
 
-and refuses any copy whose git blob id differs from the pinned one (the same rule as
-``tests/k8s/schemas.py``). Only the newest version of each file type the project writes is
+and refuses any copy whose git blob id differs from the pinned one
+(``tests/pinned_files.py``, shared with the Kubernetes schemas). Only the newest version of each file type the project writes is
 pinned, with the files those reference, so a project file naming an older or unknown schema
 fails instead of being checked against something looser. ``validator_for`` resolves a
 ``"$schema"`` URL to a draft-07 validator whose ``$ref``s resolve offline through a
@@ -19,8 +19,6 @@ fails instead of being checked against something looser. ``validator_for`` resol
 from __future__ import annotations
 
 import json
-import os
-import urllib.error
 import urllib.request
 from functools import cache
 from pathlib import Path
@@ -29,7 +27,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from tests.k8s.schemas import git_blob_id
+from tests.pinned_files import PinnedStore, git_blob_id  # noqa: F401  (re-exported)
 
 ENV = "PBI_SCHEMA_MIRROR"
 REPO = "microsoft/json-schemas"
@@ -69,24 +67,16 @@ def upstream_url(rel: str) -> str:
     return f"https://raw.githubusercontent.com/{REPO}/{COMMIT}/{rel}"
 
 
+_STORE = PinnedStore("pbi-schemas", ENV, SchemaError)
+
+
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "retail-platform" / "pbi-schemas"
+    return _STORE.cache_dir()
 
 
 def _download(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=60) as response:
         return response.read()
-
-
-def _verify(rel: str, data: bytes, where: str) -> None:
-    actual = git_blob_id(data)
-    if actual != PINNED[rel]:
-        raise SchemaError(
-            f"{rel}: {where} has git blob {actual}, expected {PINNED[rel]} "
-            f"({REPO}@{COMMIT[:12]}). Replace it with the pinned file (see "
-            f"pbi-schemas/SOURCES.md) or delete it, or point {ENV} at a directory holding the "
-            "pinned copies.")
 
 
 def schema_path(rel: str) -> Path:
@@ -97,31 +87,8 @@ def schema_path(rel: str) -> Path:
     """
     if rel not in PINNED:
         raise SchemaError(f"{rel!r} is not a pinned schema; pinned: {', '.join(sorted(PINNED))}")
-    mirror = os.environ.get(ENV)
-    if mirror and (Path(mirror) / rel).is_file():
-        path = Path(mirror) / rel
-        _verify(rel, path.read_bytes(), f"the {ENV} copy {path}")
-        return path
-    cached = cache_dir() / rel
-    if cached.is_file():
-        _verify(rel, cached.read_bytes(), f"the cached copy {cached}")
-        return cached
-    url = upstream_url(rel)
-    try:
-        data = _download(url)
-    except (urllib.error.URLError, OSError) as e:
-        raise SchemaError(
-            f"{rel}: not found in {ENV} ({mirror or 'unset'}) nor in the cache {cached}, and "
-            f"downloading {url} failed ({e}). Offline, set {ENV} to a directory holding the "
-            f"pinned copies (CI uses ../shared/pbi-schemas); the file must have git blob "
-            f"{PINNED[rel]}.") from e
-    _verify(rel, data, f"the download from {url}")
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    # Written aside and renamed: a cache entry is never half-written, even with parallel runs.
-    part = cached.with_name(f"{cached.name}.{os.getpid()}.part")
-    part.write_bytes(data)
-    part.replace(cached)
-    return cached
+    return _STORE.locate(rel, blob=PINNED[rel], url=upstream_url(rel),
+                         origin=f"{REPO}@{COMMIT[:12]}", download=lambda url: _download(url))
 
 
 @cache
