@@ -6,6 +6,8 @@ import os
 import platform
 from datetime import UTC, datetime
 
+from retail.dashboard.app import PARALLEL_QUERIES
+
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f}"
@@ -28,7 +30,8 @@ def report(args, built: dict, pages: list[dict], drawn: list[dict], alone: dict,
         "their empty note.", "",
         f"**Pages' queries** (one page view at the warehouse as the analyst, who sees all "
         f"{args.stores} stores: the reader's stores, the days with sales, then each panel's "
-        f"query in turn as the page's callback runs them; {args.reps} views after one "
+        f"query, {PARALLEL_QUERIES} at once on the app's pooled clients as the page's "
+        f"callback runs them; {args.reps} views after one "
         "warm-up):", "",
         "| page | queries | p50 ms | p95 ms | slowest query | its p95 ms |",
         "|---|---:|---:|---:|---|---:|"]
@@ -47,7 +50,9 @@ def report(args, built: dict, pages: list[dict], drawn: list[dict], alone: dict,
               f"{ms(d['p95'])} | {d['console_errors']} |" for d in drawn]
     lines += ["", f"Slowest page drawn: {worst_draw['page']}, p95 {ms(worst_draw['p95'])} ms "
               f"(target < 3 s: {'met' if worst_draw['p95'] < 3 else 'NOT met'}).", "",
-              f"**{crowd['sessions']} concurrent sessions** (one client and connection each, "
+              f"**{crowd['sessions']} concurrent sessions** (one client and connection each, a "
+              "page's queries one after another, so at most 100 queries at once, the local "
+              "server's limit; "
               f"page views of the three readers over every page, {args.duration:g} s) vs the "
               f"same page views one at a time ({args.duration / 2:g} s), same run:", "",
               "| run | page views | queries | queries/s | p50 ms | p95 ms | p99 ms | "
