@@ -24,8 +24,10 @@ def serve(
              "authenticating proxy's RETAIL_DASHBOARD__USER_HEADER); default "
              "RETAIL_DASHBOARD__IDENTITY, local")] = None,
 ) -> None:
-    """Serve the dashboards in the foreground (threaded: several readers at once) until
-    Ctrl-C. GET /healthz answers 200 once the warehouse answers."""
+    """Serve the dashboards in the foreground until Ctrl-C.
+
+    Threaded (several readers at once); GET /healthz answers 200 once the warehouse answers.
+    """
     from retail.dashboard.app import create_app
     from retail.dashboard.data import Source
 
