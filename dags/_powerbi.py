@@ -1,8 +1,8 @@
 """The Power BI dataset refresh that ends the ``predictions_run`` DAG.
 
-The Power BI model reads the facts in DirectQuery, so they are never stale. Only its
-Import-mode tables (the dimensions, the model metrics) hold a copy, and a dataset refresh
-after the day's predictions brings them up to date. A workspace on shared capacity (Pro)
+The Power BI model (powerbi/) reads every table in DirectQuery, so report pages are never
+stale; a dataset refresh after the day's predictions renews what the service caches (the
+model's metadata, its measure-only KPI table, tiles pinned to Power BI dashboards). A workspace on shared capacity (Pro)
 accepts at most 8 refreshes a day per dataset, scheduled ones included: this DAG refreshes
 once a day, and no frequent DAG (``bi_prepare`` runs every 15 minutes) may refresh.
 
@@ -26,7 +26,7 @@ from airflow.sdk import BaseOperator
 WORKSPACE_VAR = "AIRFLOW_VAR_RETAIL_POWERBI_WORKSPACE"
 DATASET_VAR = "AIRFLOW_VAR_RETAIL_POWERBI_DATASET"
 CONN_ID = "powerbi_default"
-# A refresh of the Import-mode tables takes minutes; an hour means the service is stuck.
+# A refresh of a DirectQuery model takes minutes at most; an hour means the service is stuck.
 REFRESH_TIMEOUT = timedelta(hours=1)
 # The only body a shared capacity accepts (anything else asks for an enhanced refresh,
 # Premium only), and the only notification a service principal may ask for.
@@ -47,10 +47,11 @@ class PowerBIRefreshSkipped(BaseOperator):
 
 
 def powerbi_refresh_task(**task_kwargs) -> BaseOperator:
-    """The last task of ``predictions_run``: refresh the Power BI dataset's Import-mode tables.
+    """The last task of ``predictions_run``: refresh the Power BI dataset.
 
-    Only the Import-mode tables (dimensions, model metrics) need the refresh: the facts are
-    DirectQuery. The refresh counts against the service's quota, 8 a day per dataset on
+    Every table of the model (powerbi/) is DirectQuery, so reports always query the
+    warehouse; the refresh renews what the service caches (metadata, the measure-only KPI
+    table, tiles pinned to Power BI dashboards). The refresh counts against the service's quota, 8 a day per dataset on
     shared capacity; this DAG spends one of them a day.
 
     Args:

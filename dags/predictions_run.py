@@ -6,8 +6,8 @@ Every day at 10:00 UTC, once `build_features` succeeded for the day (`job_runs`)
 recommendations from them); beside them the insight models score the day and
 `evaluate_forecasts` compares the forecasts made for the day with what sold. A model with
 no champion yet (before the first weekly training) has nothing to score with: its task
-is skipped, not failed. Last, when a Power BI workspace is configured, the dataset's
-Import-mode tables are refreshed (once a day, well inside the service's quota).
+is skipped, not failed. Last, when a Power BI workspace is configured, the dataset is
+refreshed (once a day, well inside the service's quota), renewing what the service caches.
 """
 
 from datetime import timedelta
