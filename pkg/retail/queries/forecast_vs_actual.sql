@@ -18,7 +18,7 @@ SELECT
     ifNull(a.units, 0) AS actual_units
 FROM
 (
-    SELECT {as_of:Date} - 27 + number AS date, toYYYYMMDD(date) AS date_key FROM numbers(28)
+    SELECT {as_of:Date} - 27 + arrayJoin(range(28)) AS date, toYYYYMMDD(date) AS date_key
 ) AS d
 LEFT JOIN
 (
