@@ -20,7 +20,12 @@ from retail.io.kafka import admin_client, ensure_topics
 from retail.local.stack import tansu_binary
 from retail.io.warehouse import ClickHouseWarehouse
 from retail.settings import KafkaSettings, WarehouseSettings
-from tests.insight_chain import insight_chain  # noqa: F401  (a session fixture)
+
+# The bench scripts (tests/bench/*.py) import this file as the plain module ``conftest``,
+# outside pytest: the repository root must be importable for ``tests.*`` there too.
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.insight_chain import insight_chain  # noqa: E402, F401  (a session fixture)
 
 
 def free_port() -> int:

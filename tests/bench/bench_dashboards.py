@@ -43,7 +43,7 @@ from pathlib import Path
 
 # The repository (tests/conftest.py imports tests.*), tests/ (conftest) and this folder.
 sys.path[:0] = [str(Path(__file__).resolve().parents[i]) for i in (2, 1, 0)]
-from bench_warehouse import bench_load, percentile  # noqa: E402
+from bench_warehouse import add_chain_arguments, bench_load, percentile  # noqa: E402
 from conftest import WarehouseProcess  # noqa: E402
 from dashboards_browser import draw_times  # noqa: E402
 from dashboards_report import report  # noqa: E402
@@ -228,12 +228,7 @@ def replay(settings, sessions: int, duration_s: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--stores", type=int, default=200)
-    parser.add_argument("--products", type=int, default=2000)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--rate", type=float, default=1.75)
-    parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--start", default="2025-01-06")
+    add_chain_arguments(parser)
     parser.add_argument("--reps", type=int, default=9, help="page views per page (queries)")
     parser.add_argument("--browser-reps", type=int, default=5, help="loads per page")
     parser.add_argument("--sessions", type=int, default=100)

@@ -221,14 +221,19 @@ def report(args, load: dict, queries: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_chain_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark chain's options (what bench_load reads), shared with bench_dashboards."""
     parser.add_argument("--stores", type=int, default=200)
     parser.add_argument("--products", type=int, default=2000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--rate", type=float, default=1.75)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--start", default="2025-01-06")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_chain_arguments(parser)
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--tmp", type=Path, default=None, help="scratch directory")
     parser.add_argument("--write", type=Path, help="also write the markdown section here")
