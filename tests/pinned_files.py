@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,12 @@ from pathlib import Path
 def git_blob_id(data: bytes) -> str:
     """The id git gives ``data`` as a blob, as in ``git hash-object``."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def download(url: str) -> bytes:
+    """The bytes at ``url`` (a pinned file upstream)."""
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return response.read()
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,13 @@ truncated download or an edited file can never loosen the checks. ``crd_schemas`
 
 from __future__ import annotations
 
-import urllib.request
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import yaml
 
-from tests.pinned_files import PinnedStore, git_blob_id  # noqa: F401  (re-exported)
+from tests.pinned_files import PinnedStore, download, git_blob_id  # noqa: F401  (re-exported)
 
 ENV = "K8S_SCHEMA_MIRROR"
 
@@ -102,9 +101,7 @@ def cache_dir() -> Path:
     return _STORE.cache_dir()
 
 
-def _download(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as response:
-        return response.read()
+_download = download  # module attribute: the tests replace it to stay offline
 
 
 def schema_path(rel: str) -> Path:

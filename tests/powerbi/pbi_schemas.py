@@ -19,7 +19,6 @@ fails instead of being checked against something looser. ``validator_for`` resol
 from __future__ import annotations
 
 import json
-import urllib.request
 from functools import cache
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from tests.pinned_files import PinnedStore, git_blob_id  # noqa: F401  (re-exported)
+from tests.pinned_files import PinnedStore, download, git_blob_id  # noqa: F401  (re-exported)
 
 ENV = "PBI_SCHEMA_MIRROR"
 REPO = "microsoft/json-schemas"
@@ -74,9 +73,7 @@ def cache_dir() -> Path:
     return _STORE.cache_dir()
 
 
-def _download(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as response:
-        return response.read()
+_download = download  # module attribute: the tests replace it to stay offline
 
 
 def schema_path(rel: str) -> Path:
