@@ -22,6 +22,8 @@ STAGES = {  # what each step of a micro-batch (BatchReport.stages) does
     "read+parse": "one Spark job: read Kafka (Python data source), parse and validate "
                   "against the contracts (Python workers), check stores/SKUs, mark late "
                   "events, drop duplicate event ids (RocksDB state), collect to Arrow",
+    "seen-ids": "register the good events' ids in the warehouse's event memory and drop "
+                "those an earlier batch counted (one insert, one query)",
     "side-by-side": "the sinks and the derived work in a thread pool (wall time of the "
                     "phase; the steps below run in it)",
     "alerts+state": "insert alerts, publish restock alerts, write the per-key state, "
