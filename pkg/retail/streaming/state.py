@@ -33,31 +33,57 @@ _STATE_FIELDS = [f.name for f in STATE_SCHEMA][2:]
 class KeyCache:
     """The per-key state this process wrote with its last batch, so the next batch reads
     from the warehouse only the keys it has not seen. It answers only for the batch right
-    after that one: a replayed batch, a restart or another stream reads the warehouse."""
+    after that one: a replayed batch, a restart or another stream reads the warehouse.
+
+    Held as one Arrow table (``STATE_SCHEMA``) with a key column for look-ups, so a batch
+    finds and stores its keys' state in bulk, not one Python object per key."""
 
     def __init__(self, max_keys: int = 250_000):
         self.max_keys = max_keys
         self.stream_id: str | None = None
         self.batch_id: int | None = None
-        self.rows: dict[tuple[str, str], dict] = {}
+        self.table = STATE_SCHEMA.empty_table()
+        self._index = pa.array([], pa.string())
+
+    @property
+    def rows(self) -> dict[tuple[str, str], dict]:
+        """The cached state by ``(store_id, product_id)`` (for inspection)."""
+        return {(r["store_id"], r["product_id"]): r for r in self.table.to_pylist()}
 
     def usable(self, stream_id: str, batch_id: int) -> bool:
         return self.stream_id == stream_id and self.batch_id is not None \
             and batch_id == self.batch_id + 1
 
+    def _set(self, table: pa.Table) -> None:
+        self.table = table.combine_chunks()
+        self._index = key_of(self.table).combine_chunks()
+
     def forget(self) -> None:
         self.stream_id, self.batch_id = None, None
-        self.rows.clear()
+        self._set(STATE_SCHEMA.empty_table())
 
     def remember(self, stream_id: str, batch_id: int, state: pa.Table) -> None:
         """``state``: the keys' state after ``batch_id`` (``STATE_SCHEMA`` columns)."""
-        if not self.usable(stream_id, batch_id):
-            self.rows.clear()
-        for r in state.select(STATE_SCHEMA.names).cast(STATE_SCHEMA).to_pylist():
-            self.rows[(r["store_id"], r["product_id"])] = r
-        if len(self.rows) > self.max_keys:  # full: start over (misses read the warehouse)
-            self.rows.clear()
+        new = state.select(STATE_SCHEMA.names).cast(STATE_SCHEMA)
+        kept = self.table if self.usable(stream_id, batch_id) else STATE_SCHEMA.empty_table()
+        if kept.num_rows and new.num_rows:
+            kept = kept.filter(pc.invert(pc.is_in(key_of(kept), value_set=key_of(new))))
+        merged = pa.concat_tables([kept, new])
+        # full: start over (misses read the warehouse)
+        self._set(merged if merged.num_rows <= self.max_keys else STATE_SCHEMA.empty_table())
         self.stream_id, self.batch_id = stream_id, batch_id
+
+    def lookup(self, keys: pa.Table) -> tuple[pa.Table, pa.Table]:
+        """(the cached state of ``keys``, the keys it does not hold)."""
+        at = pc.index_in(key_of(keys), value_set=self._index)
+        hit = pc.is_valid(at)
+        return (self.table.take(at.filter(hit)),
+                keys.select(["store_id", "product_id"]).filter(pc.invert(hit)))
+
+
+def key_of(table: pa.Table) -> pa.ChunkedArray:
+    """One text per row for ``(store_id, product_id)`` (ids never hold the separator)."""
+    return pc.binary_join_element_wise(table["store_id"], table["product_id"], "\x1f")
 
 
 class StreamState:
@@ -90,21 +116,14 @@ class StreamState:
         ``keys`` (the batch's own keys, not every pair of its stores and products)."""
         if keys.num_rows == 0:
             return STATE_SCHEMA.empty_table()
-        cached = []
+        cached = STATE_SCHEMA.empty_table()
         if self.cache is not None and self.cache.usable(self.stream_id, batch_id):
-            pairs = zip(keys["store_id"].to_pylist(), keys["product_id"].to_pylist(),
-                        strict=True)
-            missing, rows = [], self.cache.rows
-            for k in pairs:
-                (cached.append(rows[k]) if k in rows else missing.append(k))
-            if not missing:
-                return pa.Table.from_pylist(cached, STATE_SCHEMA)
-            keys = pa.table({"store_id": [k[0] for k in missing],
-                             "product_id": [k[1] for k in missing]})
+            cached, keys = self.cache.lookup(keys)
+            if keys.num_rows == 0:
+                return cached
         elif self.cache is not None:
             self.cache.forget()
-        return pa.concat_tables([pa.Table.from_pylist(cached, STATE_SCHEMA),
-                                 self._read_key_state(keys, batch_id)])
+        return pa.concat_tables([cached, self._read_key_state(keys, batch_id)])
 
     def _read_key_state(self, keys: pa.Table, batch_id: int) -> pa.Table:
         got = self.wh.query_arrow(
