@@ -56,7 +56,7 @@ def _json_value(value: object) -> object:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
             f"{value.microsecond // 1000:03d}Z"
     if isinstance(value, Decimal):  # as written, like Spark's JSON (7.10, not 7.1)
-        return orjson.Fragment(str(value).encode())
+        return orjson.Fragment(format(value, "f").encode())
     return value
 
 
