@@ -11,7 +11,10 @@ required), ``startingOffsets`` (``earliest`` | ``latest``, default ``earliest``)
 ``maxOffsetsPerTrigger`` (optional cap per micro-batch), ``flavor`` (``kafka`` | ``tansu``;
 ``tansu`` finds true end offsets despite the local broker's high-watermark bug), ``slices``
 (Spark tasks per micro-batch, default 2: each reads its share of the partitions with one
-consumer).
+consumer), ``parse`` (``true``: each task also parses what it read and hands Spark the
+parsed rows as Arrow IPC blobs, one column ``parsed``, instead of Kafka's columns: see
+:mod:`retail.transforms.parsed`; with it ``maxEventBytes``, ``maxFutureMinutes`` and
+``fastPath`` as :func:`retail.transforms.validate.parse_events` takes them).
 
 A cap is split across partitions in proportion to each partition's backlog: an even split
 over skewed partitions lets the busy ones fall behind while the event-time watermark, driven
@@ -112,6 +115,10 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         if self.slices < 1:
             raise ValueError("slices must be a positive integer")
         self.target: dict[str, int] | None = None  # Trigger.AvailableNow: stop here
+        self.parse = options.get("parse", "false").lower() == "true"
+        self.max_bytes = int(options.get("maxeventbytes", "65536"))
+        self.max_future_minutes = float(options.get("maxfutureminutes", "5"))
+        self.fast_path = options.get("fastpath", "true").lower() == "true"
 
     def _settings(self):
         from retail.settings import KafkaSettings
@@ -158,10 +165,24 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return slice_ranges(ranges, self.slices)
 
     def read(self, partition: KafkaSlice) -> Iterator[pa.RecordBatch]:
-        """The slice's records as Arrow batches (no per-row conversion into Spark rows)."""
+        """The slice's records as Arrow batches (no per-row conversion into Spark rows),
+        or with ``parse``, the slice parsed, as IPC blobs."""
+        if not self.parse:
+            yield from self._records(partition)
+            return
+        from retail.transforms.parsed import parsed_batches, to_blobs
+
+        yield from to_blobs(parsed_batches(
+            self._records(partition), max_bytes=self.max_bytes,
+            max_future_minutes=self.max_future_minutes, fast_path=self.fast_path))
+
+    def _records(self, partition: KafkaSlice) -> Iterator[pa.RecordBatch]:
         from kafka import TopicPartition
 
         from retail.io.kafka import consumer
+        from retail.transforms.validate import settle_worker_heap
+
+        settle_worker_heap()  # (this worker, too, is reused and collected after each task)
 
         # Big fetches: a micro-batch reads a known range, the more per round trip the better.
         c = consumer(self._settings(), group_id=None, enable_auto_commit=False,
@@ -204,6 +225,10 @@ class KafkaDataSource(DataSource):
         return "retail_kafka"
 
     def schema(self) -> str:
+        if str(self.options.get("parse", "false")).lower() == "true":
+            from retail.transforms.parsed import BLOB_SCHEMA
+
+            return BLOB_SCHEMA
         return SCHEMA
 
     def streamReader(self, schema) -> KafkaStreamReader:

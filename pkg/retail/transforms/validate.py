@@ -16,6 +16,7 @@ Every row survives: a rejected record keeps its payload and gets ``reject_reason
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
@@ -23,9 +24,8 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
+from pyspark import TaskContext
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from retail.contracts.columnar import UnsupportedSchema, resolve_property
@@ -148,12 +148,26 @@ def _verdict(value: bytes | None, topic: str, max_bytes: int
     return event, None
 
 
+@cache
+def settle_worker_heap() -> None:
+    """Once per Python worker, after its imports (and here the contracts' compilation):
+    move every object alive now out of the garbage collector's reach. Spark runs
+    ``gc.collect()`` in a reused worker after each task, which otherwise walks the imported
+    modules and compiled contracts every time (tens of milliseconds per task, a fixed cost
+    of every micro-batch). Outside a Spark task (a test calling the parser directly) it
+    does nothing."""
+    if TaskContext.get() is not None:
+        gc.freeze()
+
+
 def _parse_batches(batches: Iterator[pa.RecordBatch], max_bytes: int,
                    fast_path: bool = True) -> Iterator[pa.RecordBatch]:
     """Parse and judge Kafka batches: the columnar path first (unless ``fast_path`` is
     False), the row path for whatever it leaves."""
     data_type = pa.struct([(n, _ARROW_TYPES[k]) for n, k in field_types().items()])
     types = {n: _ARROW_TYPES[k] for n, k in field_types().items()}
+    timestamp_fields()
+    settle_worker_heap()
     for batch in batches:
         fast, slow = split_fast(batch, max_bytes, types, timestamp_fields()) if fast_path \
             else ([], range(batch.num_rows))
@@ -220,16 +234,29 @@ def _fits(value: Any, arrow_type: pa.DataType) -> bool:
     return True
 
 
+def parsed_record_type(*, content_hash: bool = False) -> T.StructType:
+    """The rows :func:`parse_events` gives (with ``content_hash`` last, if asked)."""
+    fields = [*_PARSED.fields[:8], *[T.StructField(n, t) for n, t in (
+        ("event_id", T.StringType()), ("event_type", T.StringType()),
+        ("schema_version", T.IntegerType()), ("event_time", T.TimestampType()),
+        ("store_id", T.StringType()), ("product_id", T.StringType()))], *_PARSED.fields[8:]]
+    if content_hash:
+        fields.append(T.StructField("content_hash", T.LongType()))
+    return T.StructType(fields)
+
+
 def parse_events(raw: DataFrame, *, max_bytes: int, max_future_minutes: float,
-                 fast_path: bool = True) -> DataFrame:
+                 fast_path: bool = True, content_hash: bool = False) -> DataFrame:
     """Kafka's columns -> one row per record with typed event fields and the verdict.
 
     Output: ``topic, partition, offset, kafka_time, key, payload, payload_base64, data,
     event_id, event_type, schema_version, event_time, store_id, product_id`` and the
-    reject columns (null for a good event). ``data`` holds every contract field, typed.
-    ``payload`` is the record as text; ``payload_base64`` is null unless the record is not
-    valid UTF-8 (always rejected), when it holds the exact bytes. Events more than
-    ``max_future_minutes`` ahead of the clock are ``invalid``.
+    reject columns (null for a good event), then ``content_hash`` if asked (see
+    :func:`retail.transforms.parsed.content_hash`). ``data`` holds every contract field,
+    typed. ``payload`` is the record as text; ``payload_base64`` is null unless the record
+    is not valid UTF-8 (always rejected), when it holds the exact bytes. Events more than
+    ``max_future_minutes`` ahead of the clock are ``invalid``. The work is
+    :func:`retail.transforms.parsed.parsed_batches`, in Spark's Python workers.
 
     Args:
         raw: Kafka's columns (``key``, ``value``, ``topic``, ``partition``, ``offset``,
@@ -239,51 +266,13 @@ def parse_events(raw: DataFrame, *, max_bytes: int, max_future_minutes: float,
         fast_path: False judges every record with the row path alone (orjson and the
             compiled contracts, no Arrow JSON reader): slower, for re-running a batch
             after a Python worker crashed.
+        content_hash: also give each row's ``content_hash``.
     """
-    parsed = raw.mapInArrow(lambda it: _parse_batches(it, max_bytes, fast_path), _PARSED)
-    data = F.col("data")
-    event_time = F.try_to_timestamp(data["event_time"])
-    horizon_ms = F.unix_millis(F.current_timestamp()) + int(max_future_minutes * 60_000)
-    future = F.col("reject_reason").isNull() & (F.unix_millis("event_time") > horizon_ms)
-    return (parsed.select(
-        "topic", "partition", "offset", "kafka_time", "key", "payload", "payload_base64",
-        "data",
-        data["event_id"].alias("event_id"), data["event_type"].alias("event_type"),
-        data["schema_version"].cast("int").alias("schema_version"),
-        event_time.alias("event_time"), data["store_id"].alias("store_id"),
-        data["product_id"].alias("product_id"), *REJECT_COLUMNS)
-        .withColumn("reject_field", F.when(future, "event_time")
-                    .otherwise(F.col("reject_field")))
-        .withColumn("reject_error", F.when(future, F.concat(
-            F.lit("event_time "), data["event_time"],
-            F.lit(f" is more than {max_future_minutes:g} minutes in the future")))
-            .otherwise(F.col("reject_error")))
-        .withColumn("reject_reason", F.when(future, "invalid")
-                    .otherwise(F.col("reject_reason"))))
+    from retail.transforms.parsed import parsed_batches
 
-
-def check_references(events: DataFrame, stores: DataFrame, products: DataFrame) -> DataFrame:
-    """Reject good events that name a store or product missing from the dimensions.
-
-    ``stores`` has ``store_id``, ``products`` has ``product_id`` (small: broadcast).
-    """
-    known_store = stores.select("store_id", F.lit(True).alias("_store_ok"))
-    known_product = products.select("product_id", F.lit(True).alias("_product_ok"))
-    joined = (events.join(F.broadcast(known_store), on="store_id", how="left")
-              .join(F.broadcast(known_product), on="product_id", how="left"))
-    good = F.col("reject_reason").isNull()
-    bad_store = good & F.col("store_id").isNotNull() & F.col("_store_ok").isNull()
-    bad_product = good & F.col("product_id").isNotNull() & F.col("_product_ok").isNull()
-    return (joined
-            .withColumn("reject_field", F.when(bad_store, "store_id")
-                        .when(bad_product, "product_id").otherwise(F.col("reject_field")))
-            .withColumn("reject_error", F.when(bad_store, F.concat(
-                F.lit("unknown store "), F.col("store_id"))).when(bad_product, F.concat(
-                    F.lit("unknown product "), F.col("product_id")))
-                .otherwise(F.col("reject_error")))
-            .withColumn("reject_reason", F.when(bad_store | bad_product, "invalid")
-                        .otherwise(F.col("reject_reason")))
-            .select(*events.columns))
+    return raw.mapInArrow(lambda it: parsed_batches(
+        it, max_bytes=max_bytes, max_future_minutes=max_future_minutes, fast_path=fast_path,
+        content_hash=content_hash), parsed_record_type(content_hash=content_hash))
 
 
 def event_columns(event_type: str) -> list[str]:

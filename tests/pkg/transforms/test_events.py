@@ -1,4 +1,4 @@
-"""``mark_late`` and ``drop_duplicate_events`` on frames shaped like ``parse_events``'s
+"""``drop_duplicate_events`` on frames shaped like ``parse_events``'s
 output (neither reads ``data``, so it is left out)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
 
-from retail.transforms.events import drop_duplicate_events, mark_late, with_content_hash
+from retail.transforms.events import drop_duplicate_events
 
 EVENTS_DDL = ("event_id string, topic string, partition int, offset long, "
               "event_time timestamp, reject_reason string, reject_error string, "
@@ -20,44 +20,6 @@ WATERMARK = datetime(2024, 3, 1, 10, 0, 0, tzinfo=UTC)
 
 def at(minute: int, second: int = 0) -> datetime:
     return datetime(2024, 3, 1, 9 + (minute // 60), minute % 60, second, tzinfo=UTC)
-
-
-# --- mark_late ------------------------------------------------------------------------------
-
-def test_only_good_events_older_than_the_watermark_are_marked_late(spark):
-    events = spark.createDataFrame([
-        ("old", TOPIC, 0, 1, at(59, 30), None, None, None),
-        ("on the mark", TOPIC, 0, 2, at(60), None, None, None),
-        ("recent", TOPIC, 0, 3, at(61), None, None, None),
-        ("old and bad", TOPIC, 0, 4, at(30), "contract_violation", "quantity < 1",
-         "quantity"),
-    ], EVENTS_DDL)
-
-    assertDataFrameEqual(mark_late(events, watermark=WATERMARK), spark.createDataFrame([
-        ("old", TOPIC, 0, 1, at(59, 30), "late",
-         "event_time 2024-03-01 09:59:30 is behind the watermark 2024-03-01 10:00:00",
-         "event_time"),
-        ("on the mark", TOPIC, 0, 2, at(60), None, None, None),
-        ("recent", TOPIC, 0, 3, at(61), None, None, None),
-        ("old and bad", TOPIC, 0, 4, at(30), "contract_violation", "quantity < 1",
-         "quantity"),
-    ], EVENTS_DDL))
-
-
-def test_without_a_watermark_nothing_is_late(spark):
-    events = spark.createDataFrame([
-        ("ancient", TOPIC, 0, 1, datetime(2001, 1, 1, tzinfo=UTC), None, None, None),
-    ], EVENTS_DDL)
-
-    assertDataFrameEqual(mark_late(events, watermark=None), spark.createDataFrame([
-        ("ancient", TOPIC, 0, 1, datetime(2001, 1, 1, tzinfo=UTC), None, None, None),
-    ], EVENTS_DDL))
-
-
-def test_marking_late_events_keeps_the_columns_and_their_types(spark):
-    events = spark.createDataFrame([("e", TOPIC, 0, 1, at(0), None, None, None)], EVENTS_DDL)
-
-    assertSchemaEqual(mark_late(events, watermark=WATERMARK).schema, events.schema)
 
 
 # --- drop_duplicate_events ------------------------------------------------------------------
@@ -130,26 +92,3 @@ def test_in_a_stream_duplicates_collapse_and_rejected_records_are_all_kept(spark
     ])
     assertDataFrameEqual(kept.where(F.col("event_id") == "e1").select("event_id"),
                          [Row(event_id="e1")])
-
-
-# --- versions of one event id ---------------------------------------------------------------
-
-DATA_DDL = EVENTS_DDL + ", data struct<quantity: int, store_id: string>"
-
-
-def test_with_content_hash_identical_copies_collapse_and_other_versions_pass(spark):
-    events = spark.createDataFrame([
-        ("e1", TOPIC, 0, 1, at(0), None, None, None, (2, "S1")),
-        ("e1", TOPIC, 0, 2, at(0), None, None, None, (2, "S1")),  # the producer's retry
-        ("e1", TOPIC, 1, 3, at(0), None, None, None, (5, "S1")),  # quantity changed
-        ("e2", TOPIC, 0, 4, at(1), None, None, None, (2, "S1")),  # other id, same fields
-    ], DATA_DDL)
-
-    hashed = with_content_hash(events)
-    kept = drop_duplicate_events(hashed, within_minutes=10, content="content_hash")
-
-    assertDataFrameEqual(kept.groupBy("event_id").count(),
-                         [Row(event_id="e1", count=2), Row(event_id="e2", count=1)])
-    rows = {(r.offset, r.content_hash) for r in hashed.collect()}
-    by_offset = dict(rows)
-    assert by_offset[1] == by_offset[2] == by_offset[4] != by_offset[3]
