@@ -294,7 +294,12 @@ class StreamSettings(_Section):
     max_offsets_per_trigger: int | None = Field(50_000, ge=1)
     starting_offsets: Literal["earliest", "latest"] = "earliest"
     late_after_minutes: float = Field(10.0, gt=0, description="watermark delay")
-    dedup_minutes: float = Field(10.0, gt=0, description="event_id memory for duplicates")
+    # Spark's own memory of (event_id, content) in front of the warehouse's: 0 (the default)
+    # leaves copies to the warehouse's event memory alone, which catches every one of them;
+    # above 0, a state store (a shuffle and a RocksDB look-up per record) drops copies seen
+    # within that many minutes first.
+    dedup_minutes: float = Field(0.0, ge=0, description="Spark's event_id memory, minutes "
+                                 "(0: off)")
     max_future_minutes: float = Field(5.0, ge=0)
     max_event_bytes: int = Field(65_536, ge=1_024)
     reference_refresh_minutes: float = Field(15.0, gt=0)

@@ -1,4 +1,4 @@
-"""Shapes of one micro-batch: the Spark frames the transforms take, and the Arrow tables
+"""Shapes of one micro-batch as Arrow tables: what the batch's computations take, and what
 the sinks write (columns named like the warehouse's)."""
 
 from __future__ import annotations
@@ -8,17 +8,30 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from retail.transforms.alerts import ALERT_COLUMNS
-from retail.transforms.validate import event_columns, timestamp_fields
+from pyspark.sql import DataFrame
+from pyspark.sql.pandas.types import to_arrow_schema
+
+from retail.streaming.alerts import ALERT_SCHEMA, TS
+from retail.transforms.parsed import from_blobs
+from retail.transforms.validate import event_columns, parsed_record_type, timestamp_fields
 
 COLLECTED_COLUMNS = ("topic", "partition", "offset", "key", "payload", "payload_base64",
                      "event_type", "schema_version", "event_id", "event_time", "store_id",
                      "product_id", "data", "content_hash", "reject_reason", "reject_error",
                      "reject_field")
-STATE_DDL = ("store_id string, product_id string, quantity_on_hand long, "
-             "last_event_time timestamp, velocity_per_day double, velocity_at timestamp, "
-             "restock_alert_id string")
-_TS = pa.timestamp("ms", "UTC")
+_TS = TS
+
+
+def collected(batch: DataFrame) -> pa.Table:
+    """A micro-batch on the driver, ``COLLECTED_COLUMNS``, from its one Spark job: opened
+    from the parse's Arrow IPC blobs (a ``parsed`` column), or collected from its rows."""
+    if "parsed" in batch.columns:
+        table = from_blobs(batch.toArrow())
+        if table is None:
+            table = to_arrow_schema(parsed_record_type(content_hash=True),
+                                    timezone="UTC").empty_table()
+        return table.select(list(COLLECTED_COLUMNS))
+    return batch.select(*COLLECTED_COLUMNS).toArrow()
 
 
 def _ms(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -72,12 +85,10 @@ def raw_event_rows(good: pa.Table) -> pa.Table:
     })
 
 
-SALES_DDL = ("store_id string, product_id string, transaction_id string, "
-             "transaction_type string, quantity int, revenue decimal(18,2), "
-             "event_time timestamp")
-INVENTORY_DDL = ("store_id string, product_id string, partition int, offset long, "
-                 "inventory_id string, quantity_change long, new_quantity long, reason string, "
-                 "event_time timestamp")
+SALES_SCHEMA = pa.schema([
+    ("store_id", pa.string()), ("product_id", pa.string()), ("transaction_id", pa.string()),
+    ("transaction_type", pa.string()), ("quantity", pa.int32()),
+    ("revenue", pa.decimal128(18, 2)), ("event_time", TS)])
 
 
 def sales_rows(fact_sales: pa.Table) -> pa.Table:
@@ -106,19 +117,11 @@ def touched_keys(good: pa.Table) -> pa.Table:
     return keys.group_by(["store_id", "product_id"]).aggregate([])
 
 
-_ALERT_SCHEMA = pa.schema([
-    ("alert_id", pa.string()), ("alert_type", pa.string()), ("severity", pa.string()),
-    ("status", pa.string()), ("store_id", pa.string()), ("product_id", pa.string()),
-    ("metric_value", pa.float64()), ("threshold", pa.float64()), ("details", pa.string()),
-    ("event_time", _TS)])
-assert tuple(_ALERT_SCHEMA.names) == ALERT_COLUMNS
-
-
 def alert_rows(alerts: pa.Table | None) -> pa.Table:
     """Alerts as ``stream_alerts`` rows (an empty table for None)."""
     if alerts is None:
-        return _ALERT_SCHEMA.empty_table()
-    return pa.table({f.name: pc.cast(alerts[f.name], f.type) for f in _ALERT_SCHEMA})
+        return ALERT_SCHEMA.empty_table()
+    return pa.table({f.name: pc.cast(alerts[f.name], f.type) for f in ALERT_SCHEMA})
 
 
 def reason_counts(rejected: pa.Table) -> dict[str, int]:

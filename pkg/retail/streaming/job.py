@@ -28,7 +28,8 @@ from retail.io.warehouse import ClickHouseWarehouse
 from retail.settings import Settings
 from retail.streaming.processor import BatchReport, MicroBatchProcessor
 from retail.streaming.publish import StreamPublisher
-from retail.transforms.events import drop_duplicate_events, with_content_hash
+from retail.transforms.events import drop_duplicate_events
+from retail.transforms.parsed import parse_to_blobs
 from retail.transforms.validate import parse_events
 
 ROCKSDB = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
@@ -73,16 +74,34 @@ def jvm_kafka_available(spark: SparkSession) -> bool:
     return True
 
 
-def kafka_stream(spark: SparkSession, settings: Settings) -> DataFrame:
-    """Kafka's columns from the JVM connector if present, else the Python source."""
+def kafka_stream(spark: SparkSession, settings: Settings, *, fast_path: bool = True
+                 ) -> DataFrame:
+    """The stream's input: each record parsed and judged against the contracts in Spark's
+    Python workers (:mod:`retail.transforms.parsed`).
+
+    By default as Arrow IPC blobs (one column ``parsed``; the processor opens them), read
+    by the Python source, which parses what it reads in the same task, or by Spark's JVM
+    connector, if present, followed by the parse. With ``dedup_minutes`` (Spark's own
+    memory of event ids, a state store keyed per event) as one row per record instead."""
     s = settings.stream
     use_jvm = s.source == "jvm" or (s.source == "auto" and jvm_kafka_available(spark))
+    as_rows = bool(s.dedup_minutes)
     if not use_jvm:
         from retail.io.spark_kafka import KafkaDataSource
 
         spark.dataSource.register(KafkaDataSource)
-    return spark.readStream.format("kafka" if use_jvm else "retail_kafka").options(
-        **source_options(settings, jvm=use_jvm)).load()
+    options = source_options(settings, jvm=use_jvm)
+    parse = {"max_bytes": s.max_event_bytes, "max_future_minutes": s.max_future_minutes,
+             "fast_path": fast_path}
+    if not use_jvm and not as_rows:
+        options.update(parse="true", maxEventBytes=str(s.max_event_bytes),
+                       maxFutureMinutes=str(s.max_future_minutes),
+                       fastPath=str(fast_path).lower())
+    stream = spark.readStream.format("kafka" if use_jvm else "retail_kafka").options(
+        **options).load()
+    if as_rows:
+        return parse_events(stream, content_hash=True, **parse)
+    return parse_to_blobs(stream, **parse) if use_jvm else stream
 
 
 def source_options(settings: Settings, *, jvm: bool) -> dict[str, str]:
@@ -191,7 +210,7 @@ class StreamRunner:
         producer = EventProducer(settings.resolved_kafka(), name="stream-processor")
         publisher = StreamPublisher(producer, max_payload_chars=settings.stream.max_event_bytes)
         processor = MicroBatchProcessor(
-            spark, settings.stream, warehouse=wh, lake=LakeWriter(settings.lake),
+            settings.stream, warehouse=wh, lake=LakeWriter(settings.lake),
             publisher=publisher, stream_id=self._current_stream_id, on_batch=self._report)
 
         def guarded(df: DataFrame, batch_id: int) -> None:
@@ -236,14 +255,14 @@ class StreamRunner:
     def _run_query(self, spark: SparkSession, fn: Callable, available_now: bool
                    ) -> Exception | None:
         s = self.settings.stream
-        parsed = parse_events(kafka_stream(spark, self.settings), max_bytes=s.max_event_bytes,
-                              max_future_minutes=s.max_future_minutes,
-                              fast_path=not self.row_path_only)
-        # Copies collapse in Spark's memory; other versions of an id pass, and the event
-        # memory (streaming/seen.py) tells them apart.
-        writer = (drop_duplicate_events(with_content_hash(parsed),
-                                        within_minutes=s.dedup_minutes, content="content_hash")
-                  .writeStream.foreachBatch(fn).queryName("retail_stream")
+        events = kafka_stream(spark, self.settings, fast_path=not self.row_path_only)
+        if s.dedup_minutes:
+            # Copies collapse in Spark's memory first; other versions of an id pass, and the
+            # event memory (streaming/seen.py), which catches copies on its own, tells them
+            # apart.
+            events = drop_duplicate_events(events, within_minutes=s.dedup_minutes,
+                                           content="content_hash")
+        writer = (events.writeStream.foreachBatch(fn).queryName("retail_stream")
                   .option("checkpointLocation", self.settings.stream_checkpoint()))
         if available_now:
             writer = writer.trigger(availableNow=True)

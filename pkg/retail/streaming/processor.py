@@ -19,8 +19,7 @@ from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame
 
 from retail.contracts.topics import topic_for_event_type
 from retail.io.lake import LakeWriter
@@ -31,10 +30,9 @@ from retail.streaming.publish import StreamPublisher
 from retail.streaming.reference import Reference
 from retail.streaming.seen import drop_seen
 from retail.streaming.state import STATE_SCHEMA, KeyCache, StreamState, watermark_from
-from retail.transforms import anomalies, inventory
-from retail.transforms.events import is_good, mark_late
-from retail.transforms.metrics import sales_window_metrics
-from retail.transforms.validate import check_references
+from retail.streaming import inventory, sales
+from retail.streaming.alerts import ALERT_COLUMNS, concat_alerts, no_alerts
+from retail.streaming.verdicts import check_references, mark_late, newest_good
 from retail.warehouse.load import fact_tables
 
 
@@ -80,10 +78,13 @@ class BatchReport:
 
 
 class MicroBatchProcessor:
-    def __init__(self, spark: SparkSession, settings: StreamSettings, *, warehouse: Warehouse,
+    """``foreachBatch``: one Spark job reads, parses and checks the batch (on the
+    executors); what the batch derives (window partials, alerts, per-key state) is
+    computed from the Arrow table that job hands the driver, while the sinks write."""
+
+    def __init__(self, settings: StreamSettings, *, warehouse: Warehouse,
                  lake: LakeWriter, publisher: StreamPublisher, stream_id: Callable[[], str],
                  on_batch: Callable[[BatchReport], None] | None = None):
-        self.spark = spark
         self.settings = settings
         self.wh = warehouse
         self.lake = lake
@@ -91,45 +92,34 @@ class MicroBatchProcessor:
         self.stream_id = stream_id
         self.on_batch = on_batch
         self._ref: Reference | None = None
-        self._ref_frames: tuple[DataFrame, DataFrame, DataFrame] | None = None
         # per-key state after the last batch (None: every batch reads the warehouse)
         self._keys = KeyCache(settings.key_cache_keys) if settings.key_cache_keys else None
 
-    def reference(self) -> tuple[Reference, tuple[DataFrame, DataFrame, DataFrame]]:
+    def reference(self) -> Reference:
         if self._ref is None or self._ref.stale(self.settings.reference_refresh_minutes * 60):
             self._ref = Reference.load(self.wh)
-            for old in self._ref_frames or ():
-                old.unpersist()
-            products = self.spark.createDataFrame(self._ref.products)
-            self._ref_frames = (
-                self.spark.createDataFrame(self._ref.stores.select(["store_id"])).cache(),
-                products.select("product_id", "unit_cost").cache(),
-                products.select("product_id", "lead_time_days").cache())
-        return self._ref, self._ref_frames
+        return self._ref
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started, began_at = time.monotonic(), datetime.now(UTC)
         state = StreamState(self.wh, self.stream_id(), self._keys)
-        ref, (stores, products, lead_times) = self.reference()
-        checked = check_references(batch, stores, products)
+        ref = self.reference()
+        report = BatchReport(batch_id)
+        t = time.monotonic()
+        # The batch's one Spark job: read, parse and check against the contracts (on the
+        # executors); everything else works from the Arrow table it hands back.
+        everything = bt.collected(batch)
+        everything = check_references(everything, ref.stores["store_id"],
+                                      ref.products["product_id"])
         high_mark = state.high_mark_before(batch_id)
         if high_mark is None:
             # A fresh checkpoint (or nothing good so far): lateness is bounded from the
             # first batch on, by the batch's own newest event (not the clock, so a streamed
-            # backfill still passes). One more Spark job, on this batch only; the batch is
-            # cached so the source and the stateful steps run once.
-            checked = checked.persist()
-            newest_ms = checked.where(is_good()).agg(
-                F.max(F.unix_millis("event_time"))).first()[0]
-            high_mark = None if newest_ms is None else \
-                datetime.fromtimestamp(newest_ms / 1000, UTC)
-        watermark = watermark_from(high_mark, self.settings.late_after_minutes)
-        report = BatchReport(batch_id, watermark=watermark)
-        t = time.monotonic()
-        # One Spark job reads, parses and checks the batch; the rest works from this table.
-        events = mark_late(checked, watermark=watermark)
-        everything = events.select(*bt.COLLECTED_COLUMNS).toArrow()
-        checked.unpersist()  # (a no-op unless cached above)
+            # backfill still passes).
+            high_mark = newest_good(everything)
+        report.watermark = watermark = watermark_from(high_mark,
+                                                      self.settings.late_after_minutes)
+        everything = mark_late(everything, watermark=watermark)
         is_rejected = pc.is_valid(everything["reject_reason"])
         rejected, good = everything.filter(is_rejected), everything.filter(pc.invert(is_rejected))
         t = report.timed("read+parse", t)
@@ -146,11 +136,9 @@ class MicroBatchProcessor:
         tables = bt.event_tables(good)
         facts = fact_tables(tables, ref)
         report.timed("side-by-side", t)  # the sinks' rows, made before the threads start
-        alerts = self._detect(report, state, good, tables, facts, products, lead_times,
-                              watermark, watermark_from(high_mark,
-                                                        self.settings.late_after_minutes),
-                              store=lambda: self._store(report, state, rejected, good, tables,
-                                                        facts))
+        alerts = self._derive(report, state, good, tables, facts, ref, watermark,
+                              watermark_from(high_mark, self.settings.late_after_minutes),
+                              rejected)
         report.seconds = time.monotonic() - started
         state.record_batch(batch_id, {
             "max_event_time": high_mark, "watermark": watermark,
@@ -162,120 +150,112 @@ class MicroBatchProcessor:
         if self.on_batch:
             self.on_batch(report)
 
-    def _store(self, report: BatchReport, state: StreamState, rejected: pa.Table,
-               good: pa.Table, tables: dict[str, pa.Table], facts: dict[str, pa.Table]
-               ) -> None:
-        """Quarantine and dead letters, raw events, facts (by type) and the lake."""
-        batch_id, t = report.batch_id, time.monotonic()
-        # Rejects first: they are the cheapest to lose track of.
-        self.wh.insert_arrow("quarantine_events", bt.quarantine_rows(rejected),
-                             dedup_token=state.token(batch_id, "quarantine"))
-        self.publisher.dead_letters(rejected)
-        t = report.timed("quarantine", t)
-        self.wh.insert_arrow("raw_events", bt.raw_event_rows(good),
-                             dedup_token=state.token(batch_id, "raw"))
-        for name, rows in facts.items():
-            self.wh.insert_arrow(name, rows, dedup_token=state.token(batch_id, name))
-        t = report.timed("facts", t)
-        for event_type, table in tables.items():
-            self.lake.write(topic_for_event_type(event_type), table,
-                            f"{event_type}-{state.stream_id}-{batch_id:09d}")
-        report.timed("lake", t)
+    def _derive(self, report: BatchReport, state: StreamState, good: pa.Table,
+                tables: dict[str, pa.Table], facts: dict[str, pa.Table], ref: Reference,
+                old_watermark: datetime | None, new_watermark: datetime | None,
+                rejected: pa.Table) -> int:
+        """Sinks, window partials, anomalies, inventory state and restock alerts; returns
+        the alerts written.
 
-    def _detect(self, report: BatchReport, state: StreamState, good: pa.Table,
-                tables: dict[str, pa.Table], facts: dict[str, pa.Table], products: DataFrame,
-                lead_times: DataFrame, old_watermark: datetime | None,
-                new_watermark: datetime | None, store: Callable[[], None]) -> int:
-        """Sinks, metrics, anomalies, inventory state and restock alerts; returns alerts
-        written.
-
-        Independent lines of work run side by side: ``store`` (the sinks' inserts, which
-        wait on the warehouse) and the small Spark jobs, mostly fixed cost (Spark schedules
-        concurrent jobs). Their step times overlap."""
-        s, batch_id, t = self.settings, report.batch_id, time.monotonic()
-        sales = self._frame(bt.sales_rows(facts["fact_sales"])) if "fact_sales" in facts \
-            else None
-        updates = self._frame(bt.inventory_rows(good)) if "inventory_update" in tables \
-            else None
-
-        def windows() -> list[pa.Table]:
-            if sales is not None:
-                self.wh.insert_arrow("sales_metrics_5m", sales_window_metrics(sales).toArrow(),
-                                     dedup_token=state.token(batch_id, "metrics"))
-            return [self._sales_anomalies(old_watermark, new_watermark)]
-
-        def high_value() -> list[pa.Table]:
-            return [anomalies.high_value_transactions(
-                sales, threshold=s.high_value_transaction).toArrow()] if sales is not None else []
-
-        def price_moves() -> list[pa.Table]:
-            return [anomalies.suspicious_price_changes(
-                self._frame(tables["price_change"]), products,
-                max_change_pct=s.price_change_pct).toArrow()] if "price_change" in tables else []
-
-        run = report.run_timed
-        with ThreadPoolExecutor(6, thread_name_prefix="batch") as pool:
-            jobs = [pool.submit(run, "metrics", windows), pool.submit(run, "rules", high_value),
-                    pool.submit(run, "rules", price_moves), pool.submit(
-                        run, "inventory", self._inventory, pool, updates, good, batch_id, state,
-                        lead_times, sales), pool.submit(store)]
-            (window_alerts, value_alerts, price_alerts,
-             (restock, inventory_alerts, new_state), _) = [j.result() for j in jobs]
-        rule_alerts = [*value_alerts, *price_alerts]
-        t = report.timed("side-by-side", t)
-        every = pa.concat_tables([bt.alert_rows(a) for a in (
-            *window_alerts, *rule_alerts, *inventory_alerts) if a.num_rows]
-            or [bt.alert_rows(None)])
-        self.wh.insert_arrow("stream_alerts", every, dedup_token=state.token(batch_id, "alerts"))
-        report.alerts, report.restock_alerts = every.num_rows, restock.num_rows
-        self.publisher.restock_alerts(restock)
-        self.publisher.flush()
+        The sinks' inserts (which wait on the warehouse) run in pool threads while this
+        thread computes in Arrow (which releases the interpreter lock); their step times
+        overlap."""
+        s, batch_id, t, run = self.settings, report.batch_id, time.monotonic(), report.run_timed
+        token = state.token
+        sales_rows = bt.sales_rows(facts["fact_sales"]) if "fact_sales" in facts else None
+        with ThreadPoolExecutor(4, thread_name_prefix="batch") as pool:
+            sinks = [pool.submit(run, "quarantine", self._quarantine, rejected,
+                                 token(batch_id, "quarantine")),
+                     pool.submit(run, "facts", self._facts, good, facts, state, batch_id),
+                     pool.submit(run, "lake", self._lake, tables, state, batch_id),
+                     pool.submit(run, "metrics", self._windows, sales_rows, old_watermark,
+                                 new_watermark, token(batch_id, "metrics"))]
+            since = time.monotonic()
+            rules = [no_alerts()]
+            if sales_rows is not None:
+                rules.append(sales.high_value_transactions(
+                    sales_rows, threshold=s.high_value_transaction))
+            if "price_change" in tables:
+                rules.append(sales.suspicious_price_changes(
+                    tables["price_change"], ref.products.select(["product_id", "unit_cost"]),
+                    max_change_pct=s.price_change_pct))
+            report.timed("rules", since)
+            restock, inventory_alerts, new_state = run(
+                "inventory", self._inventory, good, batch_id, state, ref, sales_rows)
+            window_alerts = [f.result() for f in sinks][-1]
+            t = report.timed("side-by-side", t)
+            every = concat_alerts([window_alerts, *rules, *inventory_alerts])
+            written = pool.submit(self.wh.insert_arrow, "stream_alerts", every,
+                                  dedup_token=token(batch_id, "alerts"))
+            report.alerts, report.restock_alerts = every.num_rows, restock.num_rows
+            self.publisher.restock_alerts(restock)
+            self.publisher.flush()
+            written.result()
         # last: the state a replay of this batch must not see
         state.save_key_state(*((bt.level_rows(new_state[0]), new_state[1]) if new_state
                                else (STATE_SCHEMA.empty_table(),) * 2), batch_id)
         report.timed("alerts+state", t)
         return every.num_rows
 
-    def _frame(self, table: pa.Table) -> DataFrame:
-        return self.spark.createDataFrame(table)
+    def _quarantine(self, rejected: pa.Table, token: str) -> None:
+        """Quarantine and dead letters (the cheapest to lose track of: first)."""
+        self.wh.insert_arrow("quarantine_events", bt.quarantine_rows(rejected),
+                             dedup_token=token)
+        self.publisher.dead_letters(rejected)
 
-    def _inventory(self, pool: ThreadPoolExecutor, updates: DataFrame | None, good: pa.Table,
-                   batch_id: int, state: StreamState, lead_times: DataFrame,
-                   sales: DataFrame | None
+    def _facts(self, good: pa.Table, facts: dict[str, pa.Table], state: StreamState,
+               batch_id: int) -> None:
+        self.wh.insert_arrow("raw_events", bt.raw_event_rows(good),
+                             dedup_token=state.token(batch_id, "raw"))
+        for name, rows in facts.items():
+            self.wh.insert_arrow(name, rows, dedup_token=state.token(batch_id, name))
+
+    def _lake(self, tables: dict[str, pa.Table], state: StreamState, batch_id: int) -> None:
+        for event_type, table in tables.items():
+            self.lake.write(topic_for_event_type(event_type), table,
+                            f"{event_type}-{state.stream_id}-{batch_id:09d}")
+
+    def _windows(self, sales_rows: pa.Table | None, old: datetime | None,
+                 new: datetime | None, token: str) -> pa.Table:
+        """Write the batch's window partials, then judge the store windows that closed."""
+        if sales_rows is not None:
+            self.wh.insert_arrow("sales_metrics_5m", sales.sales_window_metrics(sales_rows),
+                                 dedup_token=token)
+        return self._sales_anomalies(old, new)
+
+    def _inventory(self, good: pa.Table, batch_id: int, state: StreamState, ref: Reference,
+                   sales_rows: pa.Table | None
                    ) -> tuple[pa.Table, list[pa.Table], tuple[pa.Table, pa.Table] | None]:
-        """Discrepancies, levels, velocity, risk and restock of the keys this batch touched
-        (discrepancies in another ``pool`` thread, once the state before is read).
+        """Discrepancies, levels, velocity, risk and restock of the keys this batch touched.
 
         Returns the restock alerts, all alerts, and (new state rows, state before) to save.
         """
         keys = bt.touched_keys(good)
         if keys.num_rows == 0:
             return bt.restock_alerts(None), [], None
+        s = self.settings
         before = state.key_state(keys, batch_id)
-        before_df = self.spark.createDataFrame(before, schema=bt.STATE_DDL)
-        updates = updates if updates is not None else self.spark.createDataFrame(
-            [], bt.INVENTORY_DDL)
-        discrepancies = pool.submit(
-            lambda: inventory.inventory_discrepancies(updates, before_df).toArrow())
-        sales = sales if sales is not None else self.spark.createDataFrame([], bt.SALES_DDL)
-        nxt = inventory.next_state(before_df, updates, sales,
-                                   half_life_hours=self.settings.velocity_half_life_hours)
-        risk = inventory.stockout_risk(nxt, lead_times,
-                                       review_period_days=self.settings.review_period_days)
+        updates = bt.inventory_rows(good)
+        sold = sales_rows if sales_rows is not None else bt.SALES_SCHEMA.empty_table()
+        nxt = inventory.next_state(before, updates, sold,
+                                   half_life_hours=s.velocity_half_life_hours)
+        risk = inventory.stockout_risk(
+            nxt, ref.products.select(["product_id", "lead_time_days"]),
+            review_period_days=s.review_period_days)
         decided = inventory.decide_restock(
-            risk.where(F.col("quantity_on_hand").isNotNull()),
-            open_at=self.settings.restock_risk,
-            resolve_below=self.settings.restock_resolve_risk).toArrow()
-        restock = bt.restock_alerts(decided, open_at=self.settings.restock_risk,
-                                    resolve_below=self.settings.restock_resolve_risk)
-        alerts = [discrepancies.result(), restock.select(list(bt.ALERT_COLUMNS))]
+            risk.filter(pc.is_valid(risk["quantity_on_hand"])), open_at=s.restock_risk,
+            resolve_below=s.restock_resolve_risk)
+        restock = bt.restock_alerts(decided, open_at=s.restock_risk,
+                                    resolve_below=s.restock_resolve_risk)
+        alerts = [inventory.inventory_discrepancies(updates, before),
+                  restock.select(list(ALERT_COLUMNS))]
         return restock, alerts, (decided, before)
 
     def _sales_anomalies(self, old: datetime | None, new: datetime | None) -> pa.Table:
         """Judge the store windows that closed in this batch against the ones before."""
         s = self.settings
         if old is None or new is None or new <= old:
-            return bt.alert_rows(None)
+            return no_alerts()
         step = timedelta(minutes=5)
         first_end = bt.ceil_to(old + timedelta(microseconds=1), step)
         ends = []
@@ -284,7 +264,7 @@ class MicroBatchProcessor:
             ends.append(end)
             end += step
         if not ends:
-            return bt.alert_rows(None)
+            return no_alerts()
         since = ends[0] - step * (s.baseline_windows + 1)
         totals = self.wh.query_arrow(
             "SELECT store_id, window_start, toFloat64(sum(revenue)) AS revenue "
@@ -294,8 +274,6 @@ class MicroBatchProcessor:
             {"since": since.replace(tzinfo=None), "until": ends[-1].replace(tzinfo=None)})
         judged, history = bt.window_grid(totals, [e - step for e in ends])
         if judged.num_rows == 0 or history.num_rows == 0:
-            return bt.alert_rows(None)
-        found = anomalies.sales_anomalies(
-            self.spark.createDataFrame(judged), self.spark.createDataFrame(history),
-            z_threshold=s.spike_z, min_history=max(3, s.baseline_windows // 2))
-        return found.toArrow()
+            return no_alerts()
+        return sales.sales_anomalies(judged, history, z_threshold=s.spike_z,
+                                     min_history=max(3, s.baseline_windows // 2))

@@ -26,16 +26,18 @@ import pyarrow.compute as pc
 from retail.io.warehouse import Warehouse
 
 CONFLICT = "conflicting_duplicate"
+HASH_SCHEME = 1  # content_hash as retail.transforms.parsed computes it (migration 0023)
 
 # The ids of this batch's events that another batch registered first (within this stream,
 # a lower batch id; from another stream, i.e. a new checkpoint, an earlier registration),
 # each with the content hashes registered for it then. The event_hour range lets the
 # primary key skip every hour the batch has no event in, and the test sits in HAVING so it
-# cannot be pushed into the scan and spoil the key's use.
+# cannot be pushed into the scan and spoil the key's use. A hash of another scheme (an
+# older version's, migration 0023) reads as 0: content unknown.
 _EARLIER = """
-SELECT toString(event_id) AS event_id, groupUniqArrayIf(content_hash, earlier) AS hashes
+SELECT toString(event_id) AS event_id, groupUniqArrayIf(hash, earlier) AS hashes
 FROM (
-    SELECT event_id, content_hash,
+    SELECT event_id, if(hash_scheme = {scheme:UInt8}, content_hash, 0) AS hash,
            (stream_id = {s:String} AND batch_id < {b:Int64})
            OR (stream_id != {s:String} AND seen_at < (
                SELECT min(seen_at) FROM stream_event_ids
@@ -87,13 +89,15 @@ def drop_seen(wh: Warehouse, good: pa.Table, *, stream_id: str, batch_id: int,
     hours = event_hours(good["event_time"])
     wh.insert_arrow("stream_event_ids", pa.table({
         "event_id": good["event_id"], "event_hour": hours, "content_hash": good["content_hash"],
+        "hash_scheme": pa.array([HASH_SCHEME] * good.num_rows, pa.uint8()),
         "stream_id": pa.array([stream_id] * good.num_rows, pa.string()),
         "batch_id": pa.array([batch_id] * good.num_rows, pa.int64()),
     }), dedup_token=token)
     lo, hi = pc.min(hours).as_py(), pc.max(hours).as_py()
     earlier = wh.query_arrow(_EARLIER, {"lo": lo.replace(tzinfo=None),
                                         "hi": hi.replace(tzinfo=None),
-                                        "s": stream_id, "b": batch_id})
+                                        "s": stream_id, "b": batch_id,
+                                        "scheme": HASH_SCHEME})
     known = dict(zip(earlier["event_id"].to_pylist(), earlier["hashes"].to_pylist(),
                      strict=True))
     repeated = _repeated_rows(ids, known)

@@ -1,4 +1,4 @@
-"""``parse_events``, ``check_references`` and ``event_columns``: Kafka records in, typed
+"""``parse_events`` and ``event_columns``: Kafka records in, typed
 events with a verdict out. Events are written here by hand from the contracts
 (``retail/contracts/schemas/<type>/v1.json``), not by the simulator."""
 
@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.testing import assertDataFrameEqual, assertSchemaEqual
 
-from retail.transforms.validate import check_references, event_columns, parse_events
+from retail.transforms.validate import event_columns, parse_events
 
 KAFKA_SCHEMA = T.StructType([
     T.StructField("key", T.BinaryType()), T.StructField("value", T.BinaryType()),
@@ -319,43 +319,6 @@ def test_an_event_time_that_is_no_real_date_does_not_pass_as_a_good_event_withou
 
 
 # --- references ----------------------------------------------------------------------------
-
-EVENTS_DDL = ("event_id string, store_id string, product_id string, reject_reason string, "
-              "reject_error string, reject_field string")
-
-
-def test_check_references_rejects_unknown_stores_and_products_and_leaves_the_rest(spark):
-    stores = spark.createDataFrame([("S00001",), ("S00002",)], "store_id string")
-    products = spark.createDataFrame([("P000001",)], "product_id string")
-    events = spark.createDataFrame([
-        ("known", "S00001", "P000001", None, None, None),
-        ("store-level", "S00002", None, None, None, None),
-        ("unknown store", "S09999", "P000001", None, None, None),
-        ("unknown product", "S00001", "P099999", None, None, None),
-        ("both unknown", "S09999", "P099999", None, None, None),
-        ("already rejected", "S09999", "P099999", "contract_violation", "quantity < 1",
-         "quantity"),
-    ], EVENTS_DDL)
-
-    assertDataFrameEqual(check_references(events, stores, products), spark.createDataFrame([
-        ("known", "S00001", "P000001", None, None, None),
-        ("store-level", "S00002", None, None, None, None),
-        ("unknown store", "S09999", "P000001", "invalid", "unknown store S09999", "store_id"),
-        ("unknown product", "S00001", "P099999", "invalid", "unknown product P099999",
-         "product_id"),
-        ("both unknown", "S09999", "P099999", "invalid", "unknown store S09999", "store_id"),
-        ("already rejected", "S09999", "P099999", "contract_violation", "quantity < 1",
-         "quantity"),
-    ], EVENTS_DDL))
-
-
-def test_check_references_keeps_the_columns_of_its_input_in_order(spark):
-    stores = spark.createDataFrame([("S00001",)], "store_id string")
-    products = spark.createDataFrame([("P000001",)], "product_id string")
-    events = spark.createDataFrame([("e", "S00001", "P000001", None, None, None)], EVENTS_DDL)
-
-    assert check_references(events, stores, products).columns == events.columns
-
 
 # --- event_columns -------------------------------------------------------------------------
 
