@@ -175,7 +175,7 @@ def bench_throughput(args, tmp: Path, server: WarehouseProcess) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
-                        default=[round(DESIGN_RATE), 4000, 2000, 1000],
+                        default=[12_000, 10_000, 9_000, round(DESIGN_RATE), 4000, 2000, 1000],
                         help="live rates to try, highest first (events/s)")
     parser.add_argument("--load-seconds", type=float, default=60)
     parser.add_argument("--skip-seconds", type=float, default=10,

@@ -25,9 +25,14 @@ def bare_aggregation(settings: Settings, checkpoint: Path, expect: int) -> dict:
     inside ``foreachBatch`` and the query's wall time."""
     from pyspark.sql import functions as F
 
-    from retail.streaming.job import kafka_stream, spark_session
+    from retail.io.spark_kafka import KafkaDataSource
+    from retail.streaming.job import source_options, spark_session
 
     spark = spark_session(settings)
+    spark.dataSource.register(KafkaDataSource)
+    # Kafka's columns, unparsed (the stream's own input is parsed in the source)
+    raw = spark.readStream.format("retail_kafka").options(
+        **source_options(settings, jvm=False)).load()
     fields = "event_time timestamp, store_id string, quantity int, line_total double"
     seconds: list[float] = []
     rows: list[int] = []
@@ -42,7 +47,7 @@ def bare_aggregation(settings: Settings, checkpoint: Path, expect: int) -> dict:
         seconds.append(time.perf_counter() - t)
 
     t = time.perf_counter()
-    query = (kafka_stream(spark, settings).writeStream.foreachBatch(aggregate)
+    query = (raw.writeStream.foreachBatch(aggregate)
              .option("checkpointLocation", str(checkpoint)).trigger(availableNow=True).start())
     query.awaitTermination()
     wall = time.perf_counter() - t

@@ -19,23 +19,25 @@ from stream_cpu import CpuMeter, cpu_line  # noqa: E402
 
 
 STAGES = {  # what each step of a micro-batch (BatchReport.stages) does
-    "read+parse": "one Spark job: read Kafka (Python data source), parse and validate "
-                  "against the contracts (Python workers), check stores/SKUs, mark late "
-                  "events, drop duplicate event ids (RocksDB state), collect to Arrow",
+    "read+parse": "the batch's one Spark job: read Kafka and parse and validate against "
+                  "the contracts in the same Python task (the Python data source), the "
+                  "batch handed over as Arrow IPC blobs; on the driver: open them, check "
+                  "stores/SKUs, mark late events",
     "seen-ids": "register the good events' ids in the warehouse's event memory and drop "
                 "those an earlier batch counted (one insert, one query)",
     "side-by-side": "the sinks and the derived work in a thread pool (wall time of the "
                     "phase; the steps below run in it)",
-    "alerts+state": "insert alerts, publish restock alerts, write the per-key state, "
-                    "record the batch",
+    "alerts+state": "insert alerts, publish restock alerts, wait for the per-key state "
+                    "(written since the inventory step ended), record the batch",
     "quarantine": "rejected rows to quarantine_events and the dead-letter topic",
     "facts": "insert raw_events and the fact tables",
     "lake": "Parquet per event type into the lake",
-    "metrics": "5-minute window partials (Spark) into sales_metrics_5m, spikes/drops of "
+    "metrics": "5-minute window partials (Arrow) into sales_metrics_5m, spikes/drops of "
                "windows that closed",
-    "rules": "high-value baskets and suspicious price changes (Spark jobs, two threads)",
+    "rules": "high-value baskets and suspicious price changes (Arrow)",
     "inventory": "per-key state (cache of the last batch's keys, warehouse for the rest), "
-                 "discrepancies, levels, velocity, risk, restock decisions (Spark jobs)",
+                 "discrepancies, levels, velocity, risk, restock decisions (Arrow)",
+    "state": "write the per-key state (inventory_levels_current, each row with its prior)",
 }
 CPU_GROUPS = ("stream (Spark)", "baseline loop", "producers", "broker", "warehouse server",
               "benchmark (monitor)", CpuMeter.OTHER)

@@ -40,7 +40,7 @@ T = TypeVar("T")
 # Steps of a batch one after the other (they add up to its seconds); the steps in
 # ``PARALLEL_STEPS`` run in pool threads during "side-by-side", so their seconds overlap.
 SERIAL_STEPS = ("read+parse", "seen-ids", "side-by-side", "alerts+state")
-PARALLEL_STEPS = ("quarantine", "facts", "lake", "metrics", "rules", "inventory")
+PARALLEL_STEPS = ("quarantine", "facts", "lake", "metrics", "rules", "inventory", "state")
 
 
 @dataclass
@@ -182,6 +182,11 @@ class MicroBatchProcessor:
             report.timed("rules", since)
             restock, inventory_alerts, new_state = run(
                 "inventory", self._inventory, good, batch_id, state, ref, sales_rows)
+            # The new state can be written now: a replay of this batch reads each key's
+            # state before it from the row's ``prior`` (streaming/state.py).
+            saved = pool.submit(run, "state", state.save_key_state, *(
+                (bt.level_rows(new_state[0]), new_state[1]) if new_state
+                else (STATE_SCHEMA.empty_table(),) * 2), batch_id)
             window_alerts = [f.result() for f in sinks][-1]
             t = report.timed("side-by-side", t)
             every = concat_alerts([window_alerts, *rules, *inventory_alerts])
@@ -191,9 +196,7 @@ class MicroBatchProcessor:
             self.publisher.restock_alerts(restock)
             self.publisher.flush()
             written.result()
-        # last: the state a replay of this batch must not see
-        state.save_key_state(*((bt.level_rows(new_state[0]), new_state[1]) if new_state
-                               else (STATE_SCHEMA.empty_table(),) * 2), batch_id)
+            saved.result()
         report.timed("alerts+state", t)
         return every.num_rows
 
