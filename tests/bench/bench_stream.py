@@ -177,6 +177,9 @@ def main() -> None:
     parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
                         default=[12_000, 10_000, 9_000, round(DESIGN_RATE), 4000, 2000, 1000],
                         help="live rates to try, highest first (events/s)")
+    parser.add_argument("--max-p95", type=float, default=5.0,
+                        help="the rate search goes on down until a rate is sustained with "
+                             "its p95 latency under this many seconds")
     parser.add_argument("--load-seconds", type=float, default=60)
     parser.add_argument("--skip-seconds", type=float, default=10,
                         help="start of each load left out of the latency quantiles")
