@@ -28,6 +28,8 @@ def _reject(events: pa.Table, mask: pa.ChunkedArray | pa.Array, reason: str,
             ) -> pa.Table:
     """``events`` with the reject columns set on the rows of ``mask`` (nulls: false)."""
     mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():  # the usual batch: nothing to reject
+        return events
     values = {"reject_reason": pa.scalar(reason), "reject_error": error,
               "reject_field": pa.scalar(field) if isinstance(field, str) else field}
     for name in REJECT_COLUMNS:
@@ -50,10 +52,14 @@ def check_references(events: pa.Table, stores: pa.Array | pa.ChunkedArray,
                                       pc.invert(pc.is_in(store, value_set=stores))))
     bad_product = pc.and_(pc.and_(good, pc.invert(bad_store)), pc.and_(
         pc.is_valid(product), pc.invert(pc.is_in(product, value_set=products))))
-    events = _reject(events, bad_store, "invalid",
-                     pc.binary_join_element_wise("unknown store ", store, ""), "store_id")
-    return _reject(events, bad_product, "invalid",
-                   pc.binary_join_element_wise("unknown product ", product, ""), "product_id")
+    if pc.any(bad_store).as_py():
+        events = _reject(events, bad_store, "invalid",
+                         pc.binary_join_element_wise("unknown store ", store, ""), "store_id")
+    if pc.any(bad_product).as_py():
+        events = _reject(events, bad_product, "invalid",
+                         pc.binary_join_element_wise("unknown product ", product, ""),
+                         "product_id")
+    return events
 
 
 def newest_good(events: pa.Table) -> datetime | None:
@@ -67,7 +73,10 @@ def mark_late(events: pa.Table, *, watermark: datetime | None) -> pa.Table:
     if watermark is None or events.num_rows == 0:
         return events
     when = events["event_time"]
-    late = pc.and_(is_good(events), pc.less(when, pa.scalar(watermark, when.type)))
+    late = pc.fill_null(pc.and_(is_good(events), pc.less(when, pa.scalar(watermark,
+                                                                         when.type))), False)
+    if not pc.any(late).as_py():
+        return events
     message = pc.binary_join_element_wise(
         "event_time ", pc.strftime(pc.cast(when, pa.timestamp("s", when.type.tz), safe=False),
                                    "%Y-%m-%d %H:%M:%S"),
