@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
@@ -20,18 +20,13 @@ from retail.streaming.inventory import (
     stockout_risk,
 )
 from retail.streaming.state import STATE_SCHEMA
+from tests.pkg.streaming.inventory_rows import (
+    T0,
+    INVENTORY_SCHEMA,
+    SALES_SCHEMA,
+    LEAD_SCHEMA,
+)
 
-T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
-TS = pa.timestamp("ms", "UTC")
-INVENTORY_SCHEMA = pa.schema([
-    ("store_id", pa.string()), ("product_id", pa.string()), ("partition", pa.int32()),
-    ("offset", pa.int64()), ("inventory_id", pa.string()), ("quantity_change", pa.int64()),
-    ("new_quantity", pa.int64()), ("reason", pa.string()), ("event_time", TS)])
-SALES_SCHEMA = pa.schema([
-    ("store_id", pa.string()), ("product_id", pa.string()), ("transaction_id", pa.string()),
-    ("transaction_type", pa.string()), ("quantity", pa.int32()),
-    ("revenue", pa.decimal128(18, 2)), ("event_time", TS)])
-LEAD_SCHEMA = pa.schema([("product_id", pa.string()), ("lead_time_days", pa.float64())])
 HALF_LIFE, REVIEW, OPEN_AT, RESOLVE_BELOW = 36.0, 7.0, 0.8, 0.5
 
 

@@ -5,63 +5,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pytest
 
 from retail.streaming.inventory import decide_restock, stockout_risk
 from retail.streaming.state import STATE_SCHEMA
+from tests.pkg.streaming.inventory_rows import (
+    T0,
+    h,
+    table,
+    state_row,
+    assert_rows,
+    LEAD_SCHEMA,
+)
 
-T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
 RISK_SCHEMA = pa.schema([*STATE_SCHEMA, ("lead_time_days", pa.float64()),
                          ("days_of_cover", pa.float64()), ("stock_out_risk", pa.float64()),
                          ("reorder_point", pa.int64()), ("recommended_order_qty", pa.int64())])
-LEAD_SCHEMA = pa.schema([("product_id", pa.string()), ("lead_time_days", pa.float64())])
-
-
-def h(hours: float) -> datetime:
-    return T0 + timedelta(hours=hours)
-
-
-def table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows],
-                                schema)
-
-
-def state_row(product: str, on_hand: int | None, velocity: float = 0.0,
-              at: datetime = T0, alert: str | None = "", store: str = "S00001") -> tuple:
-    return (store, product, on_hand, at, velocity, at, alert)
-
-
-def _order(row: tuple) -> tuple:
-    return tuple((v is None, str(v)) for v in row)
-
-
-def _same(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float):  # assertDataFrameEqual's tolerance
-        return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-8)
-    return a == b and type(a) is type(b)
-
-
-def assert_rows(got: pa.Table, rows: list[tuple], schema: pa.Schema) -> None:
-    """Like Spark's assertDataFrameEqual: the same column names and types, the same rows
-    in any order, floats within a relative 1e-5."""
-    assert [(f.name, f.type) for f in got.schema] == [(f.name, f.type) for f in schema]
-    actual = sorted((tuple(r.values()) for r in got.to_pylist()), key=_order)
-    expected = sorted(rows, key=_order)
-    assert len(actual) == len(expected), (actual, expected)
-    for a, e in zip(actual, expected, strict=True):
-        assert all(_same(x, y) for x, y in zip(a, e, strict=True)), (a, e)
-
-
-def test_assert_rows_can_fail() -> None:
-    got = table([("P000001", 0.5)], LEAD_SCHEMA)
-    for rows in ([("P000001", 0.6)], [("P000001", None)], [("P000002", 0.5)], []):
-        with pytest.raises(AssertionError):
-            assert_rows(got, rows, LEAD_SCHEMA)
 
 
 # --- stock-out risk ---------------------------------------------------------------------------
