@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retail.streaming.alerts import alert_table, json_objects, no_alerts, stable_uuid
+from retail.streaming.keys import (as_text, code_count, group_max, groups_of, key_codes,
+                                   left_join, lookup, take_at)
 from retail.streaming.state import STATE_SCHEMA
 
 KEY = ["store_id", "product_id"]
@@ -56,47 +58,6 @@ def _ceil_long(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _text(col: Column) -> pa.Array:
-    return pc.cast(col, pa.string()).combine_chunks()
-
-
-def _key_codes(tables: list[pa.Table], columns: list[str]) -> list[np.ndarray]:
-    """Per table, an int64 code per row (``0 .. distinct keys - 1``): equal codes, equal
-    ``columns``. Keys with a null part are equal within a table (as in a grouping) but to
-    none of another table (as in a join)."""
-    lengths = [t.num_rows for t in tables]
-    codes, nulls, top = np.zeros(sum(lengths), np.int64), np.zeros(sum(lengths), bool), 1
-    for name in columns:
-        whole = pa.concat_arrays([_text(t[name]) for t in tables])
-        encoded = pc.dictionary_encode(whole, null_encoding="encode")
-        size = max(len(encoded.dictionary), 1)
-        top, codes = top * size, codes * size + encoded.indices.to_numpy()
-        nulls |= pc.is_null(whole).to_numpy(zero_copy_only=False)
-    side = np.repeat(np.arange(1, len(tables) + 1), lengths)
-    codes = np.where(nulls, codes + side * top, codes)
-    compact = pc.dictionary_encode(pa.array(codes)).indices.to_numpy().astype(np.int64)
-    return np.split(compact, np.cumsum(lengths)[:-1])
-
-
-def _size(*codes: np.ndarray) -> int:
-    return 1 + max((int(c.max()) for c in codes if len(c)), default=-1)
-
-
-def _left_join(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row pairs of a left outer join on codes: the left row of each pair, in left order,
-    and its right row (-1: none)."""
-    order = np.argsort(right, kind="stable")
-    per_code = np.bincount(right, minlength=_size(left, right))
-    lo, count = (np.cumsum(per_code) - per_code)[left], per_code[left]
-    reps = np.maximum(count, 1)
-    rows = np.repeat(np.arange(len(left)), reps)
-    within = np.arange(len(rows)) - np.repeat(np.cumsum(reps) - reps, reps)
-    matched = np.repeat(count, reps) > 0
-    other = np.full(len(rows), -1, np.int64)
-    other[matched] = order[np.repeat(lo, reps)[matched] + within[matched]]
-    return rows, other
-
-
 def inventory_discrepancies(updates: pa.Table, state: pa.Table) -> pa.Table:
     """Alerts for updates whose ``new_quantity`` is not the running level + the change.
 
@@ -105,9 +66,9 @@ def inventory_discrepancies(updates: pa.Table, state: pa.Table) -> pa.Table:
     """
     if updates.num_rows == 0:
         return no_alerts()
-    group, s_code = _key_codes([updates, state], KEY)
-    rows, s_rows = _left_join(group, s_code)
-    state_level, state_ok = _at(*_np(state["quantity_on_hand"]), s_rows)
+    group, s_code = key_codes([updates, state], KEY)
+    rows, s_rows = left_join(group, s_code)
+    state_level, state_ok = take_at(*_np(state["quantity_on_hand"]), s_rows)
     offset, offset_ok = _np(updates["offset"])
     # in offset order (nulls first) within each key
     order = np.lexsort((offset[rows], offset_ok[rows], group[rows]))
@@ -140,38 +101,6 @@ def inventory_discrepancies(updates: pa.Table, state: pa.Table) -> pa.Table:
         event_time=found["event_time"])
 
 
-def _groups(codes: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For rows sorted by ``order`` on ``codes``: the distinct codes, each group's first
-    and last position in that order."""
-    ranked = codes[order]
-    first = np.flatnonzero(np.diff(ranked, prepend=ranked[:1] - 1))
-    return ranked[first], first, np.r_[first[1:] - 1, len(ranked) - 1][:len(first)]
-
-
-def _group_max(values: np.ndarray, ok: np.ndarray, order: np.ndarray, first: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """SQL ``max`` per group (see :func:`_groups`): nulls skipped, null if all are."""
-    if not len(first):
-        return values[:0], ok[:0]
-    return (np.maximum.reduceat(np.where(ok, values, _MIN)[order], first),
-            np.logical_or.reduceat(ok[order], first))
-
-
-def _lookup(keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Position of each code in the distinct ``keys``, -1 if absent."""
-    where = np.full(_size(keys, codes), -1, np.int64)
-    where[keys] = np.arange(len(keys))
-    return where[codes]
-
-
-def _at(values: np.ndarray, ok: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``values`` (and validity) at positions ``at``; -1 gives null (and 0)."""
-    if not len(values):
-        return np.zeros(len(at), values.dtype), np.zeros(len(at), bool)
-    valid = (at >= 0) & ok[np.maximum(at, 0)]
-    return np.where(valid, values[np.maximum(at, 0)], 0), valid
-
-
 def decayed(rate: np.ndarray, since: np.ndarray, until: np.ndarray, until_ok: np.ndarray,
             half_life_hours: float) -> np.ndarray:
     """``rate`` decayed from ``since`` to ``until`` (epoch ms) with the half-life (not at
@@ -189,33 +118,33 @@ def next_state(state: pa.Table, updates: pa.Table, sales: pa.Table, *,
     """
     gain = math.log(2) / (half_life_hours / 24.0)  # per unit sold, in units per day
     sold = sales.filter(pc.fill_null(pc.equal(sales["transaction_type"], "sale"), False))
-    s_code, u_code, x_code = _key_codes([state, updates, sold], KEY)
+    s_code, u_code, x_code = key_codes([state, updates, sold], KEY)
 
     offset, offset_ok = _np(updates["offset"])
     u_order = np.lexsort((offset, offset_ok, u_code))  # the last of a key: its max offset
-    u_keys, u_first, u_last = _groups(u_code, u_order)
+    u_keys, u_first, u_last = groups_of(u_code, u_order)
     new, new_ok = _np(updates["new_quantity"])
     at_last = u_order[u_last]
     level, level_ok = new[at_last], new_ok[at_last] & offset_ok[at_last]
-    update_time = _group_max(*_np(updates["event_time"]), u_order, u_first)
+    update_time = group_max(*_np(updates["event_time"]), u_order, u_first)
 
     x_order = np.argsort(x_code, kind="stable")
-    x_keys, x_first, _ = _groups(x_code, x_order)
+    x_keys, x_first, _ = groups_of(x_code, x_order)
     quantity, _ = _np(sold["quantity"])
     # units per key (0 for no known quantity: the sum is null, then coalesced to 0)
     units = np.add.reduceat(quantity[x_order], x_first) if len(x_first) else quantity[:0]
-    sale_time = _group_max(*_np(sold["event_time"]), x_order, x_first)
+    sale_time = group_max(*_np(sold["event_time"]), x_order, x_first)
 
     n_state = len(s_code)
     every = np.r_[s_code, u_code, x_code]
-    first = np.full(_size(every), len(every))
+    first = np.full(code_count(every), len(every))
     np.minimum.at(first, every, np.arange(len(every)))
     fresh = np.flatnonzero((first >= n_state) & (first < len(every)))  # keys new to the state
     source = first[fresh]  # a row of each
     codes = np.r_[s_code, fresh]
-    iu, ix = _lookup(u_keys, codes), _lookup(x_keys, codes)
+    iu, ix = lookup(u_keys, codes), lookup(x_keys, codes)
     rows = pa.array(np.r_[np.arange(n_state), source])
-    keys = {k: pc.take(pa.concat_arrays([_text(t[k]) for t in (state, updates, sold)]), rows)
+    keys = {k: pc.take(pa.concat_arrays([as_text(t[k]) for t in (state, updates, sold)]), rows)
             for k in KEY}
 
     def pad(values: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -223,13 +152,13 @@ def next_state(state: pa.Table, updates: pa.Table, sales: pa.Table, *,
                 np.r_[ok, np.zeros(len(fresh), bool)])
 
     on_hand = pad(*_np(state["quantity_on_hand"]))
-    lvl = _at(level, level_ok, iu)
-    now = _greatest(pad(*_np(state["last_event_time"])), _at(*update_time, iu),
-                    _at(*sale_time, ix))
+    lvl = take_at(level, level_ok, iu)
+    now = _greatest(pad(*_np(state["last_event_time"])), take_at(*update_time, iu),
+                    take_at(*sale_time, ix))
     velocity_at = pad(*_np(state["velocity_at"]))
     rate, _ = pad(*_np(state["velocity_per_day"], pa.float64()))
     since = np.where(velocity_at[1], velocity_at[0], now[0])
-    sold_units, _ = _at(units, np.ones(len(units), bool), ix)
+    sold_units, _ = take_at(units, np.ones(len(units), bool), ix)
     with np.errstate(all="ignore"):
         velocity = decayed(rate, since, now[0], now[1], half_life_hours) + sold_units * gain
     # never back in time: an older event adds its units without rewinding the clock
@@ -241,7 +170,7 @@ def next_state(state: pa.Table, updates: pa.Table, sales: pa.Table, *,
         "last_event_time": _arrow(now[0], now[1], TS),
         "velocity_per_day": pa.array(velocity, pa.float64()),
         "velocity_at": _arrow(clock[0], clock[1], TS),
-        "restock_alert_id": pa.concat_arrays([_text(state["restock_alert_id"]),
+        "restock_alert_id": pa.concat_arrays([as_text(state["restock_alert_id"]),
                                               pa.nulls(len(fresh), pa.string())]),
     }, schema=STATE_SCHEMA)
 
@@ -255,7 +184,7 @@ def stockout_risk(state: pa.Table, lead_times: pa.Table, *,
     reorder_point`` (demand over the lead time) and ``recommended_order_qty`` (up to
     lead time + review period of demand). ``lead_times``: ``product_id, lead_time_days``.
     """
-    rows, l_rows = _left_join(*_key_codes([state, lead_times], ["product_id"]))
+    rows, l_rows = left_join(*key_codes([state, lead_times], ["product_id"]))
     if len(rows) != state.num_rows:  # a product with several lead times: one row each
         state = state.take(pa.array(rows, pa.int64()))
     lead_col = pc.take(lead_times["lead_time_days"], pa.array(l_rows, mask=l_rows < 0))
@@ -294,7 +223,7 @@ def decide_restock(risk: pa.Table, *, open_at: float, resolve_below: float) -> p
     score, score_ok = _np(risk["stock_out_risk"], pa.float64())
     nan = np.isnan(score)  # NaN sorts above every number
     on_hand, on_hand_ok = _np(risk["quantity_on_hand"])
-    open_id = _text(risk["restock_alert_id"])
+    open_id = as_text(risk["restock_alert_id"])
     has_open = pc.fill_null(pc.not_equal(open_id, ""), False).to_numpy(zero_copy_only=False)
     opening = ~has_open & on_hand_ok & score_ok & ((score >= open_at) | nan)
     closing = has_open & score_ok & (score < resolve_below) & ~nan

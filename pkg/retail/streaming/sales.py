@@ -12,19 +12,20 @@ Inventory discrepancies live with the inventory functions (they need the running
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from retail.streaming.alerts import alert_table, concat_alerts, no_alerts
+from retail.streaming.columns import (MONEY, cents_of, cents_to_double, codes_of, decimal_of,
+                                      doubles, filled, greater, group_median, money_of,
+                                      pick, valid_of)
 
 STORE_LEVEL = ""  # product_id of the per-store rows
 MAD_TO_SIGMA = 0.6745  # robust z = 0.6745 (x - median) / MAD (Iglewicz & Hoaglin)
 
 TS = pa.timestamp("ms", "UTC")
-MONEY = pa.decimal128(18, 2)
 MINUTE_MS = 60_000
 METRICS_SCHEMA = pa.schema([
     ("window_start", TS), ("window_end", TS), ("store_id", pa.string()),
@@ -49,15 +50,15 @@ def sales_window_metrics(sales: pa.Table, *, window_minutes: int = 5,
     window, slide = window_minutes * MINUTE_MS, slide_minutes * MINUTE_MS
     unit = math.gcd(window, slide)  # windows are whole runs of these buckets
     ms = pc.cast(pc.cast(sales["event_time"], TS), pa.int64())
-    rows = np.flatnonzero(_valid(ms))
+    rows = np.flatnonzero(valid_of(ms))
     if len(rows) == 0:
         return METRICS_SCHEMA.empty_table()
-    bucket = _numbers(ms, 0)[rows] // unit
-    stores, store = _codes(sales["store_id"], rows)
-    products, product = _codes(sales["product_id"], rows)
+    bucket = filled(ms, 0)[rows] // unit
+    stores, store = codes_of(sales["store_id"], rows)
+    products, product = codes_of(sales["product_id"], rows)
     quantity = pc.cast(sales["quantity"], pa.int64())
-    cents, has_cents = _cents(sales["revenue"])
-    sums = [_numbers(quantity, 0)[rows], _valid(quantity)[rows].astype(np.int64),
+    cents, has_cents = cents_of(sales["revenue"])
+    sums = [filled(quantity, 0)[rows], valid_of(quantity)[rows].astype(np.int64),
             cents[rows], has_cents[rows].astype(np.int64)]
     levels = []
     for keys, product_of in ((store * len(products) + product, None), (store, STORE_LEVEL)):
@@ -76,9 +77,9 @@ def sales_window_metrics(sales: pa.Table, *, window_minutes: int = 5,
             pa.array(ms_start + window, pa.int64()).cast(TS),
             stores.take(pa.array(key)), product_ids,
             pa.array(units, pa.int64(), mask=has_units == 0),
-            _decimal(revenue, has_revenue > 0), pa.array(lines, pa.int64()),
+            decimal_of(revenue, has_revenue > 0), pa.array(lines, pa.int64()),
             pa.array(units * per_hour, pa.float64(), mask=has_units == 0),
-            _money(_cents_to_double(revenue) * per_hour, has_revenue > 0)],
+            money_of(cents_to_double(revenue) * per_hour, has_revenue > 0)],
             schema=METRICS_SCHEMA))
     return pa.concat_tables(levels)
 
@@ -125,25 +126,25 @@ def sales_anomalies(windows: pa.Table, history: pa.Table, *, z_threshold: float,
     if len(stores) == 0 or windows.num_rows == 0:
         return no_alerts()
     k = len(stores)
-    h = _numbers(pc.index_in(pc.cast(history["store_id"], pa.string()), stores), -1)
+    h = filled(pc.index_in(pc.cast(history["store_id"], pa.string()), stores), -1)
     known = h >= 0
     n = np.bincount(h[known], minlength=k)
-    revenue, has_revenue = _doubles(history["revenue"])
-    median, has_median = _group_median(h, revenue, known & has_revenue, k)
+    revenue, has_revenue = doubles(history["revenue"])
+    median, has_median = group_median(h, revenue, known & has_revenue, k)
     hk = np.where(known, h, 0)
     deviation = np.abs(revenue - median[hk])
-    mad, has_mad = _group_median(h, deviation, known & has_revenue & has_median[hk], k)
+    mad, has_mad = group_median(h, deviation, known & has_revenue & has_median[hk], k)
 
-    w = _numbers(pc.index_in(pc.cast(windows["store_id"], pa.string()), stores), -1)
+    w = filled(pc.index_in(pc.cast(windows["store_id"], pa.string()), stores), -1)
     wi = np.where(w >= 0, w, 0)
-    x, has_x = _doubles(windows["revenue"])
+    x, has_x = doubles(windows["revenue"])
     x_med, x_mad = median[wi], mad[wi]
     with np.errstate(divide="ignore", invalid="ignore"):
         z = MAD_TO_SIGMA * (x - x_med) / x_mad
-    flagged = (w >= 0) & (n[wi] >= min_history) & has_mad[wi] & _gt(x_mad, 0) \
-        & has_x & _gt(np.abs(z), z_threshold)
+    flagged = (w >= 0) & (n[wi] >= min_history) & has_mad[wi] & greater(x_mad, 0) \
+        & has_x & greater(np.abs(z), z_threshold)
     parts = []
-    for alert_type, limit, rows in (("sales_spike", z_threshold, flagged & _gt(z, 0)),
+    for alert_type, limit, rows in (("sales_spike", z_threshold, flagged & greater(z, 0)),
                                     ("sales_drop", -z_threshold, flagged & (z < 0))):
         i = np.flatnonzero(rows)
         if len(i) == 0:
@@ -152,7 +153,7 @@ def sales_anomalies(windows: pa.Table, history: pa.Table, *, z_threshold: float,
         zi = pa.array(z[i], pa.float64())
         parts.append(alert_table(
             alert_type=alert_type,
-            severity=_pick(_gt(np.abs(z[i]), 2 * z_threshold), "high", "medium"),
+            severity=pick(greater(np.abs(z[i]), 2 * z_threshold), "high", "medium"),
             metric=zi, threshold=float(limit), store_id=windows["store_id"].take(pa.array(i)),
             product_id="", event_time=at,
             details={"window_start": at, "revenue": pa.array(x[i], pa.float64()),
@@ -172,15 +173,15 @@ def high_value_transactions(sales: pa.Table, *, threshold: float) -> pa.Table:
     lines = sales.select(["store_id", "transaction_id", "revenue", "event_time"]).filter(sold)
     baskets = lines.group_by(["store_id", "transaction_id"], use_threads=False).aggregate(
         [("revenue", "sum"), ([], "count_all"), ("event_time", "max")])
-    total, has_total = _doubles(baskets["revenue_sum"])
-    i = pa.array(np.flatnonzero(has_total & _gt(total, threshold)), pa.int64())
+    total, has_total = doubles(baskets["revenue_sum"])
+    i = pa.array(np.flatnonzero(has_total & greater(total, threshold)), pa.int64())
     if len(i) == 0:
         return no_alerts()
     big = baskets.take(i)
     totals = pa.array(total[i.to_numpy()], pa.float64())
     return alert_table(
         alert_type="high_value_transaction",
-        severity=_pick(_gt(totals.to_numpy(), 2 * threshold), "high", "medium"),
+        severity=pick(greater(totals.to_numpy(), 2 * threshold), "high", "medium"),
         metric=totals, threshold=float(threshold), product_id="",
         store_id=big["store_id"], event_time=big["event_time_max"],
         details={"transaction_id": big["transaction_id"], "total": totals,
@@ -201,132 +202,23 @@ def suspicious_price_changes(changes: pa.Table, products: pa.Table, *,
     right = pa.table({"product_id": pc.cast(products["product_id"], pa.string()),
                       "unit_cost": products["unit_cost"]})
     priced = left.join(right, "product_id", join_type="left outer", use_threads=False)
-    (old, has_old), (new, has_new) = _doubles(priced["old_price"]), _doubles(priced["new_price"])
-    cost, has_cost = _doubles(priced["unit_cost"])
+    (old, has_old), (new, has_new) = doubles(priced["old_price"]), doubles(priced["new_price"])
+    cost, has_cost = doubles(priced["unit_cost"])
     has_pct = has_old & has_new
     if np.any(has_pct & (old == 0)):
         raise ZeroDivisionError("suspicious_price_changes: a price change from 0")
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = (new - old) / old * 100
     below_cost = has_cost & has_new & (new < cost)  # null (unknown new price) as false
-    flagged = np.flatnonzero(has_pct & _gt(np.abs(pct), max_change_pct) | below_cost)
+    flagged = np.flatnonzero(has_pct & greater(np.abs(pct), max_change_pct) | below_cost)
     if len(flagged) == 0:
         return no_alerts()
     hit, pct, below_cost = priced.take(flagged), pct[flagged], below_cost[flagged]
-    high = below_cost | has_pct[flagged] & _gt(np.abs(pct), 2 * max_change_pct)
+    high = below_cost | has_pct[flagged] & greater(np.abs(pct), 2 * max_change_pct)
     return alert_table(
-        alert_type="suspicious_price_change", severity=_pick(high, "high", "medium"),
+        alert_type="suspicious_price_change", severity=pick(high, "high", "medium"),
         metric=pa.array(pct, mask=~has_pct[flagged]), threshold=float(max_change_pct),
         store_id=hit["store_id"], product_id=hit["product_id"], event_time=hit["event_time"],
         details={"old_price": hit["old_price"], "new_price": hit["new_price"],
                  "unit_cost": hit["unit_cost"], "change_type": hit["change_type"],
                  "below_cost": pa.array(below_cost, mask=(has_cost & ~has_new)[flagged])})
-
-
-# --- Spark's arithmetic on whole columns ----------------------------------------------------
-
-def _gt(a: np.ndarray, b: float | np.ndarray) -> np.ndarray:
-    """``a > b`` as Spark compares doubles: NaN is above every other value."""
-    with np.errstate(invalid="ignore"):
-        return (a > b) | (np.isnan(a) & ~np.isnan(b))
-
-
-def _pick(mask: np.ndarray, yes: str, no: str) -> pa.Array:
-    return pa.array(np.where(mask, yes, no).tolist(), pa.string())
-
-
-def _valid(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return pc.is_valid(values).to_numpy(zero_copy_only=False)
-
-
-def _numbers(values: pa.ChunkedArray | pa.Array, null: int) -> np.ndarray:
-    return pc.fill_null(values, null).to_numpy(zero_copy_only=False)
-
-
-def _doubles(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The values as float64 (0 where null) and where they are not null. Decimals are
-    rounded to the nearest double like Spark (Arrow's cast can be an ulp off: 19021.85 ->
-    19021.850000000002)."""
-    if pa.types.is_decimal(values.type) and values.type.scale == 2:
-        cents, valid = _cents(values)
-        return _cents_to_double(cents), valid
-    doubles = pc.cast(values, pa.float64())
-    return _numbers(doubles, 0.0).astype(np.float64), _valid(doubles)
-
-
-def _group_median(groups: np.ndarray, values: np.ndarray, use: np.ndarray, k: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Per group 0..k-1, the exact median of ``values[use]`` (Spark's ``median``: the two
-    middle values interpolated, NaN above all) and whether the group has any value."""
-    g, v = groups[use], values[use]
-    order = np.lexsort((v, g))
-    g, v = g[order], v[order]
-    count = np.bincount(g, minlength=k)
-    first = np.cumsum(count) - count
-    has = count > 0
-    low = v[(first + (count - 1) // 2)[has]]
-    high = v[(first + count // 2)[has]]
-    median = np.zeros(k)
-    median[has] = np.where(low == high, low, 0.5 * low + 0.5 * high)
-    return median, has
-
-
-def _codes(strings: pa.ChunkedArray | pa.Array, rows: np.ndarray
-           ) -> tuple[pa.Array, np.ndarray]:
-    """The distinct values (null one of them) and the code of each of ``rows``."""
-    values = pc.cast(strings, pa.string())
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    encoded = pc.dictionary_encode(values.take(pa.array(rows, pa.int64())),
-                                   null_encoding="encode")
-    return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False) \
-        .astype(np.int64)
-
-
-def _cents(values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """A decimal(18,2) column as int64 hundredths (0 where null), and where not null."""
-    values = pc.cast(values, MONEY)
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    n = len(values)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, bool)
-    words = np.frombuffer(values.buffers()[1], np.int64, 2 * n, 16 * values.offset)
-    valid = _valid(values)
-    cents = np.where(valid, words[0::2], 0)
-    if np.abs(cents).sum(dtype=np.float64) >= 2 ** 62:
-        raise OverflowError("revenue too large to add up in int64 hundredths")
-    return cents, valid
-
-
-def _cents_to_double(cents: np.ndarray) -> np.ndarray:
-    """Hundredths as the nearest double (as Spark's decimal to double)."""
-    out = cents / 100.0
-    for i in np.flatnonzero(np.abs(cents) > 2 ** 53):
-        out[i] = float(Decimal(int(cents[i])).scaleb(-2))
-    return out
-
-
-def _decimal(cents: np.ndarray, valid: np.ndarray) -> pa.Array:
-    """Hundredths as decimal(18,2)."""
-    words = np.stack([cents, cents >> 63], axis=1)
-    bitmap = None if valid.all() else pa.array(valid, pa.bool_()).buffers()[1]
-    return pa.Array.from_buffers(MONEY, len(cents), [bitmap, pa.py_buffer(words.tobytes())])
-
-
-def _money(x: np.ndarray, valid: np.ndarray) -> pa.Array:
-    """Doubles cast to decimal(18,2) like Spark: the shortest decimal that reads back as
-    the double, rounded half away from zero (0.075 -> 0.08, where Arrow's cast gives 0.07)."""
-    scaled = np.abs(x) * 100
-    with np.errstate(invalid="ignore"):
-        cents = np.floor(scaled + 0.5)
-        tie = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
-        slow = valid & (tie | ~(scaled < 1e9))
-    cents = np.where(valid & ~slow, np.copysign(cents, x), 0).astype(np.int64)
-    for i in np.flatnonzero(slow):
-        exact = Decimal(repr(float(x[i]))) if np.isfinite(x[i]) else Decimal(10 ** 16)
-        hundredths = int(exact.quantize(Decimal("0.01"), ROUND_HALF_UP).scaleb(2))
-        if abs(hundredths) >= 10 ** 18:
-            raise OverflowError(f"{x[i]} cannot be represented as Decimal(18, 2)")
-        cents[i] = hundredths
-    return _decimal(cents, valid)
