@@ -35,49 +35,65 @@ class KeyCache:
     from the warehouse only the keys it has not seen. It answers only for the batch right
     after that one: a replayed batch, a restart or another stream reads the warehouse.
 
-    Held as one Arrow table (``STATE_SCHEMA``) with a key column for look-ups, so a batch
-    finds and stores its keys' state in bulk, not one Python object per key."""
+    Held as Arrow tables, one per batch remembered, and an index from each key to its
+    newest row, so a batch finds and stores its keys in bulk, at a cost that follows the
+    batch's keys rather than the cache's size (rows a newer batch replaced are dropped once
+    they are as many as the live ones)."""
 
     def __init__(self, max_keys: int = 250_000):
         self.max_keys = max_keys
         self.stream_id: str | None = None
         self.batch_id: int | None = None
-        self.table = STATE_SCHEMA.empty_table()
-        self._index = pa.array([], pa.string())
+        self._parts: list[pa.Table] = []
+        self._size = 0  # rows in _parts
+        self._where: dict[str, int] = {}  # key -> its newest row in _parts
 
     @property
     def rows(self) -> dict[tuple[str, str], dict]:
         """The cached state by ``(store_id, product_id)`` (for inspection)."""
-        return {(r["store_id"], r["product_id"]): r for r in self.table.to_pylist()}
+        live = self._table().take(pa.array(sorted(self._where.values()), pa.int64()))
+        return {(r["store_id"], r["product_id"]): r for r in live.to_pylist()}
+
+    def _table(self) -> pa.Table:
+        return pa.concat_tables(self._parts) if self._parts else STATE_SCHEMA.empty_table()
 
     def usable(self, stream_id: str, batch_id: int) -> bool:
         return self.stream_id == stream_id and self.batch_id is not None \
             and batch_id == self.batch_id + 1
 
-    def _set(self, table: pa.Table) -> None:
-        self.table = table.combine_chunks()
-        self._index = key_of(self.table).combine_chunks()
+    def _clear(self) -> None:
+        self._parts, self._size, self._where = [], 0, {}
 
     def forget(self) -> None:
         self.stream_id, self.batch_id = None, None
-        self._set(STATE_SCHEMA.empty_table())
+        self._clear()
 
     def remember(self, stream_id: str, batch_id: int, state: pa.Table) -> None:
         """``state``: the keys' state after ``batch_id`` (``STATE_SCHEMA`` columns)."""
+        if not self.usable(stream_id, batch_id):
+            self._clear()
         new = state.select(STATE_SCHEMA.names).cast(STATE_SCHEMA)
-        kept = self.table if self.usable(stream_id, batch_id) else STATE_SCHEMA.empty_table()
-        if kept.num_rows and new.num_rows:
-            kept = kept.filter(pc.invert(pc.is_in(key_of(kept), value_set=key_of(new))))
-        merged = pa.concat_tables([kept, new])
-        # full: start over (misses read the warehouse)
-        self._set(merged if merged.num_rows <= self.max_keys else STATE_SCHEMA.empty_table())
+        if new.num_rows:
+            self._parts.append(new)
+            base = self._size
+            self._where.update((k, base + i) for i, k in enumerate(key_of(new).to_pylist()))
+            self._size += new.num_rows
+        if len(self._where) > self.max_keys:  # full: start over (misses read the warehouse)
+            self._clear()
+        elif self._size > 2 * len(self._where) + 10_000:  # mostly replaced rows: compact
+            keys = list(self._where)
+            table = self._table().take(pa.array(list(self._where.values()), pa.int64()))
+            self._parts, self._size = [table.combine_chunks()], table.num_rows
+            self._where = dict(zip(keys, range(len(keys)), strict=True))
         self.stream_id, self.batch_id = stream_id, batch_id
 
     def lookup(self, keys: pa.Table) -> tuple[pa.Table, pa.Table]:
         """(the cached state of ``keys``, the keys it does not hold)."""
-        at = pc.index_in(key_of(keys), value_set=self._index)
-        hit = pc.is_valid(at)
-        return (self.table.take(at.filter(hit)),
+        where = self._where
+        at = [where.get(k, -1) for k in key_of(keys).to_pylist()]
+        positions = pa.array(at, pa.int64())
+        hit = pc.greater_equal(positions, 0)
+        return (self._table().take(positions.filter(hit)),
                 keys.select(["store_id", "product_id"]).filter(pc.invert(hit)))
 
 
@@ -200,10 +216,11 @@ def prior_json(state: pa.Table) -> pa.Array:
         if pa.types.is_floating(col.type):  # JSON has no NaN / infinity
             col = pc.if_else(pc.is_finite(col), col, pa.scalar(None, col.type))
         text = pc.cast(col, pa.string())
+        if pa.types.is_string(col.type):  # (a timestamp's text needs no escaping)
+            text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"),
+                                        '"', '\\"')
         if pa.types.is_timestamp(col.type) or pa.types.is_string(col.type):
-            escaped = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"),
-                                           '"', '\\"')
-            text = pc.binary_join_element_wise('"', escaped, '"', "")
+            text = pc.binary_join_element_wise('"', text, '"', "")
         pieces += ["{" if i == 0 else ", ", f'"{name}": ', pc.fill_null(text, "null")]
     return pc.binary_join_element_wise(*pieces, "}", "").combine_chunks() \
         if state.num_rows else pa.array([], pa.string())
