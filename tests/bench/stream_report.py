@@ -104,7 +104,7 @@ def report(args, tp: dict, lat: dict, total_s: float) -> str:
     tp_best = best["events"] / best["batch_s"]
     tp_wall = best["events"] / best["wall"]
     lines = [
-        "## Stream processor (issue 4)", "",
+        "## Stream processor (issues 4 and 22)", "",
         f"Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"whole benchmark {total_s / 60:.1f} min. Broker (Tansu, in memory), warehouse "

@@ -110,10 +110,11 @@ def _drain_ends(c: KafkaConsumer, reported: dict[TopicPartition, int], idle_s: f
                            "within 30 s")
 
 
-def end_offsets_of(settings: KafkaSettings, topics: list[str], idle_s: float = 0.05
-                   ) -> dict[tuple[str, int], int]:
-    """True end offset of every partition of ``topics`` (missing topics have none)."""
-    c = consumer(settings, group_id=None)
+def end_offsets_of(settings: KafkaSettings, topics: list[str], idle_s: float = 0.05, *,
+                   client: KafkaConsumer | None = None) -> dict[tuple[str, int], int]:
+    """True end offset of every partition of ``topics`` (missing topics have none), with a
+    consumer of its own or the ``client`` given (kept open: a caller asking every second)."""
+    c = client or consumer(settings, group_id=None)
     try:
         tps = [TopicPartition(t, p) for t in topics for p in sorted(c.partitions_for_topic(t)
                                                                     or set())]
@@ -122,7 +123,8 @@ def end_offsets_of(settings: KafkaSettings, topics: list[str], idle_s: float = 0
             reported = _drain_ends(c, reported, idle_s)
         return {(tp.topic, tp.partition): off for tp, off in reported.items()}
     finally:
-        c.close()
+        if client is None:
+            c.close()
 
 
 def end_offsets(settings: KafkaSettings, topic: str, idle_s: float = 0.05) -> dict[int, int]:

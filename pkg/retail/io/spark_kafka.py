@@ -115,6 +115,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         if self.slices < 1:
             raise ValueError("slices must be a positive integer")
         self.target: dict[str, int] | None = None  # Trigger.AvailableNow: stop here
+        self._offsets = None  # the consumer that finds end offsets (see _ends)
         self.parse = options.get("parse", "false").lower() == "true"
         self.max_bytes = int(options.get("maxeventbytes", "65536"))
         self.max_future_minutes = float(options.get("maxfutureminutes", "5"))
@@ -126,10 +127,23 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return KafkaSettings(bootstrap_servers=self.bootstrap, flavor=self.flavor)
 
     def _ends(self) -> dict[str, int]:
-        from retail.io.kafka import end_offsets_of
+        """True end offsets, through one consumer kept for the query's life (the source asks
+        before every micro-batch; a new consumer costs a connection and metadata each time)."""
+        from retail.io.kafka import consumer, end_offsets_of
 
-        return {f"{t}:{p}": off
-                for (t, p), off in end_offsets_of(self._settings(), self.topics).items()}
+        if self._offsets is None:
+            self._offsets = consumer(self._settings(), group_id=None)
+        try:
+            ends = end_offsets_of(self._settings(), self.topics, client=self._offsets)
+        except Exception:
+            self._offsets.close()  # a broken connection: a new consumer next time
+            self._offsets = None
+            raise
+        return {f"{t}:{p}": off for (t, p), off in ends.items()}
+
+    def __getstate__(self) -> dict:
+        """Spark ships the reader to its tasks: without the offsets consumer."""
+        return {**self.__dict__, "_offsets": None}
 
     def initialOffset(self) -> dict:
         ends = self._ends()
@@ -214,6 +228,11 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                         c.pause(tp)
         finally:
             c.close()
+
+    def stop(self) -> None:
+        if self._offsets is not None:
+            self._offsets.close()
+            self._offsets = None
 
     def commit(self, end: dict) -> None:
         return None  # offsets are Spark's checkpoint, not a consumer group
