@@ -221,6 +221,9 @@ def main() -> None:
     if args.report_from:
         tp, lat, total_s = pickle.loads(args.report_from.read_bytes())
         args.quiet = Quiet(0)
+        # the measurements ended when they were saved
+        args.measured_at = datetime.fromtimestamp(args.report_from.stat().st_mtime, UTC) \
+            - timedelta(seconds=total_s)
         text = report(args, tp, lat, total_s)
         print(text)
         if args.write:

@@ -103,9 +103,10 @@ def report(args, tp: dict, lat: dict, total_s: float) -> str:
     best = max(tp["stream"], key=lambda r: r["events"] / r["wall"])
     tp_best = best["events"] / best["batch_s"]
     tp_wall = best["events"] / best["wall"]
+    when = getattr(args, "measured_at", None) or datetime.now(UTC)
     lines = [
         "## Stream processor (issues 4 and 22)", "",
-        f"Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
+        f"Measured by `make bench` on {when:%Y-%m-%d %H:%M} UTC: "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
         f"whole benchmark {total_s / 60:.1f} min. Broker (Tansu, in memory), warehouse "
         "server, Spark (`local[2]`), the load's producers and the baseline all share this "
