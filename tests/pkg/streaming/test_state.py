@@ -79,6 +79,20 @@ def test_a_replayed_batch_row_is_written_once(migrated):
     assert n == 1
 
 
+def test_a_replayed_batch_records_itself_once(migrated):
+    """A batch killed after its last write and replayed records itself again with the same
+    token: the second row is dropped (migration 0024), not left for a merge to collapse."""
+    state = StreamState(migrated, "s-replayed")
+    row = {"max_event_time": T0, "watermark": None, "input_rows": 7, "good_rows": 7,
+           "rejected_rows": 0, "late_rows": 0, "alerts": 0, "started_at": T0,
+           "finished_at": T0, "lag_ms": 0}
+    state.record_batch(4, row)
+    state.record_batch(4, {**row, "finished_at": T0 + timedelta(seconds=5)})
+    (n, rows), = migrated.query_rows(
+        "SELECT count(), sum(input_rows) FROM stream_batches WHERE stream_id = 's-replayed'")
+    assert (n, rows) == (1, 7)
+
+
 def test_a_key_never_streamed_starts_from_its_sales_history(migrated):
     today = datetime.now(UTC).date()
     days = [int((today - timedelta(days=d)).strftime("%Y%m%d")) for d in (1, 2, 40)]
