@@ -18,14 +18,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retail.streaming.alerts import alert_table, json_objects, no_alerts, stable_uuid
+from retail.streaming.alerts import TS, alert_table, json_objects, no_alerts, stable_uuid
 from retail.streaming.keys import (as_text, code_count, group_max, groups_of, key_codes,
                                    left_join, lookup, take_at)
 from retail.streaming.state import STATE_SCHEMA
 
 KEY = ["store_id", "product_id"]
-STATE_COLUMNS = tuple(STATE_SCHEMA.names)
-TS = pa.timestamp("ms", "UTC")
 _MIN = np.iinfo(np.int64).min
 _MAX = np.iinfo(np.int64).max
 

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from retail.streaming.alerts import alert_table, concat_alerts, no_alerts
+from retail.streaming.alerts import TS, alert_table, concat_alerts, no_alerts
 from retail.streaming.columns import (MONEY, cents_of, cents_to_double, codes_of, decimal_of,
                                       doubles, filled, greater, group_median, money_of,
                                       pick, valid_of)
@@ -25,7 +25,6 @@ from retail.streaming.columns import (MONEY, cents_of, cents_to_double, codes_of
 STORE_LEVEL = ""  # product_id of the per-store rows
 MAD_TO_SIGMA = 0.6745  # robust z = 0.6745 (x - median) / MAD (Iglewicz & Hoaglin)
 
-TS = pa.timestamp("ms", "UTC")
 MINUTE_MS = 60_000
 METRICS_SCHEMA = pa.schema([
     ("window_start", TS), ("window_end", TS), ("store_id", pa.string()),
