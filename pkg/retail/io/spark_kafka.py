@@ -1,7 +1,8 @@
 """Kafka as a Spark 4 Python streaming data source: ``spark.readStream.format("retail_kafka")``.
 
 Where Spark's JVM Kafka connector is not on the classpath (local runs, CI), this source
-reads Kafka with kafka-python and gives the same columns as Spark's ``kafka`` format:
+reads Kafka with librdkafka (:mod:`retail.io.kafka_fetch`; kafka-python finds the end
+offsets) and gives the same columns as Spark's ``kafka`` format:
 ``key, value, topic, partition, offset, timestamp``. Offsets live in Spark's checkpoint
 (as ``{"topic:partition": next_offset}``), never in consumer-group commits, so a restarted
 query resumes exactly after the last committed micro-batch.
@@ -51,26 +52,6 @@ def split_cap(start: dict[str, int], end: dict[str, int], cap: int | None) -> di
     for k in sorted(shares, key=lambda k: (take[k] - shares[k], k))[:cap - sum(take.values())]:
         take[k] += 1
     return {k: start.get(k, 0) + take[k] for k in end}
-
-
-_FETCH_BYTES = 32 * 1024 * 1024
-_ARROW_SCHEMA = pa.schema([
-    ("key", pa.binary()), ("value", pa.binary()), ("topic", pa.string()),
-    ("partition", pa.int32()), ("offset", pa.int64()), ("timestamp", pa.timestamp("us", "UTC")),
-])
-
-
-def _record_batch(records: list) -> pa.RecordBatch:
-    n = len(records)
-    return pa.RecordBatch.from_arrays([
-        pa.array([r.key for r in records], pa.binary()),
-        pa.array([r.value for r in records], pa.binary()),
-        pa.array([records[0].topic] * n, pa.string()),
-        pa.array([records[0].partition] * n, pa.int32()),
-        pa.array([r.offset for r in records], pa.int64()),
-        pa.array([r.timestamp * 1000 for r in records], pa.int64()).cast(
-            pa.timestamp("us", "UTC")),
-    ], schema=_ARROW_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -191,43 +172,11 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             max_future_minutes=self.max_future_minutes, fast_path=self.fast_path))
 
     def _records(self, partition: KafkaSlice) -> Iterator[pa.RecordBatch]:
-        from kafka import TopicPartition
-
-        from retail.io.kafka import consumer
+        from retail.io.kafka_fetch import read_ranges
         from retail.transforms.validate import settle_worker_heap
 
         settle_worker_heap()  # (this worker, too, is reused and collected after each task)
-
-        # Big fetches: a micro-batch reads a known range, the more per round trip the better.
-        c = consumer(self._settings(), group_id=None, enable_auto_commit=False,
-                     max_partition_fetch_bytes=_FETCH_BYTES, fetch_max_bytes=_FETCH_BYTES)
-        todo = {TopicPartition(t, p): [start, end] for t, p, start, end in partition.ranges}
-        try:
-            c.assign(list(todo))
-            for tp, (start, _) in todo.items():
-                c.seek(tp, start)
-            idle = 0
-            while todo:
-                # Records are decoded as they are taken: take no more than the slice
-                # still needs, not everything a big fetch brought back.
-                left = sum(end - pos for pos, end in todo.values())
-                got = c.poll(timeout_ms=1000, max_records=min(left, 100_000))
-                idle = 0 if got else idle + 1
-                if idle > 30:
-                    raise TimeoutError(f"no records for 30 s while reading {sorted(todo)}")
-                for tp, records in got.items():
-                    if tp not in todo:
-                        continue
-                    end = todo[tp][1]
-                    records = [r for r in records if r.offset < end]
-                    if records:
-                        yield _record_batch(records)
-                        todo[tp][0] = records[-1].offset + 1
-                    if todo[tp][0] >= end:
-                        del todo[tp]
-                        c.pause(tp)
-        finally:
-            c.close()
+        yield from read_ranges(self._settings(), partition.ranges)
 
     def stop(self) -> None:
         if self._offsets is not None:
