@@ -23,7 +23,7 @@ field. So this never accepts a record the row path would reject:
 
 from __future__ import annotations
 
-import io
+import re
 from functools import cache
 from typing import Any
 
@@ -88,12 +88,12 @@ def _parse_topic(values: pa.Array, rows: np.ndarray, contracts: tuple[Contract, 
     process) with Arrow's JSON reader; the rows the contracts accept, per event type."""
     names = sorted({f for c in contracts for f in c.schema["properties"]})
     schema = pa.schema([(f, types[f]) for f in names])
-    text = b"\n".join(values.to_pylist())
-    if len(text) >= _MAX_BLOCK:  # one block per read; Arrow's block size is 32-bit
+    text = _lines(values)
+    if text.size >= _MAX_BLOCK:  # one block per read; Arrow's block size is 32-bit
         return []
     try:
-        table = pj.read_json(io.BytesIO(text), read_options=pj.ReadOptions(
-            use_threads=False, block_size=len(text) + 1), parse_options=pj.ParseOptions(
+        table = pj.read_json(pa.BufferReader(text), read_options=pj.ReadOptions(
+            use_threads=False, block_size=text.size + 1), parse_options=pj.ParseOptions(
             explicit_schema=schema, unexpected_field_behavior="infer"))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return []
@@ -117,14 +117,23 @@ def _parse_topic(values: pa.Array, rows: np.ndarray, contracts: tuple[Contract, 
     return out
 
 
-def _has_key(texts: pa.Array, name: str, where: pa.Array) -> pa.Array:
-    """Whether each record's text holds the key ``"name":``, looked up only ``where``
-    true (False elsewhere): scanning every record for every field would cost more than
-    the parse."""
+def _lines(values: pa.Array) -> pa.Buffer:
+    """The records, each followed by a line break, as one buffer (built by Arrow: no
+    Python object per record)."""
+    lines = pc.binary_join_element_wise(values, pa.scalar(b"", pa.binary()),
+                                        pa.scalar(b"\n", pa.binary()))
+    bounds = np.frombuffer(lines.buffers()[1], np.int32)[[lines.offset, lines.offset + len(lines)]]
+    return lines.buffers()[2].slice(int(bounds[0]), int(bounds[1] - bounds[0]))
+
+
+def _has_key(texts: pa.Array, names: list[str], where: pa.Array) -> pa.Array:
+    """Whether each record's text holds a key ``"name":`` of one of ``names``, looked up
+    only ``where`` true (False elsewhere), in one pass over the texts."""
     mask = where.to_numpy(zero_copy_only=False)
     found = np.zeros(len(mask), dtype=bool)
-    if mask.any():
-        hits = pc.match_substring(texts.filter(where), f'"{name}":')
+    if names and mask.any():
+        keys = "|".join(re.escape(n) for n in sorted(names))
+        hits = pc.match_substring_regex(texts.filter(where), f'"(?:{keys})":')
         found[mask] = pc.fill_null(hits, False).to_numpy(zero_copy_only=False)
     return pa.array(found)
 
@@ -134,23 +143,30 @@ def _accepts(c: Contract, part: pa.Table, texts: pa.Array, names: list[str],
     own = list(c.schema["properties"])
     ok = pc.fill_null(valid_rows(c, part.select(own)), False)
     ok = ok.combine_chunks() if isinstance(ok, pa.ChunkedArray) else ok
+    foreign = [name for name in names if name not in own]
     for name in names:
         col = pc.is_null(part.column(name)).combine_chunks()
         if name not in own:  # another event type's field: must be absent
             ok = pc.and_(ok, col)
-            ok = pc.and_(ok, pc.invert(_has_key(texts, name, ok)))
         elif name in c.schema["required"] and _nullable(c, name):  # null or missing?
             unsure = pc.and_(ok, col)
-            ok = pc.and_(ok, pc.or_(pc.invert(col), _has_key(texts, name, unsure)))
+            ok = pc.and_(ok, pc.or_(pc.invert(col), _has_key(texts, [name], unsure)))
         if name in own and name in timestamps:
             ok = pc.and_(ok, _real_times(part.column(name)).combine_chunks())
-    return ok
+    return pc.and_(ok, pc.invert(_has_key(texts, foreign, ok)))
 
 
 def _real_times(col: pa.ChunkedArray) -> pa.ChunkedArray:
-    """False where a timestamp string names a day or time that does not exist (Arrow's
-    parser rolls 2024-02-30 over to March 1: parse, format back and compare)."""
+    """False where a timestamp string names a day or time that does not exist. Arrow's
+    ISO-8601 cast refuses those (2024-02-30, 24:00:00) but fails the whole column, so a
+    column it refuses is checked value by value: parse with ``strptime`` (which rolls
+    2024-02-30 over to March 1), format back and compare."""
     head = pc.utf8_slice_codeunits(col, 0, 19)
+    try:
+        pc.cast(head, pa.timestamp("s"))
+        return pc.is_valid(col)  # (a null one goes to the row path, as below)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     back = pc.strftime(pc.strptime(head, format=_SECONDS, unit="s", error_is_null=True),
                        format=_SECONDS)
     return pc.fill_null(pc.or_(pc.is_null(col), pc.equal(back, head)), False)
