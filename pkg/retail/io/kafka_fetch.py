@@ -68,16 +68,16 @@ def read_ranges(settings: KafkaSettings, ranges: Sequence[tuple[str, int, int, i
     todo = {(t, p): [start, end] for t, p, start, end in ranges if end > start}
     if not todo:
         return
-    biggest = max(end - start for start, end in todo.values())
     c = Consumer({
         **librdkafka_config(settings),
         # assign() only: the group is never joined and nothing is committed.
         "group.id": f"{settings.client_id}-range-reader",
         "enable.auto.commit": False, "enable.auto.offset.store": False,
         "enable.partition.eof": False,
-        # Big fetches, and no prefetching far past what the ranges need.
+        # Big fetches. (A small queued.min.messages, to prefetch less past the ranges, made
+        # librdkafka back off a second at a time: fetch.queue.backoff.ms.)
         "fetch.max.bytes": _FETCH_BYTES, "max.partition.fetch.bytes": _FETCH_BYTES,
-        "fetch.wait.max.ms": 10, "queued.min.messages": max(biggest, 1),
+        "fetch.wait.max.ms": 10,
     })
     try:
         c.assign([TopicPartition(t, p, start) for (t, p), (start, _) in todo.items()])
