@@ -77,7 +77,7 @@ def read_ranges(settings: KafkaSettings, ranges: Sequence[tuple[str, int, int, i
         # Big fetches. (A small queued.min.messages, to prefetch less past the ranges, made
         # librdkafka back off a second at a time: fetch.queue.backoff.ms.)
         "fetch.max.bytes": _FETCH_BYTES, "max.partition.fetch.bytes": _FETCH_BYTES,
-        "fetch.wait.max.ms": 10,
+        "fetch.wait.max.ms": 500,
     })
     try:
         c.assign([TopicPartition(t, p, start) for (t, p), (start, _) in todo.items()])
