@@ -175,7 +175,8 @@ def bench_throughput(args, tmp: Path, server: WarehouseProcess) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")],
-                        default=[12_000, 10_000, 9_000, round(DESIGN_RATE), 4000, 2000, 1000],
+                        default=[12_000, 10_000, 9_000, round(DESIGN_RATE), 7000, 6000,
+                                 5000, 4000, 2000, 1000],
                         help="live rates to try, highest first (events/s)")
     parser.add_argument("--max-p95", type=float, default=5.0,
                         help="the rate search goes on down until a rate is sustained with "
