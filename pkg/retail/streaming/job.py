@@ -273,19 +273,33 @@ class StreamRunner:
         self._stream_id = str(query.id)
         self._id_ready.set()
         try:
+            return self._watch(query)
+        finally:
+            self._count_duplicates(query)
+
+    def _watch(self, query: StreamingQuery) -> Exception | None:
+        """Wait until ``query`` ends or a stop is asked; the query's error, if it failed."""
+        try:
             while query.isActive and not self._stop.is_set():
                 query.awaitTermination(0.5)
                 self._count_duplicates(query)
-            if query.isActive:  # asked to stop: wait for the batch in progress, then stop
-                self.on_event("stopping after the current micro-batch ...")
+        except Exception as exc:  # noqa: BLE001  (StreamingQueryException and py4j errors)
+            if not self._stop.is_set():
+                return exc
+            # Asked to stop, and the query ended on its own: a terminal's Ctrl-C reaches
+            # Spark's Python helpers too. An unfinished batch was not committed; the next
+            # run takes it.
+        if not self._stop.is_set():
+            return None
+        self.on_event("stopping after the current micro-batch ...")
+        try:
+            if query.isActive:  # wait for the batch in progress, then stop
                 with self._batch_lock:
                     pass  # a batch that starts from now on refuses to run (``guarded``)
                 query.stop()
-            return None
-        except Exception as exc:  # noqa: BLE001  (StreamingQueryException and py4j errors)
+        except Exception as exc:  # noqa: BLE001
             return exc
-        finally:
-            self._count_duplicates(query)
+        return None
 
     def _count_duplicates(self, query: StreamingQuery) -> None:
         """Add up Spark's count of rows its deduplication dropped, once per batch."""
