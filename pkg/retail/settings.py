@@ -65,7 +65,7 @@ class KafkaSettings(_Section):
     retries: int = Field(10, ge=0)
     request_timeout_ms: int = Field(30_000, ge=1_000)
     delivery_timeout_ms: int = Field(120_000, ge=1_000)
-    # kafka-python spends its time in Python; producer processes scale it across cores.
+    # The contract check and encoding run in Python; producer processes scale them across cores.
     producer_workers: int = Field(2, ge=1, le=32)
     session_timeout_ms: int = Field(6_000, ge=1_000)
     heartbeat_interval_ms: int = Field(1_000, ge=100)
@@ -83,7 +83,8 @@ class KafkaSettings(_Section):
         return self
 
     def client_config(self) -> dict[str, object]:
-        """Keyword arguments common to every kafka-python client."""
+        """Keyword arguments common to every kafka-python client (admin, offsets, reading
+        back); the librdkafka clients use :func:`retail.io.kafka_fetch.librdkafka_config`."""
         cfg: dict[str, object] = {
             "bootstrap_servers": self.bootstrap_servers.split(","),
             "client_id": self.client_id,

@@ -1,9 +1,11 @@
 """Kafka: topic administration, end offsets, and reading topics back.
 
-Everything goes through kafka-python over the Kafka protocol, against production Kafka
-(Strimzi) and the local Tansu broker alike. ``settings.flavor == "tansu"`` switches on the
-workaround for Tansu's high-watermark bug (ListOffsets(latest) returns the base offset of
-the last record batch + 1): the true end is found by fetching from there to the end.
+Everything here goes through kafka-python over the Kafka protocol, against production
+Kafka (Strimzi) and the local Tansu broker alike; producing and the stream's record reads
+use librdkafka (:mod:`retail.io.producer`, :mod:`retail.io.kafka_fetch`).
+``settings.flavor == "tansu"`` switches on the workaround for Tansu's high-watermark bug
+(ListOffsets(latest) returns the base offset of the last record batch + 1): the true end is
+found by fetching from there to the end.
 """
 
 from __future__ import annotations
