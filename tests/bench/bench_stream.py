@@ -194,6 +194,8 @@ def main() -> None:
     parser.add_argument("--warmup-rate", type=float, default=1000)
     parser.add_argument("--warmup-batches", type=int, default=5)
     parser.add_argument("--producers", type=int, default=2)
+    parser.add_argument("--load-tick", type=float, default=0.25,
+                        help="seconds between a load producer's sends (one per event type)")
     parser.add_argument("--live-stores", type=int, default=1000)
     parser.add_argument("--live-products", type=int, default=500)
     parser.add_argument("--live-rate", type=float, default=1.5, help="simulator rate of the pool")

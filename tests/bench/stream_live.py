@@ -174,7 +174,7 @@ def bench_latency(args, tmp: Path, server: WarehouseProcess) -> dict:
         del tables
         ws_b, wh_b = make_database(server, "baseline_live", catalog, start, 4)
         say(f"latency: stream state seeded with {keys:,} store x SKU keys")
-        load = LiveLoad(broker.settings)
+        load = LiveLoad(broker.settings, args.load_tick)
         stream_runs, baseline_runs = [], []
         roots = {os.getpid(): "benchmark (monitor)", broker.proc.pid: "broker",
                  server.proc.pid: "warehouse server"}

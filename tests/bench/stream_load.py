@@ -58,7 +58,7 @@ def _stamp(table: pa.Table, now_ms: int, fresh_ids: bool) -> pa.Table:
 
 
 def _load_worker(slot: int, kafka: KafkaSettings, rate: float, seconds: float | None,
-                 cursor: int, stop, out, tick_s: float = 0.05) -> None:
+                 cursor: int, stop, out, tick_s: float) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     types, tables = _POOL["types"], _POOL["tables"]
     codes, rows = _POOL["order"][slot]
@@ -93,10 +93,11 @@ def _load_worker(slot: int, kafka: KafkaSettings, rate: float, seconds: float | 
 
 
 class LiveLoad:
-    """Producer processes sending the pool's events at ``rate`` events/s, stamped now."""
+    """Producer processes sending the pool's events at ``rate`` events/s, stamped now, in
+    one send per event type every ``tick_s`` seconds (a store system batching its sends)."""
 
-    def __init__(self, kafka: KafkaSettings):
-        self.kafka = kafka
+    def __init__(self, kafka: KafkaSettings, tick_s: float = 0.25):
+        self.kafka, self.tick_s = kafka, tick_s
         self.cursors = [0] * _POOL["workers"]
         self.ctx = mp.get_context("fork")
 
@@ -104,7 +105,8 @@ class LiveLoad:
         self.stop_event, self.out = self.ctx.Event(), self.ctx.Queue()
         self.t0 = time.time()
         self.procs = [self.ctx.Process(target=_load_worker, daemon=True, args=(
-            w, self.kafka, rate, seconds, self.cursors[w], self.stop_event, self.out))
+            w, self.kafka, rate, seconds, self.cursors[w], self.stop_event, self.out,
+            self.tick_s))
             for w in range(len(self.cursors))]
         for p in self.procs:
             p.start()

@@ -180,9 +180,11 @@ def report(args, tp: dict, lat: dict, total_s: float) -> str:
               "its inserts (the same tables plus dedup tokens, while the Spark jobs run)."]
 
     lines += ["", "### End-to-end latency under a live load", "",
-              f"Producer processes ({args.producers}, kafka-python, acks=all, columnar "
-              "encoding) send a simulated chain's events (all event types, in time order) at a "
-              "fixed rate, each stamped `event_time` = the send time. Latency = "
+              f"Producer processes ({args.producers}, the platform's `EventProducer`: "
+              "librdkafka, acks=all, contract-checked and encoded column-wise) send a simulated "
+              "chain's events (all event types, in time order) at a fixed rate, one send per "
+              f"event type every {args.load_tick:g} s, each stamped "
+              "`event_time` = the send time. Latency = "
               "`raw_events.ingested_at` (stamped by the warehouse at insert) - `event_time`, "
               f"quantiles by the warehouse over each load after its first "
               f"{args.skip_seconds:.0f} s. Stream: `retail stream run` in its own process, "
