@@ -87,6 +87,14 @@ def consumer(settings: KafkaSettings, **overrides: object) -> KafkaConsumer:
     return KafkaConsumer(**cfg)
 
 
+def offsets_consumer(settings: KafkaSettings) -> KafkaConsumer:
+    """A consumer for finding end offsets (no group). Its fetches wait at most 10 ms for
+    data: with the default 500 ms, the fetch a kept consumer leaves in flight made every
+    later call wait for it, so a streaming source's check before each micro-batch took
+    0.6 s instead of 0.13 s."""
+    return consumer(settings, group_id=None, fetch_max_wait_ms=10)
+
+
 def _drain_ends(c: KafkaConsumer, reported: dict[TopicPartition, int], idle_s: float
                 ) -> dict[TopicPartition, int]:
     """True ends on Tansu, all partitions at once: read from the start of each partition's
@@ -116,7 +124,7 @@ def end_offsets_of(settings: KafkaSettings, topics: list[str], idle_s: float = 0
                    client: KafkaConsumer | None = None) -> dict[tuple[str, int], int]:
     """True end offset of every partition of ``topics`` (missing topics have none), with a
     consumer of its own or the ``client`` given (kept open: a caller asking every second)."""
-    c = client or consumer(settings, group_id=None)
+    c = client or offsets_consumer(settings)
     try:
         tps = [TopicPartition(t, p) for t in topics for p in sorted(c.partitions_for_topic(t)
                                                                     or set())]

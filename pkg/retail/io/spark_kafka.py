@@ -110,10 +110,10 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def _ends(self) -> dict[str, int]:
         """True end offsets, through one consumer kept for the query's life (the source asks
         before every micro-batch; a new consumer costs a connection and metadata each time)."""
-        from retail.io.kafka import consumer, end_offsets_of
+        from retail.io.kafka import end_offsets_of, offsets_consumer
 
         if self._offsets is None:
-            self._offsets = consumer(self._settings(), group_id=None)
+            self._offsets = offsets_consumer(self._settings())
         try:
             ends = end_offsets_of(self._settings(), self.topics, client=self._offsets)
         except Exception:
