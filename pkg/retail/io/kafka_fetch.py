@@ -91,7 +91,7 @@ def read_ranges(settings: KafkaSettings, ranges: Sequence[tuple[str, int, int, i
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since > idle_s:
                 raise TimeoutError(f"no records for {idle_s:g} s while reading "
-                                   f"{sorted((k, v) for k, v in todo.items())}")
+                                   f"{sorted(todo.items())}")
             for key, run in _runs(messages):
                 if key not in todo:
                     continue

@@ -1,9 +1,10 @@
 """Producing event tables from several processes.
 
 The contract check and the JSON encoding run in Python (over Arrow, with a fixed cost per
-call), so one producer process tops out below the platform's per-machine rate. :class:`ParallelProducer` spreads Arrow event tables over
-worker processes, each running an :class:`~retail.io.producer.EventProducer`. All events of
-a store go to the same worker, so every ``store_id|product_id`` key keeps its order.
+call), so one producer process tops out below the platform's per-machine rate.
+:class:`ParallelProducer` spreads Arrow event tables over worker processes, each running
+an :class:`~retail.io.producer.EventProducer`. All events of a store go to the same worker,
+so every ``store_id|product_id`` key keeps its order.
 """
 
 from __future__ import annotations

@@ -98,6 +98,7 @@ class EventProducer:
         self._partitions: dict[str, int] = {}
         self._pending = 0  # handed to librdkafka, outcome not yet settled
         self._reports: list[tuple[Any, Any]] = []
+        self._closed = False
         self._producer = Producer({
             **librdkafka_config(settings),
             "acks": "all",
@@ -246,5 +247,9 @@ class EventProducer:
                                    f"after {timeout_s}s")
 
     def close(self, timeout_s: float | None = 30.0) -> None:
-        """Flush outstanding events (librdkafka frees the client with the object)."""
+        """Flush outstanding events and close the client (once everything is settled: a
+        flush that timed out raises, and librdkafka frees the client with the object)."""
         self.flush(timeout_s)
+        if not self._closed:
+            self._closed = True
+            self._producer.close()
