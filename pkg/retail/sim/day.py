@@ -23,8 +23,8 @@ from retail.sim.tables import EventBatch, event_table
 if TYPE_CHECKING:
     from retail.sim.engine import Simulator
 
-RESTOCK, SALE, RETURN, SHRINK, ADJUST = range(5)
-REASONS = ("restock", "sale", "return", "shrinkage", "adjustment")
+RESTOCK, SALE, RETURN, SHRINK, ADJUST, EXPIRE = range(6)
+REASONS = ("restock", "sale", "return", "shrinkage", "adjustment", "expired")
 _RETURN_RATE = np.array([c.return_rate for c in CATEGORIES])
 _SHRINK_RATE = np.array([c.shrink_rate for c in CATEGORIES])
 _CONVERSION = np.array([t.conversion for t in STORE_TYPES])
@@ -121,21 +121,32 @@ def simulate_day(sim: Simulator, ctx: DayContext) -> EventBatch:
     adj_pair = np.concatenate([adj_pair, lost_pair])
     adj_delta = np.concatenate([adj_delta, -lost_units])
     adj_time = np.concatenate([adj_time, np.zeros(len(lost_pair), np.int64)])
+    # perishable units that reached their shelf life, written off as the day starts
+    rows = sim.shelf.rows(p0, p1) if sim.shelf is not None else None
+    exp_pair = exp_qty = np.zeros(0, np.int64)
+    if rows is not None:
+        due = sim.shelf.expiring(ctx.day_index, rows)
+        exp_pair, exp_qty = sim.shelf.pairs[rows][due > 0], due[due > 0]
 
-    # --- every stock movement, applied in time order per pair
-    kinds = [RESTOCK, SALE, RETURN, SHRINK, ADJUST]
+    # --- every stock movement, applied in time order per pair (a write-off first of all)
+    kinds = [RESTOCK, SALE, RETURN, SHRINK, ADJUST, EXPIRE]
     parts_pair = [deliv["pair"] if n_del else np.zeros(0, np.int64), b.line_pair,
-                  rets["pair"] if n_ret else np.zeros(0, np.int64), shrink_pair, adj_pair]
-    parts_time = [del_time, line_time, ret_time, shrink_time, adj_time]
+                  rets["pair"] if n_ret else np.zeros(0, np.int64), shrink_pair, adj_pair,
+                  exp_pair]
+    parts_time = [del_time, line_time, ret_time, shrink_time, adj_time,
+                  np.zeros(len(exp_pair), np.int64)]
     parts_delta = [deliv["qty"] if n_del else np.zeros(0, np.int64), -b.line_qty,
-                   rets["qty"] if n_ret else np.zeros(0, np.int64), -shrink_qty, adj_delta]
+                   rets["qty"] if n_ret else np.zeros(0, np.int64), -shrink_qty, adj_delta,
+                   -exp_qty]
     kind = np.concatenate([np.full(len(p), k) for k, p in zip(kinds, parts_pair)])
     src = np.concatenate([np.arange(len(p)) for p in parts_pair])
     pair = np.concatenate(parts_pair).astype(np.int64)
     local_t = np.concatenate(parts_time).astype(np.int64)
-    key = local_t * 8 + kind
+    key = np.where(kind == EXPIRE, -1, local_t * 8 + kind)
     mv = apply_movements(sim.stock[p0:p1], pair - p0, key, np.concatenate(parts_delta))
     sim.stock[p0:p1] = mv.closing
+    if rows is not None:
+        sim.shelf.book(ctx.day_index, rows, pair, kind == EXPIRE, mv.applied)
 
     is_sale = kind == SALE
     fulfilled = np.zeros(len(b.line_pair), dtype=np.int64)

@@ -24,6 +24,7 @@ from retail.sim.catalog import Catalog
 from retail.sim.day import DayContext, simulate_day
 from retail.sim.demand import (BASKET_LINES, HOURLY, LOYAL_SHARE, MEAN_QTY,
                                transactions_per_hour)
+from retail.sim.expiry import PERISHABLE_MAX_DAYS, ShelfLots
 from retail.sim.ids import run_hash
 from retail.sim.local_events import LocalEvents
 from retail.sim.planted import Planted
@@ -55,6 +56,9 @@ class SimConfig:
     # an anomaly starts, and per product and 30 days that its demand starts to fade
     anomaly_rate: float = 0.0005
     fade_rate: float = 0.02
+    # perishable units past their shelf life are written off (retail.sim.expiry); off by
+    # default, so runs without it keep their events and ids
+    expiry: bool = False
 
     def __post_init__(self) -> None:
         problems = [message for bad, message in (
@@ -98,6 +102,12 @@ class Simulator:
         # Stores start mid-cycle: some shelves are already low, so stock-outs (and lost
         # sales) can happen before the first deliveries arrive, as in a real chain.
         self.stock = rng.integers(self.reorder_point // 2, self.order_up_to + 1)
+        self.shelf: ShelfLots | None = None
+        if config.expiry:
+            life = catalog.products["shelf_life_days"].to_numpy()[prod]
+            perishable = np.flatnonzero(life <= PERISHABLE_MAX_DAYS)
+            self.shelf = ShelfLots(perishable, life[perishable], PERISHABLE_MAX_DAYS + 1)
+            self.shelf.fill(0, self.stock[perishable], np.random.default_rng([config.seed, 2]))
         self.on_order = np.zeros(catalog.n_pairs, dtype=np.int64)
         self.pending_deliveries: dict[tuple[int, int], list[dict[str, np.ndarray]]] = {}
         self.pending_returns: dict[tuple[int, int], list[dict[str, np.ndarray]]] = {}
@@ -127,6 +137,7 @@ class Simulator:
             "promo_share": float(cfg.promo_share), "review_days": int(cfg.review_days),
             "safety_sd": float(cfg.safety_sd), "anomaly_rate": float(cfg.anomaly_rate),
             "fade_rate": float(cfg.fade_rate),
+            **({"expiry": True} if cfg.expiry else {}),
         }
 
     def _expected_daily_units(self) -> np.ndarray:
