@@ -12,7 +12,7 @@ store and position in that day (docs/simulator.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -38,6 +38,13 @@ from retail.sim.tables import EventBatch
 # drawn from (seed, its Monday), so the promotion calendar is known ahead; 5: planted
 # anomalies and fades, loyal customers with home stores and favourites, basket affinities
 MODEL_VERSION = 5
+
+# (simulator, the day's context, first pair, end pair) -> units to order per pair
+OrderPolicy = Callable[["Simulator", DayContext, int, int], np.ndarray]
+
+
+def policy_name(policy: OrderPolicy) -> str:
+    return str(getattr(policy, "name", getattr(policy, "__name__", type(policy).__name__)))
 
 
 @dataclass(frozen=True)
@@ -81,10 +88,15 @@ class SimConfig:
 class Simulator:
     """Owns the chain's state (stock, open orders, prices) and emits events day by day."""
 
-    def __init__(self, catalog: Catalog, config: SimConfig, *, record_expected: bool = False):
+    def __init__(self, catalog: Catalog, config: SimConfig, *, record_expected: bool = False,
+                 order_policy: OrderPolicy | None = None):
         """``record_expected``: keep each day's expected demand per pair, the oracle of the
-        forecast's backtest (:meth:`expected_demand`); it changes no event."""
+        forecast's backtest (:meth:`expected_demand`); it changes no event.
+        ``order_policy``: what the stores order each night instead of the chain's fixed
+        policy (:func:`retail.sim.supply.fixed_policy`); its ``name`` joins the run's
+        identity."""
         self.catalog = catalog
+        self.order_policy = order_policy
         self.expected: list[tuple[date, int, np.ndarray]] | None = (
             [] if record_expected else None)
         self.config = config
@@ -138,6 +150,7 @@ class Simulator:
             "safety_sd": float(cfg.safety_sd), "anomaly_rate": float(cfg.anomaly_rate),
             "fade_rate": float(cfg.fade_rate),
             **({"expiry": True} if cfg.expiry else {}),
+            **({"order_policy": policy_name(self.order_policy)} if self.order_policy else {}),
         }
 
     def _expected_daily_units(self) -> np.ndarray:

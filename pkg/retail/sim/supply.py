@@ -1,7 +1,10 @@
 """Supplier deliveries and tonight's replenishment orders for one group of stores and day.
 
-A pair whose stock plus open orders is at or below its reorder point orders up to its
-order-up-to level, in whole packs, a few minutes before local midnight. The supplier
+Orders go out a few minutes before local midnight. By default the chain orders by its own
+fixed policy (:func:`fixed_policy`): a pair whose stock plus open orders is at or below its
+reorder point orders up to its order-up-to level, in whole packs. A simulator given an
+``order_policy`` (another callable of the same signature, e.g. the platform's
+recommendations) orders what that returns instead. The supplier
 promises its quoted lead time, the catalog's ``lead_time_mean_days``: that is the order's
 ``expected_arrival``. The order actually arrives after a lead time drawn from a lognormal
 with the catalog's mean and standard deviation (positive and skewed to the right, as
@@ -39,6 +42,30 @@ def lead_times(rng: np.random.Generator, mean: np.ndarray, sd: np.ndarray) -> np
     return np.maximum(rng.lognormal(mu, np.sqrt(sigma2)), MIN_LEAD_DAYS)
 
 
+def fixed_policy(sim: Simulator, ctx: DayContext, p0: int, p1: int) -> np.ndarray:
+    """The chain's own ordering, without the platform: a pair whose stock plus open orders
+    is at or below its reorder point orders up to its order-up-to level, in whole packs
+    (both fixed per pair when the simulator starts). Units to order per pair of
+    ``[p0, p1)``, 0 for none."""
+    pos = sim.stock[p0:p1] + sim.on_order[p0:p1]
+    pack = sim.catalog.product_pack[sim.catalog.pair_product[p0:p1]]
+    up = np.ceil((sim.order_up_to[p0:p1] - pos) / pack).astype(np.int64) * pack
+    return np.where(pos <= sim.reorder_point[p0:p1], up, 0)
+
+
+def _orders(sim: Simulator, ctx: DayContext, p0: int, p1: int) -> np.ndarray:
+    """Tonight's units to order per pair of ``[p0, p1)``, from the simulator's policy."""
+    qty = (sim.order_policy or fixed_policy)(sim, ctx, p0, p1)
+    qty = np.asarray(qty)
+    if qty.shape != (p1 - p0,) or not np.issubdtype(qty.dtype, np.integer):
+        raise ValueError(f"an ordering policy must give whole units for each of the {p1 - p0} "
+                         f"pairs of stores {ctx.stores}, got {qty.dtype} {qty.shape}")
+    if (qty < 0).any():
+        raise ValueError(f"an ordering policy ordered negative units ({int(qty.min())}) on "
+                         f"{ctx.day}")
+    return qty.astype(np.int64)
+
+
 def shipments(sim: Simulator, ctx: DayContext, p0: int, p1: int,
               deliv: dict[str, np.ndarray] | None, utc_ms, ids) -> pa.Table:
     """Deliveries that arrived today (``deliv``, due today) and tonight's orders, which are
@@ -50,12 +77,11 @@ def shipments(sim: Simulator, ctx: DayContext, p0: int, p1: int,
         ids: ``(prefix, store, seq, width) -> ids`` of ``ctx.day``.
     """
     c, rng = sim.catalog, ctx.rng
-    pos = sim.stock[p0:p1] + sim.on_order[p0:p1]
-    need = np.flatnonzero(pos <= sim.reorder_point[p0:p1])
+    wanted = _orders(sim, ctx, p0, p1)
+    need = np.flatnonzero(wanted > 0)
     pair = need + p0
     prod = c.pair_product[pair]
-    pack = c.product_pack[prod]
-    qty = np.ceil((sim.order_up_to[pair] - pos[need]) / pack).astype(np.int64) * pack
+    qty = wanted[need]
     sup = c.product_supplier[prod]
     lead_s = np.round(lead_times(rng, c.supplier_lead_mean[sup], c.supplier_lead_sd[sup])
                       * _DAY_SEC).astype(np.int64)
