@@ -111,5 +111,5 @@ class StreamEnv:
         assert producer.stats.failed == 0 and producer.stats.invalid == 0, producer.stats
         return SimRun({k: pa.concat_tables(v) for k, v in parts.items()}, sim.ground_truth())
 
-    def rows(self, sql: str) -> list[tuple]:
-        return self.wh.query_rows(sql)
+    def rows(self, sql: str, parameters: dict | None = None) -> list[tuple]:
+        return self.wh.query_rows(sql, parameters)
