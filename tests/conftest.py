@@ -251,6 +251,23 @@ def retail_cli(*args: str, code: int = 0) -> str:
     return result.output
 
 
+def model_chain_env(warehouse_settings: WarehouseSettings, mlflow_server: str, root: Path,
+                    **extra: str) -> tuple[WarehouseSettings, dict[str, str]]:
+    """A migrated warehouse database of its own and the RETAIL_* environment of a model
+    chain's jobs: that database, a lake and home under ``root``, the MLflow server with a
+    model-name prefix of its own (and ``extra``). The caller drops the database."""
+    from retail.io.warehouse import connect
+    from retail.warehouse.migrate import Migrator
+
+    ws = warehouse_settings.model_copy(update={"database": f"t_{uuid.uuid4().hex[:10]}"})
+    Migrator(connect(ws, database=""), ws.database, lambda db: connect(ws, db)).migrate()
+    return ws, {"RETAIL_WAREHOUSE__URL": ws.url, "RETAIL_WAREHOUSE__DATABASE": ws.database,
+                "RETAIL_LAKE__ROOT": str(root / "lake"), "RETAIL_LOCAL__HOME": str(root / "home"),
+                "RETAIL_MLFLOW__TRACKING_URI": mlflow_server,
+                "RETAIL_MLFLOW__PREFIX": f"t{uuid.uuid4().hex[:8]}",
+                "PYSPARK_PYTHON": sys.executable, **extra}
+
+
 # --- model registry -----------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory) -> Iterator[str]:

@@ -15,8 +15,6 @@ step a module fixture, so the chain is built once and each step checked by its t
 
 from __future__ import annotations
 
-import sys
-import uuid
 from datetime import date, timedelta
 from types import SimpleNamespace
 
@@ -29,7 +27,7 @@ from retail.settings import LakeSettings
 from retail.sim import SimConfig, Simulator, generate_catalog
 from retail.simulate import WarehouseSink, backfill
 from retail.warehouse.load import AHEAD_DAYS, load_dimensions
-from retail.warehouse.migrate import Migrator
+from tests.conftest import model_chain_env
 from tests.conftest import retail_cli as retail
 from tests.jobs.jobrun import load_job as job
 
@@ -49,14 +47,9 @@ WORSE = {"RETAIL_FORECAST__MAX_ITER": "[2]", "RETAIL_FORECAST__MAX_DEPTH": "[1]"
 
 @pytest.fixture(scope="module")
 def chain(warehouse_settings, mlflow_server, tmp_path_factory):
-    root = tmp_path_factory.mktemp("forecast-chain")
-    ws = warehouse_settings.model_copy(update={"database": f"t_{uuid.uuid4().hex[:10]}"})
-    Migrator(connect(ws, database=""), ws.database, lambda db: connect(ws, db)).migrate()
-    prefix = f"t{uuid.uuid4().hex[:8]}"
-    env = {"RETAIL_WAREHOUSE__URL": ws.url, "RETAIL_WAREHOUSE__DATABASE": ws.database,
-           "RETAIL_LAKE__ROOT": str(root / "lake"), "RETAIL_LOCAL__HOME": str(root / "home"),
-           "RETAIL_MLFLOW__TRACKING_URI": mlflow_server, "RETAIL_MLFLOW__PREFIX": prefix,
-           "PYSPARK_PYTHON": sys.executable, **GRID}
+    ws, env = model_chain_env(warehouse_settings, mlflow_server,
+                              tmp_path_factory.mktemp("forecast-chain"), **GRID)
+    prefix = env["RETAIL_MLFLOW__PREFIX"]
     try:
         with pytest.MonkeyPatch.context() as mp, connect(ws) as wh:
             for key, value in env.items():

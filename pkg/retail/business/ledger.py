@@ -96,12 +96,13 @@ def day_ledger(catalog: Catalog, batch: EventBatch, opening: np.ndarray,
     }).select(list(LEDGER_COLUMNS))
 
 
-def with_ledgers(sim: Simulator) -> Iterator[tuple[EventBatch, pa.Table]]:
-    """Run ``sim`` (all its configured days), each batch with its ledger. The order-up-to
-    level is the chain's fixed one (``sim.order_up_to``), the yardstick of overstock
-    whatever policy orders."""
+def with_ledgers(sim: Simulator, batches: Iterator[EventBatch] | None = None
+                 ) -> Iterator[tuple[EventBatch, pa.Table]]:
+    """``batches`` of ``sim`` (default: all its configured days), each with its ledger. The
+    order-up-to level is the chain's fixed one (``sim.order_up_to``), the yardstick of
+    overstock whatever policy orders."""
     c = sim.catalog
-    batches = sim.run()
+    batches = sim.run() if batches is None else batches
     while True:
         opening = sim.stock.copy()
         try:
