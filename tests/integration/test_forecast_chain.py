@@ -47,8 +47,8 @@ WORSE = {"RETAIL_FORECAST__MAX_ITER": "[2]", "RETAIL_FORECAST__MAX_DEPTH": "[1]"
 
 @pytest.fixture(scope="module")
 def chain(warehouse_settings, mlflow_server, tmp_path_factory):
-    ws, env = model_chain_env(warehouse_settings, mlflow_server,
-                              tmp_path_factory.mktemp("forecast-chain"), **GRID)
+    root = tmp_path_factory.mktemp("forecast-chain")
+    ws, env = model_chain_env(warehouse_settings, mlflow_server, root, **GRID)
     prefix = env["RETAIL_MLFLOW__PREFIX"]
     try:
         with pytest.MonkeyPatch.context() as mp, connect(ws) as wh:
