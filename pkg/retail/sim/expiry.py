@@ -37,9 +37,6 @@ class ShelfLots:
         self.shelf_life = np.asarray(shelf_life, dtype=np.int64)
         self.horizon = horizon
         self.lots = np.zeros((len(self.pairs), horizon), dtype=np.int64)
-        # position of every pair among the perishable ones, -1 for the others
-        self.slot_of = np.full(int(self.pairs.max(initial=-1)) + 1, -1, dtype=np.int64)
-        self.slot_of[self.pairs] = np.arange(len(self.pairs))
 
     def stock(self) -> np.ndarray:
         """Units on the shelf per perishable pair."""
