@@ -58,7 +58,7 @@ $(STAMP): pkg/pyproject.toml constraints.txt
 	@command -v java >/dev/null || [ -x "$$JAVA_HOME/bin/java" ] || { echo "Spark needs a Java 17+ runtime: apt-get install openjdk-17-jre-headless (or set JAVA_HOME)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e './pkg[local,dev,spark,ml,dashboard]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e './pkg[local,dev,spark,ml,dashboard,report]'
 	$(BIN)/python tests/k8s/helm.py
 	@touch $@
 
@@ -186,7 +186,7 @@ bench-dashboards: install ## the dashboard pages' queries, their drawing in Chro
 
 lock: ## re-resolve constraints.txt from pkg/pyproject.toml in a scratch venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet --disable-pip-version-check './pkg[local,dev,spark,ml,dashboard]'
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check './pkg[local,dev,spark,ml,dashboard,report]'
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^retail-platform' > constraints.txt
 	rm -rf .lock-venv
 

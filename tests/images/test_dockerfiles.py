@@ -41,7 +41,7 @@ def _name(path: Path) -> str:
 def _hadolint(path: Path) -> subprocess.CompletedProcess[str]:
     if not HADOLINT.exists():
         pytest.fail(f"{HADOLINT} is missing: install the dev dependencies "
-                    "(pip install -c constraints.txt -e './pkg[local,dev,spark,ml,dashboard]')")
+                    "(pip install -c constraints.txt -e './pkg[local,dev,spark,ml,dashboard,report]')")
     # Every level fails (style and info too), whatever a user-level config says.
     return subprocess.run([str(HADOLINT), "--no-color", "--failure-threshold", "style",
                            "-f", "json", str(path)], capture_output=True, text=True,
