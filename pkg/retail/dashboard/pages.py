@@ -108,7 +108,8 @@ PAGES = (
             ("order_qty", "order")]), NO_FORECASTS, True),
     )),
     Page("/ml-model-performance", "ML Model Performance", "How well the forecasts did, "
-         "whether the inputs drift, and what the model leans on.", (
+         "whether the inputs drift, what the model leans on, and what it changed for the "
+         "business.", (
         Panel("accuracy", "Accuracy over time", "model_accuracy_daily", c.trend(
             "date", [("wape", "WAPE"), ("coverage_80", "80 % coverage")], percent=True),
             "no evaluated forecasts yet: run retail pipeline run predictions", True),
@@ -120,6 +121,14 @@ PAGES = (
         Panel("pva", "Predicted vs actual (28 days)", "predicted_vs_actual", c.scatter(
             "actual_units", "predicted_units", color="category", label="product_name",
             diagonal=True), NO_FORECASTS, True),
+        Panel("impact", "Business impact (closed-loop experiment)", "business_impact_latest",
+              c.kpi_cards([
+                  ("stockouts_prevented_pct", "Stock-outs prevented (%)", ""),
+                  ("overstock_reduction_pct", "Overstock value reduction (%)", ""),
+                  ("lost_sales_avoided", "Lost sales avoided (value)", ""),
+                  ("turnover_change_pct", "Inventory turnover change (%)", "")]),
+              "no business-impact run yet: run retail evaluate business "
+              "(docs/business-impact.md)", True),
     )),
     Page("/alerts", "Alerts", "What needs attention now: urgent items, overstocked stores "
          "and what is taking off.", (

@@ -1,7 +1,7 @@
 """The dashboards' demo warehouse: four simulated stores x 30 products over five weeks,
 loaded as the warehouse sink does, plus a few rows of every model output the pages draw
-(forecasts, replenishment, evaluations, drift, importance, slow movers, stream alerts) and
-three readers' assignments. Built once per session (seconds), read-only for its users.
+(forecasts, replenishment, evaluations, drift, importance, slow movers, stream alerts, a
+business-impact run) and three readers' assignments. Built once per session (seconds), read-only for its users.
 
 Readers (``rls_assignments``):
   * ``STORE_MANAGER`` sees one store (S00002, the only one of its region);
@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from retail.business.runner import IMPACT_SCHEMA
 from retail.io.warehouse import connect
 from retail.settings import WarehouseSettings
 from retail.sim import Catalog, SimConfig, Simulator, generate_catalog
@@ -159,10 +160,19 @@ def _model_outputs(catalog: Catalog, end: date, rates: dict[tuple[str, str], flo
         "metric_value": rng.uniform(10, 100, len(alert_rows)),
         "threshold": np.full(len(alert_rows), 10.0), "details": ["{}"] * len(alert_rows),
         "event_time": [at + timedelta(hours=12, minutes=i) for i in range(len(alert_rows))]})
+    # a closed-loop experiment's results (retail evaluate business), made on end
+    impact = pa.Table.from_pylist([
+        {"run_id": "demo-run", "arm": arm, "metric": metric, "value": value,
+         "period_from": START, "period_to": end, "stores": STORES, "products": PRODUCTS,
+         "seed": SEED, "created_at": at + timedelta(hours=6)}
+        for arm, values in (("baseline", (0.08, 900.0, 4000.0, 2.0)),
+                            ("platform", (0.03, 500.0, 1500.0, 2.6)))
+        for metric, value in zip(("stockout_rate", "overstock_value", "lost_value",
+                                  "turnover"), values, strict=True)], schema=IMPACT_SCHEMA)
     return {"fact_ml_predictions": predictions, "fact_replenishment": replenishment,
             "model_evaluations": evaluations, "model_drift": drift,
             "model_feature_importance": importance, "ml_slow_movers": slow,
-            "stream_alerts": alerts}
+            "stream_alerts": alerts, "business_impact": impact}
 
 
 def _build(base: WarehouseSettings) -> DemoWarehouse:

@@ -251,7 +251,8 @@ def rows(wh, name: str, **kw) -> list[dict]:
 # --- the registry ----------------------------------------------------------------------
 STORE_QUERIES = {"store_stock_by_category", "store_low_stock", "store_today_vs_target",
                  "store_forecast_7d", "store_recommended_orders", "store_stockout_risk"}
-MODEL_QUERIES = {"model_accuracy_daily", "model_drift_latest", "feature_importance_latest"}
+MODEL_QUERIES = {"model_accuracy_daily", "model_drift_latest", "feature_importance_latest",
+                 "business_impact_latest"}
 
 
 def test_every_query_is_registered_with_title_description_and_parameters():
@@ -266,7 +267,7 @@ def test_every_query_is_registered_with_title_description_and_parameters():
         "slow_mover_markdowns", "overstock_understock", "stock_cover_scatter",
         "supplier_lead_time", "forecast_vs_actual", "reorder_points", "model_accuracy_daily",
         "model_drift_latest", "predicted_vs_actual", "feature_importance_latest",
-        "urgent_alerts", "overstocked_stores", "trending_products"])
+        "urgent_alerts", "overstocked_stores", "trending_products", "business_impact_latest"])
     for q in list_queries():
         assert q.title and q.description and "as_of" in q.params, q.name
         assert q.sql.startswith(("SELECT", "WITH")), q.name  # the header is not in the SQL
