@@ -159,6 +159,10 @@ def loaded(module_db, sim) -> ClickHouseWarehouse:
             rank, other_product_id, support, confidence, lift, score, model_version)
             VALUES (20260106, '2026-01-06', 'fpgrowth', 'P000001', 1, 'P000002', 0.01, 0.3,
             4.2, 4.2, 'test')""")
+        wh.command("""INSERT INTO business_impact (run_id, arm, metric, value, period_from,
+            period_to, stores, products, seed) VALUES ('r1', 'baseline', 'stockout_rate',
+            0.08, '2026-01-05', '2026-03-01', 10, 200, 42), ('r1', 'platform',
+            'stockout_rate', 0.03, '2026-01-05', '2026-03-01', 10, 200, 42)""")
         wh.insert_arrow("rls_assignments", pa.table({
             "user_name": [a[0] for a in ASSIGNMENTS], "scope": [a[1] for a in ASSIGNMENTS],
             "store_id": [a[2] for a in ASSIGNMENTS], "region": [a[3] for a in ASSIGNMENTS],
