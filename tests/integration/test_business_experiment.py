@@ -1,6 +1,7 @@
-"""The closed loop end to end on a tiny chain: both arms through the real job code (the
-warehouse server, Spark, the MLflow registry), the books of every pair and day balanced,
-the two arms' customers identical, and the platform arm ordering what was recommended."""
+"""The closed loop end to end on a tiny chain, as ``retail evaluate business`` runs it: both
+arms through the real job code (the warehouse server, Spark, the MLflow registry), the
+books of every pair and day balanced, the two arms' customers identical, the platform arm
+ordering what was recommended, the results in business_impact and the report written."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from datetime import date, timedelta
 import pyarrow.compute as pc
 import pytest
 
-from retail.business.experiment import Experiment, ExperimentRun
+from retail.business.experiment import Experiment
 from retail.business.metrics import METRICS
-from retail.business.platform_arm import PlatformJobs
+from retail.business.report import write
 from retail.io.warehouse import connect
-from retail.ml.registry import Registry
 from retail.settings import Settings
 from tests.conftest import model_chain_env
 
@@ -28,51 +28,49 @@ GRID = {"RETAIL_FORECAST__MAX_ITER": "[8]", "RETAIL_FORECAST__MAX_DEPTH": "[3]",
 
 
 @pytest.fixture(scope="module")
-def warmed(warehouse_settings, mlflow_server, tmp_path_factory):
-    """The warm-up, the history closed and featurized, the first trainings (the first
-    test's set-up); the compared days are :func:`outcome`'s."""
-    from retail.streaming.job import spark_session
+def outcome(warehouse_settings, mlflow_server, tmp_path_factory):
+    """The whole experiment through ``run_business`` (what ``retail evaluate business``
+    runs), its platform arm's database kept for the checks, and the report written."""
+    from retail.business.runner import run_business
 
-    ws, env = model_chain_env(warehouse_settings, mlflow_server,
-                              tmp_path_factory.mktemp("business"), **GRID)
-    days = []
+    root = tmp_path_factory.mktemp("business")
+    ws, env = model_chain_env(warehouse_settings, mlflow_server, root, **GRID)
+    days, steps = [], []
     try:
-        with pytest.MonkeyPatch.context() as mp, connect(ws) as wh:
+        with pytest.MonkeyPatch.context() as mp:
             for key, value in env.items():
                 mp.setenv(key, value)
             settings = Settings()
-            spark = spark_session(settings, "retail-business-test")
-            jobs = PlatformJobs(spark, settings, wh, Registry.from_settings(settings))
-            steps = ExperimentRun(EXP, jobs, on_day=lambda day, what: days.append((day, what)))
             started = time.perf_counter()
-            steps.warm_up()
-            print(f"business warm-up: {time.perf_counter() - started:.0f} s")
-            yield steps, days
+            result = run_business(settings, EXP, keep=True, on_step=steps.append,
+                                  on_day=lambda day, what: days.append((day, what)))
+            print(f"business experiment: {time.perf_counter() - started:.0f} s; jobs "
+                  + ", ".join(f"{k} {v:.0f} s" for k, v in
+                              result.outcome.jobs.seconds.steps.items()))
+            paths = write(result, root / "docs" / "business-impact.md")
+            scratch = ws.model_copy(update={"database": result.outcome.jobs.wh.database})
+            with connect(ws) as main, connect(scratch) as wh:
+                yield result, days, steps, paths, main, wh
     finally:
         with connect(ws, database="") as admin:
-            admin.command(f"DROP DATABASE IF EXISTS `{ws.database}` SYNC")
+            for (name,) in admin.query_rows(
+                    "SELECT name FROM system.databases WHERE startsWith(name, {db:String})",
+                    {"db": ws.database}):
+                admin.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
 
 
-@pytest.fixture(scope="module")
-def outcome(warmed):
-    steps, days = warmed
-    started = time.perf_counter()
-    result = steps.compare()
-    print(f"business compared days: {time.perf_counter() - started:.0f} s; jobs "
-          + ", ".join(f"{k} {v:.0f} s" for k, v in steps.jobs.seconds.steps.items()))
-    return result, days
-
-
-def test_the_warm_up_trains_the_models_and_recommends_for_the_first_compared_day(warmed):
-    steps, days = warmed
-    assert [w for _, w in days].count("warm-up") == 7 * EXP.warmup_weeks
-    assert steps.jobs.trainings[0]["as_of"] == EXP.first_compared - timedelta(days=1)
-    assert steps.orders.run_date == EXP.first_compared - timedelta(days=1)
-    assert not steps.platform.ledgers and not steps.baseline.ledgers
+def test_the_warm_up_trains_the_models_then_every_day_is_simulated_once(outcome):
+    result, days, steps, *_ = outcome
+    simulated = [(d, w) for d, w in days if w in ("warm-up", "compared")]
+    assert [w for _, w in simulated].count("warm-up") == 7 * EXP.warmup_weeks
+    assert [d for d, _ in simulated] == [EXP.start + timedelta(days=k) for k in range(EXP.days)]
+    assert result.outcome.jobs.trainings[0]["as_of"] == EXP.first_compared - timedelta(days=1)
+    assert any(s.startswith("training the demand forecast") for s in steps)
 
 
 def test_every_day_of_both_arms_balances_and_is_reported(outcome):
-    result, days = outcome
+    run, days, *_ = outcome
+    result = run.outcome
     for arm in (result.baseline, result.platform):
         t = arm.ledger
         assert t.num_rows == 7 * len(set(result.platform.ledger["pair"].to_pylist()))
@@ -85,7 +83,7 @@ def test_every_day_of_both_arms_balances_and_is_reported(outcome):
 
 
 def test_the_arms_customers_ask_for_the_same_and_only_the_ordering_differs(outcome):
-    result, _ = outcome
+    result = outcome[0].outcome
     b, p = result.baseline.ledger, result.platform.ledger
     assert b["demand_units"].equals(p["demand_units"])
     assert b["pair"].equals(p["pair"]) and b["day"].equals(p["day"])
@@ -96,8 +94,8 @@ def test_the_arms_customers_ask_for_the_same_and_only_the_ordering_differs(outco
 
 
 def test_the_platform_arm_ordered_what_the_jobs_recommended(outcome):
-    result, _ = outcome
-    wh = result.jobs.wh
+    result, *_, wh = outcome
+    result = result.outcome
     for day in (EXP.first_compared, EXP.first_compared + timedelta(days=3)):
         (recommended,), = wh.query_rows(
             "SELECT toInt64(sum(q)) FROM (SELECT argMax(order_qty, created_at) AS q "
@@ -109,3 +107,27 @@ def test_the_platform_arm_ordered_what_the_jobs_recommended(outcome):
     assert result.jobs.trainings and result.jobs.trainings[0]["as_of"] == (
         EXP.first_compared - timedelta(days=1))
     assert set(result.platform.metrics()) == set(METRICS)
+
+
+def test_the_results_go_into_business_impact_and_the_report_is_written(outcome):
+    result, _, _, paths, main, _ = outcome
+    rows = main.query_rows("SELECT arm, metric, value FROM business_impact FINAL "
+                           "WHERE run_id = {r:String} ORDER BY arm, metric",
+                           {"r": result.run_id})
+    want = {(arm, m): v for arm, values in result.metrics.items() for m, v in values.items()}
+    assert {(a, m): v for a, m, v in rows} == pytest.approx(want, nan_ok=True)
+    assert {m for _, m, _ in rows} == set(METRICS) | {"forecast_wape"}
+    (latest,), = main.query_rows("SELECT DISTINCT `Run ID` FROM bi_business_impact "
+                                 "WHERE `Latest Run` = 1")
+    assert latest == result.run_id
+    # the champion's and seasonal naive's WAPE over the compared days, horizons 1..7
+    acc = result.accuracy
+    assert [r["horizon"] for r in acc.rows] == list(range(1, 8))
+    assert all(r["n"] > 0 and r["actual"] > 0 for r in acc.rows)
+    assert 0 < acc.forecast_wape < 2 and 0 < acc.naive_wape < 2
+    doc, *plots = paths
+    text = doc.read_text()
+    assert result.run_id in text and "| stock-out rate" in text
+    for plot in plots:
+        assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5_000
+        assert f"img/business-impact/{plot.name}" in text

@@ -38,6 +38,8 @@ METRICS = {
     "cover_over_60_share": True, "expired_units": True, "expired_value": True,
     "cogs": False, "turnover": False, "orders": True, "units_ordered": True,
 }
+# ... and the forecast's WAPE (retail.business.accuracy), which the ledgers do not give
+LOWER_IS_BETTER = {**METRICS, "forecast_wape": True}
 
 
 def arm_metrics(ledger: pa.Table) -> dict[str, float]:
@@ -91,10 +93,11 @@ class Comparison:
     @property
     def better(self) -> bool:
         """The platform did better (strictly), lower or higher as the metric wants."""
-        lower = METRICS[self.metric]
+        lower = LOWER_IS_BETTER[self.metric]
         return self.platform < self.baseline if lower else self.platform > self.baseline
 
 
 def compare(baseline: dict[str, float], platform: dict[str, float]) -> list[Comparison]:
-    """Each metric of both arms, in :data:`METRICS` order."""
-    return [Comparison(m, baseline[m], platform[m]) for m in METRICS]
+    """Each metric of both arms, in :data:`LOWER_IS_BETTER` order (the WAPE when given)."""
+    return [Comparison(m, baseline[m], platform[m]) for m in LOWER_IS_BETTER
+            if m in baseline or m in platform]

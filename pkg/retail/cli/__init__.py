@@ -9,6 +9,7 @@ from retail.cli import batch as batch_cmd
 from retail.cli import contracts as contracts_cmd
 from retail.cli import dashboard as dashboard_cmd
 from retail.cli import dq as dq_cmd
+from retail.cli import evaluate as evaluate_cmd
 from retail.cli import features as features_cmd
 from retail.cli import forecast as forecast_cmd
 from retail.cli import insights as insights_cmd
@@ -52,6 +53,7 @@ app.add_typer(lake_cmd.app, name="lake")
 app.add_typer(dq_cmd.app, name="dq")
 app.add_typer(features_cmd.app, name="features")
 app.add_typer(forecast_cmd.app, name="forecast")
+app.add_typer(evaluate_cmd.app, name="evaluate")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(stock_cmd.app, name="stock")
 app.add_typer(pipeline_cmd.app, name="pipeline")
