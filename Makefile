@@ -48,7 +48,7 @@ DEMO_TRUTH = $${RETAIL_LOCAL__HOME:-.retail}/demo-truth
 # The backfill's last day, the day before the Kafka demo day.
 DEMO_HISTORY_LAST := $(shell date -u -d '3 days ago' +%F)
 
-.PHONY: help install demo test bench bench-forecast bench-forecast-cost bench-forecast-strategy bench-models bench-dashboards lock up down status clean
+.PHONY: help install demo test bench bench-forecast bench-forecast-cost bench-forecast-strategy bench-models bench-dashboards bench-business lock up down status clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -151,6 +151,7 @@ bench: install ## measure spine and warehouse against baselines in the same run 
 	$(MAKE) bench-forecast
 	$(MAKE) bench-forecast-strategy
 	$(MAKE) bench-models
+	$(MAKE) bench-business
 
 bench-forecast: install ## the demand forecast's accuracy and cost (chain cached in .retail/bench-forecast/)
 	$(BIN)/python tests/bench/bench_forecast.py --train-fraction 0.25 --compare-fraction 0.1 --write docs/benchmarks.md
@@ -160,6 +161,12 @@ bench-forecast-cost: install ## the forecast's training and prediction cost at 2
 
 bench-forecast-strategy: install ## the forecast's stacked model vs one model per horizon on bench-forecast's cached chain
 	$(BIN)/python tests/bench/forecast_strategy.py --max-series 1000 --train-fraction 0.25 --write docs/benchmarks.md
+
+# The closed loop (docs/business-impact.md): the same simulated chain and customers ordering by
+# its fixed policy and by the platform's recommendations, the real jobs each night; at most an
+# hour at the default 10 stores x 200 SKUs, 12 + 8 weeks.
+bench-business: install ## the platform's business outcome against the chain's fixed ordering policy (writes docs/business-impact.md)
+	$(BIN)/python tests/bench/bench_business.py --write docs/benchmarks.md
 
 # The insight models: accuracy on a mid-size chain with planted truth, cost at the design's
 # 200 stores x 2,000 SKUs (at 2 events a minute a store: the pairs, customers and days are the
