@@ -20,7 +20,8 @@ VIEWS = {  # table -> the bi_* view its DirectQuery partition reads (names fixed
     "Replenishment": "bi_fact_replenishment", "Model Evaluations": "bi_model_evaluations",
     "Model Drift": "bi_model_drift", "Feature Importance": "bi_model_feature_importance",
     "Alerts": "bi_stream_alerts", "Anomalies": "bi_ml_anomalies",
-    "Slow Movers": "bi_ml_slow_movers", "User Access": "bi_user_access"}
+    "Slow Movers": "bi_ml_slow_movers", "User Access": "bi_user_access",
+    "Business Impact": "bi_business_impact"}  # 0025, the closed-loop experiment (issue 23)
 MEASURE_TABLE = "KPI"
 CONNECTOR = "ClickHouse.Database(Server,Port,Database,ConnectionOptions)"
 PARAMETERS = {"Server": "Text", "Port": "Number", "Database": "Text", "UseTLS": "Logical"}
@@ -215,6 +216,28 @@ def measure_problems(model: Model) -> list[str]:
     return problems
 
 
+# The one run the Business Impact measures read: the newest in context, which is the view's
+# `Latest Run` = 1 (their SQL twins' filter) when no run is chosen.
+NEWEST_RUN = ("VARNewestRun=TOPN(1,VALUES('BusinessImpact'[RunID]),"
+              "CALCULATE(MAX('BusinessImpact'[CreatedAt(UTC)])),DESC)")
+
+
+def experiment_problems(model: Model) -> list[str]:
+    """Business Impact holds one row per run x arm x metric: a measure over it sums the
+    values of one run (NewestRun, in every CALCULATE), never every run's."""
+    problems = []
+    for m in model.tables[MEASURE_TABLE].measures.values():
+        columns, _, tables = dax_references(m.expression)
+        if "Business Impact" not in tables | {t for t, _ in columns}:
+            continue
+        dax = squeeze(m.expression)
+        reads = dax.count("SUM('BusinessImpact'[Value])")
+        if NEWEST_RUN not in dax or dax.count("SUM('BusinessImpact'[Value]),NewestRun,") != reads:
+            problems.append(f"measure {m.name!r}: must read one run, the newest in context "
+                            "(VAR NewestRun = TOPN ( 1, ... ), a filter of every CALCULATE)")
+    return problems
+
+
 def role_problems(model: Model) -> list[str]:
     problems = []
     if set(model.roles) != set(ROLE_SCOPES):
@@ -266,4 +289,4 @@ def view_problems(model: Model, views: dict[str, list[tuple[str, str]]]) -> list
 
 
 CHECKS = [ref_problems, partition_problems, parameter_problems, relationship_problems,
-          table_problems, measure_problems, role_problems]
+          table_problems, measure_problems, experiment_problems, role_problems]

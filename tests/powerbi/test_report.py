@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.powerbi import pbi_schemas
-from tests.powerbi.pbi_schemas import ENV, PINNED, SchemaError, document_errors, schema_path
+from tests.powerbi.pbi_schemas import SchemaError, document_errors
 from tests.powerbi.tmdl import load_model
 
 POWERBI = Path(__file__).resolve().parents[2] / "powerbi"
@@ -173,6 +172,27 @@ CHARTS = {"clusteredBarChart", "clusteredColumnChart", "barChart", "columnChart"
 LINES = {"lineChart", "areaChart", "lineClusteredColumnComboChart"}
 TABLES = {"tableEx", "pivotTable"}
 K = "KPI"
+B = "Business Impact"
+
+
+def newest_run_only(visual: dict) -> bool:
+    """Whether a visual of Business Impact's rows keeps one run, the newest in context (a
+    TopN 1 filter on Run ID by its latest Created At), as the measures do."""
+    run_id = {"Column": {"Expression": {"SourceRef": {"Entity": B}}, "Property": "Run ID"}}
+    for f in visual.get("filterConfig", {}).get("filters", []):
+        queries = [s["Expression"]["Subquery"]["Query"] for s in f["filter"]["From"]
+                   if "Subquery" in s.get("Expression", {})]
+        # (how many, directions (2: descending), the fields ordered by) of each subquery
+        tops = [(q["Top"], [o["Direction"] for o in q["OrderBy"]],
+                 [(x.table, x.name) for x in fields({"From": q["From"],
+                                                     "OrderBy": q["OrderBy"]})])
+                for q in queries]
+        top_of_run_ids = f["type"] == "TopN" and f["field"] == run_id
+        if top_of_run_ids and tops == [(1, [2], [(B, "Created At (UTC)")])]:
+            return True
+    return False
+
+
 # page -> (what the issue asks, visual types that show it, fields it must use, extra check)
 WANTED = {
     "executive": [
@@ -226,6 +246,13 @@ WANTED = {
          {("Predictions", "Predicted Demand"), (K, "Units")}, None),
         ("feature importance", CHARTS,
          {("Feature Importance", "Feature"), ("Feature Importance", "Importance")}, None),
+        *((f"business impact card {m}", {"card", "cardVisual", "multiRowCard", "kpi"},
+           {(K, m)}, None)
+          for m in ("Stock-outs Prevented %", "Overstock Reduction %", "Lost Sales Avoided",
+                    "Inventory Turnover Change %")),
+        ("business impact metrics per arm, of one run", TABLES | CHARTS,
+         {(B, "Metric"), (B, "Arm"), (B, "Value")}, newest_run_only),
+        ("experiment run slicer", {"slicer"}, {(B, "Run ID")}, None),
     ],
     "alerts": [
         ("urgent items", TABLES, {("Alerts", "Severity"), ("Alerts", "Alert Type")},
@@ -292,68 +319,19 @@ def test_a_visual_naming_an_unknown_field_is_reported(broken_visual):
     assert missing_fields(broken_visual) == ["Measure KPI[Revenue (typo)]"]
 
 
+def test_a_per_arm_visual_of_every_run_or_the_oldest_is_not_the_business_impact_panel():
+    visual = read(PAGES / "ml_model_performance" / "visuals" / "business_impact_by_arm"
+                  / "visual.json")
+    assert newest_run_only(visual)
+    [subquery] = [s for s in visual["filterConfig"]["filters"][0]["filter"]["From"]
+                  if "Expression" in s]
+    subquery["Expression"]["Subquery"]["Query"]["OrderBy"][0]["Direction"] = 1  # the oldest
+    assert not newest_run_only(visual)
+    del visual["filterConfig"]  # every run's values summed
+    assert not newest_run_only(visual)
+
+
 def test_a_file_naming_an_unpinned_schema_version_is_refused(broken_visual):
     broken_visual["$schema"] = broken_visual["$schema"].replace("2.9.0", "2.8.0")
     with pytest.raises(SchemaError, match="not a pinned schema"):
         document_errors(broken_visual)
-
-
-# --- the pinned schemas -------------------------------------------------------------------
-PAGE_SCHEMA = "fabric/item/report/definition/page/2.1.0/schema.json"
-
-
-@pytest.fixture(scope="module")
-def genuine() -> bytes:
-    """The pinned page schema, from wherever this run gets its schemas (mirror, cache or
-    upstream), read before a test isolates itself from them."""
-    return schema_path(PAGE_SCHEMA).read_bytes()
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch, genuine):
-    """No mirror and an empty cache under ``tmp_path``; returns the cache directory."""
-    monkeypatch.delenv(ENV, raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    return tmp_path / "xdg" / "retail-platform" / "pbi-schemas"
-
-
-def no_download(url: str) -> bytes:
-    raise AssertionError(f"unexpected download of {url}")
-
-
-@pytest.mark.parametrize("rel", sorted(PINNED))
-def test_every_pinned_schema_is_available_and_matches_its_blob(rel):
-    assert pbi_schemas.git_blob_id(schema_path(rel).read_bytes()) == PINNED[rel]
-
-
-def test_a_corrupted_mirror_copy_is_refused(tmp_path, monkeypatch, genuine):
-    (tmp_path / PAGE_SCHEMA).parent.mkdir(parents=True)
-    (tmp_path / PAGE_SCHEMA).write_bytes(genuine.replace(b'"maxLength": 50', b'"maxLength": 500'))
-    monkeypatch.setenv(ENV, str(tmp_path))
-    with pytest.raises(SchemaError, match=f"{ENV} copy .* has git blob .*{PINNED[PAGE_SCHEMA]}"):
-        schema_path(PAGE_SCHEMA)
-
-
-def test_a_missing_schema_is_downloaded_at_the_pinned_commit_into_the_cache_once(
-        monkeypatch, isolated, genuine):
-    urls = []
-    monkeypatch.setattr(pbi_schemas, "_download", lambda url: urls.append(url) or genuine)
-    assert schema_path(PAGE_SCHEMA) == isolated / PAGE_SCHEMA
-    assert schema_path(PAGE_SCHEMA).read_bytes() == genuine  # the second time, from the cache
-    assert urls == [f"https://raw.githubusercontent.com/microsoft/json-schemas/"
-                    f"f891f5bfc1ce0030aa53d805d90881a1b8b07643/{PAGE_SCHEMA}"]
-
-
-def test_a_corrupted_download_is_refused_and_not_cached(monkeypatch, isolated, genuine):
-    monkeypatch.setattr(pbi_schemas, "_download", lambda url: genuine[:-10])
-    with pytest.raises(SchemaError, match="the download from .* has git blob"):
-        schema_path(PAGE_SCHEMA)
-    assert not (isolated / PAGE_SCHEMA).exists()
-
-
-def test_a_corrupted_cached_copy_is_refused(monkeypatch, isolated, genuine):
-    (isolated / PAGE_SCHEMA).parent.mkdir(parents=True)
-    (isolated / PAGE_SCHEMA).write_bytes(genuine + b" ")
-    monkeypatch.setattr(pbi_schemas, "_download", no_download)
-    with pytest.raises(SchemaError, match="the cached copy .* has git blob"):
-        schema_path(PAGE_SCHEMA)

@@ -14,9 +14,9 @@ import pytest
 
 from tests.powerbi import measures_doc
 from tests.powerbi.model_checks import (
-    CHECKS, MEASURE_TABLE, MODEL_PATH, VIEWS, measure_problems, parameter_problems,
-    partition_problems, ref_problems, relationship_problems, role_problems, table_problems,
-    view_problems)
+    CHECKS, MEASURE_TABLE, MODEL_PATH, VIEWS, experiment_problems, measure_problems,
+    parameter_problems, partition_problems, ref_problems, relationship_problems, role_problems,
+    table_problems, view_problems)
 from tests.powerbi.tmdl import Model, TmdlError, load_model, parse_text
 
 
@@ -128,6 +128,16 @@ def _missing_table(m):
     m.tables[MEASURE_TABLE].measures["Open Alerts"].expression = "COUNTROWS ( Alarms )"
 
 
+def _every_run(m):
+    measure = m.tables[MEASURE_TABLE].measures["Lost Sales Avoided"]
+    measure.expression = measure.expression.replace("NewestRun, ", "", 1)
+
+
+def _oldest_run(m):
+    measure = m.tables[MEASURE_TABLE].measures["Stock-outs Prevented %"]
+    measure.expression = measure.expression.replace("DESC )", "ASC )")
+
+
 def _case_sensitive(m):
     m.roles["Store Manager"].table_permissions["User Access"] = (
         "'User Access'[User Principal Name] = USERPRINCIPALNAME () && "
@@ -162,6 +172,8 @@ DEFECTS = [(_drop_ref, ref_problems, "not referenced in model.tmdl"),
            (_missing_column, measure_problems, "no column Sales[Turnover]"),
            (_missing_measure, measure_problems, "no measure [Margin]"),
            (_missing_table, measure_problems, "no table 'Alarms'"),
+           (_every_run, experiment_problems, "'Lost Sales Avoided': must read one run"),
+           (_oldest_run, experiment_problems, "'Stock-outs Prevented %': must read one run"),
            (_case_sensitive, role_problems, "LOWER([User Principal Name])"),
            (_admin_filtered, role_problems, "'Admin' must not filter"),
            (_no_scope, role_problems, "'region' scope")]

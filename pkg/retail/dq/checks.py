@@ -107,11 +107,12 @@ DAILY_TABLES = ("agg_sales_daily", "agg_store_daily", "agg_product_daily", "agg_
 FACT_TABLES = ("fact_sales", "fact_inventory", "fact_price_changes", "fact_lost_sales",
                "fact_supplier_shipments")
 
-# The bi_ views Power BI reads (migrations 0005, 0015, 0017) and what bounds each one's
-# query: its day key (the rows of the last day and after: what a dashboard's "today" or
-# "this week's forecast" reads), its time column (the last 24 hours), or nothing (a
+# The bi_ views Power BI reads (migrations 0005, 0015, 0017, 0025) and what bounds each
+# one's query: its day key (the rows of the last day and after: what a dashboard's "today"
+# or "this week's forecast" reads), its time column (the last 24 hours), or nothing (a
 # dimension, the current stock, the access list, feature importances: bounded by the
-# chain's size, and read whole by Power BI). The names are this list, never data.
+# chain's size; the experiment's results: a few dozen rows a run; read whole by Power BI).
+# The names are this list, never data.
 BI_VIEWS: tuple[tuple[str, Literal["day", "time", "all"], str | None], ...] = (
     ("bi_dim_date", "all", None),
     ("bi_dim_store", "all", None),
@@ -133,6 +134,7 @@ BI_VIEWS: tuple[tuple[str, Literal["day", "time", "all"], str | None], ...] = (
     ("bi_ml_slow_movers", "day", "Date Key"),
     ("bi_ml_recommendations", "day", "Date Key"),
     ("bi_ml_product_affinity", "day", "Date Key"),
+    ("bi_business_impact", "all", None),
 )
 _BI_QUERY = {"day": (sql.BI_ROWS_SINCE_DAY, "day_column"),
              "time": (sql.BI_ROWS_SINCE_TIME, "time_column"), "all": (sql.BI_ROWS, None)}

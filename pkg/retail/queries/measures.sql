@@ -23,6 +23,11 @@
 --   alerts       bi_stream_alerts (no date): open; urgent = open and high or critical.
 --   per day      lost revenue, recommended order units, slow movers, anomalies and
 --                significant drift on the day as_of.
+--   experiment   bi_business_impact's newest run (`Latest Run` = 1; the DAX takes the
+--                newest run in context, that one when no run is chosen). A simulated chain:
+--                no date, no store. 1 - platform / baseline of the stock-out rate and the
+--                overstock value, baseline - platform lost value, platform / baseline
+--                turnover - 1; NULL when the baseline's figure is 0.
 SELECT
     s.revenue AS revenue,
     s.units AS units,
@@ -50,6 +55,16 @@ SELECT
     ev.coverage_80 AS interval_coverage_80_pct,
     ev.coverage_95 AS interval_coverage_95_pct,
     dr.drifted AS drifted_features,
+    if(ex.stockout_baseline = 0, NULL,
+       (ex.stockout_baseline - ex.stockout_platform) / ex.stockout_baseline)
+        AS stock_outs_prevented_pct,
+    if(ex.overstock_baseline = 0, NULL,
+       (ex.overstock_baseline - ex.overstock_platform) / ex.overstock_baseline)
+        AS overstock_reduction_pct,
+    ex.lost_baseline - ex.lost_platform AS lost_sales_avoided,
+    if(ex.turnover_baseline = 0, NULL,
+       (ex.turnover_platform - ex.turnover_baseline) / ex.turnover_baseline)
+        AS inventory_turnover_change_pct,
     al.open AS open_alerts,
     al.urgent AS urgent_alerts,
     an.anomalies AS detected_anomalies
@@ -151,6 +166,20 @@ CROSS JOIN
     FROM bi_model_drift
     WHERE `Date Key` = toYYYYMMDD({as_of:Date})
 ) AS dr
+CROSS JOIN
+(
+    SELECT
+        sumIf(`Value`, `Arm` = 'baseline' AND `Metric` = 'stockout_rate') AS stockout_baseline,
+        sumIf(`Value`, `Arm` = 'platform' AND `Metric` = 'stockout_rate') AS stockout_platform,
+        sumIf(`Value`, `Arm` = 'baseline' AND `Metric` = 'overstock_value') AS overstock_baseline,
+        sumIf(`Value`, `Arm` = 'platform' AND `Metric` = 'overstock_value') AS overstock_platform,
+        sumIf(`Value`, `Arm` = 'baseline' AND `Metric` = 'lost_value') AS lost_baseline,
+        sumIf(`Value`, `Arm` = 'platform' AND `Metric` = 'lost_value') AS lost_platform,
+        sumIf(`Value`, `Arm` = 'baseline' AND `Metric` = 'turnover') AS turnover_baseline,
+        sumIf(`Value`, `Arm` = 'platform' AND `Metric` = 'turnover') AS turnover_platform
+    FROM bi_business_impact
+    WHERE `Latest Run` = 1
+) AS ex
 CROSS JOIN
 (
     SELECT toInt64(countIf(`Status` = 'open')) AS open,

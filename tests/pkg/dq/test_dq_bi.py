@@ -28,7 +28,7 @@ BI = [c for c in CHECKS if c.category == "bi"]
 # --- the declared list and the selection ------------------------------------------------
 def test_every_declared_bi_view_has_one_latency_check_of_severity_error():
     assert sorted(c.name for c in BI) == sorted(f"bi.latency.{v}" for v in VIEWS)
-    assert len(BI_VIEWS) == len(VIEWS) == 20
+    assert len(BI_VIEWS) == len(VIEWS) == 21
     assert {(c.target, c.params["view"]) for c in BI} == {(v, v) for v in VIEWS}
     assert {(c.measure, c.unit, c.severity, c.threshold) for c in BI} == {
         ("latency", "ms", "error", BI_BUDGET_MS)}
@@ -97,7 +97,7 @@ def test_on_a_loaded_warehouse_every_bi_view_answers_within_the_default_budget(m
     assert {r.check.name: (r.status, r.details) for r in run.results if r.status != "pass"} \
         == {}
     by_view = {r.check.target: r for r in run.results}
-    assert len(by_view) == 20 and all(0 < r.observed <= 2000 for r in run.results)
+    assert len(by_view) == 21 and all(0 < r.observed <= 2000 for r in run.results)
     assert all(r.check.threshold == 2000 for r in run.results)
     # the bounded queries read rows: the dataset's sales of the last day, its 3 stores
     assert int(by_view["bi_fact_sales"].details.split()[0].replace(",", "")) > 0
@@ -113,10 +113,10 @@ def test_a_budget_of_0_ms_fails_every_bi_check_records_and_alerts_each(migrated)
                           select_checks(["bi.*"]))
 
     assert [r.check.name for r in run.failed] == [c.name for c in BI]
-    assert alerts == 20
+    assert alerts == 21
     assert migrated.query_rows(
         "SELECT count(), countIf(status = 'fail'), max(threshold), min(observed) > 0 "
-        "FROM dq_results WHERE run_id = {r:String}", {"r": run.run_id}) == [(20, 20, 0.0, 1)]
+        "FROM dq_results WHERE run_id = {r:String}", {"r": run.run_id}) == [(21, 21, 0.0, 1)]
     alerted = migrated.query_rows("SELECT threshold, details FROM stream_alerts "
                                   "WHERE alert_type = 'data_quality'")
     assert sorted(json.loads(d)["check"] for _, d in alerted) == sorted(c.name for c in BI)
@@ -156,5 +156,5 @@ def test_the_job_with_check_bi_exits_0_within_budget_and_1_over_it(migrated, fre
     assert sorted(e["check"] for e in logged if e["event"] == "fail") == sorted(
         c.name for c in BI)
     assert {e["threshold"] for e in logged if e["event"] == "fail"} == {0}
-    assert logged[-1]["fail"] == 20 and logged[-1]["alerts"] == 20
-    assert migrated.query_rows("SELECT uniqExact(check_name) FROM dq_results") == [(20,)]
+    assert logged[-1]["fail"] == 21 and logged[-1]["alerts"] == 21
+    assert migrated.query_rows("SELECT uniqExact(check_name) FROM dq_results") == [(21,)]

@@ -94,6 +94,13 @@ def load_models_and_alerts(wh) -> None:
         "date": [day(r[0]) for r in drift],
         "date_key": pa.array([key(r[0]) for r in drift], pa.uint32()),
         "feature": [r[1] for r in drift], "status": [r[2] for r in drift]}))
+    # Two closed-loop experiment runs (no date, no store): the twins read the newest only.
+    wh.command(experiment_rows("r-old", "2026-03-01 09:00:00", {
+        "stockout_rate": (0.1, 0.2), "overstock_value": (10.0, 1.0), "lost_value": (9.0, 1.0),
+        "turnover": (1.0, 4.0)}))
+    wh.command(experiment_rows("r-new", "2026-03-05 23:30:00", {
+        "stockout_rate": (0.08, 0.02), "overstock_value": (1000.0, 600.0),
+        "lost_value": (5000.0, 1200.0), "turnover": (2.0, 2.7), "fill_rate": (0.9, 0.97)}))
     # Alerts have no date in the model: stamped now (the table's TTL drops old ones).
     alerts = [("S1", "high", "open"), ("S1", "low", "open"), ("S2", "critical", "resolved"),
               ("S3", "critical", "open"), ("S2", "medium", "acknowledged")]
@@ -103,6 +110,16 @@ def load_models_and_alerts(wh) -> None:
         "severity": [r[1] for r in alerts], "status": [r[2] for r in alerts],
         "store_id": [r[0] for r in alerts], "product_id": ["P1"] * 5,
         "event_time": pa.array([now] * 5, pa.timestamp("ms", tz="UTC"))}))
+
+
+def experiment_rows(run: str, created_at: str, values: dict[str, tuple[float, float]]) -> str:
+    """The INSERT of one experiment run's rows: metric -> (baseline, platform) values."""
+    rows = ", ".join(f"('{run}', '{arm}', '{metric}', {pair[i]}, '2026-02-01', '2026-02-28', "
+                     f"10, 200, 42, '{created_at}')"
+                     for metric, pair in values.items()
+                     for i, arm in enumerate(("baseline", "platform")))
+    return ("INSERT INTO business_impact (run_id, arm, metric, value, period_from, period_to, "
+            f"stores, products, seed, created_at) VALUES {rows}")
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +141,14 @@ CHAIN_WIDE = {
     "interval_coverage_80_pct": 31 / 45,  # (0.8 x 10 + 0.6 x 30 + 1.0 x 5) / 45
     "interval_coverage_95_pct": 14 / 15,  # (0.9 x 10 + 1.0 x 5) / 15: Dairy has none
     "drifted_features": 2,  # units_lag_7 and temperature on 03-15
+    # the newest experiment run, r-new (r-old's figures would give -1, 0.9, 8 and 3)
+    "stock_outs_prevented_pct": 0.75,  # 1 - 0.02 / 0.08
+    "overstock_reduction_pct": 0.4,  # 1 - 600 / 1000
+    "lost_sales_avoided": 3800.0,  # 5000 - 1200
+    "inventory_turnover_change_pct": 0.35,  # 2.7 / 2 - 1
 }
+EXPERIMENT = ["stock_outs_prevented_pct", "overstock_reduction_pct", "lost_sales_avoided",
+              "inventory_turnover_change_pct"]
 
 
 def test_every_measure_of_the_model_has_its_twin_column_and_no_column_is_extra(warehouse):
@@ -187,3 +211,15 @@ def test_a_reader_without_stores_sees_no_store_figures(warehouse):
     store_figures = {k: v for k, v in row.items() if k not in CHAIN_WIDE}
     assert set(store_figures.values()) <= {0, 0.0, None}, store_figures
     assert {k: row[k] for k in CHAIN_WIDE} == pytest.approx(CHAIN_WIDE)
+
+
+def test_the_experiment_twins_without_a_run_and_with_a_zero_baseline(migrated):
+    def experiment() -> list:
+        row = measures(migrated, NORTH)
+        return [row[k] for k in EXPERIMENT]
+
+    assert experiment() == [None, None, 0.0, None]  # no run: no ratio, nothing avoided
+    migrated.command(experiment_rows("r-zero", "2026-03-06 08:00:00", {
+        "stockout_rate": (0.0, 0.01), "overstock_value": (0.0, 5.0), "lost_value": (0.0, 2.5),
+        "turnover": (0.0, 1.5)}))
+    assert experiment() == [None, None, -2.5, None]  # the baseline's 0 gives no ratio
