@@ -12,19 +12,23 @@
 Both arms draw the same demand day by day (common random numbers: the simulator draws a
 day's baskets before anything that depends on stock), expiry is on and planted anomalies
 are off (a planted count discrepancy depends on stock). The ledgers of the compared days
-(:mod:`retail.business.ledger`) give each arm's metrics.
+(:mod:`retail.business.ledger`) give each arm's metrics. The baseline arm, which depends on
+nothing of the platform's, is simulated first, a forecast horizon past the last day: its
+recorded expectations are what the attribution's oracles know
+(:mod:`retail.business.oracle`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import pyarrow as pa
 
 from retail.business.ledger import with_ledgers
 from retail.business.metrics import arm_metrics
+from retail.business.oracle import Truth, check_parts, variant_name
 from retail.business.platform import PlatformOrders
 from retail.business.platform_arm import PlatformJobs
 from retail.sim import SimConfig, Simulator, generate_catalog
@@ -46,8 +50,11 @@ class Experiment:
     compare_weeks: int = 8
     # the days of features the first training reads (the warm-up's last days)
     feature_days: int = 56
+    # the parts of the platform's chain replaced by the truth (retail.business.oracle)
+    oracle: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        check_parts(self.oracle)
         problems = [m for bad, m in (
             (self.start.weekday() != 0, f"start must be a Monday, got {self.start:%A %Y-%m-%d}"),
             (self.warmup_weeks < 4, f"warmup_weeks must be >= 4, got {self.warmup_weeks}"),
@@ -66,6 +73,11 @@ class Experiment:
     @property
     def days(self) -> int:
         return 7 * (self.warmup_weeks + self.compare_weeks)
+
+    @property
+    def variant(self) -> str:
+        """'' for the platform as it is, else which parts the oracle replaced."""
+        return variant_name(self.oracle)
 
     def config(self) -> SimConfig:
         return SimConfig(seed=self.seed, rate=self.rate, start=self.start, days=self.days,
@@ -106,10 +118,17 @@ class Outcome:
     expected: pa.Table  # the simulator's expected demand (the oracle), every day
 
 
+# the baseline arm runs this many days past the last (the forecast horizon): the oracle
+# knows the expectations of the days the last recommendations plan for
+AHEAD = 7
+
+
 class ExperimentRun:
     """The experiment in steps (:meth:`warm_up`, :meth:`compare`; :func:`run` runs both):
     the platform arm's warehouse is ``jobs.wh`` (migrated, empty) and its registry
-    ``jobs.registry`` (no champions yet)."""
+    ``jobs.registry`` (no champions yet). ``on_day`` hears of each simulated day of both
+    arms (``2 x days`` in all: what ``"baseline"``, ``"warm-up"``, ``"compared"``) and of
+    the longer steps."""
 
     def __init__(self, exp: Experiment, jobs: PlatformJobs,
                  on_day: Callable[[date, str], None] = lambda day, what: None):
@@ -118,11 +137,22 @@ class ExperimentRun:
         self.orders = PlatformOrders(self.catalog)
         self.platform_sim = Simulator(self.catalog, exp.config(), record_expected=True,
                                       order_policy=FromDay(exp.first_compared, self.orders))
-        self.baseline_sim = Simulator(self.catalog, exp.config())
+        self.baseline_sim = Simulator(self.catalog, replace(exp.config(), days=exp.days + AHEAD),
+                                      record_expected=True)
         self.sink = WarehouseSink(jobs.wh, self.catalog,
                                   run_id=f"business-{self.platform_sim.fingerprint}")
         self.baseline, self.platform = Arm("baseline"), Arm("platform")
+        self.warm_up_ledgers: list[pa.Table] = []  # the baseline arm's
         self._days = list(self.platform_sim.days())
+
+    def _simulate_baseline(self) -> None:
+        first, end = self.exp.first_compared, self._days[-1][1]
+        for batch, ledger in with_ledgers(self.baseline_sim):
+            if batch.day > end:
+                continue
+            (self.baseline.ledgers if batch.day >= first else self.warm_up_ledgers).append(ledger)
+            if batch.stores[1] == self.catalog.n_stores:
+                self.on_day(batch.day, "baseline")
 
     def _simulate(self, d: int, day: date) -> None:
         compared = day >= self.exp.first_compared
@@ -131,18 +161,20 @@ class ExperimentRun:
                 self.sink.write(event_type, table, f"{batch.day:%Y%m%d}-{batch.stores[0]:05d}")
             if compared:
                 self.platform.ledgers.append(ledger)
-        for _, ledger in with_ledgers(self.baseline_sim, self.baseline_sim.run_day(d, day)):
-            if compared:
-                self.baseline.ledgers.append(ledger)
         self.on_day(day, "compared" if compared else "warm-up")
 
     def warm_up(self) -> None:
-        """The warm-up days (both arms by the fixed policy), then the platform arm's history
-        closed and featurized, its first trainings and the last warm-up day's
+        """The baseline arm, the platform arm's warm-up days (by the fixed policy too), then
+        its history closed and featurized, its first trainings and the last warm-up day's
         recommendations."""
         exp, first = self.exp, self.exp.first_compared
         load_dimensions(self.jobs.wh, self.catalog, exp.start, exp.days + AHEAD_DAYS,
                         seed=exp.seed)
+        self._simulate_baseline()
+        if exp.oracle:
+            self.jobs.oracle = (Truth.from_simulation(
+                self.catalog, self.baseline_sim.expected,
+                pa.concat_tables(self.warm_up_ledgers)), exp.oracle)
         for d, day in self._days:
             if day < first:
                 self._simulate(d, day)

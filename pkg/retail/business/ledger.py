@@ -33,7 +33,7 @@ class LedgerError(ValueError):
     """The books of a day do not balance."""
 
 
-def _pair_index(catalog: Catalog, t: pa.Table) -> np.ndarray:
+def pair_index(catalog: Catalog, t: pa.Table) -> np.ndarray:
     """Each row's pair (store x SKU) index in the catalog."""
     store = pc.cast(pc.utf8_slice_codeunits(t["store_id"], 1), pa.int64()).to_numpy() - 1
     prod = pc.cast(pc.utf8_slice_codeunits(t["product_id"], 1), pa.int64()).to_numpy() - 1
@@ -57,26 +57,26 @@ def day_ledger(catalog: Catalog, batch: EventBatch, opening: np.ndarray,
     n = int(catalog.store_pair_start[batch.stores[1]]) - p0
     cols = {name: np.zeros(n, np.int64) for name, _ in _MOVES.values()}
     inv = batch.tables["inventory_update"]
-    where = _pair_index(catalog, inv) - p0
+    where = pair_index(catalog, inv) - p0
     change = inv["quantity_change"].to_numpy()
     reason = inv["reason"].to_numpy(zero_copy_only=False)
     for name, (column, sign) in _MOVES.items():
         sel = reason == name
         np.add.at(cols[column], where[sel], sign * change[sel])
     lost = batch.tables["lost_sale"]
-    at = _pair_index(catalog, lost) - p0
+    at = pair_index(catalog, lost) - p0
     lost_units = np.bincount(at, lost["lost_quantity"].to_numpy(), minlength=n).astype(np.int64)
     lost_value = np.bincount(at, pc.multiply(lost["lost_quantity"], lost["unit_price"])
                              .to_numpy(), minlength=n)
     ship = batch.tables["supplier_shipment"]
     ship = ship.filter(pc.equal(ship["status"], "ordered"))
-    at = _pair_index(catalog, ship) - p0
+    at = pair_index(catalog, ship) - p0
     orders = np.bincount(at, minlength=n).astype(np.int64)
     ordered = np.bincount(at, ship["quantity"].to_numpy(), minlength=n).astype(np.int64)
     sold_lines = np.zeros(n, np.int64)
     sales = batch.tables["sales_transaction"]
     sales = sales.filter(pc.equal(sales["transaction_type"], "sale"))
-    np.add.at(sold_lines, _pair_index(catalog, sales) - p0, sales["quantity"].to_numpy())
+    np.add.at(sold_lines, pair_index(catalog, sales) - p0, sales["quantity"].to_numpy())
     books = (opening + cols["delivered"] + cols["returned"] + cols["adjusted"] - cols["sold"]
              - cols["expired"] - cols["shrunk"])
     if (books != closing).any() or (sold_lines != cols["sold"]).any():

@@ -5,7 +5,8 @@ After a simulated day D has closed: its end-of-day snapshot (the events went str
 the facts, so D is closed as an imported day, the daily ETL's last step), D's features, on
 the training weekday the demand forecast's and the lead time's training, then D's
 forecasts and recommendations; the stores order them on D + 1
-(:class:`retail.business.platform.PlatformOrders`).
+(:class:`retail.business.platform.PlatformOrders`). With ``oracle`` set (the attribution,
+:mod:`retail.business.oracle`), the parts it names are the truth's instead.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import date
 from pyspark.sql import SparkSession
 
 from retail.batch.imported import close_imported
+from retail.business.oracle import Truth
 from retail.batch.runner import each_day
 from retail.features.build import run_days
 from retail.io.warehouse import Warehouse
@@ -48,6 +50,7 @@ class PlatformJobs:
         self.lead = None
         self.seconds = JobSeconds()
         self.trainings: list[dict] = []
+        self.oracle: tuple[Truth, frozenset[str]] | None = None
 
     def _timed(self, step: str, fn: Callable[[], object]) -> object:
         started = time.perf_counter()
@@ -70,19 +73,27 @@ class PlatformJobs:
         self.on_step(f"training the lead time as of {as_of}")
         lead = self._timed("train lead time", lambda: train_lead_time(
             self.spark, self.wh, self.registry, self.settings.replenishment, as_of))
-        self.lead = load_lead_time(self.spark, self.registry)
+        self._load_lead_time()
         self.trainings.append({
             "as_of": as_of, "forecast_version": forecast.training.version,
             "forecast_promoted": forecast.promotion.promoted,
             "forecast_wape": forecast.result.score, "lead_time_promoted": lead.promoted})
 
+    def _load_lead_time(self) -> None:
+        truth, parts = self.oracle or (None, frozenset())
+        self.lead = (truth.lead_time_model(self.spark) if "lead-time" in parts
+                     else load_lead_time(self.spark, self.registry))
+
     def recommend(self, day: date) -> None:
         """D's forecasts (the champion's) and recommendations."""
         if self.lead is None:
-            self.lead = load_lead_time(self.spark, self.registry)
+            self._load_lead_time()
         self._timed("predict", lambda: predict_days(
             self.spark, self.wh, self.registry, [day],
             horizon=self.settings.forecast.horizon_days))
+        truth, parts = self.oracle or (None, frozenset())
+        if parts & {"forecast", "safety-stock"}:
+            self._timed("oracle", lambda: truth.rewrite_forecasts(self.wh, day, parts))
         self._timed("recommend", lambda: each_day(
             self.wh, JOB, [day],
             lambda d: optimize_day(self.spark, self.wh, self.lead, self.settings.replenishment,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -135,12 +136,65 @@ def plot(run: BusinessRun, folder: Path) -> list[Path]:
     return paths
 
 
+_VARIANTS = """
+SELECT variant, argMax(run_id, created_at) AS run FROM business_impact FINAL
+WHERE stores = {stores:UInt32} AND products = {products:UInt32} AND seed = {seed:UInt64}
+  AND period_from = {first:Date} AND period_to = {last:Date}
+GROUP BY variant ORDER BY variant"""
+_VALUES = """
+SELECT run_id, arm, metric, value FROM business_impact FINAL
+WHERE run_id IN {runs:Array(String)}"""
+
+
+def attribution(wh, run: BusinessRun) -> dict[str, dict[str, float]]:
+    """The newest run of each variant of the same chain and period in ``business_impact``
+    (``wh``: the configured warehouse): variant -> metric -> platform / baseline."""
+    exp = run.outcome.experiment
+    variants = wh.query_rows(_VARIANTS, {
+        "stores": exp.stores, "products": exp.products, "seed": exp.seed,
+        "first": exp.first_compared, "last": exp.start + timedelta(days=exp.days - 1)})
+    runs = dict(variants)
+    values: dict[tuple[str, str, str], float] = {
+        (r, arm, m): v for r, arm, m, v in wh.query_rows(_VALUES, {"runs": list(runs.values())})}
+    out = {}
+    for variant, r in runs.items():
+        out[variant] = {t.metric: Comparison(t.metric, values.get((r, "baseline", t.metric),
+                                                                  float("nan")),
+                                             values.get((r, "platform", t.metric),
+                                                        float("nan"))).ratio
+                        for t in TARGETS}
+    return out
+
+
+def _attribution_lines(ratios: dict[str, dict[str, float]]) -> list[str]:
+    lines = [
+        "## Attribution: each part replaced by the truth",
+        "",
+        "The newest run of each variant on the same chain, seed and period (`retail evaluate "
+        "business --oracle PART`, `make bench-business`): the platform's chain with the parts "
+        "named replaced by the simulator's truth (`retail.business.oracle`: *forecast* the "
+        "true expected demand, *safety-stock* the true spread of daily demand, *lead-time* "
+        "each supplier's true lead-time mean and sd, *caps* the shelf-capacity cap lifted). "
+        "Each figure is platform / baseline; the baseline arm is the same in every run.",
+        "",
+        "| variant | " + " | ".join(t.promise for t in TARGETS) + " |",
+        "|---|" + "---:|" * len(TARGETS),
+    ]
+    for variant, r in ratios.items():
+        lines.append(f"| {variant or 'the platform as it is'} | "
+                     + " | ".join("-" if np.isnan(r[t.metric]) else f"{r[t.metric]:.2f}x"
+                                  for t in TARGETS) + " |")
+    return lines + [""]
+
+
 def _ratio(c: Comparison) -> str:
     return "-" if np.isnan(c.ratio) else f"{c.ratio:.2f}x"
 
 
-def markdown(run: BusinessRun, images: str) -> str:
-    """The document; ``images`` is the plots' folder relative to the document."""
+def markdown(run: BusinessRun, images: str,
+             ratios: dict[str, dict[str, float]] | None = None) -> str:
+    """The document; ``images`` is the plots' folder relative to the document, ``ratios``
+    the attribution's (:func:`attribution`; none: no section)."""
     exp, out = run.outcome.experiment, run.outcome
     last = exp.start.toordinal() + exp.days - 1
     rows = compare(run.metrics["baseline"], run.metrics["platform"])
@@ -167,7 +221,9 @@ def markdown(run: BusinessRun, images: str) -> str:
         "## Set-up",
         "",
         f"- run `{run.run_id}`: {exp.stores} stores x {exp.products} SKUs, seed {exp.seed}, "
-        f"{exp.rate:g} events a minute a store;",
+        f"{exp.rate:g} events a minute a store"
+        + (f"; **variant {exp.variant}** (those parts replaced by the truth)"
+           if exp.variant else "") + ";",
         f"- warm-up {exp.warmup_weeks} weeks from {exp.start} (both arms by the fixed "
         f"policy; the first training reads its last {exp.feature_days} days of features);",
         f"- compared period {exp.compare_weeks} weeks, {exp.first_compared} .. "
@@ -212,7 +268,8 @@ def markdown(run: BusinessRun, images: str) -> str:
         lines.append(f"| {t['as_of']} | {t['forecast_version']} | "
                      f"{'yes' if t['forecast_promoted'] else 'no'} | "
                      f"{t['forecast_wape']:.3f} | {'yes' if t['lead_time_promoted'] else 'no'} |")
-    lines += ["", "## Plots", ""]
+    lines += [""] + (_attribution_lines(ratios) if ratios else [])
+    lines += ["## Plots", ""]
     for name, alt in zip(PLOTS, ("Daily stock-out rate of both arms",
                                  "Inventory value of both arms",
                                  "Lost sales by category"), strict=True):
@@ -221,9 +278,10 @@ def markdown(run: BusinessRun, images: str) -> str:
     return "\n".join(lines)
 
 
-def write(run: BusinessRun, doc: Path) -> list[Path]:
+def write(run: BusinessRun, doc: Path,
+          ratios: dict[str, dict[str, float]] | None = None) -> list[Path]:
     """The document at ``doc`` and its plots in ``<doc's folder>/img/business-impact/``."""
     folder = doc.parent / "img" / "business-impact"
     paths = plot(run, folder)
-    doc.write_text(markdown(run, os.path.relpath(folder, doc.parent)) + "\n")
+    doc.write_text(markdown(run, os.path.relpath(folder, doc.parent), ratios) + "\n")
     return [doc, *paths]

@@ -5,7 +5,8 @@ The platform arm must not touch the chain's own data: its simulated days go into
 of their own on the same server (``<database>_business_<run>``, migrated fresh, dropped at
 the end unless kept), its models into the registry under a prefix of their own
 (``business-<run>``), its lake into a temporary folder. Only the results, one row per arm x
-metric, go into the configured database's ``business_impact``.
+metric, go into the configured database's ``business_impact`` (with the experiment's
+``variant``: which parts an oracle replaced, :mod:`retail.business.oracle`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import pyarrow as pa
 
 from retail.business.accuracy import ForecastAccuracy, forecast_accuracy
 from retail.business.experiment import Experiment, Outcome, run
+from retail.business.oracle import CAPS_HEADROOM
 from retail.business.platform_arm import PlatformJobs
 from retail.settings import Settings
 
 ARMS = ("baseline", "platform")
 IMPACT_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("arm", pa.string()), ("metric", pa.string()),
+    ("run_id", pa.string()), ("arm", pa.string()), ("variant", pa.string()),
+    ("metric", pa.string()),
     ("value", pa.float64()), ("period_from", pa.date32()), ("period_to", pa.date32()),
     ("stores", pa.uint32()), ("products", pa.uint32()), ("seed", pa.uint64()),
     ("created_at", pa.timestamp("ms", tz="UTC"))])
@@ -55,7 +58,8 @@ class BusinessRun:
         """The ``business_impact`` rows: one per arm x metric."""
         exp = self.outcome.experiment
         last = exp.start + timedelta(days=exp.days - 1)
-        rows = [{"run_id": self.run_id, "arm": arm, "metric": metric, "value": value,
+        rows = [{"run_id": self.run_id, "arm": arm, "variant": exp.variant, "metric": metric,
+                 "value": value,
                  "period_from": exp.first_compared, "period_to": last,
                  "stores": exp.stores, "products": exp.products, "seed": exp.seed,
                  "created_at": self.created_at}
@@ -64,7 +68,8 @@ class BusinessRun:
 
 
 def new_run_id(exp: Experiment, now: datetime) -> str:
-    return f"{now:%Y%m%dt%H%M%S}-{exp.stores}x{exp.products}-s{exp.seed}"
+    oracle = "-" + exp.variant.replace(":", "-").replace("+", "-") if exp.variant else ""
+    return f"{now:%Y%m%dt%H%M%S}-{exp.stores}x{exp.products}-s{exp.seed}{oracle}"
 
 
 def run_business(settings: Settings, exp: Experiment, *,
@@ -83,8 +88,11 @@ def run_business(settings: Settings, exp: Experiment, *,
     ws = settings.resolved_warehouse()
     scratch = ws.model_copy(update={"database": f"{ws.database}_business_{run_id[:15]}"})
     lake = Path(tempfile.mkdtemp(prefix="retail-business-"))
+    replenishment = settings.replenishment
+    if "caps" in exp.oracle:
+        replenishment = replenishment.model_copy(update={"capacity_headroom": CAPS_HEADROOM})
     job_settings = settings.model_copy(update={
-        "warehouse": scratch,
+        "warehouse": scratch, "replenishment": replenishment,
         "lake": settings.lake.model_copy(update={"root": str(lake)}),
         "mlflow": settings.mlflow.model_copy(update={"prefix": f"business-{run_id[:15]}"})})
     registry = Registry.from_settings(job_settings)  # unreachable: fails before Spark starts

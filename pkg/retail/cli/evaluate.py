@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +35,9 @@ def business(
     write: Annotated[Path | None, typer.Option(
         help="Write the report here (e.g. docs/business-impact.md) and its plots beside it "
         "in img/business-impact/")] = None,
+    oracle: Annotated[list[str] | None, typer.Option(
+        help="Replace a part of the platform's chain by the simulator's truth (the "
+        "attribution; repeatable): forecast, safety-stock, lead-time, caps")] = None,
     keep: Annotated[bool, typer.Option(
         help="Keep the platform arm's scratch database (dropped by default)")] = False,
 ) -> None:
@@ -42,7 +46,9 @@ def business(
     and their ratio, insert them into business_impact, and optionally write the report."""
     from retail.business.experiment import Experiment
     from retail.business.metrics import compare
-    from retail.business.report import TARGETS, targets_met, write as write_report
+    from retail.business.report import TARGETS, attribution, targets_met
+    from retail.business.report import write as write_report
+    from retail.io.warehouse import connect
     from retail.business.runner import run_business
 
     for flag, value in (("--stores", stores), ("--products", products)):
@@ -51,17 +57,21 @@ def business(
     try:
         exp = Experiment(stores=stores, products=products, seed=seed, rate=rate,
                          start=day_option("--start", start), warmup_weeks=warmup_weeks,
-                         compare_weeks=compare_weeks, feature_days=feature_days)
-    except ValueError as exc:
-        raise BadOption(f"invalid options: {exc}") from None
+                         compare_weeks=compare_weeks, feature_days=feature_days,
+                         oracle=frozenset(oracle or ()))
+    except ValueError as exc:  # the experiment's rules name its fields: name the flags
+        raise BadOption("invalid options: " + re.sub(
+            r"\b(start|warmup_weeks|compare_weeks|feature_days|oracle)\b",
+            lambda m: "--" + m.group(1).replace("_", "-"),
+            str(exc))) from None
     s = settings()
     with Progress(TextColumn("[bold]business[/bold] {task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console) as bar:
-        task = bar.add_task(f"{exp.days} simulated days", total=exp.days)
+        task = bar.add_task(f"{exp.days} simulated days, two arms", total=2 * exp.days)
 
         def on_day(day, what: str) -> None:
-            if what in ("warm-up", "compared"):
+            if what in ("baseline", "warm-up", "compared"):
                 bar.update(task, advance=1, description=f"{day} ({what})")
             else:
                 bar.update(task, description=f"{day}: {what}")
@@ -71,7 +81,8 @@ def business(
 
         result = run_business(s, exp, on_day=on_day, on_step=on_step, keep=keep)
     table = Table("metric", "baseline", "platform", "platform / baseline", "target",
-                  title=f"business impact, run {result.run_id} "
+                  title=f"business impact{' (' + exp.variant + ')' if exp.variant else ''}, "
+                  f"run {result.run_id} "
                   f"({result.seconds / 60:.1f} min)", title_justify="left")
     met, target = targets_met(result), {t.metric: t for t in TARGETS}
     for c in compare(result.metrics["baseline"], result.metrics["platform"]):
@@ -85,5 +96,7 @@ def business(
     console.print(f"{len(result.impact_rows())} row(s) in business_impact (run_id "
                   f"{result.run_id})")
     if write:
-        for path in write_report(result, write):
+        with connect(s.resolved_warehouse()) as wh:
+            ratios = attribution(wh, result)
+        for path in write_report(result, write, ratios):
             console.print(f"wrote {path}")

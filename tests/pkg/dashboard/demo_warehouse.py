@@ -162,7 +162,7 @@ def _model_outputs(catalog: Catalog, end: date, rates: dict[tuple[str, str], flo
         "event_time": [at + timedelta(hours=12, minutes=i) for i in range(len(alert_rows))]})
     # a closed-loop experiment's results (retail evaluate business), made on end
     impact = pa.Table.from_pylist([
-        {"run_id": "demo-run", "arm": arm, "metric": metric, "value": value,
+        {"run_id": "demo-run", "arm": arm, "variant": "", "metric": metric, "value": value,
          "period_from": START, "period_to": end, "stores": STORES, "products": PRODUCTS,
          "seed": SEED, "created_at": at + timedelta(hours=6)}
         for arm, values in (("baseline", (0.08, 900.0, 4000.0, 2.0)),

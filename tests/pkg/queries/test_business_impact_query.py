@@ -1,5 +1,6 @@
-"""business_impact_latest: the newest closed-loop run on or before as_of, its four figures
-(hand-checked), through bi_business_impact on the real local warehouse."""
+"""business_impact_latest: the newest closed-loop run on or before as_of (the platform as it
+is, not an attribution variant), its four figures (hand-checked), through
+bi_business_impact on the real local warehouse."""
 
 from __future__ import annotations
 
@@ -13,31 +14,34 @@ from retail.business.runner import IMPACT_SCHEMA
 from retail.queries import run_query
 from tests.pkg.queries.test_queries import hand_built
 
-# run, created, {arm: {metric: value}}
+# run, variant, created, {arm: {metric: value}}
 RUNS = [
-    ("r-old", datetime(2026, 3, 1, 9, tzinfo=timezone.utc),
+    ("r-old", "", datetime(2026, 3, 1, 9, tzinfo=timezone.utc),
      {"baseline": {"stockout_rate": 0.1, "overstock_value": 100.0, "lost_value": 50.0,
                    "turnover": 2.0},
       "platform": {"stockout_rate": 0.09, "overstock_value": 90.0, "lost_value": 45.0,
                    "turnover": 2.1}}),
-    ("r-new", datetime(2026, 3, 5, 23, 30, tzinfo=timezone.utc),
+    ("r-new", "", datetime(2026, 3, 5, 23, 30, tzinfo=timezone.utc),
      {"baseline": {"stockout_rate": 0.08, "overstock_value": 1000.0, "lost_value": 5000.0,
                    "turnover": 2.0},
       "platform": {"stockout_rate": 0.02, "overstock_value": 600.0, "lost_value": 1200.0,
                    "turnover": 2.7}}),
-    ("r-later", datetime(2026, 3, 6, 0, 30, tzinfo=timezone.utc),  # after as_of 03-05
+    ("r-later", "", datetime(2026, 3, 6, 0, 30, tzinfo=timezone.utc),  # after as_of 03-05
      {"baseline": {"stockout_rate": 0.0, "overstock_value": 0.0, "lost_value": 0.0,
                    "turnover": 0.0},
       "platform": {"stockout_rate": 0.01, "overstock_value": 1.0, "lost_value": 1.0,
                    "turnover": 1.0}}),
+    # an attribution run (a part replaced by the truth): never the panel's
+    ("r-oracle", "oracle:forecast", datetime(2026, 3, 5, 23, 45, tzinfo=timezone.utc),
+     {"baseline": {"stockout_rate": 0.08}, "platform": {"stockout_rate": 0.01}}),
 ]
 
 
 def load(wh) -> None:
-    rows = [{"run_id": run, "arm": arm, "metric": metric, "value": value,
+    rows = [{"run_id": run, "arm": arm, "variant": variant, "metric": metric, "value": value,
              "period_from": date(2026, 2, 1), "period_to": date(2026, 2, 28), "stores": 10,
              "products": 200, "seed": 42, "created_at": created}
-            for run, created, arms in RUNS for arm, metrics in arms.items()
+            for run, variant, created, arms in RUNS for arm, metrics in arms.items()
             for metric, value in metrics.items()]
     wh.insert_arrow("business_impact", pa.Table.from_pylist(rows, schema=IMPACT_SCHEMA))
 
