@@ -116,6 +116,8 @@ class Outcome:
     platform: Arm
     jobs: PlatformJobs
     expected: pa.Table  # the simulator's expected demand (the oracle), every day
+    # the same recorded by the baseline arm's simulator (a horizon longer): the oracles'
+    baseline_expected: pa.Table
 
 
 # the baseline arm runs this many days past the last (the forecast horizon): the oracle
@@ -201,7 +203,7 @@ class ExperimentRun:
                 self.jobs.recommend(day)
                 self.orders.load(self.jobs.wh, day)
         return Outcome(self.exp, self.baseline, self.platform, self.jobs,
-                       self.platform_sim.expected_demand())
+                       self.platform_sim.expected_demand(), self.baseline_sim.expected_demand())
 
 
 def run(exp: Experiment, jobs: PlatformJobs,

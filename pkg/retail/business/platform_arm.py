@@ -24,7 +24,7 @@ from retail.batch.runner import each_day
 from retail.features.build import run_days
 from retail.io.warehouse import Warehouse
 from retail.ml.forecast.daily import predict_days
-from retail.ml.forecast.registered import train_and_register
+from retail.ml.forecast.registered import load_forecaster, train_and_register
 from retail.ml.registry import Registry
 from retail.ml.replenishment.daily import JOB, load_lead_time, optimize_day, train_lead_time
 from retail.settings import Settings
@@ -48,6 +48,7 @@ class PlatformJobs:
         self.spark, self.settings, self.wh, self.registry = spark, settings, wh, registry
         self.on_step = on_step
         self.lead = None
+        self.forecaster = None  # the champion, loaded after each training (as the job does)
         self.seconds = JobSeconds()
         self.trainings: list[dict] = []
         self.oracle: tuple[Truth, frozenset[str]] | None = None
@@ -74,6 +75,7 @@ class PlatformJobs:
         lead = self._timed("train lead time", lambda: train_lead_time(
             self.spark, self.wh, self.registry, self.settings.replenishment, as_of))
         self._load_lead_time()
+        self.forecaster = load_forecaster(self.registry)
         self.trainings.append({
             "as_of": as_of, "forecast_version": forecast.training.version,
             "forecast_promoted": forecast.promotion.promoted,
@@ -88,9 +90,12 @@ class PlatformJobs:
         """D's forecasts (the champion's) and recommendations."""
         if self.lead is None:
             self._load_lead_time()
+        if self.forecaster is None:
+            self.forecaster = load_forecaster(self.registry)
+        # the champion loaded once a week: it changes only at a training
         self._timed("predict", lambda: predict_days(
             self.spark, self.wh, self.registry, [day],
-            horizon=self.settings.forecast.horizon_days))
+            horizon=self.settings.forecast.horizon_days, forecaster=self.forecaster))
         truth, parts = self.oracle or (None, frozenset())
         if parts & {"forecast", "safety-stock"}:
             self._timed("oracle", lambda: truth.rewrite_forecasts(self.wh, day, parts))

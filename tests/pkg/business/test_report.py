@@ -33,7 +33,8 @@ def business_run(baseline_rows, platform_rows) -> BusinessRun:
                                        "forecast_promoted": True, "forecast_wape": 0.41,
                                        "lead_time_promoted": False}])
     outcome = Outcome(EXP, Arm("baseline", [ledger(baseline_rows)]),
-                      Arm("platform", [ledger(platform_rows)]), jobs, expected=None)
+                      Arm("platform", [ledger(platform_rows)]), jobs, expected=None,
+                      baseline_expected=None)
     return BusinessRun("20261207t100000-2x10-s7", outcome, ACCURACY, 754.0,
                        datetime(2026, 12, 7, 10, tzinfo=timezone.utc))
 

@@ -88,11 +88,11 @@ def predict_day(spark: SparkSession, wh: Warehouse, forecaster: Forecaster, day:
 
 
 def predict_days(spark: SparkSession, wh: Warehouse, registry: Registry, days: list[date], *,
-                 horizon: int = 7, on_day: Callable[[PredictionDay], None] | None = None
-                 ) -> list[PredictionDay]:
-    """Load the champion once, then predict each day in turn with a ``job_runs`` row each;
-    stop at the first that fails."""
-    forecaster = load_forecaster(registry)
+                 horizon: int = 7, on_day: Callable[[PredictionDay], None] | None = None,
+                 forecaster: Forecaster | None = None) -> list[PredictionDay]:
+    """Load the champion once (unless given, as one already loaded), then predict each day
+    in turn with a ``job_runs`` row each; stop at the first that fails."""
+    forecaster = forecaster or load_forecaster(registry)
     return each_day(wh, JOB, days,
                     lambda d: predict_day(spark, wh, forecaster, d, horizon=horizon),
                     lambda r: ("succeeded", r.pairs, r.rows, r.as_details()), on_day)
