@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -65,21 +66,30 @@ def business(
             lambda m: "--" + m.group(1).replace("_", "-"),
             str(exc))) from None
     s = settings()
+    # in a terminal a bar; in a log (no terminal: rich draws no bar) a line a simulated
+    # week and a line a long step
+    lines = not console.is_terminal
     with Progress(TextColumn("[bold]business[/bold] {task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console) as bar:
         task = bar.add_task(f"{exp.days} simulated days, two arms", total=2 * exp.days)
 
+        def note(text: str) -> None:
+            bar.update(task, description=text)
+            if lines:
+                console.print(f"[{time.strftime('%H:%M:%S')}] {text}", highlight=False)
+
         def on_day(day, what: str) -> None:
             if what in ("baseline", "warm-up", "compared"):
                 bar.update(task, advance=1, description=f"{day} ({what})")
+                if lines and day.weekday() == 6:
+                    done = int(bar.tasks[0].completed)
+                    console.print(f"[{time.strftime('%H:%M:%S')}] {what} to {day} "
+                                  f"({done}/{2 * exp.days} simulated days)", highlight=False)
             else:
-                bar.update(task, description=f"{day}: {what}")
+                note(f"{day}: {what}")
 
-        def on_step(what: str) -> None:
-            bar.update(task, description=what)
-
-        result = run_business(s, exp, on_day=on_day, on_step=on_step, keep=keep)
+        result = run_business(s, exp, on_day=on_day, on_step=note, keep=keep)
     table = Table("metric", "baseline", "platform", "platform / baseline", "target",
                   title=f"business impact{' (' + exp.variant + ')' if exp.variant else ''}, "
                   f"run {result.run_id} "
