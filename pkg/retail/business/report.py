@@ -187,6 +187,20 @@ def _attribution_lines(ratios: dict[str, dict[str, float]]) -> list[str]:
     return lines + [""]
 
 
+def _forecast_settings(jobs) -> dict[str, object]:
+    f = jobs.settings.forecast
+    return {k: getattr(f, k) for k in ("train_fraction", "backtest_origins", "max_depth",
+                                       "max_iter", "step_size", "ets_series", "history_days",
+                                       "max_series")}
+
+
+def _replenishment_settings(jobs) -> dict[str, object]:
+    r = jobs.settings.replenishment
+    return {k: getattr(r, k) for k in ("service_level_a", "service_level_b",
+                                       "service_level_c", "review_period_days",
+                                       "capacity_headroom")}
+
+
 def _ratio(c: Comparison) -> str:
     return "-" if np.isnan(c.ratio) else f"{c.ratio:.2f}x"
 
@@ -228,6 +242,10 @@ def markdown(run: BusinessRun, images: str,
         f"policy; the first training reads its last {exp.feature_days} days of features);",
         f"- compared period {exp.compare_weeks} weeks, {exp.first_compared} .. "
         f"{type(exp.start).fromordinal(last)};",
+        "- the platform's settings as the run had them: forecast "
+        + ", ".join(f"{k} {v}" for k, v in _forecast_settings(out.jobs).items())
+        + "; replenishment " + ", ".join(f"{k} {v}" for k, v in
+                                         _replenishment_settings(out.jobs).items()) + ";",
         f"- run time {run.seconds / 60:.1f} min on {os.cpu_count()} cores; the platform "
         "arm's jobs: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in
                                    run.outcome.jobs.seconds.steps.items()) + ".",

@@ -13,6 +13,7 @@ from retail.business.experiment import Arm, Experiment, Outcome
 from retail.business.platform_arm import JobSeconds
 from retail.business.report import markdown, plot, targets_met
 from retail.business.runner import BusinessRun
+from retail.settings import Settings
 from tests.pkg.business.test_metrics import D1, D2, ROWS, ledger
 
 # the same pairs and days, ordered better: one lost sale, no overstock
@@ -28,7 +29,8 @@ ACCURACY = ForecastAccuracy([{"horizon": 1, "n": 6, "actual": 20.0, "forecast_er
 
 
 def business_run(baseline_rows, platform_rows) -> BusinessRun:
-    jobs = SimpleNamespace(seconds=JobSeconds({"features": 120.0, "predict": 60.0}),
+    jobs = SimpleNamespace(settings=Settings(forecast={"train_fraction": 0.25}),
+                           seconds=JobSeconds({"features": 120.0, "predict": 60.0}),
                            trainings=[{"as_of": D1, "forecast_version": "3",
                                        "forecast_promoted": True, "forecast_wape": 0.41,
                                        "lead_time_promoted": False}])
@@ -51,6 +53,7 @@ def test_the_targets_are_bounds_on_the_ratio_and_the_document_says_which_are_met
     assert "| inventory turnover (COGS / average inventory) | 0.20 | 2.10 | 10.49x |" in text
     assert "| forecast WAPE (baseline: seasonal naive) | 0.500 | 0.150 | 0.30x |" in text
     assert "**all met**" in text and "run time 12.6 min" in text
+    assert "forecast train_fraction 0.25, backtest_origins 4" in text
     assert "| 1 | 6 | 0.150 | 0.500 | 0.30x |" in text
     assert "![Daily stock-out rate of both arms](img/business-impact/stockout-rate.png)" in text
 
