@@ -95,12 +95,12 @@ def run_business(settings: Settings, exp: Experiment, *,
         "warehouse": scratch, "replenishment": replenishment,
         "lake": settings.lake.model_copy(update={"root": str(lake)}),
         "mlflow": settings.mlflow.model_copy(update={"prefix": f"business-{run_id[:15]}"})})
+    started = time.perf_counter()
     registry = Registry.from_settings(job_settings)  # unreachable: fails before Spark starts
     on_step(f"migrating the platform arm's database {scratch.database}")
-    Migrator(connect(ws, database=""), scratch.database,
-             lambda db: connect(scratch, db)).migrate()
+    with connect(ws, database="") as admin:
+        Migrator(admin, scratch.database, lambda db: connect(scratch, db)).migrate()
     spark = spark_session(job_settings, "retail-evaluate-business")
-    started = time.perf_counter()
     try:
         with connect(scratch) as wh:
             jobs = PlatformJobs(spark, job_settings, wh, registry, on_step=on_step)
