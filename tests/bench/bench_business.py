@@ -90,8 +90,9 @@ def section(rows: list[tuple], seconds: float) -> str:
     ]
     for m in FIGURES:
         b, p = value[("baseline", m)], value[("platform", m)]
+        ratio = f"{p / b:.2f}x" if b else "- (baseline 0)"
         lines.append(f"| {m}{' (baseline: seasonal naive)' if m == 'forecast_wape' else ''}"
-                     f" | {b:,.4g} | {p:,.4g} | {p / b if b else float('nan'):.2f}x |")
+                     f" | {b:,.4g} | {p:,.4g} | {ratio} |")
     return "\n".join(lines)
 
 
