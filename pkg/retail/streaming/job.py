@@ -169,6 +169,7 @@ class StreamRunner:
         self.query: StreamingQuery | None = None
         self._counted: set[tuple] = set()
         self._progressed = False
+        self._last_batch: int | None = None  # the last micro-batch this query processed
         # After a Python worker crash (a record that slipped past the parse guard), the
         # rest of the run parses with the row path alone: slower, but no native reader.
         self.row_path_only = False
@@ -221,6 +222,7 @@ class StreamRunner:
                     # waits for this batch.)
                     raise StopRequested(f"micro-batch {batch_id} not started: stopping")
                 processor(df, batch_id)
+                self._last_batch = batch_id
 
         failures = 0
         try:
@@ -269,6 +271,7 @@ class StreamRunner:
         elif s.trigger_seconds > 0:
             writer = writer.trigger(processingTime=f"{s.trigger_seconds} seconds")
         self._id_ready.clear()
+        self._last_batch = None
         query = self.query = writer.start()
         self._stream_id = str(query.id)
         self._id_ready.set()
@@ -296,10 +299,27 @@ class StreamRunner:
             if query.isActive:  # wait for the batch in progress, then stop
                 with self._batch_lock:
                     pass  # a batch that starts from now on refuses to run (``guarded``)
+                self._await_commit(query)
                 query.stop()
         except Exception as exc:  # noqa: BLE001
             return exc
         return None
+
+    def _await_commit(self, query: StreamingQuery, timeout: float = 60.0) -> None:
+        """Wait until Spark has committed the last batch this query processed.
+
+        ``foreachBatch`` returns before Spark writes the batch to the checkpoint's commit
+        log; stopping the query in between leaves the batch uncommitted, and the next run
+        would process it again. Spark reports a batch's progress only after committing it.
+        """
+        if self._last_batch is None:
+            return
+        deadline = time.monotonic() + timeout
+        while query.isActive and time.monotonic() < deadline:
+            progress = query.lastProgress
+            if progress is not None and progress["batchId"] >= self._last_batch:
+                return
+            time.sleep(0.05)
 
     def _count_duplicates(self, query: StreamingQuery) -> None:
         """Add up Spark's count of rows its deduplication dropped, once per batch."""
