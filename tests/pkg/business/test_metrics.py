@@ -40,9 +40,11 @@ def ledger(rows=ROWS) -> pa.Table:
     ("lost_units", 6), ("lost_value", 78.0),
     ("fill_rate", 9 / 15),  # sold 4+3+2, asked 4+4+5+2
     ("avg_inventory_value", (5 * 2 + 0 * 10 + 100 + 25 * 2 + 8 * 10 + 100) / 2),  # 170
-    ("overstock_units", (25 - 20) + 2 * (100 - 6)),  # pair 1's 8 is exactly 2 x 4
-    ("overstock_value", ((25 - 20) * 2 + 2 * (100 - 6) * 1) / 2),
+    # 60 days cover 240 units of pair 0 (4 a day) and 210 of pair 1: pair 2's stock,
+    # which nobody asks for, is all overstock
+    ("overstock_units", 200), ("overstock_value", 200 * 1 / 2),
     ("cover_over_60_share", 2 / 6),  # pair 2 holds stock and sells nothing
+    ("over_2x_up_to_units", (25 - 20) + 2 * (100 - 6)),  # pair 1's 8 is exactly 2 x 4
     ("expired_units", 2), ("expired_value", 4.0),
     ("cogs", 7 * 2 + 2 * 10), ("turnover", 34 / 170),
     ("orders", 2), ("units_ordered", 18),
@@ -60,7 +62,10 @@ def test_every_metric_is_computed_and_an_empty_ledger_is_refused():
 def test_days_of_cover_use_the_pairs_mean_daily_demand():
     # pair 0 asks for 1 unit over the two days: 0.5 a day, so 31 units cover 62 days
     rows = [(D1, 0, 31, 1, 0, 0, 0.0, 0, 0), (D2, 0, 30, 0, 0, 0, 0.0, 0, 0)]
-    assert arm_metrics(ledger(rows))["cover_over_60_share"] == 0.5
+    got = arm_metrics(ledger(rows))
+    assert got["cover_over_60_share"] == 0.5
+    # 30 units cover 60 days: 1 unit beyond on day 1, none on day 2
+    assert (got["overstock_units"], got["overstock_value"]) == (1, 1 * 2.0 / 2)
 
 
 def test_the_comparison_knows_which_way_is_better():
