@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pyarrow.compute as pc
 import pytest
 
-from retail.business.experiment import AHEAD, Experiment
+from retail.business.experiment import Experiment
 from retail.business.metrics import METRICS
 from retail.business.report import write
 from retail.io.warehouse import connect
@@ -94,7 +94,8 @@ def test_the_arms_customers_ask_for_the_same_and_only_the_ordering_differs(outco
     # and the expectations the oracles read (the baseline arm's, a horizon longer) are the
     # platform arm's
     ahead = result.baseline_expected
-    assert ahead.num_rows == result.expected.num_rows * (EXP.days + AHEAD) // EXP.days
+    horizon = result.jobs.settings.forecast.horizon_days
+    assert ahead.num_rows == result.expected.num_rows * (EXP.days + horizon) // EXP.days
     assert ahead.slice(0, result.expected.num_rows).equals(result.expected)
 
 

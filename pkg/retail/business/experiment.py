@@ -120,11 +120,6 @@ class Outcome:
     baseline_expected: pa.Table
 
 
-# the baseline arm runs this many days past the last (the forecast horizon): the oracle
-# knows the expectations of the days the last recommendations plan for
-AHEAD = 7
-
-
 class ExperimentRun:
     """The experiment in steps (:meth:`warm_up`, :meth:`compare`; :func:`run` runs both):
     the platform arm's warehouse is ``jobs.wh`` (migrated, empty) and its registry
@@ -136,10 +131,13 @@ class ExperimentRun:
                  on_day: Callable[[date, str], None] = lambda day, what: None):
         self.exp, self.jobs, self.on_day = exp, jobs, on_day
         self.catalog = generate_catalog(exp.stores, exp.products, exp.seed)
+        # the baseline arm runs the forecast horizon past the last day: the oracle knows the
+        # expectations of the days the last recommendations plan for
+        self.ahead = jobs.settings.forecast.horizon_days
         self.orders = PlatformOrders(self.catalog)
         self.platform_sim = Simulator(self.catalog, exp.config(), record_expected=True,
                                       order_policy=FromDay(exp.first_compared, self.orders))
-        self.baseline_sim = Simulator(self.catalog, replace(exp.config(), days=exp.days + AHEAD),
+        self.baseline_sim = Simulator(self.catalog, replace(exp.config(), days=exp.days + self.ahead),
                                       record_expected=True)
         self.sink = WarehouseSink(jobs.wh, self.catalog,
                                   run_id=f"business-{self.platform_sim.fingerprint}")
