@@ -48,7 +48,7 @@ DEMO_TRUTH = $${RETAIL_LOCAL__HOME:-.retail}/demo-truth
 # The backfill's last day, the day before the Kafka demo day.
 DEMO_HISTORY_LAST := $(shell date -u -d '3 days ago' +%F)
 
-.PHONY: help install demo test bench bench-forecast bench-forecast-cost bench-forecast-strategy bench-models bench-dashboards bench-business lock up down status clean
+.PHONY: help install demo test bench bench-forecast bench-forecast-cost bench-forecast-strategy bench-models bench-dashboards bench-business bench-business-attribution lock up down status clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -170,6 +170,13 @@ bench-forecast-strategy: install ## the forecast's stacked model vs one model pe
 BUSINESS_TRAIN_FRACTION ?= 0.25
 bench-business: install ## the platform's business outcome against the chain's fixed ordering policy (writes docs/business-impact.md)
 	RETAIL_FORECAST__TRAIN_FRACTION=$(BUSINESS_TRAIN_FRACTION) $(BIN)/python tests/bench/bench_business.py --write docs/benchmarks.md
+
+# The attribution: the experiment again with each part of the chain replaced by the truth,
+# about an hour each (one at a time: make bench-business-attribution ORACLES=caps). Each
+# rewrites the attribution section of docs/business-impact.md.
+ORACLES ?= forecast safety-stock lead-time caps
+bench-business-attribution: install ## the business outcome with each part replaced by the truth (ORACLES=...)
+	for part in $(ORACLES); do RETAIL_FORECAST__TRAIN_FRACTION=$(BUSINESS_TRAIN_FRACTION) $(BIN)/python tests/bench/bench_business.py --oracle $$part || exit 1; done
 
 # The insight models: accuracy on a mid-size chain with planted truth, cost at the design's
 # 200 stores x 2,000 SKUs (at 2 events a minute a store: the pairs, customers and days are the

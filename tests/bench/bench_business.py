@@ -1,9 +1,15 @@
 """The business outcome (issue 23): ``retail evaluate business`` at its default size on a
-warehouse server and an MLflow server of this run's own, writing docs/business-impact.md,
+warehouse server and an MLflow server of this bench's own, writing docs/business-impact.md,
 and its figures (platform / baseline, both arms measured in the same run) into
 docs/benchmarks.md.
 
-    python tests/bench/bench_business.py --write docs/benchmarks.md [-- extra CLI options]
+    python tests/bench/bench_business.py --write docs/benchmarks.md
+    python tests/bench/bench_business.py --oracle forecast   # an attribution variant
+
+The warehouse (``--folder``/warehouse) is kept between runs, so the attribution's variants,
+each a run of about an hour, can run one at a time: a variant writes its own report into
+the folder and rewrites the attribution section of docs/business-impact.md from every
+variant's newest run. ``--fresh`` starts the warehouse over.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from conftest import WarehouseProcess, free_port  # noqa: E402
 from report import write_section  # noqa: E402
 from stream_common import say  # noqa: E402
 
+from retail.business.experiment import Experiment  # noqa: E402
+from retail.business.report import refresh_attribution  # noqa: E402
 from retail.io.warehouse import connect  # noqa: E402
 from retail.local import mlflow_server  # noqa: E402
 from retail.settings import Settings  # noqa: E402
@@ -37,10 +45,16 @@ def main() -> None:
     p.add_argument("--write", type=Path, help="docs/benchmarks.md")
     p.add_argument("--doc", type=Path, default=ROOT / "docs" / "business-impact.md")
     p.add_argument("--folder", type=Path, default=ROOT / ".retail" / "bench-business")
-    p.add_argument("extra", nargs="*", help="more `retail evaluate business` options")
+    p.add_argument("--oracle", action="append", default=[],
+                   help="an attribution variant: this part replaced by the truth (repeatable)")
+    p.add_argument("--fresh", action="store_true", help="start the warehouse over")
     a = p.parse_args()
-    shutil.rmtree(a.folder, ignore_errors=True)
-    a.folder.mkdir(parents=True)
+    if a.fresh:
+        shutil.rmtree(a.folder, ignore_errors=True)
+    shutil.rmtree(a.folder / "home", ignore_errors=True)  # the registry and lake: per run
+    a.folder.mkdir(parents=True, exist_ok=True)
+    variant = "+".join(sorted(a.oracle))
+    doc = a.folder / f"business-impact-oracle-{variant}.md" if variant else a.doc
     server = WarehouseProcess(a.folder / "warehouse")
     server.start(timeout_s=300)
     ws = server.settings()
@@ -53,20 +67,23 @@ def main() -> None:
            ws.database, "RETAIL_MLFLOW__TRACKING_URI": record.url,
            "RETAIL_LOCAL__HOME": str(home), "PYSPARK_PYTHON": sys.executable}
     try:
-        say(f"retail evaluate business {' '.join(a.extra)} (warehouse {ws.url}, MLflow "
+        options = [f"--oracle={part}" for part in a.oracle]
+        say(f"retail evaluate business {' '.join(options)} (warehouse {ws.url}, MLflow "
             f"{record.url})")
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "retail", "evaluate", "business",
-                        "--write", str(a.doc), *a.extra], env=env, check=True, cwd=ROOT)
+                        "--write", str(doc), *options], env=env, check=True, cwd=ROOT)
         seconds = time.perf_counter() - started
         with connect(ws) as wh:
             rows = wh.query_rows(
                 "SELECT run_id, arm, metric, value, stores, products, period_from, period_to "
                 "FROM business_impact FINAL ORDER BY created_at")
+            if variant and refresh_attribution(a.doc, wh, Experiment()):
+                say(f"rewrote the attribution of {a.doc}")
     finally:
         mlflow_server.down(settings)
         server.stop()
-    if a.write:
+    if a.write and not variant:
         write_section(a.write, "business", section(rows, seconds))
         say(f"wrote {a.write}")
 

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from retail.business.experiment import Experiment
 from retail.business.metrics import Comparison, compare
 from retail.business.runner import BusinessRun
 from retail.sim import generate_catalog
@@ -147,42 +148,64 @@ SELECT run_id, arm, metric, value FROM business_impact FINAL
 WHERE run_id IN {runs:Array(String)}"""
 
 
-def attribution(wh, run: BusinessRun) -> dict[str, dict[str, float]]:
-    """The newest run of each variant of the same chain and period in ``business_impact``
-    (``wh``: the configured warehouse): variant -> metric -> platform / baseline."""
-    exp = run.outcome.experiment
+def attribution(wh, exp: Experiment) -> dict[str, dict[str, float | str]]:
+    """The newest run of each variant of ``exp``'s chain and period in ``business_impact``
+    (``wh``: the configured warehouse): variant -> metric -> platform / baseline, and
+    ``"run"`` -> its run id."""
     variants = wh.query_rows(_VARIANTS, {
         "stores": exp.stores, "products": exp.products, "seed": exp.seed,
         "first": exp.first_compared, "last": exp.start + timedelta(days=exp.days - 1)})
     runs = dict(variants)
     values: dict[tuple[str, str, str], float] = {
         (r, arm, m): v for r, arm, m, v in wh.query_rows(_VALUES, {"runs": list(runs.values())})}
-    out = {}
+    out: dict[str, dict[str, float | str]] = {}
     for variant, r in runs.items():
         out[variant] = {t.metric: Comparison(t.metric, values.get((r, "baseline", t.metric),
                                                                   float("nan")),
                                              values.get((r, "platform", t.metric),
                                                         float("nan"))).ratio
                         for t in TARGETS}
+        out[variant]["run"] = r
     return out
 
 
-def _attribution_lines(ratios: dict[str, dict[str, float]]) -> list[str]:
+def refresh_attribution(doc: Path, wh, exp: Experiment) -> bool:
+    """Rewrite the attribution section of the report at ``doc`` from ``business_impact``
+    (after a variant's run; the rest of the report is its run's and stays). False when
+    ``doc`` is not such a report."""
+    if not doc.exists():
+        return False
+    text = doc.read_text()
+    start, end = text.find(_ATTRIBUTION), text.find(_PLOTS)
+    if end < 0:
+        return False
+    start = end if start < 0 else start
+    section = "\n".join(_attribution_lines(attribution(wh, exp)))
+    doc.write_text(text[:start] + section + "\n" + text[end:])
+    return True
+
+
+_ATTRIBUTION, _PLOTS = "## Attribution: each part replaced by the truth", "## Plots"
+
+
+def _attribution_lines(ratios: dict[str, dict[str, float | str]]) -> list[str]:
     lines = [
-        "## Attribution: each part replaced by the truth",
+        _ATTRIBUTION,
         "",
         "The newest run of each variant on the same chain, seed and period (`retail evaluate "
         "business --oracle PART`, `make bench-business`): the platform's chain with the parts "
         "named replaced by the simulator's truth (`retail.business.oracle`: *forecast* the "
         "true expected demand, *safety-stock* the true spread of daily demand, *lead-time* "
         "each supplier's true lead-time mean and sd, *caps* the shelf-capacity cap lifted). "
-        "Each figure is platform / baseline; the baseline arm is the same in every run.",
+        "Each figure is platform / baseline; the baseline arm is the same in every run. The "
+        "run id starts with the run's UTC start: a variant run before a change to the "
+        "platform measured the platform before it.",
         "",
-        "| variant | " + " | ".join(t.promise for t in TARGETS) + " |",
-        "|---|" + "---:|" * len(TARGETS),
+        "| variant | run | " + " | ".join(t.promise for t in TARGETS) + " |",
+        "|---|---|" + "---:|" * len(TARGETS),
     ]
     for variant, r in ratios.items():
-        lines.append(f"| {variant or 'the platform as it is'} | "
+        lines.append(f"| {variant or 'the platform as it is'} | `{r['run']}` | "
                      + " | ".join("-" if np.isnan(r[t.metric]) else f"{r[t.metric]:.2f}x"
                                   for t in TARGETS) + " |")
     return lines + [""]
@@ -207,7 +230,7 @@ def _ratio(c: Comparison) -> str:
 
 
 def markdown(run: BusinessRun, images: str,
-             ratios: dict[str, dict[str, float]] | None = None) -> str:
+             ratios: dict[str, dict[str, float | str]] | None = None) -> str:
     """The document; ``images`` is the plots' folder relative to the document, ``ratios``
     the attribution's (:func:`attribution`; none: no section)."""
     exp, out = run.outcome.experiment, run.outcome
@@ -295,7 +318,7 @@ def markdown(run: BusinessRun, images: str,
                      f"{'yes' if t['forecast_promoted'] else 'no'} | "
                      f"{t['forecast_wape']:.3f} | {'yes' if t['lead_time_promoted'] else 'no'} |")
     lines += [""] + (_attribution_lines(ratios) if ratios else [])
-    lines += ["## Plots", ""]
+    lines += [_PLOTS, ""]
     for name, alt in zip(PLOTS, ("Daily stock-out rate of both arms",
                                  "Inventory value of both arms",
                                  "Lost sales by category"), strict=True):
@@ -305,7 +328,7 @@ def markdown(run: BusinessRun, images: str,
 
 
 def write(run: BusinessRun, doc: Path,
-          ratios: dict[str, dict[str, float]] | None = None) -> list[Path]:
+          ratios: dict[str, dict[str, float | str]] | None = None) -> list[Path]:
     """The document at ``doc`` and its plots in ``<doc's folder>/img/business-impact/``."""
     folder = doc.parent / "img" / "business-impact"
     paths = plot(run, folder)

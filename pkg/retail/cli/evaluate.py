@@ -107,6 +107,6 @@ def business(
                   f"{result.run_id})")
     if write:
         with connect(s.resolved_warehouse()) as wh:
-            ratios = attribution(wh, result)
+            ratios = attribution(wh, result.outcome.experiment)
         for path in write_report(result, write, ratios):
             console.print(f"wrote {path}")
