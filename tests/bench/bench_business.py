@@ -55,18 +55,18 @@ def main() -> None:
     a.folder.mkdir(parents=True, exist_ok=True)
     variant = "+".join(sorted(a.oracle))
     doc = a.folder / f"business-impact-oracle-{variant}.md" if variant else a.doc
-    server = WarehouseProcess(a.folder / "warehouse")
-    server.start(timeout_s=300)
-    ws = server.settings()
-    Migrator(connect(ws, database=""), ws.database, lambda db: connect(ws, db)).migrate()
     home = a.folder / "home"
     settings = Settings(local={"home": home, "mlflow_port": free_port()},
                         lake={"root": str(home / "lake")})
-    record, _ = mlflow_server.up(settings)
-    env = {**os.environ, "RETAIL_WAREHOUSE__URL": ws.url, "RETAIL_WAREHOUSE__DATABASE":
-           ws.database, "RETAIL_MLFLOW__TRACKING_URI": record.url,
-           "RETAIL_LOCAL__HOME": str(home), "PYSPARK_PYTHON": sys.executable}
-    try:
+    server = WarehouseProcess(a.folder / "warehouse")
+    server.start(timeout_s=300)
+    try:  # the servers stop whatever fails, MLflow's start included
+        ws = server.settings()
+        Migrator(connect(ws, database=""), ws.database, lambda db: connect(ws, db)).migrate()
+        record, _ = mlflow_server.up(settings)
+        env = {**os.environ, "RETAIL_WAREHOUSE__URL": ws.url, "RETAIL_WAREHOUSE__DATABASE":
+               ws.database, "RETAIL_MLFLOW__TRACKING_URI": record.url,
+               "RETAIL_LOCAL__HOME": str(home), "PYSPARK_PYTHON": sys.executable}
         options = [f"--oracle={part}" for part in a.oracle]
         say(f"retail evaluate business {' '.join(options)} (warehouse {ws.url}, MLflow "
             f"{record.url})")
