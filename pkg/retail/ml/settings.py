@@ -40,9 +40,6 @@ class ForecastSettings(_Section):
     horizon_days: int = Field(7, ge=1, le=28)
     # Weekly origins of the rolling-origin backtest (the last one is the newest week).
     backtest_origins: int = Field(4, ge=4, le=52)
-    # Origins fitted at a time, each from a thread of its own (as MLlib's model selection
-    # does with its parallelism): a GBT fit spends much of its time scheduling small jobs.
-    parallelism: int = Field(2, ge=1, le=16)
     # "stacked": one model, the horizon a feature; "per_horizon": one model per horizon.
     strategy: Literal["stacked", "per_horizon"] = "stacked"
     # The tuning grid (every combination is scored on the same rolling origins; the lowest

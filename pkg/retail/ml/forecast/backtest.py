@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from itertools import product
 
@@ -65,30 +64,20 @@ def mean_wape(scored: pd.DataFrame) -> float:
 
 def run(rows: DataFrame, at: list[date], params: dict, settings: ForecastSettings,
         on_step: Callable[[str], None] = lambda _: None) -> pd.DataFrame:
-    """The scored rows (:data:`SCORED`) of every origin in ``at`` for one candidate.
-
-    The origins are fitted ``settings.parallelism`` at a time, each from a thread of its own
-    (as MLlib's model selection does with its ``parallelism``): a GBT fit on a few hundred
-    thousand rows spends much of its time scheduling its many small jobs, and a second
-    fit uses the cores meanwhile. The result does not depend on it."""
-    def one(origin: date) -> pd.DataFrame:
+    """The scored rows (:data:`SCORED`) of every origin in ``at`` for one candidate."""
+    parts = []
+    for origin in at:
         train, test = fold(rows, origin)
         on_step(f"origin {origin}: fitting {params}")
         fitted = gbt.fit(train, params, per_horizon=settings.strategy == "per_horizon",
                          fraction=settings.train_fraction)
-        return fitted.transform(test).select(
+        scored = fitted.transform(test).select(
             F.lit(origin).alias("origin"), "store_id", "product_id", "category", "date",
             "target_date", F.col("horizon").cast("int").alias("horizon"),
             F.col("label").cast("double").alias("actual"), "forecast",
             F.when(F.col("same_weekday_last") >= 0, F.col("same_weekday_last"))
-            .alias("seasonal_naive"), F.col("demand_mean_28").alias("mean_28")).toPandas()
-
-    if settings.parallelism == 1 or len(at) == 1:
-        parts = [one(origin) for origin in at]
-    else:
-        with ThreadPoolExecutor(max_workers=settings.parallelism,
-                                thread_name_prefix="backtest") as pool:
-            parts = list(pool.map(one, at))  # in the origins' order
+            .alias("seasonal_naive"), F.col("demand_mean_28").alias("mean_28"))
+        parts.append(scored.toPandas())
     return pd.concat(parts, ignore_index=True)
 
 

@@ -3,7 +3,6 @@ origin in training) and the baselines on tiny series."""
 
 from __future__ import annotations
 
-import threading
 from datetime import date, timedelta
 
 import numpy as np
@@ -87,8 +86,8 @@ def test_the_backtest_never_fits_on_a_day_at_or_after_its_origin(spark, monkeypa
     monkeypatch.setattr(backtest.gbt, "fit", fake_fit)
     rows = rows.withColumn("category", rows.store_id)
     at = backtest.origins(D0 + timedelta(days=41), 4, 7)
-    scored = backtest.run(rows, at, {}, ForecastSettings(parallelism=1))
-    for origin, (max_target, max_day) in zip(at, seen, strict=True):
+    scored = backtest.run(rows, at, {}, ForecastSettings())
+    for origin, (max_target, max_day) in zip(at, seen):
         assert max_target < origin and max_day < origin
     assert len(scored) == 4 * 7 * 2
     assert (scored["target_date"] >= scored["origin"]).all()
@@ -96,30 +95,6 @@ def test_the_backtest_never_fits_on_a_day_at_or_after_its_origin(spark, monkeypa
     sat = scored[pd.to_datetime(scored["target_date"]).dt.weekday == 5]
     assert (sat["seasonal_naive"] == sat["actual"] - 7 * (sat["product_id"].str[1:]
                                                           .astype(int))).all()
-
-
-def test_origins_fitted_two_at_a_time_give_the_same_scored_rows_in_order(spark, monkeypatch):
-    rows = stack_horizons(_store(spark), horizons=range(1, 8), known_ahead=())
-    rows = rows.withColumn("category", rows.store_id)
-    threads = set()
-
-    class Fitted:
-        def transform(self, test):
-            return test.withColumn("forecast", F.col("demand_mean_28").cast("double") + 1)
-
-    def fake_fit(train, params, *, per_horizon, fraction):
-        threads.add(threading.current_thread().name)
-        return Fitted()
-
-    monkeypatch.setattr(backtest.gbt, "fit", fake_fit)
-    at = backtest.origins(D0 + timedelta(days=41), 4, 7)
-    one = backtest.run(rows, at, {}, ForecastSettings(parallelism=1))
-    assert threads == {threading.main_thread().name}
-    threads.clear()
-    two = backtest.run(rows, at, {}, ForecastSettings(parallelism=2))
-    assert len(threads) == 2 and all(t.startswith("backtest") for t in threads)
-    assert list(two["origin"].drop_duplicates()) == at
-    pd.testing.assert_frame_equal(one, two)
 
 
 def test_tuning_candidates_are_the_grid():
