@@ -213,9 +213,9 @@ def _attribution_lines(ratios: dict[str, dict[str, float | str]]) -> list[str]:
 
 def _forecast_settings(jobs) -> dict[str, object]:
     f = jobs.settings.forecast
-    return {k: getattr(f, k) for k in ("train_fraction", "backtest_origins", "parallelism",
-                                       "max_depth", "max_iter", "step_size", "ets_series",
-                                       "history_days", "max_series")}
+    return {k: getattr(f, k) for k in ("train_fraction", "backtest_origins", "max_depth",
+                                       "max_iter", "step_size", "ets_series", "history_days",
+                                       "max_series")}
 
 
 def _replenishment_settings(jobs) -> dict[str, object]:
