@@ -69,10 +69,8 @@ class ReplenishmentSettings(_Section):
     service_level_b: float = Field(0.95, gt=0.5, lt=1)
     service_level_c: float = Field(0.90, gt=0.5, lt=1)
     # Days between two orders of the same store x product (the order-up-to level covers
-    # lead time plus this). 1: the job runs daily and every pair may order every night, so
-    # the order-up-to level is the reorder point (a base stock); a chain that orders a
-    # supplier weekly sets 7.
-    review_period_days: int = Field(1, ge=1, le=90)
+    # lead time plus this).
+    review_period_days: int = Field(7, ge=1, le=90)
     # ABC: products sorted by revenue, best first; a product is A while the revenue share
     # of the products before it is below abc_a_share, B below abc_b_share, C after.
     abc_a_share: float = Field(0.80, gt=0, lt=1)

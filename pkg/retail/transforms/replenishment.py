@@ -29,9 +29,6 @@ KEY = ["store_key", "product_key"]
 # The 95 % interval spans +-Z_95 standard deviations of a normal daily demand.
 Z_95 = NormalDist().inv_cdf(0.975)
 REASONS = ("below_reorder_point", "promotion_ahead", "capacity_cap", "shelf_life_cap")
-# The job runs every day, so an order not placed tonight can be placed tomorrow: the stock
-# an order placed now must protect lasts the lead time plus this (the protection interval).
-REVIEW_INTERVAL_DAYS = 1.0
 # Floating-point noise in S - position must not buy a whole extra pack.
 _EPS = 1e-9
 # Abramowitz & Stegun 26.2.17: the normal upper tail to within 7.5e-8 from built-ins.
@@ -151,20 +148,15 @@ def recommend_orders(demand: DataFrame, positions: DataFrame, *,
 
 
 def _levels(review_period_days: float) -> list[Column]:
-    """SS, ROP, S, the demand over the protection interval L + 1 (mean and sd, for the
-    risk) and over the lead time (what sells before a delivery arrives)."""
+    """SS, ROP, S and the demand over the lead time (mean and sd, for the risk)."""
     d, sd_d = F.col("demand_mean"), F.col("demand_sd")
     lead, sd_lead = F.col("lead_time_days"), F.col("lead_time_sd_days")
-    protect = lead + REVIEW_INTERVAL_DAYS
-    protect_sd = F.sqrt(protect * sd_d * sd_d + d * d * sd_lead * sd_lead)
-    safety = F.col("z") * protect_sd
-    # S covers at least the protection interval: R = 1 makes S = ROP (a base stock)
-    cycle = F.greatest(lead + review_period_days, protect)
-    return [protect_sd.alias("_lead_demand_sd"), (d * protect).alias("_lead_demand"),
-            (d * lead).alias("_arrival_demand"),
-            (d * cycle).alias("forecast_lead_review"),
-            safety.alias("safety_stock"), (d * protect + safety).alias("reorder_point"),
-            (d * cycle + safety).alias("order_up_to")]
+    lead_sd = F.sqrt(lead * sd_d * sd_d + d * d * sd_lead * sd_lead)
+    safety = F.col("z") * lead_sd
+    return [lead_sd.alias("_lead_demand_sd"), (d * lead).alias("_lead_demand"),
+            (d * (lead + review_period_days)).alias("forecast_lead_review"),
+            safety.alias("safety_stock"), (d * lead + safety).alias("reorder_point"),
+            (d * (lead + review_period_days) + safety).alias("order_up_to")]
 
 
 def _order_columns(promo_uplift: float, as_of: date) -> list[Column]:
@@ -186,7 +178,7 @@ def _order_columns(promo_uplift: float, as_of: date) -> list[Column]:
 
     capacity = whole_packs(F.col("shelf_capacity") - position)
     # FIFO: the delivery's units sell after what is left when it arrives (position - d*L).
-    left_at_arrival = F.greatest(position - F.col("_arrival_demand"), F.lit(0.0))
+    left_at_arrival = F.greatest(position - F.col("_lead_demand"), F.lit(0.0))
     sells_in_life = whole_packs(d * F.col("shelf_life_days") - left_at_arrival)
     capacity_cut = F.coalesce(capacity < wanted, F.lit(False))
     life_cut = F.coalesce(sells_in_life < wanted, F.lit(False))
@@ -207,9 +199,8 @@ def _order_columns(promo_uplift: float, as_of: date) -> list[Column]:
 
 
 def _stock_out_risk() -> Column:
-    """P(demand over the protection interval T = L + 1 > position), demand ~ N(d*T,
-    T*sd_d^2 + d^2*sd_L^2): the risk of waiting a day more; a certain demand (sd 0) is 1
-    when it exceeds the position, else 0."""
+    """P(demand over the lead time > position), demand ~ N(d*L, L*sd_d^2 + d^2*sd_L^2); a
+    certain demand (sd 0) is 1 when it exceeds the position, else 0."""
     mean, sd = F.col("_lead_demand"), F.col("_lead_demand_sd")
     position = F.col("inventory_position")
     uncertain = sd > 0

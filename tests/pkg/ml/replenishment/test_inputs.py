@@ -80,7 +80,7 @@ def test_settings_defaults_and_their_order():
     s = ReplenishmentSettings()
     assert service_levels(s) == {"A": 0.98, "B": 0.95, "C": 0.90}
     assert (s.abc_a_share, s.abc_b_share, s.promo_uplift) == (0.80, 0.95, 1.3)
-    assert (s.capacity_headroom, s.lead_time_holdout_weeks, s.review_period_days) == (1.5, 2, 1)
+    assert (s.capacity_headroom, s.lead_time_holdout_weeks, s.review_period_days) == (1.5, 2, 7)
     with pytest.raises(ValidationError, match="ABC_A_SHARE"):
         ReplenishmentSettings(abc_a_share=0.9, abc_b_share=0.8)
 
@@ -90,7 +90,7 @@ def test_plan_orders_applies_the_settings_to_the_forecast_rows(spark):
     rows = [(1, 1, D + timedelta(days=h), h, 8.0, 4.0, 12.0, 8 - 3 * Z_95, 8 + 3 * Z_95)
             for h in range(1, 8)]
     positions = spark.createDataFrame(
-        [(1, 1, 20, 10, "A", 12, None, None, 3.0, 1.0, 8.0)],
+        [(1, 1, 20, 10, "A", 12, None, None, 4.0, 1.0, 8.0)],
         "store_key long, product_key long, on_hand int, on_order int, abc_class string, "
         "pack_size int, shelf_life_days int, shelf_capacity long, lead_time_days double, "
         "lead_time_sd_days double, baseline_demand double")
@@ -98,8 +98,6 @@ def test_plan_orders_applies_the_settings_to_the_forecast_rows(spark):
                       ReplenishmentSettings(review_period_days=3), as_of=D).first()
     z = 2.053748910631823  # NormalDist().inv_cdf(0.98)
     assert got.safety_stock == pytest.approx(10 * z)
-    # the protection interval is L + 1 = 4 days; S covers L + R = 6
-    assert got.reorder_point == pytest.approx(8 * 4 + 10 * z)
-    assert got.order_up_to == pytest.approx(8 * 6 + 10 * z)
-    # 68.54 - 30 = 38.54 -> 4 packs
+    assert got.order_up_to == pytest.approx(8 * 7 + 10 * z)
+    # 76.54 - 30 = 46.54 -> 4 packs
     assert (got.order_qty, got.reasons) == (48, ["below_reorder_point"])

@@ -1,13 +1,11 @@
 """The replenishment rules against hand-computed cases.
 
-One pair's numbers, used throughout: d = 8 units/day, sigma_d = 3, L = 3 days,
-sigma_L = 1 day, review period R = 7, class B (95 %, z = 1.6449). The job runs daily, so
-the protection interval is T = L + 1 = 4 days:
-  SS  = z * sqrt(T*sigma_d^2 + d^2*sigma_L^2) = z * sqrt(36 + 64) = 10 z = 16.449
-  ROP = d*T + SS = 32 + 16.449 = 48.449
-  S   = d*(L + R) + SS = 80 + 16.449 = 96.449
-Demand over the protection interval ~ N(32, 10^2); over the lead time d*L = 24 sells
-before a delivery arrives.
+One pair's numbers, used throughout: d = 8 units/day, sigma_d = 3, L = 4 days,
+sigma_L = 1 day, review period R = 7, class B (95 %, z = 1.6449):
+  SS  = z * sqrt(L*sigma_d^2 + d^2*sigma_L^2) = z * sqrt(36 + 64) = 10 z = 16.449
+  ROP = d*L + SS = 32 + 16.449 = 48.449
+  S   = d*(L + R) + SS = 88 + 16.449 = 104.449
+Demand over the lead time ~ N(32, 10^2).
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ D = date(2026, 11, 30)
 Z_B = NormalDist().inv_cdf(0.95)
 SS = 10 * Z_B
 ROP = 32 + SS
-S = 80 + SS
+S = 88 + SS
 LEVELS = {"A": 0.98, "B": 0.95, "C": 0.90}
 DEMAND = ("store_key long, product_key long, horizon_days long, demand_mean double, "
           "demand_sd double, demand_peak double, promotion_planned boolean")
@@ -39,7 +37,7 @@ def _pair(on_hand: int, on_order: int, *, capacity: int | None = None,
           peak: float = 8.0, d: float = 8.0, sd: float = 3.0, klass: str | None = "B",
           lead_sd: float = 1.0, planned: bool | None = None) -> tuple[tuple, tuple]:
     return ((1, 1, 7, d, sd, peak, planned),
-            (1, 1, on_hand, on_order, klass, pack, life, capacity, 3.0, lead_sd, baseline))
+            (1, 1, on_hand, on_order, klass, pack, life, capacity, 4.0, lead_sd, baseline))
 
 
 def _plan(spark: SparkSession, demand: tuple, position: tuple, **kw) -> dict:
@@ -59,27 +57,27 @@ def test_levels_follow_the_formulas(spark):
     assert row["reorder_point"] == pytest.approx(ROP)
     assert row["order_up_to"] == pytest.approx(S)
     assert row["inventory_position"] == 30
-    assert row["forecast_lead_review"] == pytest.approx(80)
+    assert row["forecast_lead_review"] == pytest.approx(88)
     assert row["pack_size"] == 12
 
 
 def test_below_the_reorder_point_orders_up_to_s_in_whole_packs(spark):
-    # S - position = 66.449 -> 5.5 packs of 12 -> 6 packs
+    # S - position = 74.449 -> 6.2 packs of 12 -> 7 packs
     row = _plan(spark, *_pair(20, 10))
-    assert row["order_qty"] == 72
+    assert row["order_qty"] == 84
     assert row["reasons"] == ["below_reorder_point"]
     assert row["order_by_date"] == D
 
 
 def test_an_exact_number_of_packs_is_not_rounded_up(spark):
-    # z = 0 (service level 0.5): S = d*(L + R) = 80; position 20 -> 60 = 5 packs exactly
-    row = _plan(spark, *_pair(12, 8), levels={"B": 0.5})
-    assert row["order_up_to"] == pytest.approx(80)
+    # z = 0 (service level 0.5): S = d*(L + R) = 88; position 28 -> 60 = 5 packs exactly
+    row = _plan(spark, *_pair(20, 8), levels={"B": 0.5})
+    assert row["order_up_to"] == pytest.approx(88)
     assert row["order_qty"] == 60
 
 
 def test_the_shelf_capacity_caps_the_order_in_whole_packs(spark):
-    # room = 90 - 30 = 60 = 5 packs, below the 72 wanted
+    # room = 90 - 30 = 60 = 5 packs, below the 84 wanted
     row = _plan(spark, *_pair(20, 10, capacity=90))
     assert row["order_qty"] == 60
     assert row["reasons"] == ["below_reorder_point", "capacity_cap"]
@@ -87,19 +85,19 @@ def test_the_shelf_capacity_caps_the_order_in_whole_packs(spark):
 
 def test_a_capacity_that_does_not_bind_leaves_no_reason(spark):
     row = _plan(spark, *_pair(20, 10, capacity=200))
-    assert (row["order_qty"], row["reasons"]) == (72, ["below_reorder_point"])
+    assert (row["order_qty"], row["reasons"]) == (84, ["below_reorder_point"])
 
 
 def test_the_shelf_life_caps_what_sells_before_it_spoils(spark):
-    # 5 days of life sell 40 units; at arrival (after L = 3 days) 30 - 24 = 6 are left,
-    # so 40 - 6 = 34 -> 2 whole packs = 24
+    # 5 days of life sell 40 units; at arrival (after L = 4 days) nothing of the 30 is
+    # left (30 - 32 < 0), so 40 -> 3 packs = 36
     row = _plan(spark, *_pair(20, 10, life=5))
-    assert row["order_qty"] == 24
+    assert row["order_qty"] == 36
     assert row["reasons"] == ["below_reorder_point", "shelf_life_cap"]
 
 
 def test_the_shelf_life_cap_counts_the_stock_left_at_arrival(spark):
-    # position 44 (< ROP): 20 left at arrival; 7 days sell 56 -> 36 = 3 packs
+    # position 44 (< ROP): 12 left at arrival; 7 days sell 56 -> 44 -> 3 packs = 36
     row = _plan(spark, *_pair(34, 10, life=7))
     assert row["order_qty"] == 36
     assert "shelf_life_cap" in row["reasons"]
@@ -148,20 +146,7 @@ def test_a_promotion_below_the_reorder_point_gives_both_reasons(spark):
     row = _plan(spark, *_pair(20, 10, peak=12.0, capacity=90, life=5))
     assert row["reasons"] == ["below_reorder_point", "promotion_ahead", "capacity_cap",
                               "shelf_life_cap"]
-    assert row["order_qty"] == 24  # the tighter cap
-
-
-def test_a_daily_review_period_makes_the_order_up_to_level_the_reorder_point(spark):
-    # R = 1: S = d*max(L + 1, L + R) + SS = ROP, a base stock: below it, order up to it
-    demand, position = _pair(20, 10)
-    row = recommend_orders(spark.createDataFrame([demand], DEMAND),
-                           spark.createDataFrame([position], POSITIONS),
-                           service_levels=LEVELS, review_period_days=1, promo_uplift=1.3,
-                           as_of=D).first().asDict()
-    assert row["order_up_to"] == pytest.approx(ROP)
-    assert row["forecast_lead_review"] == pytest.approx(32)
-    # 48.449 - 30 = 18.449 -> 2 packs
-    assert (row["order_qty"], row["reasons"]) == (24, ["below_reorder_point"])
+    assert row["order_qty"] == 36  # the tighter cap
 
 
 def test_a_pair_without_a_class_gets_class_c(spark):
@@ -170,12 +155,12 @@ def test_a_pair_without_a_class_gets_class_c(spark):
     assert row["safety_stock"] == pytest.approx(10 * NormalDist().inv_cdf(0.90))
 
 
-def test_the_stock_out_risk_is_the_normal_tail_of_the_protection_intervals_demand(spark):
+def test_the_stock_out_risk_is_the_normal_tail_of_lead_time_demand(spark):
     positions = [0, 10, 25, 30, 32, 40, 55, 80]
     demand = spark.createDataFrame(
         [(1, p, 7, 8.0, 3.0, 8.0, None) for p in range(len(positions))], DEMAND)
     held = spark.createDataFrame(
-        [(1, p, on_hand, 0, "B", 1, None, None, 3.0, 1.0, None)
+        [(1, p, on_hand, 0, "B", 1, None, None, 4.0, 1.0, None)
          for p, on_hand in enumerate(positions)], POSITIONS)
     got = {r.product_key: r.stock_out_risk for r in recommend_orders(
         demand, held, service_levels=LEVELS, review_period_days=7, promo_uplift=1.3,
@@ -185,7 +170,7 @@ def test_the_stock_out_risk_is_the_normal_tail_of_the_protection_intervals_deman
 
 
 def test_certain_demand_is_a_certain_risk(spark):
-    # sigma_d = sigma_L = 0: demand over T = L + 1 is exactly d*T = 32
+    # sigma_d = sigma_L = 0: demand over L is exactly d*L = 32
     short = _plan(spark, *_pair(20, 10, sd=0.0, lead_sd=0.0))
     covered = _plan(spark, *_pair(22, 10, sd=0.0, lead_sd=0.0))
     assert (short["stock_out_risk"], covered["stock_out_risk"]) == (1.0, 0.0)
