@@ -220,8 +220,7 @@ class Registry:
                          champion_score: float | None, metric: str = "wape", *,
                          greater_is_better: bool = False,
                          origins: Sequence[str] = (),
-                         baseline: tuple[str, float] | None = None,
-                         refresh: str | None = None) -> Promotion:
+                         baseline: tuple[str, float] | None = None) -> Promotion:
         """Make ``version`` the champion only if it beats the current one.
 
         Both scores must come from the same backtest origins (``origins``, recorded): the
@@ -231,10 +230,6 @@ class Registry:
         must also beat it strictly: a model that does not beat its baseline is never
         served, not even the first. The decision, the figures and the reason go on the
         version's tags and on the candidate's run.
-                With ``refresh`` (why the candidate is a newer fit of the champion's own recipe on
-        later data) a tie promotes it: the backtest refits a recipe on each origin, so it
-        cannot tell two fits of one recipe apart, and the newer one has seen the latest
-        days; it must still beat ``baseline`` when one is given.
         """
         name, version = self.name(model), str(version)
         current = self.champion(model)
@@ -252,10 +247,6 @@ class Registry:
             word = "beats" if better else "does not beat"
             reason = (f"{metric} {candidate_score:.6g} {word} the champion's (version "
                       f"{current.version}) {champion_score:.6g} on the same origins")
-            if refresh is not None and candidate_score == champion_score:
-                promoted = True
-                reason = (f"{metric} {candidate_score:.6g} ties the champion's (version "
-                          f"{current.version}) on the same origins, and {refresh}")
         renewed = current is not None and current.version == version
         if promoted and baseline is not None and not renewed:
             name_b, score_b = baseline

@@ -199,26 +199,6 @@ def test_a_model_folder_registers_as_a_version_and_downloads_back(registry, tmp_
         registry.log_training("detector", {}, {}, fitted, model_dir=folder)
 
 
-def test_a_newer_fit_of_the_champions_recipe_wins_a_tie_and_only_a_tie(registry, fitted):
-    def train(score: float) -> str:
-        return registry.log_training("demand_forecast", {}, {"wape": score}, fitted).version
-
-    registry.decide_promotion("demand_forecast", train(0.30), 0.30, None)
-    why = "it is the champion's recipe fitted on the days to 2026-04-05"
-    renewed = registry.decide_promotion("demand_forecast", train(0.30), 0.30, 0.30,
-                                        refresh=why)
-    assert renewed.promoted and registry.champion("demand_forecast").version == "2"
-    assert renewed.reason == ("wape 0.3 ties the champion's (version 1) on the same origins, "
-                              f"and {why}")
-    worse = registry.decide_promotion("demand_forecast", train(0.31), 0.31, 0.30, refresh=why)
-    assert not worse.promoted and "does not beat" in worse.reason
-    # a baseline still bars it
-    barred = registry.decide_promotion("demand_forecast", train(0.30), 0.30, 0.30, refresh=why,
-                                       baseline=("seasonal_naive", 0.29))
-    assert not barred.promoted and "seasonal_naive" in barred.reason
-    assert registry.champion("demand_forecast").version == "2"
-
-
 def test_a_model_that_does_not_beat_its_baseline_is_never_the_champion(registry, fitted):
     def train(score: float) -> str:
         return registry.log_training("slow_movers", {}, {"pr_auc": score}, fitted).version

@@ -54,19 +54,10 @@ class Forecaster:
     quantiles: pa.Table
 
 
-def refresh_reason(champion: VersionInfo | None, params: dict, as_of: date) -> str | None:
-    """Why a training with GBT ``params`` up to ``as_of`` is a newer fit of the champion's
-    own recipe (the same parameters, a later cut-off), or None when it is not one."""
-    if champion is None or backtest.gbt_params(champion.params) != backtest.gbt_params(params):
-        return None
-    try:
-        before = date.fromisoformat(champion.params.get("as_of", ""))
-    except ValueError:
-        return None
-    if before >= as_of:
-        return None
-    return (f"it is the champion's recipe fitted on the days to {as_of} (the champion's "
-            f"to {before})")
+def champion_params(registry: Registry) -> dict | None:
+    """The current champion's GBT parameters (None: no champion yet)."""
+    current = registry.champion(MODEL)
+    return None if current is None else backtest.gbt_params(current.params)
 
 
 def _overall(result: TrainingResult, sample: str) -> dict[str, dict[str, float]]:
@@ -114,10 +105,8 @@ def train_and_register(spark: SparkSession, wh: Warehouse, registry: Registry,
         raise ValueError("RETAIL_FORECAST__STRATEGY=per_horizon is for the backtest's "
                          "comparison only: the registry holds the stacked model (one "
                          "pipeline per version); use stacked to train and register")
-    champion = registry.champion(MODEL)
     result = train(spark, wh, settings, as_of, oracle=oracle,
-                   champion_params=None if champion is None else backtest.gbt_params(
-                       champion.params), on_step=on_step)
+                   champion_params=champion_params(registry), on_step=on_step)
     metrics, baselines = run_metrics(result)
     params = {**result.params, "as_of": str(as_of), "origins": ",".join(result.origins),
               "train_fraction": settings.train_fraction, "history_days": settings.history_days,
@@ -136,9 +125,8 @@ def train_and_register(spark: SparkSession, wh: Warehouse, registry: Registry,
                                 for r in result.feature_importance},
             artifacts={FOLDER: folder},
             tags={"as_of": str(as_of), "origins": ",".join(result.origins)})
-    promotion = registry.decide_promotion(
-        MODEL, training.version, result.score, result.champion_score, origins=result.origins,
-        refresh=refresh_reason(champion, result.params, as_of))
+    promotion = registry.decide_promotion(MODEL, training.version, result.score,
+                                          result.champion_score, origins=result.origins)
     write_importance(wh, training.version, result.feature_importance)
     return Registered(result, training, promotion)
 

@@ -8,7 +8,7 @@ from datetime import date
 import pyarrow as pa
 import pytest
 
-from retail.ml.forecast.registered import refresh_reason, run_metrics, write_importance
+from retail.ml.forecast.registered import run_metrics, write_importance
 from retail.ml.forecast.training import TrainingResult
 
 
@@ -57,20 +57,3 @@ def test_the_feature_importance_is_stored_as_ranked_shares(migrated):
                                "ORDER BY rank")
     assert rows == [("rel_demand_mean_7", 0.75, 1, "gain"), ("target_on_promotion", 0.25, 2,
                                                             "gain")]
-
-
-def test_a_newer_fit_of_the_champions_recipe_is_a_refresh_and_nothing_else_is():
-    from retail.ml.registry import VersionInfo
-
-    params = {"maxDepth": "6", "maxIter": "60", "stepSize": "0.1", "subsamplingRate": "0.8"}
-    champion = VersionInfo("retail.demand_forecast", "1", None, ("champion",), 0,
-                           params={**params, "as_of": "2026-03-29"})
-    typed = {"maxDepth": 6, "maxIter": 60, "stepSize": 0.1, "subsamplingRate": 0.8}
-    assert refresh_reason(champion, typed, date(2026, 4, 5)) == (
-        "it is the champion's recipe fitted on the days to 2026-04-05 (the champion's to "
-        "2026-03-29)")
-    assert refresh_reason(champion, typed, date(2026, 3, 29)) is None  # the same days
-    assert refresh_reason(champion, {**typed, "maxDepth": 4}, date(2026, 4, 5)) is None
-    assert refresh_reason(None, typed, date(2026, 4, 5)) is None
-    undated = VersionInfo("retail.demand_forecast", "1", None, (), 0, params=params)
-    assert refresh_reason(undated, typed, date(2026, 4, 5)) is None
