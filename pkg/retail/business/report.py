@@ -148,6 +148,9 @@ SELECT run_id, arm, metric, value FROM business_impact FINAL
 WHERE run_id IN {runs:Array(String)}"""
 
 
+_ATTRIBUTION, _PLOTS = "## Attribution: each part replaced by the truth", "## Plots"
+
+
 def attribution(wh, exp: Experiment) -> dict[str, dict[str, float | str]]:
     """The newest run of each variant of ``exp``'s chain and period in ``business_impact``
     (``wh``: the configured warehouse): variant -> metric -> platform / baseline, and
@@ -183,9 +186,6 @@ def refresh_attribution(doc: Path, wh, exp: Experiment) -> bool:
     section = "\n".join(_attribution_lines(attribution(wh, exp)))
     doc.write_text(text[:start] + section + "\n" + text[end:])
     return True
-
-
-_ATTRIBUTION, _PLOTS = "## Attribution: each part replaced by the truth", "## Plots"
 
 
 def _attribution_lines(ratios: dict[str, dict[str, float | str]]) -> list[str]:
