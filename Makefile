@@ -169,6 +169,9 @@ bench-forecast-strategy: install ## the forecast's stacked model vs one model pe
 # of the hour.
 BUSINESS_TRAIN_FRACTION ?= 0.25
 bench-business: install ## the platform's business outcome against the chain's fixed ordering policy (writes docs/business-impact.md)
+	@# the closed loop's end-to-end checks on a tiny chain first (6-7 minutes: over the suite's
+	@# 300 s per test, so here and not in make test)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout=900 tests/bench/business_loop_check.py
 	RETAIL_FORECAST__TRAIN_FRACTION=$(BUSINESS_TRAIN_FRACTION) $(BIN)/python tests/bench/bench_business.py --write docs/benchmarks.md
 
 # The attribution: the experiment again with each part of the chain replaced by the truth,

@@ -1,6 +1,6 @@
 """`retail evaluate business`: bad options exit 2 naming the flag before anything starts; an
 MLflow server that does not answer exits 1 naming it, before Spark or the warehouse is
-touched. (The whole run: tests/integration/test_business_experiment.py.)"""
+touched. (The whole run: tests/bench/business_loop_check.py, in make bench-business.)"""
 
 from __future__ import annotations
 
