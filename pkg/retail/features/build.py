@@ -11,6 +11,10 @@ compute every feature in Spark (:mod:`retail.transforms.features`), select the c
   (``RETAIL_LAKE__FEATURES_BUCKET``; a folder of that name in a directory lake), replacing
   an earlier run's file;
 * record the run in ``job_runs`` (``job = 'build_features'``).
+
+Consecutive days are computed several to one Spark plan (:func:`plans`): Spark's fixed cost
+per plan and per job, seconds on two cores, outweighs a small chain's rows. Each day is
+still written and recorded on its own, and its rows are the same either way.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ TABLE = "feature_store_daily"
 DATASET = "features"  # the folder of the day's rows in the features bucket
 
 
+DAYS_PER_PLAN = 7  # consecutive days built in one Spark plan, at most
+ROWS_PER_PLAN = 250_000  # rows one plan brings to the driver, at most (a day is never split)
+
+
 @dataclass
 class FeatureDay:
     """What one day's build did."""
@@ -48,11 +56,13 @@ class FeatureDay:
     rows: int
     written: int  # rows new or changed in the warehouse
     lake_path: str
-    seconds: float = 0.0
+    seconds: float = 0.0  # its writes, and its share of its plan's Spark time
+    plan: str = ""  # the days built in the same Spark plan, first..last
 
     def as_details(self) -> dict:
         return {"day": str(self.day), "rows": self.rows, "written": self.written,
-                "lake_path": self.lake_path, "seconds": round(self.seconds, 2)}
+                "lake_path": self.lake_path, "seconds": round(self.seconds, 2),
+                "plan": self.plan}
 
 
 def select_columns(frame: DataFrame) -> DataFrame:
@@ -60,21 +70,49 @@ def select_columns(frame: DataFrame) -> DataFrame:
     return frame.select(*(F.col(c.name).cast(c.type) for c in COLUMNS))
 
 
-def feature_rows(spark: SparkSession, wh: Warehouse, day: date) -> pa.Table:
-    """The day's rows as Arrow, sorted by store and product.
+def feature_rows(spark: SparkSession, wh: Warehouse, day: date, last: date | None = None
+                 ) -> pa.Table:
+    """The rows of the days ``day``..``last`` (``day`` alone by default) as Arrow, sorted by
+    date, store and product; a day that is not closed has none (see :func:`day_rows`)."""
+    frame = select_columns(build_features(read_inputs(spark, wh, day, last), day=day,
+                                          last=last))
+    try:
+        return frame.orderBy("date", "store_key", "product_key").toArrow()
+    finally:
+        spark.catalog.clearCache()  # the days' demand, which build_features cached
+
+
+def day_rows(rows: pa.Table, day: date, database: str) -> pa.Table:
+    """Day D's rows of :func:`feature_rows`' table.
 
     Raises:
-        DayNotReady: the day has no end-of-day snapshot (not closed by the daily ETL).
+        DayNotReady: it has none: the day has no end-of-day snapshot (not closed).
     """
-    frame = select_columns(build_features(read_inputs(spark, wh, day), day=day))
-    try:
-        rows = frame.orderBy("store_key", "product_key").toArrow()
-    finally:
-        spark.catalog.clearCache()  # the day's demand, which build_features cached
-    if rows.num_rows == 0:
-        raise DayNotReady(f"{day} has no end-of-day snapshot in {wh.database}.fact_inventory: "
+    mine = rows.filter(pc.equal(rows["date"], pa.scalar(day, pa.date32())))
+    if mine.num_rows == 0:
+        raise DayNotReady(f"{day} has no end-of-day snapshot in {database}.fact_inventory: "
                           "close it first (`retail batch daily-etl --date D`)")
-    return rows
+    return mine
+
+
+def plans(wh: Warehouse, days: list[date]) -> list[list[date]]:
+    """``days`` in runs of consecutive days, each built in one Spark plan: at most
+    DAYS_PER_PLAN days, and fewer when the chain's pairs would make more than ROWS_PER_PLAN
+    rows (a chain of the design's size builds one day per plan)."""
+    keys = [date_key(d) for d in days]
+    counts = wh.query_rows(
+        "SELECT date_key, count() FROM fact_inventory WHERE record_type = 'snapshot' AND "
+        "date_key IN {keys:Array(UInt32)} GROUP BY date_key", {"keys": keys})
+    widest = max((int(n) for _, n in counts), default=0)
+    size = max(1, min(DAYS_PER_PLAN, ROWS_PER_PLAN // max(widest, 1)))
+    runs: list[list[date]] = []
+    for day in days:
+        run = runs[-1] if runs else None
+        if run and len(run) < size and (day - run[-1]).days == 1:
+            run.append(day)
+        else:
+            runs.append([day])
+    return runs
 
 
 def features_root(settings: LakeSettings) -> tuple[object, str]:
@@ -112,19 +150,28 @@ def write_changed(wh: Warehouse, day: date, rows: pa.Table) -> int:
     return changed.num_rows
 
 
-def run_day(spark: SparkSession, settings: Settings, wh: Warehouse, day: date) -> FeatureDay:
-    """Build day D (see the module docstring)."""
-    started = time.monotonic()
-    rows = feature_rows(spark, wh, day)
-    written = write_changed(wh, day, rows)
-    path = write_lake(settings.lake, day, rows)
-    return FeatureDay(day, rows.num_rows, written, path, time.monotonic() - started)
-
-
 def run_days(spark: SparkSession, settings: Settings, wh: Warehouse, days: list[date],
              on_day: Callable[[FeatureDay], None] | None = None) -> list[FeatureDay]:
-    """Build each day in turn, oldest first, with a ``job_runs`` row each; stop at the first
-    that fails (its row says why). Check the days first with
-    :func:`retail.features.sources.check_ready`."""
-    return each_day(wh, JOB, days, lambda day: run_day(spark, settings, wh, day),
+    """Build each day, oldest first, several consecutive days per Spark plan (:func:`plans`),
+    each written and recorded in ``job_runs`` on its own; stop at the first that fails (its
+    row says why). Check the days first with :func:`retail.features.sources.check_ready`."""
+    plan_of = {day: run for run in plans(wh, days) for day in run}
+    built: dict[date, tuple[pa.Table, float]] = {}
+
+    def run_one(day: date) -> FeatureDay:
+        run = plan_of[day]
+        if run[0] not in built:
+            built.clear()  # the previous plan's rows are written
+            started = time.monotonic()
+            rows = feature_rows(spark, wh, run[0], run[-1])
+            built[run[0]] = rows, (time.monotonic() - started) / len(run)
+        rows, share = built[run[0]]
+        started = time.monotonic()
+        mine = day_rows(rows, day, wh.database)
+        written = write_changed(wh, day, mine)
+        path = write_lake(settings.lake, day, mine)
+        return FeatureDay(day, mine.num_rows, written, path,
+                          share + time.monotonic() - started, f"{run[0]}..{run[-1]}")
+
+    return each_day(wh, JOB, days, run_one,
                     lambda r: ("succeeded", r.rows, r.written, r.as_details()), on_day)

@@ -1,6 +1,6 @@
-"""What the feature store reads from the warehouse for a day D, as Spark frames.
+"""What the feature store reads from the warehouse for the days D1..Dn, as Spark frames.
 
-Every query is bounded by D (nothing dated after it is read) and takes its values as query
+Every query is bounded by Dn (nothing dated after it is read), its windows reach back from D1, and takes its values as query
 parameters. The daily aggregates (``agg_sales_daily``, ``agg_store_daily``,
 ``agg_inventory_daily``, ``stock_as_of``) answer where they hold what is needed; the facts
 without an aggregate (lost sales, price changes) are read ``FINAL``, one row per event.
@@ -27,9 +27,10 @@ _DAY = "YYYYMMDDToDate(date_key) AS day"
 _PAIR_DAY = "GROUP BY store_key, product_key, date_key"
 _QUERIES = {
     "snapshot": (
-        "SELECT store_key, product_key, store_id, product_id, quantity_on_hand AS on_hand, "
-        "on_order, toFloat64(days_of_cover) AS days_of_cover FROM fact_inventory FINAL "
-        "WHERE record_type = 'snapshot' AND date_key = {d:UInt32}"),
+        f"SELECT store_key, product_key, {_DAY}, store_id, product_id, "
+        "quantity_on_hand AS on_hand, on_order, toFloat64(days_of_cover) AS days_of_cover "
+        "FROM fact_inventory FINAL WHERE record_type = 'snapshot' "
+        "AND date_key BETWEEN {d1:UInt32} AND {d:UInt32}"),
     "stores": (
         "SELECT store_key, store_type, toInt32(square_footage) AS square_footage, region "
         "FROM dim_store FINAL"),
@@ -85,18 +86,21 @@ _QUERIES = {
         "WHERE date BETWEEN {day:Date} AND {calendar_last:Date}"),
     "weather": (
         "SELECT toString(region) AS region, date AS day, temp_c, precip_mm "
-        "FROM weather_daily FINAL WHERE date BETWEEN {weather_first:Date} AND {day:Date}"),
+        "FROM weather_daily FINAL WHERE date BETWEEN {weather_first:Date} AND "
+        "{weather_last:Date}"),
 }
 
 
-def parameters(day: date) -> dict[str, object]:
-    """The query parameters of day D: D and the first day of each window ending D."""
+def parameters(day: date, last: date | None = None) -> dict[str, object]:
+    """The query parameters of the days ``day``..``last`` (``day`` alone by default): the
+    last day, the first, and the first day of each window ending the first."""
+    last = last or day
     stock_first = day - timedelta(days=max(STOCKOUT_WINDOWS) - 1)
-    return {"d": date_key(day), "day": day, "calendar_last": day,
+    return {"d": date_key(last), "d1": date_key(day), "day": day, "calendar_last": last,
             "first": date_key(day - timedelta(days=HISTORY_DAYS - 1)),
             "price_first": date_key(day - timedelta(days=PRICE_DAYS - 1)),
             "stock_first": date_key(stock_first), "stock_before": stock_first - timedelta(days=1),
-            "weather_first": day - timedelta(days=WEATHER_DAYS - 1)}
+            "weather_first": day - timedelta(days=WEATHER_DAYS - 1), "weather_last": last}
 
 
 def check_ready(wh: Warehouse, days: list[date]) -> None:
@@ -126,9 +130,11 @@ def check_ready(wh: Warehouse, days: list[date]) -> None:
                           "load the calendar (`retail warehouse load-dims`)")
 
 
-def read_inputs(spark: SparkSession, wh: Warehouse, day: date) -> FeatureInputs:
-    """The warehouse's rows for day D as Spark frames (see the module docstring)."""
-    params = parameters(day)
+def read_inputs(spark: SparkSession, wh: Warehouse, day: date, last: date | None = None
+                ) -> FeatureInputs:
+    """The warehouse's rows for the days ``day``..``last`` (``day`` alone by default) as
+    Spark frames (see the module docstring)."""
+    params = parameters(day, last)
     return FeatureInputs(**{name: query_frame(spark, wh, sql, params)
                             for name, sql in _QUERIES.items()})
 

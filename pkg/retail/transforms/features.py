@@ -1,9 +1,10 @@
 """The feature store's Spark transforms: one row per store x product for a day D, from what
-was known at the end of D.
+was known at the end of D; several days D1..Dn in one plan, the feature day a column
+(``date``), since Spark's fixed cost per plan outweighs a small chain's rows.
 
-Every function drops whatever its inputs hold after ``day``, so no feature of D can see a
-later fact, whatever a caller passes in: the point-in-time guarantee lives here, not only
-in the queries that feed it. History is sparse (a day without sales has no row): demand
+Every function drops, for each feature day, whatever its inputs hold after it, so no feature
+of D can see a later fact, whatever a caller passes in: the point-in-time guarantee lives
+here, not only in the queries that feed it. History is sparse (a day without sales has no row): demand
 windows are conditional sums over "days ago", and what holds until it changes (a price, a
 stock level) is one sorted array per pair walked day by day, so no dense daily series is
 ever joined. Days are ``date`` columns named ``day``; pairs are keyed ``store_key``,
@@ -29,9 +30,10 @@ MAX_HORIZON = 7
 
 
 class FeatureInputs(NamedTuple):
-    """What the warehouse holds for day D, as Spark frames (see retail.features.sources)."""
+    """What the warehouse holds for the days D1..Dn, as Spark frames (see
+    retail.features.sources). The windows reach back from D1; nothing is dated after Dn."""
 
-    snapshot: DataFrame  # KEY, store_id, product_id, on_hand, on_order, days_of_cover (of D)
+    snapshot: DataFrame  # KEY, day, store_id, product_id, on_hand, on_order, days_of_cover
     stores: DataFrame  # store_key, store_type, square_footage, region
     products: DataFrame  # product_key, category, sub_category, brand, ..., list_price
     history: DataFrame  # store_key, first_day: the store's first day of sales on record
@@ -39,20 +41,39 @@ class FeatureInputs(NamedTuple):
     lost: DataFrame  # KEY, day, lost_units
     changes: DataFrame  # KEY, day, event_time, change_id, old_price, new_price, change_type
     closing: DataFrame  # KEY, day, on_hand: the closing level of days with stock movements
-    opening: DataFrame  # KEY, on_hand: the level before the stock-out window
+    opening: DataFrame  # KEY, on_hand: the level before D1's stock-out window
     calendar: DataFrame  # day, day_of_week, week_of_year, month, season, is_weekend,
     #                      is_holiday, is_special_day, days_to_next_holiday, is_payday
     events: DataFrame  # store_key, day, kind
     weather: DataFrame  # region, day, temp_c, precip_mm
 
 
-def _ago(day: date) -> Column:
-    return F.datediff(F.lit(day), F.col("day"))
+def days_frame(like: DataFrame, day: date, last: date | None = None) -> DataFrame:
+    """One row per feature day ``day``..``last`` (``day`` alone by default), column ``date``."""
+    return like.sparkSession.range(1).select(
+        F.explode(F.sequence(F.lit(day), F.lit(last or day))).alias("date"))
 
 
-def _on_record(day: date, start: Column, window: int) -> Column:
-    """Days of the ``window`` ending ``day`` on or after ``start``."""
-    return F.least(F.lit(window), F.datediff(F.lit(day), start) + 1)
+def _ago() -> Column:
+    """Days from a fact's ``day`` to the feature day ``date``."""
+    return F.datediff(F.col("date"), F.col("day"))
+
+
+def _back(days: int) -> Column:
+    """The first day of the ``days`` ending the feature day."""
+    return F.date_sub(F.col("date"), days - 1)
+
+
+def _per_day(rows: DataFrame, days: DataFrame, reach: int) -> DataFrame:
+    """``rows`` (with a ``day``) once for each feature day whose ``reach`` days end on or
+    after it: no feature day sees a fact dated after it."""
+    d = F.broadcast(days)
+    return rows.join(d, F.col("day").between(_back(reach), F.col("date")), "inner")
+
+
+def _on_record(start: Column, window: int) -> Column:
+    """Days of the ``window`` ending the feature day on or after ``start``."""
+    return F.least(F.lit(window), F.datediff(F.col("date"), start) + 1)
 
 
 def daily_demand(sales: DataFrame, lost: DataFrame, *, day: date) -> DataFrame:
@@ -66,22 +87,23 @@ def daily_demand(sales: DataFrame, lost: DataFrame, *, day: date) -> DataFrame:
             .withColumn("demand", F.col("units_sold") + F.col("lost_units")))
 
 
-def history_start(history: DataFrame, *, day: date) -> DataFrame:
-    """store_key, start: the store's first day on record, at most HISTORY_DAYS back."""
-    earliest = F.lit(day - timedelta(days=HISTORY_DAYS - 1))
-    first = F.least(F.coalesce(F.col("first_day"), F.lit(day)), F.lit(day))
-    return history.select("store_key", F.greatest(first, earliest).alias("start"))
+def history_start(history: DataFrame, days: DataFrame) -> DataFrame:
+    """store_key, date, start: the store's first day on record, at most HISTORY_DAYS before
+    each feature day (the feature day itself when nothing earlier is on record)."""
+    first = F.least(F.coalesce(F.col("first_day"), F.col("date")), F.col("date"))
+    return history.crossJoin(F.broadcast(days)).select(
+        "store_key", "date", F.greatest(first, _back(HISTORY_DAYS)).alias("start"))
 
 
-def demand_features(pairs: DataFrame, daily: DataFrame, starts: DataFrame, *,
-                    day: date) -> DataFrame:
-    """Demand of D, its lags, rolling means and standard deviations, days since the last
-    sale and the share of days without one, per pair of ``pairs``."""
-    rows = (pairs.select(*KEY).join(F.broadcast(starts), on="store_key", how="left")
-            .withColumn("start", F.coalesce("start", F.lit(day)))
+def demand_features(pairs: DataFrame, daily: DataFrame, starts: DataFrame) -> DataFrame:
+    """Demand of the feature day, its lags, rolling means and standard deviations, days since
+    the last sale and the share of days without one, per row (KEY, date) of ``pairs``."""
+    rows = (pairs.select(*KEY, "date").join(F.broadcast(starts), on=["store_key", "date"],
+                                            how="left")
+            .withColumn("start", F.coalesce("start", F.col("date")))
             .join(daily, on=KEY, how="left"))
-    ago = _ago(day)
-    on_record = F.col("day").between(F.col("start"), F.lit(day))
+    ago = _ago()
+    on_record = F.col("day").between(F.col("start"), F.col("date"))
 
     def total(column: str, days: int) -> Column:
         in_window = on_record & (ago < days)
@@ -91,7 +113,7 @@ def demand_features(pairs: DataFrame, daily: DataFrame, starts: DataFrame, *,
             total("demand", 1).alias("demand")]
     for k in LAGS:
         at_k = F.coalesce(F.sum(F.when(on_record & (ago == k), F.col("demand"))), F.lit(0))
-        aggs.append(F.when(F.date_sub(F.lit(day), k) >= F.col("start"), at_k)
+        aggs.append(F.when(F.date_sub(F.col("date"), k) >= F.col("start"), at_k)
                     .cast("long").alias(f"demand_lag_{k}"))
     for w in WINDOWS:
         aggs += [total("demand", w).cast("double").alias(f"_s{w}"),
@@ -100,47 +122,48 @@ def demand_features(pairs: DataFrame, daily: DataFrame, starts: DataFrame, *,
     sold = on_record & (ago < HISTORY_DAYS) & (F.col("units_sold") > 0)
     aggs += [F.max(F.when(sold, F.col("day"))).alias("_last_sale"),
              F.count(F.when(sold, F.col("day"))).alias("_sale_days")]
-    out = rows.groupBy(*KEY, "start").agg(*aggs)
-    cols = [*KEY, "units_sold", "lost_units", "demand", *(f"demand_lag_{k}" for k in LAGS)]
+    out = rows.groupBy(*KEY, "date", "start").agg(*aggs)
+    cols = [*KEY, "date", "units_sold", "lost_units", "demand",
+            *(f"demand_lag_{k}" for k in LAGS)]
     for w in WINDOWS:
-        n, s, q = _on_record(day, F.col("start"), w), F.col(f"_s{w}"), F.col(f"_q{w}")
+        n, s, q = _on_record(F.col("start"), w), F.col(f"_s{w}"), F.col(f"_q{w}")
         variance = (q - s * s / n) / (n - 1)
         cols += [(s / n).alias(f"demand_mean_{w}"),
                  F.when(n > 1, F.sqrt(F.greatest(variance, F.lit(0.0))))
                  .alias(f"demand_std_{w}")]
-    n90 = _on_record(day, F.col("start"), HISTORY_DAYS)
-    cols += [F.datediff(F.lit(day), "_last_sale").alias("days_since_last_sale"),
+    n90 = _on_record(F.col("start"), HISTORY_DAYS)
+    cols += [F.datediff(F.col("date"), "_last_sale").alias("days_since_last_sale"),
              (1.0 - F.col("_sale_days") / n90).alias("zero_sales_share"),
              n90.cast("int").alias("history_days")]
     return out.select(*cols)
 
 
-def _trend(rows: DataFrame, by: str, start: Column, *, day: date) -> DataFrame:
-    """Mean daily demand over 7 days over that over 28 days, per ``by``."""
-    ago, on_record = _ago(day), F.col("day").between(start, F.lit(day))
-    sums = rows.groupBy(by).agg(
+def _trend(rows: DataFrame, by: str, start: Column) -> DataFrame:
+    """Mean daily demand over 7 days over that over 28 days, per ``by`` and feature day."""
+    ago, on_record = _ago(), F.col("day").between(start, F.col("date"))
+    sums = rows.groupBy(by, "date").agg(
         F.sum(F.when(on_record & (ago < 7), F.col("demand"))).alias("_s7"),
         F.sum(F.when(on_record & (ago < 28), F.col("demand"))).alias("_s28"),
         F.first(start).alias("_start"))
-    short = F.coalesce("_s7", F.lit(0)) / _on_record(day, F.col("_start"), 7)
-    long = F.col("_s28") / _on_record(day, F.col("_start"), 28)
-    return sums.select(by, F.when(F.col("_s28") > 0, short / long).alias("trend"))
+    short = F.coalesce("_s7", F.lit(0)) / _on_record(F.col("_start"), 7)
+    long = F.col("_s28") / _on_record(F.col("_start"), 28)
+    return sums.select(by, "date", F.when(F.col("_s28") > 0, short / long).alias("trend"))
 
 
-def trend_features(daily: DataFrame, products: DataFrame, starts: DataFrame, *,
-                   day: date) -> tuple[DataFrame, DataFrame]:
-    """(store_key, store_trend_7_28) and (category, category_trend_7_28): the store's demand
-    over all its products, and the category's over the chain."""
-    recent = daily.filter(_ago(day) < 28)
-    stores = (recent.groupBy("store_key", "day").agg(F.sum("demand").alias("demand"))
-              .join(F.broadcast(starts), on="store_key", how="inner"))
-    chain_start = starts.agg(F.min("start").alias("_chain_start"))
+def trend_features(daily: DataFrame, products: DataFrame, starts: DataFrame,
+                   days: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(store_key, date, store_trend_7_28) and (category, date, category_trend_7_28): the
+    store's demand over all its products, and the category's over the chain."""
+    recent = _per_day(daily, days, 28)
+    stores = (recent.groupBy("store_key", "date", "day").agg(F.sum("demand").alias("demand"))
+              .join(F.broadcast(starts), on=["store_key", "date"], how="inner"))
+    chain_start = starts.groupBy("date").agg(F.min("start").alias("_chain_start"))
     categories = (recent.join(F.broadcast(products.select("product_key", "category")),
                               on="product_key", how="inner")
-                  .groupBy("category", "day").agg(F.sum("demand").alias("demand"))
-                  .crossJoin(F.broadcast(chain_start)))
-    store = _trend(stores, "store_key", F.col("start"), day=day)
-    category = _trend(categories, "category", F.col("_chain_start"), day=day)
+                  .groupBy("category", "date", "day").agg(F.sum("demand").alias("demand"))
+                  .join(F.broadcast(chain_start), on="date", how="inner"))
+    store = _trend(stores, "store_key", F.col("start"))
+    category = _trend(categories, "category", F.col("_chain_start"))
     return (store.withColumnRenamed("trend", "store_trend_7_28"),
             category.withColumnRenamed("trend", "category_trend_7_28"))
 
@@ -158,20 +181,22 @@ def _median(values: Column, n: int) -> Column:
     return (F.element_at(ordered, mid) + F.element_at(ordered, mid + 1)) / 2
 
 
-def price_features(pairs: DataFrame, products: DataFrame, changes: DataFrame, *,
-                   day: date) -> DataFrame:
-    """Shelf and regular price at the end of D, discount depth, promotion flag and the shelf
-    price over its median of the PRICE_DAYS days ending D. A day's price is the one its last
-    change on or before it set; before a pair's first change, that change's old price; a
-    pair without any change keeps its product's list price. Each pair's changes are one
-    sorted array, so the whole window costs one shuffle."""
-    first = day - timedelta(days=PRICE_DAYS - 1)
-    change = F.struct(F.greatest(F.col("day"), F.lit(first)).alias("day"), "event_time",
+def price_features(pairs: DataFrame, products: DataFrame, changes: DataFrame) -> DataFrame:
+    """Shelf and regular price at the end of the feature day, discount depth, promotion flag
+    and the shelf price over its median of the PRICE_DAYS days ending it. A day's price is
+    the one its last change on or before it set; before a pair's first change, that change's
+    old price; a pair without any change keeps its product's list price. Each pair's changes
+    up to the feature day are one sorted array (those before the window count from its first
+    day), so the whole window costs one shuffle."""
+    first = _back(PRICE_DAYS)
+    change = F.struct(F.greatest(F.col("day"), first).alias("day"), "event_time",
                       "change_id", "old_price", "new_price", "change_type")
-    per_pair = (changes.filter(F.col("day") <= F.lit(day)).groupBy(*KEY)
+    wanted = pairs.select(*KEY, "date")
+    per_pair = (changes.join(wanted, on=KEY, how="inner")
+                .filter(F.col("day") <= F.col("date")).groupBy(*KEY, "date")
                 .agg(F.array_sort(F.collect_list(change)).alias("_changes")))
     listed = F.broadcast(products.select("product_key", "list_price"))
-    rows = (pairs.select(*KEY).join(per_pair, on=KEY, how="left")
+    rows = (wanted.join(per_pair, on=[*KEY, "date"], how="left")
             .join(listed, on="product_key", how="left"))
     history = F.coalesce(F.col("_changes"), F.array())
     opening = F.coalesce(_at(history, 1)["old_price"], F.col("list_price"))
@@ -182,107 +207,117 @@ def price_features(pairs: DataFrame, products: DataFrame, changes: DataFrame, *,
 
     last = _at(history, -1)
     promo = F.coalesce(last["change_type"] == "promotion_start", F.lit(False))
-    shelf = price_on(F.lit(day))
+    shelf = price_on(F.col("date"))
     regular = F.when(promo, last["old_price"]).otherwise(shelf)
-    window = F.transform(F.sequence(F.lit(first), F.lit(day)), price_on)
+    window = F.transform(F.sequence(first, F.col("date")), price_on)
     return rows.select(
-        *KEY, shelf.alias("shelf_price"), regular.alias("regular_price"),
+        *KEY, "date", shelf.alias("shelf_price"), regular.alias("regular_price"),
         F.when(regular > 0, 1.0 - shelf / regular).otherwise(0.0).alias("discount_depth"),
         promo.alias("on_promotion"),
         (shelf / _median(window, PRICE_DAYS)).alias("price_ratio_28"))
 
 
-def stock_features(pairs: DataFrame, snapshot: DataFrame, closing: DataFrame,
-                   opening: DataFrame, daily: DataFrame, *, day: date) -> DataFrame:
-    """On hand, on order and days of cover at the end of D (the day's snapshot), and the
-    days of the last 7 and 28 that closed with nothing on hand or lost a sale. A day
-    without stock movements closes at the level of the day before."""
+def stock_features(pairs: DataFrame, closing: DataFrame, opening: DataFrame,
+                   daily: DataFrame, *, day: date) -> DataFrame:
+    """On hand, on order and days of cover at the end of the feature day (its snapshot, the
+    rows of ``pairs``), and the days of its last 7 and 28 that closed with nothing on hand or
+    lost a sale. ``opening`` is the level before ``day``'s 28 days; a day without stock
+    movements closes at the level of the day before."""
     first = day - timedelta(days=max(STOCKOUT_WINDOWS) - 1)
+    wanted = pairs.select(*KEY, "date")
     known = opening.select(*KEY, F.lit(first - timedelta(days=1)).alias("day"), "on_hand") \
-        .unionByName(closing.filter(F.col("day").between(first, day))
-                     .select(*KEY, "day", "on_hand"))
-    short = daily.filter((F.col("lost_units") > 0) & F.col("day").between(first, day)) \
-        .select(*KEY, "day", F.lit(None).cast("long").alias("on_hand"))
-    per_pair = known.unionByName(short).groupBy(*KEY).agg(
+        .unionByName(closing.filter(F.col("day") >= F.lit(first))
+                     .select(*KEY, "day", "on_hand")) \
+        .join(wanted, on=KEY, how="inner").filter(F.col("day") <= F.col("date"))
+    short = (_per_day(daily.filter(F.col("lost_units") > 0), F.broadcast(
+        wanted.select("date").distinct()), max(STOCKOUT_WINDOWS))
+        .select(*KEY, "date", "day", F.lit(None).cast("long").alias("on_hand")))
+    per_pair = known.unionByName(short).groupBy(*KEY, "date").agg(
         F.array_sort(F.collect_list(F.when(F.col("on_hand").isNotNull(),
                                            F.struct("day", "on_hand")))).alias("_levels"),
         F.collect_set(F.when(F.col("on_hand").isNull(), F.col("day"))).alias("_short"))
 
-    # a level holds from its day to the day before the next one (the last one to D)
+    # a level holds from its day to the day before the next one (the last one to the
+    # feature day)
     levels = F.col("_levels")
     spans = F.transform(levels, lambda x, i: F.struct(
         x["day"].alias("start"), x["on_hand"].alias("on_hand"),
-        F.coalesce(F.date_sub(F.try_element_at(levels, i + 2)["day"], 1), F.lit(day))
+        F.coalesce(F.date_sub(F.try_element_at(levels, i + 2)["day"], 1), F.col("date"))
         .alias("end")))
     empty = F.filter(spans, lambda x: x["on_hand"] <= 0)
 
     def ran_out(days: int) -> Column:
         """Days of the last ``days`` that closed empty, and the others that lost a sale."""
-        lo = F.lit(day - timedelta(days=days - 1))
+        lo = _back(days)
         closed_empty = F.aggregate(empty, F.lit(0), lambda n, x: n + F.greatest(
             F.datediff(x["end"], F.greatest(x["start"], lo)) + 1, F.lit(0)))
         lost = F.filter("_short", lambda d: (d >= lo) & ~F.exists(
             empty, lambda x: d.between(x["start"], x["end"])))
         return closed_empty + F.size(lost)
 
-    counts = per_pair.select(*KEY, *(ran_out(w).alias(f"stockout_days_{w}")
-                                     for w in STOCKOUT_WINDOWS))
-    held = snapshot.select(*KEY, F.col("on_hand").cast("int"), F.col("on_order").cast("int"),
-                           F.col("days_of_cover").cast("double"))
-    return (pairs.select(*KEY).join(held, on=KEY, how="left").join(counts, on=KEY, how="left")
+    counts = per_pair.select(*KEY, "date", *(ran_out(w).alias(f"stockout_days_{w}")
+                                             for w in STOCKOUT_WINDOWS))
+    held = pairs.select(*KEY, "date", F.col("on_hand").cast("int"),
+                        F.col("on_order").cast("int"), F.col("days_of_cover").cast("double"))
+    return (held.join(counts, on=[*KEY, "date"], how="left")
             .fillna(0, [f"stockout_days_{w}" for w in STOCKOUT_WINDOWS]))
 
 
-def weather_features(stores: DataFrame, weather: DataFrame, *, day: date) -> DataFrame:
-    """Temperature and precipitation of D in the store's region and their means over the
-    WEATHER_DAYS days ending D (days on record)."""
-    recent = weather.filter(F.col("day").between(day - timedelta(days=WEATHER_DAYS - 1), day))
-    on_day = F.col("day") == F.lit(day)
-    per_region = recent.groupBy("region").agg(
+def weather_features(stores: DataFrame, weather: DataFrame, days: DataFrame) -> DataFrame:
+    """Temperature and precipitation of the feature day in the store's region and their means
+    over the WEATHER_DAYS days ending it (days on record)."""
+    on_day = F.col("day") == F.col("date")
+    per_region = _per_day(weather, days, WEATHER_DAYS).groupBy("region", "date").agg(
         F.max(F.when(on_day, F.col("temp_c"))).alias("temp_c"),
         F.max(F.when(on_day, F.col("precip_mm"))).alias("precip_mm"),
         F.avg("temp_c").alias("temp_c_mean_7"), F.avg("precip_mm").alias("precip_mm_mean_7"))
-    return stores.select("store_key", "region").join(F.broadcast(per_region), on="region",
-                                                      how="left").drop("region")
+    return (stores.select("store_key", "region").crossJoin(F.broadcast(days))
+            .join(F.broadcast(per_region), on=["region", "date"], how="left").drop("region"))
 
 
-def calendar_features(stores: DataFrame, calendar: DataFrame, events: DataFrame, *,
-                      day: date) -> DataFrame:
-    """The calendar of D (dim_date) and the store's local event of D, per store."""
-    today = calendar.filter(F.col("day") == F.lit(day)).drop("day")
-    event = events.filter(F.col("day") == F.lit(day)).select(
-        "store_key", F.col("kind").alias("local_event_kind"))
+def calendar_features(stores: DataFrame, calendar: DataFrame, events: DataFrame,
+                      days: DataFrame) -> DataFrame:
+    """The calendar of each feature day (dim_date) and the store's local event of it, per
+    store."""
+    today = calendar.withColumnRenamed("day", "date").join(F.broadcast(days), on="date")
+    event = events.select("store_key", F.col("day").alias("date"),
+                          F.col("kind").alias("local_event_kind"))
     return (stores.select("store_key").crossJoin(F.broadcast(today))
-            .join(F.broadcast(event), on="store_key", how="left")
+            .join(F.broadcast(event), on=["store_key", "date"], how="left")
             .withColumn("has_local_event", F.col("local_event_kind").isNotNull()))
 
 
-def build_features(inputs: FeatureInputs, *, day: date) -> DataFrame:
-    """Every feature of D for each pair of the day's snapshot (the pairs with stock on
-    record), keys first; the caller selects the store's columns from the definitions."""
-    i = inputs
-    pairs = i.snapshot.select(*KEY, "store_id", "product_id")
+def build_features(inputs: FeatureInputs, *, day: date, last: date | None = None
+                   ) -> DataFrame:
+    """Every feature of each day ``day``..``last`` (``day`` alone by default) for each pair
+    of that day's snapshot (the pairs with stock on record), keys and ``date`` first; the
+    caller selects the store's columns from the definitions. A day's rows are the same
+    whether it is built alone or with others."""
+    i, last = inputs, last or day
+    days = days_frame(i.snapshot, day, last)
+    pairs = (i.snapshot.withColumnRenamed("day", "date")
+             .filter(F.col("date").between(F.lit(day), F.lit(last))))
     # read by the demand, stock and trend features: computed once, not three times (the
-    # caller clears the cache once the day's rows are collected)
-    daily = daily_demand(i.sales, i.lost, day=day).cache()
-    starts = history_start(i.history, day=day)
-    store_trend, category_trend = trend_features(daily, i.products, starts, day=day)
+    # caller clears the cache once the rows are collected)
+    daily = daily_demand(i.sales, i.lost, day=last).cache()
+    starts = history_start(i.history, days)
+    store_trend, category_trend = trend_features(daily, i.products, starts, days)
     products = i.products.drop("list_price")
-    return (pairs
-            .join(demand_features(pairs, daily, starts, day=day), on=KEY, how="left")
-            .join(price_features(pairs, i.products, i.changes, day=day), on=KEY, how="left")
-            .join(stock_features(pairs, i.snapshot, i.closing, i.opening, daily, day=day),
-                  on=KEY, how="left")
-            .join(F.broadcast(calendar_features(i.stores, i.calendar, i.events, day=day)),
-                  on="store_key", how="left")
-            .join(F.broadcast(weather_features(i.stores, i.weather, day=day)), on="store_key",
+    keys = [*KEY, "date"]
+    return (pairs.select(*keys, "store_id", "product_id")
+            .join(demand_features(pairs, daily, starts), on=keys, how="left")
+            .join(price_features(pairs, i.products, i.changes), on=keys, how="left")
+            .join(stock_features(pairs, i.closing, i.opening, daily, day=day), on=keys,
                   how="left")
-            .join(F.broadcast(store_trend), on="store_key", how="left")
+            .join(F.broadcast(calendar_features(i.stores, i.calendar, i.events, days)),
+                  on=["store_key", "date"], how="left")
+            .join(F.broadcast(weather_features(i.stores, i.weather, days)),
+                  on=["store_key", "date"], how="left")
+            .join(F.broadcast(store_trend), on=["store_key", "date"], how="left")
             .join(F.broadcast(i.stores), on="store_key", how="left")
             .join(F.broadcast(products), on="product_key", how="left")
-            .join(F.broadcast(category_trend), on="category", how="left")
-            .withColumn("date", F.lit(day))
-            .withColumn("date_key", F.lit(int(day.strftime("%Y%m%d")))))
+            .join(F.broadcast(category_trend), on=["category", "date"], how="left")
+            .withColumn("date_key", F.date_format("date", "yyyyMMdd").cast("int")))
 
 
 def training_set(features: DataFrame, *, horizon: int, known_ahead: tuple[str, ...] = ()

@@ -34,9 +34,11 @@ def inputs(spark, later: int, today: int = 0) -> FeatureInputs:
     after = ago(-1)
     stamp = datetime(2024, 4, 1, 8)
     return FeatureInputs(
-        snapshot=df([(1, 1, "S1", "P1", 4, 2, 1.5), (1, 2, "S1", "P2", 0, 0, None)],
-                    f"{KEY}, store_id string, product_id string, on_hand int, on_order int, "
-                    "days_of_cover double"),
+        snapshot=df([(1, 1, D, "S1", "P1", 4, 2, 1.5), (1, 2, D, "S1", "P2", 0, 0, None),
+                     (1, 1, after, "S1", "P1", 4 + later, 2, 1.5),
+                     (1, 2, after, "S1", "P2", later, later, None)],
+                    f"{KEY}, day date, store_id string, product_id string, on_hand int, "
+                    "on_order int, days_of_cover double"),
         stores=df([(1, "supermarket", 20000, "West")],
                   "store_key long, store_type string, square_footage int, region string"),
         products=df([(1, "Dairy", "Milk", "Acme", 10, 2.5, 1.99),
@@ -87,6 +89,16 @@ def test_the_build_gives_every_declared_column_in_its_declared_type(spark, hones
 
 def test_no_fact_after_d_changes_a_feature_of_d(spark, honest):
     assertDataFrameEqual(built(spark, later=77), honest)
+
+
+def test_d_built_with_the_day_after_in_one_plan_is_d_built_alone(spark, honest):
+    """The day after D, built in the same plan from facts of its own, leaves D's rows as
+    they are; and its own rows are there, dated."""
+    both = select_columns(build_features(inputs(spark, 77), day=D, last=ago(-1))).collect()
+    assertDataFrameEqual([r for r in both if r["date"] == D], honest)
+    after = [r for r in both if r["date"] == ago(-1)]
+    assert len(after) == 2 and {r["date_key"] for r in after} == {20240401}
+    assert next(r for r in after if r["product_key"] == 1)["demand"] == 5 + 77
 
 
 def test_a_fact_of_d_itself_does_change_them(spark, honest):

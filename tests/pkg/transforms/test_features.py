@@ -8,11 +8,12 @@ from datetime import date, datetime, timedelta
 from statistics import mean, median, stdev
 
 import pytest
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from retail.transforms.features import (calendar_features, daily_demand, demand_features,
-                                        history_start, price_features, stock_features,
-                                        trend_features, weather_features)
+from retail.transforms.features import (calendar_features, daily_demand, days_frame,
+                                        demand_features, history_start, price_features,
+                                        stock_features, trend_features, weather_features)
 
 D = date(2024, 3, 31)
 KEY = "store_key long, product_key long"
@@ -20,6 +21,17 @@ KEY = "store_key long, product_key long"
 
 def ago(n: int) -> date:
     return D - timedelta(days=n)
+
+
+def on_d(frame):
+    """Rows of the feature day D (the ``date`` column the transforms key feature days by)."""
+    return frame.withColumn("date", F.lit(D))
+
+
+def of_d(frame):
+    """A transform's rows of D, without the feature day's column."""
+    assert {r["date"] for r in frame.select("date").collect()} <= {D}
+    return frame.drop("date")
 
 
 def daily_rows(spark, rows):
@@ -42,7 +54,7 @@ def test_daily_demand_is_units_sold_plus_lost_units_up_to_d(spark):
 def test_history_starts_at_the_first_day_on_record_at_most_90_days_back(spark):
     history = spark.createDataFrame([(1, ago(10)), (2, ago(400)), (3, None), (4, ago(-3))],
                                     "store_key long, first_day date")
-    assertDataFrameEqual(history_start(history, day=D), spark.createDataFrame(
+    assertDataFrameEqual(of_d(history_start(history, days_frame(history, D))), spark.createDataFrame(
         [(1, ago(10)), (2, ago(89)), (3, D), (4, D)], "store_key long, start date"))
 
 
@@ -57,12 +69,12 @@ def series(n_days: int) -> list[int]:
 
 
 def test_demand_lags_windows_and_intermittency(spark):
-    pairs = spark.createDataFrame([(1, 1), (1, 2), (2, 3)], KEY)
-    starts = spark.createDataFrame(STARTS, "store_key long, start date")
+    pairs = on_d(spark.createDataFrame([(1, 1), (1, 2), (2, 3)], KEY))
+    starts = on_d(spark.createDataFrame(STARTS, "store_key long, start date"))
     daily = daily_rows(spark, [(1, 1, ago(n), s, lost, s + lost)
                                for n, (s, lost) in SERIES.items()] + [(2, 3, ago(0), 0, 2, 2)])
     got = {r["product_key"]: r.asDict() for r in
-           demand_features(pairs, daily, starts, day=D).collect()}
+           of_d(demand_features(pairs, daily, starts)).collect()}
     a = got[1]  # 21 days on record; a day 25 days back is before the store's history
     assert (a["units_sold"], a["lost_units"], a["demand"]) == (3, 0, 3)
     assert [a[f"demand_lag_{k}"] for k in (1, 7, 14, 28)] == [3, 4, 5, None]
@@ -85,18 +97,18 @@ def test_demand_lags_windows_and_intermittency(spark):
 def test_trends_are_the_7_day_over_the_28_day_mean_per_store_and_category(spark):
     products = spark.createDataFrame([(1, "Dairy"), (2, "Dairy"), (3, "Toys")],
                                      "product_key long, category string")
-    starts = spark.createDataFrame([(1, ago(89)), (2, ago(89)), (3, ago(3))],
-                                   "store_key long, start date")
+    starts = on_d(spark.createDataFrame([(1, ago(89)), (2, ago(89)), (3, ago(3))],
+                                        "store_key long, start date"))
     daily = daily_rows(spark, [
         (1, 1, ago(0), 14, 0, 14), (1, 2, ago(20), 28, 0, 28),  # store 1: 14/7 over 42/28
         (2, 1, ago(2), 7, 0, 7), (2, 1, ago(-1), 99, 0, 99),    # store 2: 7/7 over 7/28
         (3, 3, ago(40), 5, 0, 5),                               # store 3: none in 28 days
     ])
-    store, category = trend_features(daily, products, starts, day=D)
-    assertDataFrameEqual(store, spark.createDataFrame(
+    store, category = trend_features(daily, products, starts, days_frame(daily, D))
+    assertDataFrameEqual(of_d(store), spark.createDataFrame(
         [(1, (14 / 7) / (42 / 28)), (2, 1 / (7 / 28))],
         "store_key long, store_trend_7_28 double"))  # store 3: null, and only stores with rows
-    assertDataFrameEqual(category, spark.createDataFrame(
+    assertDataFrameEqual(of_d(category), spark.createDataFrame(
         [("Dairy", (21 / 7) / (49 / 28))], "category string, category_trend_7_28 double"))
 
 
@@ -110,7 +122,7 @@ def change(pair: int, n: int, old: float, new: float, kind: str, ms: int = 0):
 
 
 def test_prices_at_the_end_of_d_and_against_their_28_day_median(spark):
-    pairs = spark.createDataFrame([(1, p) for p in range(1, 8)], KEY)
+    pairs = on_d(spark.createDataFrame([(1, p) for p in range(1, 8)], KEY))
     products = spark.createDataFrame([(p, 2.99) for p in range(1, 8)],
                                      "product_key long, list_price double")
     changes = spark.createDataFrame([
@@ -135,15 +147,16 @@ def test_prices_at_the_end_of_d_and_against_their_28_day_median(spark):
         (6, 4.0, 4.0, 0.0, False, 4.0 / 3.0),                      # median of 2s and 4s: 3
         (7, 2.99, 2.99, 0.0, False, 1.0),
     ]
-    assertDataFrameEqual(price_features(pairs, products, changes, day=D), spark.createDataFrame(
+    assertDataFrameEqual(of_d(price_features(pairs, products, changes)), spark.createDataFrame(
         [(1, *r) for r in rows], f"{KEY}, shelf_price double, regular_price double, "
         "discount_depth double, on_promotion boolean, price_ratio_28 double"))
 
 
 def test_stock_at_the_end_of_d_and_the_days_that_ran_out(spark):
-    pairs = spark.createDataFrame([(1, 1), (1, 2), (1, 3)], KEY)
-    snapshot = spark.createDataFrame([(1, 1, 0, 12, None), (1, 2, 10, 0, 2.5)],
-                                     f"{KEY}, on_hand int, on_order int, days_of_cover float")
+    # the day's snapshot: pair 3 has none, so no on-hand figures
+    pairs = on_d(spark.createDataFrame(
+        [(1, 1, 0, 12, None), (1, 2, 10, 0, 2.5), (1, 3, None, None, None)],
+        f"{KEY}, on_hand int, on_order int, days_of_cover float"))
     opening = spark.createDataFrame([(1, 1, 5), (1, 2, 0)], f"{KEY}, on_hand long")
     closing = spark.createDataFrame([
         (1, 1, ago(15), 3), (1, 1, ago(2), 0), (1, 1, ago(-1), 0),  # empty from D-2 on
@@ -157,7 +170,7 @@ def test_stock_at_the_end_of_d_and_the_days_that_ran_out(spark):
         (3, None, None, None, 0, 0),  # no snapshot; a sale lost 40 days back is too old
     ]
     assertDataFrameEqual(
-        stock_features(pairs, snapshot, closing, opening, daily, day=D),
+        of_d(stock_features(pairs, closing, opening, daily, day=D)),
         spark.createDataFrame([(1, *r) for r in rows],
                               f"{KEY}, on_hand int, on_order int, days_of_cover double, "
                               "stockout_days_7 int, stockout_days_28 int"))
@@ -171,7 +184,7 @@ def test_weather_of_the_stores_region_on_d_and_over_7_days(spark):
         + [("Midwest", ago(3), -2.0, 4.0)], "region string, day date, temp_c double, "
                                            "precip_mm double")
     week = range(0, 7)
-    assertDataFrameEqual(weather_features(stores, weather, day=D), spark.createDataFrame([
+    assertDataFrameEqual(of_d(weather_features(stores, weather, days_frame(stores, D))), spark.createDataFrame([
         (1, 10.0, 0.0, mean(10.0 + n for n in week), mean(float(n % 3) for n in week)),
         (2, None, None, -2.0, 4.0),     # no row for D itself
         (3, None, None, None, None),    # no weather for the region
@@ -190,7 +203,8 @@ def test_calendar_of_d_and_the_stores_local_event(spark):
     ], cols)
     events = spark.createDataFrame([(1, D, "game_day"), (2, ago(-1), "festival")],
                                    "store_key long, day date, kind string")
-    assertDataFrameEqual(calendar_features(stores, calendar, events, day=D),
+    assertDataFrameEqual(of_d(calendar_features(stores, calendar, events,
+                                                days_frame(stores, D))),
                          spark.createDataFrame([
         (1, 7, 13, 3, "spring", True, True, False, 0, False, "game_day", True),
         (2, 7, 13, 3, "spring", True, True, False, 0, False, None, False),  # event tomorrow

@@ -19,7 +19,6 @@ built here from what is published ahead, the way the feature store builds them f
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import reduce
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +31,7 @@ from retail.features.definitions import COLUMNS, KNOWN_AHEAD
 from retail.features.sources import DayNotReady, read_calendar
 from retail.io.warehouse import Warehouse
 from retail.sim.pricing import discounted
-from retail.transforms.features import KEY, calendar_features
+from retail.transforms.features import KEY, calendar_features, days_frame
 from retail.transforms.forecast import PLANNED
 from retail.warehouse.load import AHEAD_DAYS, PROMOTIONS
 
@@ -73,9 +72,7 @@ def target_rows(spark: SparkSession, wh: Warehouse, day: date, horizon: int = HO
     planned = spark.createDataFrame(planned_prices(pairs, promotions(wh, days), days))
     calendar, events = read_calendar(spark, wh, days[0], days[-1])
     stores = planned.select("store_key").distinct()
-    known = reduce(DataFrame.unionByName, (
-        calendar_features(stores, calendar, events, day=t).withColumn("date", F.lit(t))
-        for t in days))
+    known = calendar_features(stores, calendar, events, days_frame(stores, days[0], days[-1]))
     ahead = tuple(dict.fromkeys((*KNOWN_AHEAD, *PLANNED)))
     return (planned.join(known, on=["store_key", "date"], how="left")
             .select(*KEY, "date", *(F.col(c).cast(_TYPES[c]) for c in ahead)))
