@@ -27,6 +27,7 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 
 import pendulum
@@ -72,6 +73,8 @@ class Config:
     retries: int = _seconds("RETRIES", 2)
     retry_delay_s: int = _seconds("RETRY_DELAY_S", 300)
     wait_timeout_s: int = _seconds("WAIT_TIMEOUT_S", 6 * 3600)
+    # how long a failed job's SparkApplication (and its driver's log) stays for a look
+    keep_failed_s: int = _seconds("KEEP_FAILED_S", 3 * 86400)
 
     def __post_init__(self) -> None:
         if self.execution not in ("kubernetes", "local"):
@@ -129,7 +132,32 @@ def spark_application(job: str, arguments: list[str]) -> dict:
     app["metadata"]["namespace"] = CONFIG.namespace
     app["spec"]["image"] = CONFIG.image(job)
     app["spec"]["arguments"] = list(arguments)
+    # the Spark operator deletes a finished application this long after it ended; the task
+    # deletes a succeeded one at once (SparkJobOperator), so this keeps the failed ones
+    app["spec"]["timeToLiveSeconds"] = CONFIG.keep_failed_s
     return app
+
+
+@cache
+def spark_job_operator() -> type:
+    """``SparkKubernetesOperator`` that deletes its ``SparkApplication`` when the driver
+    succeeded and keeps a failed one, with its driver pod and log, for ``timeToLiveSeconds``
+    (``AIRFLOW_VAR_RETAIL_KEEP_FAILED_S``): the provider's ``delete_on_termination`` deletes
+    either. Defined on first use: local mode never imports the Kubernetes provider."""
+    from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import (
+        SparkKubernetesOperator)
+
+    class SparkJobOperator(SparkKubernetesOperator):
+        def process_pod_deletion(self, pod, *, reraise=True):
+            phase = getattr(getattr(pod, "status", None), "phase", None)
+            if phase == "Succeeded":
+                return super().process_pod_deletion(pod, reraise=reraise)
+            if pod is not None:
+                self.log.info("keeping the SparkApplication of %s (driver %s) for %d s",
+                              pod.metadata.name, phase, CONFIG.keep_failed_s)
+            return None
+
+    return SparkJobOperator
 
 
 def pod_template(job: str) -> dict:
@@ -231,13 +259,10 @@ def job_task(job: str, arguments: list[str], *, task_id: str | None = None,
         return LocalJobOperator(job=job, arguments=arguments,
                                 skip_on_exit_code=skip_on_exit_code, **common)
     if spec["kind"] == "spark":
-        from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import (
-            SparkKubernetesOperator)
-
         # A SparkApplication's driver reports no exit code to Airflow: a job with nothing
         # to do yet fails here, where a pod or a local run is skipped (docs/orchestration.md).
         app = spark_application(job, arguments)
-        return SparkKubernetesOperator(
+        return spark_job_operator()(
             namespace=CONFIG.namespace, name=app["metadata"]["name"],
             template_spec={"spark": app}, in_cluster=True, get_logs=True,
             delete_on_termination=True, **common)

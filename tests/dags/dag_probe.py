@@ -58,18 +58,42 @@ def _render(task, dag, ds: str) -> None:
                                 jinja_env=dag.get_template_env())
 
 
+class _Deletions:
+    """Stands in for the operator's launcher at the end of a run: records which
+    ``SparkApplication`` the task would delete (the cluster's side is not here)."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def delete_spark_job(self, spark_job_name=None) -> None:
+        self.deleted.append(spark_job_name)
+
+
+def _deleted_when(task, phase: str) -> bool:
+    """Whether the task deletes its application once the driver pod ended in ``phase``."""
+    from kubernetes.client import V1ObjectMeta, V1Pod, V1PodStatus
+
+    task.launcher = _Deletions()
+    task.process_pod_deletion(V1Pod(metadata=V1ObjectMeta(name=f"{task.name}-driver"),
+                                    status=V1PodStatus(phase=phase)))
+    return task.launcher.deleted == [task.name]
+
+
 def _cluster_request(task) -> dict | None:
     from kubernetes.client import ApiClient
 
-    kind = type(task).__name__
-    if kind == "SparkKubernetesOperator":
+    kinds = {c.__name__ for c in type(task).__mro__}
+    if "SparkKubernetesOperator" in kinds:
         from airflow.providers.cncf.kubernetes.operators.custom_object_launcher import (
             CustomObjectLauncher)
 
         launcher = CustomObjectLauncher(name=task.name, namespace=task.namespace,
                                         kube_client=None, custom_obj_api=None,
                                         template_body=task.template_body)
-        return {"spark_application": launcher.body}
+        return {"spark_application": launcher.body,
+                "deletes_when": sorted(p for p in ("Succeeded", "Failed")
+                                       if _deleted_when(task, p))}
+    kind = type(task).__name__
     if kind == "KubernetesPodOperator":
         pod = task.build_pod_request_obj(context=None, dry_run=True)
         return {"pod": ApiClient().sanitize_for_serialization(pod),

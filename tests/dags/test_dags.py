@@ -181,21 +181,35 @@ def test_each_pod_is_the_jobs_image_args_settings_and_restricted_security(cluste
 
 
 def test_each_spark_application_validates_strictly_against_the_pinned_crd(cluster):
-    apps = [t["spark_application"] for _, _, t in _tasks(cluster, "SparkKubernetesOperator")]
+    apps = [t["spark_application"] for _, _, t in _tasks(cluster, "SparkJobOperator")]
     assert len(apps) == 12  # 1 + 1 + 5 trainings + 5 scorings
     assert validate_objects(apps) == []
 
 
+def test_a_succeeded_application_is_deleted_a_failed_one_kept_for_three_days(cluster):
+    """What the task asks of the cluster when its driver ends: delete the application when
+    it succeeded; leave a failed one, with its driver pod and log, to the Spark operator's
+    time-to-live (AIRFLOW_VAR_RETAIL_KEEP_FAILED_S, 3 days)."""
+    tasks = list(_tasks(cluster, "SparkJobOperator"))
+    assert tasks
+    for dag_id, task_id, task in tasks:
+        assert task["deletes_when"] == ["Succeeded"], f"{dag_id}.{task_id}"
+        assert task["spark_application"]["spec"]["timeToLiveSeconds"] == 3 * 86400
+
+
 def test_each_spark_application_is_the_manifests_but_for_its_day_name_and_restarts(cluster):
     """Airflow retries the task, so the application itself does not restart (two retry
-    loops would run a failing day nine times); otherwise it is exactly manifests/."""
+    loops would run a failing day nine times), and a finished one is gone after its
+    time-to-live; otherwise it is exactly manifests/."""
     seen = set()
-    for dag_id, task_id, task in _tasks(cluster, "SparkKubernetesOperator"):
+    for dag_id, task_id, task in _tasks(cluster, "SparkJobOperator"):
         app = copy.deepcopy(task["spark_application"])
         job = app["spec"]["mainApplicationFile"].rsplit("/", 1)[1].removesuffix(".py")
         manifest = yaml.safe_load(SPARK_MANIFEST[job].read_text())
         assert app["spec"].pop("arguments") == task_args(task), f"{dag_id}.{task_id}"
         assert app["spec"].pop("restartPolicy") == {"type": "Never"}
+        assert app["spec"].pop("timeToLiveSeconds") > 0
+        assert "timeToLiveSeconds" not in manifest["spec"]
         manifest["spec"].pop("arguments")
         manifest["spec"].pop("restartPolicy")
         assert app["metadata"]["name"] == f"retail-platform-{job.replace('_', '-')}"
@@ -214,7 +228,7 @@ def test_local_mode_runs_the_same_graph_with_each_job_file_in_a_subprocess(clust
     for dag_id, task_id, task in _tasks(cluster):
         twin = local["dags"][dag_id]["tasks"][task_id]
         assert twin["upstream"] == task["upstream"], f"{dag_id}.{task_id}"
-        if task["operator"] in ("KubernetesPodOperator", "SparkKubernetesOperator"):
+        if task["operator"] in ("KubernetesPodOperator", "SparkJobOperator"):
             assert twin["operator"] == "LocalJobOperator", f"{dag_id}.{task_id}"
             args = task.get("arguments") if task["operator"] == "KubernetesPodOperator" \
                 else task_args(task)
@@ -228,7 +242,7 @@ def test_local_mode_runs_the_same_graph_with_each_job_file_in_a_subprocess(clust
 
 def test_another_release_namespace_and_registry_rename_every_object_the_tasks_use(renamed):
     pods = [t["pod"] for _, _, t in _tasks(renamed, "KubernetesPodOperator")]
-    apps = [t["spark_application"] for _, _, t in _tasks(renamed, "SparkKubernetesOperator")]
+    apps = [t["spark_application"] for _, _, t in _tasks(renamed, "SparkJobOperator")]
     assert pods and apps
     for pod in pods:
         (container,) = pod["spec"]["containers"]
