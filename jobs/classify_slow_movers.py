@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from retail.jobstart import job_arguments, run_model_job, start_job
 from retail.log import event
 from retail.ml.slow_movers.daily import TASKS, run_days
+from retail.ml.slow_movers.registered import champion
 
 
 def main(argv: list[str]) -> int:
@@ -43,7 +44,8 @@ def main(argv: list[str]) -> int:
                                         task=args.task, **r.as_details()))
         return 0
 
-    return run_model_job(start, "retail-classify-slow-movers", "slow movers", work)
+    return run_model_job(start, "retail-classify-slow-movers", "slow movers", work,
+                         champions=[champion] if args.task == "score" else [])
 
 
 if __name__ == "__main__":

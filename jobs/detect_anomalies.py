@@ -30,7 +30,7 @@ from retail.jobstart import job_arguments, run_model_job, start_job
 from retail.log import event
 from retail.ml.anomalies.daily import score_day
 from retail.ml.anomalies.inputs import read_labels
-from retail.ml.anomalies.registered import load_detector, train_and_register
+from retail.ml.anomalies.registered import champion, load_detector, train_and_register
 
 JOB = "detect_anomalies"
 
@@ -81,7 +81,8 @@ def main(argv: list[str]) -> int:
                             d.get("scored", {}).get("rows", 0), d))
         return 0
 
-    return run_model_job(start, "retail-detect-anomalies", "anomaly detection", work)
+    return run_model_job(start, "retail-detect-anomalies", "anomaly detection", work,
+                         champions=[champion] if args.task == "score" else [])
 
 
 if __name__ == "__main__":

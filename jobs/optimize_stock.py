@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from retail.batch.runner import each_day
 from retail.jobstart import job_arguments, run_model_job, start_job
 from retail.log import event
-from retail.ml.replenishment.daily import JOB, load_lead_time, optimize_day, train_lead_time
+from retail.ml.replenishment.daily import (JOB, lead_time_champion, load_lead_time,
+                                           optimize_day, train_lead_time)
 
 
 def main(argv: list[str]) -> int:
@@ -56,7 +57,8 @@ def main(argv: list[str]) -> int:
                  lambda r: event(log, logging.INFO, "recommended", **r.as_details()))
         return 0
 
-    return run_model_job(start, "retail-optimize-stock", "optimize_stock", work)
+    return run_model_job(start, "retail-optimize-stock", "optimize_stock", work,
+                         champions=[] if args.train else [lead_time_champion])
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from retail.batch.runner import day_arguments
 from retail.jobstart import run_model_job, start_job
 from retail.log import event
 from retail.ml.forecast.daily import predict_days
+from retail.ml.forecast.registered import champion as forecast_champion
 
 
 def main(argv: list[str]) -> int:
@@ -37,7 +38,8 @@ def main(argv: list[str]) -> int:
                                             **r.as_details()))
         return 0
 
-    return run_model_job(start, "retail-predict-daily", "predictions", work)
+    return run_model_job(start, "retail-predict-daily", "predictions", work,
+                         champions=[forecast_champion])
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from retail.batch.runner import each_day
 from retail.jobstart import job_arguments, run_model_job, start_job
 from retail.log import event
 from retail.ml.recommendations.daily import score_day
-from retail.ml.recommendations.registered import load_recommender, train_and_register
+from retail.ml.recommendations.registered import champion, load_recommender, train_and_register
 
 JOB = "train_recommendations"
 
@@ -65,7 +65,8 @@ def main(argv: list[str]) -> int:
                             d.get("scored", {}).get("rows", 0), d))
         return 0
 
-    return run_model_job(start, "retail-train-recommendations", "cross-sell", work)
+    return run_model_job(start, "retail-train-recommendations", "cross-sell", work,
+                         champions=[champion] if args.task == "score" else [])
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -90,13 +90,16 @@ def job_arguments(prog: str, description: str) -> JobArguments:
 
 
 def run_model_job(start: JobStart, app_name: str, what: str,
-                  work: Callable[[SparkSession, object, object], int]) -> int:
+                  work: Callable[[SparkSession, object, object], int],
+                  champions: Sequence[Callable[[object], object]] = ()) -> int:
     """A model job's frame: the warehouse and the registry connected first (an MLflow server
-    that does not answer fails here, before Spark starts), then ``work(spark, wh,
-    registry)`` in a Spark session; the expected failures (bad input days, the registry, the
-    warehouse) are logged as "``what`` failed" and exit 1, except a model without a
-    champion (:class:`~retail.ml.registry.NoChampion`), logged as a warning, which exits
-    :data:`NO_CHAMPION` (3)."""
+    that does not answer fails here, before Spark starts), each of ``champions`` (a model's
+    champion lookup, given the registry) asked next, then ``work(spark, wh, registry)`` in a
+    Spark session; the expected failures (bad input days, the registry, the warehouse) are
+    logged as "``what`` failed" and exit 1, except a model without a champion
+    (:class:`~retail.ml.registry.NoChampion`), logged as a warning, which exits
+    :data:`NO_CHAMPION` (3): before Spark starts when ``champions`` names the model, as a
+    scoring run does (a schedule's skip costs no Spark driver)."""
     from retail.io.warehouse import WarehouseError, WarehouseUnavailable, connect
     from retail.log import event
     from retail.ml.registry import NoChampion, Registry, RegistryError
@@ -108,12 +111,24 @@ def run_model_job(start: JobStart, app_name: str, what: str,
         event(start.log, logging.ERROR, f"{what} failed", error=str(exc)[:1000])
         return 1
 
+    def no_champion(exc: NoChampion) -> int:
+        event(start.log, logging.WARNING, f"{what} not done: no champion yet",
+              error=str(exc)[:1000], exit_code=NO_CHAMPION)
+        return NO_CHAMPION
+
+    try:
+        for champion in champions:
+            champion(registry)
+    except NoChampion as exc:
+        return no_champion(exc)
+    except failures as exc:
+        event(start.log, logging.ERROR, f"{what} failed", error=str(exc)[:1000])
+        return 1
+
     def guarded(spark: SparkSession) -> int:
         try:
             return work(spark, wh, registry)
         except NoChampion as exc:
-            event(start.log, logging.WARNING, f"{what} not done: no champion yet",
-                  error=str(exc)[:1000], exit_code=NO_CHAMPION)
-            return NO_CHAMPION
+            return no_champion(exc)
 
     return run_with_spark(start, app_name, guarded, failures, what)

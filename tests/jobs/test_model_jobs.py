@@ -89,3 +89,5 @@ def test_scoring_without_a_champion_exits_3_saying_train_first(job, args, model,
     assert last["level"] == "warning" and last["exit_code"] == 3, last
     assert f"nochampion.{model} has no champion" in last["error"], last
     assert "train it first" in last["error"]
+    # known before Spark starts: no JVM for a skipped task (the JVM announces itself)
+    assert "incubator" not in done.stderr and "SparkContext" not in done.stderr, done.stderr

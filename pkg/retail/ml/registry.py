@@ -310,6 +310,19 @@ class Registry:
             raise RegistryError(f"{self.uri}: {exc.message}") from None
         return self._info(mv)
 
+    def require_champion(self, model: str, how: str) -> VersionInfo:
+        """The champion version of ``model``.
+
+        Raises:
+            NoChampion: it has none; the message says to train it first (``how``).
+        """
+        info = self.champion(model)
+        if info is None:
+            raise NoChampion(f"{self.name(model)} has no champion at {self.uri}: train it "
+                             f"first ({how}); a version becomes the champion only when it "
+                             "beats its baseline (its promotion.reason tag says)")
+        return info
+
     def versions(self, model: str) -> list[VersionInfo]:
         """Every version of ``model``, newest first, with its run's metrics."""
         name = self.name(model)

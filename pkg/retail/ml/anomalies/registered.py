@@ -21,7 +21,7 @@ from retail.io.warehouse import Warehouse
 from retail.ml.anomalies import forest
 from retail.ml.anomalies.settings import AnomalySettings
 from retail.ml.anomalies.training import METRIC, TrainingResult, train
-from retail.ml.registry import MODEL_ARTIFACT, NoChampion, Promotion, Registry, Training
+from retail.ml.registry import MODEL_ARTIFACT, Promotion, Registry, Training
 from retail.ml.registry import VersionInfo
 
 MODEL = "anomaly_detector"
@@ -95,14 +95,14 @@ def train_and_register(spark: SparkSession, wh: Warehouse, registry: Registry,
     return Registered(result, training, promotion)
 
 
+def champion(registry: Registry) -> VersionInfo:
+    """The champion version (:class:`~retail.ml.registry.NoChampion` if none)."""
+    return registry.require_champion(MODEL, "jobs/detect_anomalies.py --task train")
+
+
 def load_detector(registry: Registry, version: VersionInfo | None = None) -> Detector:
     """The champion's (or ``version``'s) forests, downloaded from its run."""
-    info = version or registry.champion(MODEL)
-    if info is None:
-        raise NoChampion(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
-                            "train it first (jobs/detect_anomalies.py --task train); a version "
-                            "becomes the champion only when it beats its baseline "
-                            "(its promotion.reason tag says)")
+    info = version or champion(registry)
     with tempfile.TemporaryDirectory(prefix="retail-forests-") as tmp:
         folder = registry.download(info, MODEL_ARTIFACT, tmp)
         return Detector(info, forest.Forests.load(folder))

@@ -27,7 +27,7 @@ from retail.io.warehouse import Warehouse
 from retail.ml.forecast import backtest
 from retail.ml.forecast import model as gbt
 from retail.ml.forecast.training import TrainingResult, train
-from retail.ml.registry import NoChampion, Promotion, Registry, Training, VersionInfo
+from retail.ml.registry import Promotion, Registry, Training, VersionInfo
 from retail.ml.settings import ForecastSettings
 
 MODEL = "demand_forecast"
@@ -145,13 +145,15 @@ def write_importance(wh: Warehouse, version: str, importance: list[dict]) -> int
     return wh.insert_arrow("model_feature_importance", table)
 
 
+def champion(registry: Registry) -> VersionInfo:
+    """The champion version (:class:`~retail.ml.registry.NoChampion` if none)."""
+    return registry.require_champion(MODEL, "retail forecast train")
+
+
 def load_forecaster(registry: Registry, version: VersionInfo | None = None) -> Forecaster:
     """The champion (or ``version``) with its interval table, loaded in the active Spark
     session."""
-    info = version or registry.champion(MODEL)
-    if info is None:
-        raise NoChampion(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
-                            "train it first (retail forecast train)")
+    info = version or champion(registry)
     pipeline = registry.load_model(info)
     with tempfile.TemporaryDirectory(prefix="retail-intervals-") as tmp:
         quantiles = pq.read_table(registry.download(info, f"{FOLDER}/{INTERVALS}", tmp))

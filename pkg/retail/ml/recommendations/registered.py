@@ -30,7 +30,7 @@ from retail.ml.recommendations import evaluation
 from retail.ml.recommendations.data import read_lines, window
 from retail.ml.recommendations.model import als_params, fit_als, fit_rules
 from retail.ml.recommendations.settings import RecommendationSettings
-from retail.ml.registry import (MODEL_ARTIFACT, NoChampion, Promotion, Registry, Training,
+from retail.ml.registry import (MODEL_ARTIFACT, Promotion, Registry, Training,
                                 VersionInfo)
 from retail.transforms.baskets import rule_partners
 
@@ -154,15 +154,15 @@ def train_and_register(spark: SparkSession, wh: Warehouse, registry: Registry,
     return Registered(result, training, promotion)
 
 
+def champion(registry: Registry) -> VersionInfo:
+    """The champion version (:class:`~retail.ml.registry.NoChampion` if none)."""
+    return registry.require_champion(MODEL, "train_recommendations --task train")
+
+
 def load_recommender(registry: Registry, version: VersionInfo | None = None) -> Recommender:
     """The champion (or ``version``): its ALS pipeline in the active Spark session and its
     rule partners."""
-    info = version or registry.champion(MODEL)
-    if info is None:
-        raise NoChampion(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
-                            "train it first (train_recommendations --task train); a version "
-                            "becomes the champion only when it beats its baseline "
-                            "(its promotion.reason tag says)")
+    info = version or champion(registry)
     with tempfile.TemporaryDirectory(prefix="retail-recommender-") as tmp:
         partners = pq.read_table(registry.download(info, f"{FOLDER}/{PARTNERS}", tmp))
         # Spark reads ALS's factors lazily, from the files: cache them before the folder

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from retail.features.sources import arrow_for_spark
 from retail.io.warehouse import Warehouse
 from retail.ml.forecast.targets import target_rows
-from retail.ml.registry import NoChampion, Registry, Training
+from retail.ml.registry import Registry, Training, VersionInfo
 from retail.ml.replenishment import abc_classes, plan_orders, shelf_capacity
 from retail.ml.replenishment.lead_time import LeadTimeModel, fit_lead_time, predict_lead_times
 from retail.ml.settings import ReplenishmentSettings
@@ -106,13 +106,16 @@ def train_lead_time(spark: SparkSession, wh: Warehouse, registry: Registry,
     return LeadTimeTraining(fit, training, promoted, reason, inputs)
 
 
+def lead_time_champion(registry: Registry) -> VersionInfo:
+    """The lead-time regression's champion (:class:`~retail.ml.registry.NoChampion` if
+    none)."""
+    return registry.require_champion(LEAD_TIME, "retail stock train-lead-time, or the job "
+                                                "optimize_stock --train")
+
+
 def load_lead_time(spark: SparkSession, registry: Registry) -> LeadTimeModel:
     """The champion regression with its per-supplier spread."""
-    current = registry.champion(LEAD_TIME)
-    if current is None:
-        raise NoChampion(f"{registry.name(LEAD_TIME)} has no champion at {registry.uri}: "
-                            "train it first (retail stock train-lead-time, or the job "
-                            "optimize_stock --train)")
+    current = lead_time_champion(registry)
     with tempfile.TemporaryDirectory(prefix="retail-spread-") as tmp:
         spread = pq.read_table(registry.download(current, SPREAD, tmp))
     metrics = {k: float(v) for k, v in current.metrics.items()}

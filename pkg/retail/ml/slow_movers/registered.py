@@ -23,7 +23,7 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
 from retail.io.warehouse import Warehouse
-from retail.ml.registry import NoChampion, Promotion, Registry, Training, VersionInfo
+from retail.ml.registry import Promotion, Registry, Training, VersionInfo
 from retail.ml.slow_movers.model import TrainingResult, positives_share, ratios, train
 from retail.ml.slow_movers.settings import SlowMoverSettings
 
@@ -82,17 +82,17 @@ def train_and_register(spark: SparkSession, wh: Warehouse, registry: Registry,
     return Registered(result, training, promotion)
 
 
+def champion(registry: Registry) -> VersionInfo:
+    """The champion version (:class:`~retail.ml.registry.NoChampion` if none)."""
+    return registry.require_champion(MODEL, "classify_slow_movers --task train")
+
+
 def load_classifier(registry: Registry) -> Classifier:
     """The champion and its threshold (chosen on its training rows, a run parameter).
 
     Raises:
         NoChampion: no champion yet.
     """
-    version = registry.champion(MODEL)
-    if version is None:
-        raise NoChampion(f"{registry.name(MODEL)} has no champion at {registry.uri}: "
-                            "train it first (classify_slow_movers --task train); a version "
-                            "becomes the champion only when it beats its baseline "
-                            "(its promotion.reason tag says)")
+    version = champion(registry)
     return Classifier(version, registry.load_model(version),
                       float(version.params["threshold"]))
