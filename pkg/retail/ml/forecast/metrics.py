@@ -84,7 +84,9 @@ def residual_quantiles(frame: pd.DataFrame, forecast: str = "forecast",
     """The interval table: per ``horizon`` and demand ``level`` (0 = lowest of the
     :data:`LEVELS` quantile bands of the horizon's forecasts), ``forecast_from`` (the
     level's lowest forecast; level 0 from 0) and the residual quantile of each of
-    :data:`BOUNDS`."""
+    :data:`BOUNDS`, a lower one at most 0 and an upper one at least 0: every interval holds
+    its own forecast (a level whose backtest errors all lean one way widens on that side
+    instead of leaving the forecast outside its interval)."""
     rows = []
     for horizon, part in frame.groupby("horizon"):
         edges = _edges(part[forecast].to_numpy())
@@ -95,9 +97,15 @@ def residual_quantiles(frame: pd.DataFrame, forecast: str = "forecast",
             if not len(r):
                 continue
             rows.append({"horizon": int(horizon), "level": k, "forecast_from": float(start),
-                         **{b: float(np.quantile(r, q, method="lower" if q < 0.5 else "higher"))
+                         **{b: _toward_zero(float(np.quantile(
+                             r, q, method="lower" if q < 0.5 else "higher")), q)
                             for b, q in BOUNDS.items()}})
     return pd.DataFrame(rows)
+
+
+def _toward_zero(value: float, q: float) -> float:
+    """A lower bound's residual (q < 0.5) at most 0, an upper one's at least 0."""
+    return min(value, 0.0) if q < 0.5 else max(value, 0.0)
 
 
 def _edges(forecasts: np.ndarray) -> np.ndarray:

@@ -100,3 +100,20 @@ def test_intervals_never_go_below_zero():
                          table)
     assert out.iloc[0][["lower_95", "lower_80", "upper_80", "upper_95"]].tolist() == [
         0.0, 0.0, 8.0, 53.0]
+
+
+def test_an_interval_holds_its_forecast_when_every_error_leans_one_way():
+    """A band whose backtest always under-forecast (every residual 2 to 6) keeps its lower
+    bounds at the forecast and widens above; one that always over-forecast, the reverse."""
+    under = pd.DataFrame({"horizon": 1, "forecast": 10.0,
+                          "actual": 10.0 + np.linspace(2.0, 6.0, 50)})
+    over = pd.DataFrame({"horizon": 2, "forecast": 10.0,
+                         "actual": 10.0 - np.linspace(2.0, 6.0, 50)})
+    table = residual_quantiles(pd.concat([under, over]))
+    scored = with_intervals(pd.concat([under, over]), table)
+    for _, row in scored.iterrows():
+        assert row["lower_95"] <= row["lower_80"] <= row["forecast"] <= row["upper_80"] \
+            <= row["upper_95"]
+    up, down = table[table["horizon"] == 1].iloc[0], table[table["horizon"] == 2].iloc[0]
+    assert (up["lower_95"], up["lower_80"]) == (0.0, 0.0) and up["upper_80"] > 5.0
+    assert (down["upper_80"], down["upper_95"]) == (0.0, 0.0) and down["lower_80"] < -5.0
