@@ -7,6 +7,8 @@ run it in a subprocess with the Python of Airflow's own virtualenv, ``.venv-airf
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,3 +49,24 @@ def airflow_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     })
     env.update(extra)
     return env
+
+
+def pipeline_env(settings: dict[str, str], **variables: str) -> dict[str, str]:
+    """The environment of ``retail pipeline run`` for a test's chain: the caller's without its
+    ``RETAIL_*`` and ``AIRFLOW*`` variables, the chain's ``settings`` (``RETAIL_*``), the
+    local Airflow's virtualenv, and ``variables`` as ``AIRFLOW_VAR_RETAIL_<name>`` (what the
+    DAGs read)."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("RETAIL_", "AIRFLOW"))}
+    env.update(settings)
+    env["RETAIL_AIRFLOW__VENV"] = str(airflow_python().parent.parent)
+    env.update({f"AIRFLOW_VAR_RETAIL_{name}": value for name, value in variables.items()})
+    return env
+
+
+def pipeline(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """``retail pipeline run ARGS`` (the platform's CLI beside this Python), its output kept;
+    under pytest's 300 s limit."""
+    return subprocess.run([str(Path(sys.executable).with_name("retail")), "pipeline", "run",
+                           *args], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=290)

@@ -2,7 +2,11 @@
 local warehouse, its last five weeks closed and featurized, the demand forecast trained with
 its backtest and registered on a real MLflow server, the champion's daily predictions, the
 lead-time regression and the recommendations; then a second training on the same data and a
-deliberately worse model, neither promoted.
+deliberately worse model, neither promoted; last, the day after the window, simulated but
+not yet closed, goes through Airflow as the schedule would run it (``retail pipeline run
+daily``: the real DAG files in local mode, each task the real job file in a subprocess):
+closed, checked, featurized, predicted and reordered by the champions, and yesterday's
+forecasts evaluated against it.
 
 The simulator writes the events straight into the facts (and the lake), so the window's
 first half is closed as imported days (`retail batch close-imported`: the end-of-day
@@ -15,7 +19,7 @@ step a module fixture, so the chain is built once and each step checked by its t
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -29,14 +33,20 @@ from retail.simulate import WarehouseSink, backfill
 from retail.warehouse.load import AHEAD_DAYS, load_dimensions
 from tests.conftest import model_chain_env
 from tests.conftest import retail_cli as retail
+from tests.dags.airflow_env import pipeline, pipeline_env
 from tests.jobs.jobrun import load_job as job
 
 pytestmark = pytest.mark.integration
 
 STORES, PRODUCTS, RATE, SEED = 3, 16, 4.0, 7
-LAST = date(2026, 9, 13)  # a Sunday: the backtest's origins are Mondays
+# A Sunday (the backtest's origins are Mondays) one to two weeks back, so that the day after
+# it, which the pipeline closes and checks, is inside the 42 days of hourly sales the
+# warehouse keeps (the data-quality checks read them; older hours are dropped at insert).
+TODAY = datetime.now(UTC).date()
+LAST = TODAY - timedelta(days=(TODAY.weekday() + 1) % 7 + 7)
 DAYS = 49
 START = LAST - timedelta(days=DAYS - 1)
+NEXT = LAST + timedelta(days=1)  # simulated too, left for the pipeline to close
 BUILT_FROM = LAST - timedelta(days=34)  # closed and featurized: the training's window
 MIDDLE = BUILT_FROM + timedelta(days=17)
 # Few small trees: the chain's flow is under test here; accuracy is make bench's.
@@ -57,12 +67,14 @@ def chain(warehouse_settings, mlflow_server, tmp_path_factory):
             catalog = generate_catalog(STORES, PRODUCTS, SEED)
             # the calendar and the promotion plan a week past the last day, as the chain
             # publishes them (the predictions' target days)
-            load_dimensions(wh, catalog, START, DAYS + AHEAD_DAYS)
+            load_dimensions(wh, catalog, START, DAYS + 1 + AHEAD_DAYS)
             sink = WarehouseSink(wh, catalog, run_id="forecast-chain",
                                  lake=LakeWriter(LakeSettings(root=str(root / "lake"))))
-            sim = Simulator(catalog, SimConfig(seed=SEED, rate=RATE, start=START, days=DAYS))
+            sim = Simulator(catalog, SimConfig(seed=SEED, rate=RATE, start=START,
+                                               days=DAYS + 1))
             backfill(sim, sink)
-            yield SimpleNamespace(wh=wh, mp=mp, registry=Registry(mlflow_server, prefix))
+            yield SimpleNamespace(wh=wh, mp=mp, registry=Registry(mlflow_server, prefix),
+                                  env=env)
     finally:
         with connect(ws, database="") as admin:
             admin.command(f"DROP DATABASE IF EXISTS `{ws.database}` SYNC")
@@ -109,6 +121,27 @@ def trained(featured):
 def predicted(trained):
     trained.predict_code = job("predict_daily").main(["--date", str(LAST)])
     return trained
+
+
+@pytest.fixture(scope="module")
+def stocked(predicted):
+    """The lead-time regression trained, and its champion (accepted by hand if the
+    promotion rule refused it: a planner may; the rule says why)."""
+    predicted.lead_out = retail("stock", "train-lead-time", "--as-of", str(LAST))
+    lead = predicted.registry.versions("supplier_lead_time")
+    assert len(lead) == 1
+    if not lead[0].is_champion:
+        retail("models", "promote", "supplier_lead_time", "1", "--reason", "test chain")
+    return predicted
+
+
+@pytest.fixture(scope="module")
+def piped(stocked):
+    """The day after the window through the daily pipeline, in Airflow (no retry: a failure
+    shows at once)."""
+    env = pipeline_env(stocked.env, RETRIES="0", WAIT_TIMEOUT_S="10")
+    stocked.piped = pipeline(env, "daily", "--date", str(NEXT))
+    return stocked
 
 
 def count(wh, sql: str, **params) -> int:
@@ -185,16 +218,13 @@ def test_predict_daily_writes_every_pair_a_week_ahead_with_nested_intervals(pred
     assert count(wh, "SELECT count() FROM fact_ml_predictions FINAL") == len(rows)
 
 
-def test_lead_times_then_recommendations_for_every_pair(predicted):
+def test_lead_times_then_recommendations_for_every_pair(stocked):
+    predicted = stocked
     wh = predicted.wh
-    out = retail("stock", "train-lead-time", "--as-of", str(LAST))
-    assert "supplier mean" in out
-    lead = predicted.registry.versions("supplier_lead_time")
-    assert len(lead) == 1
-    if not lead[0].is_champion:  # a planner may accept it by hand; the rule said why not
-        retail("models", "promote", "supplier_lead_time", "1", "--reason", "test chain")
+    assert "supplier mean" in predicted.lead_out
     assert job("optimize_stock").main(["--date", str(LAST)]) == 0
-    plan = wh.query_arrow("SELECT * FROM fact_replenishment FINAL").to_pylist()
+    plan = wh.query_arrow("SELECT * FROM fact_replenishment FINAL WHERE date_key = {d:UInt32}",
+                          {"d": int(f"{LAST:%Y%m%d}")}).to_pylist()
     assert len(plan) == predicted.pairs
     assert all(r["order_qty"] % max(r["pack_size"], 1) == 0 for r in plan)
     assert all(r["reorder_point"] <= r["order_up_to"] for r in plan)
@@ -236,3 +266,38 @@ def test_a_deliberately_worse_model_is_refused(predicted):
     assert worse.version == "3" and not worse.is_champion
     assert float(worse.tags[TAG + "candidate_wape"]) > float(worse.tags[TAG + "champion_wape"])
     assert predicted.registry.champion("demand_forecast").version == "1"
+
+
+def test_the_next_day_goes_through_the_daily_pipeline_to_predictions_and_reorders(piped):
+    """Closed, checked, featurized, predicted by the champion, reordered, and the forecasts
+    made for it yesterday evaluated: every job of the day in Airflow, in order."""
+    out, wh = piped.piped, piped.wh
+    assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-3000:]
+    for dag in ("etl_close_day", "features_build", "predictions_run"):
+        assert f"{dag} {NEXT}: success" in out.stdout, out.stdout[-6000:]
+    for task in ("daily_etl", "data_quality", "build_features", "predict_daily",
+                 "optimize_stock", "evaluate_forecasts"):
+        assert f"{NEXT} {task}: success" in out.stdout, (task, out.stdout[-6000:])
+    runs = dict(wh.query_rows(
+        "SELECT job, argMax(status, updated_at) FROM job_runs FINAL WHERE "
+        "JSONExtractString(details, 'day') = {d:String} GROUP BY job", {"d": str(NEXT)}))
+    assert {job: runs.get(job) for job in ("daily_etl", "build_features", "predict_daily")} \
+        == dict.fromkeys(("daily_etl", "build_features", "predict_daily"), "succeeded"), runs
+    pairs = count(wh, "SELECT count() FROM feature_store_daily FINAL WHERE date = {d:Date}",
+                  d=NEXT)
+    assert pairs >= STORES * PRODUCTS // 3
+    made = wh.query_rows(
+        "SELECT count(), uniqExact(horizon), any(model_version) FROM fact_ml_predictions "
+        "FINAL WHERE run_date = {d:Date}", {"d": NEXT})[0]
+    assert made == (pairs * 7, 7, "1")  # by the champion, every pair a week ahead
+    assert count(wh, "SELECT count() FROM fact_replenishment FINAL WHERE date_key = "
+                     "{k:UInt32}", k=int(f"{NEXT:%Y%m%d}")) == pairs
+    # yesterday's forecasts of this day (horizon 1, the champion's) against what it sold
+    evaluated = wh.query_rows(
+        "SELECT sum(n), min(horizon), max(horizon) FROM model_evaluations FINAL WHERE "
+        "model = 'demand_forecast' AND date = {d:Date}", {"d": NEXT})[0]
+    assert evaluated[0] > 0 and evaluated[1] == 1, evaluated
+    # the models this chain never trained have nothing to score with: skipped, not failed
+    skipped = [line for line in out.stdout.splitlines() if "detect_anomalies: skipped" in line]
+    assert skipped and "exited 3, nothing to do yet" in skipped[0], out.stdout[-6000:]
+    assert "no champion" in skipped[0], skipped
