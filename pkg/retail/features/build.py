@@ -44,8 +44,9 @@ TABLE = "feature_store_daily"
 DATASET = "features"  # the folder of the day's rows in the features bucket
 
 
-DAYS_PER_PLAN = 7  # consecutive days built in one Spark plan, at most
-ROWS_PER_PLAN = 250_000  # rows one plan brings to the driver, at most (a day is never split)
+DAYS_PER_PLAN = 7  # days built in one Spark plan, at most
+PLAN_SPAN_DAYS = 35  # from a plan's first day to its last, at most (weekly days: 5 a plan)
+ROWS_PER_PLAN = 250_000  # rows one plan computes, at most (a day is never split)
 
 
 @dataclass
@@ -96,23 +97,25 @@ def day_rows(rows: pa.Table, day: date, database: str) -> pa.Table:
 
 
 def plans(wh: Warehouse, days: list[date]) -> list[list[date]]:
-    """``days`` in runs of consecutive days, each built in one Spark plan: at most
-    DAYS_PER_PLAN days, and fewer when the chain's pairs would make more than ROWS_PER_PLAN
-    rows (a chain of the design's size builds one day per plan)."""
+    """``days`` in groups each built in one Spark plan, oldest first: at most DAYS_PER_PLAN
+    days within PLAN_SPAN_DAYS, and fewer when the chain's pairs times the group's span (the
+    plan computes every closed day between its first and last) would make more than
+    ROWS_PER_PLAN rows: a chain of the design's size builds one day per plan."""
     keys = [date_key(d) for d in days]
     counts = wh.query_rows(
         "SELECT date_key, count() FROM fact_inventory WHERE record_type = 'snapshot' AND "
         "date_key IN {keys:Array(UInt32)} GROUP BY date_key", {"keys": keys})
-    widest = max((int(n) for _, n in counts), default=0)
-    size = max(1, min(DAYS_PER_PLAN, ROWS_PER_PLAN // max(widest, 1)))
-    runs: list[list[date]] = []
-    for day in days:
-        run = runs[-1] if runs else None
-        if run and len(run) < size and (day - run[-1]).days == 1:
-            run.append(day)
+    widest = max([int(n) for _, n in counts] + [1])
+    groups: list[list[date]] = []
+    for day in sorted(days):
+        group = groups[-1] if groups else None
+        span = (day - group[0]).days + 1 if group else 0
+        if group and len(group) < DAYS_PER_PLAN and span <= PLAN_SPAN_DAYS \
+                and widest * span <= ROWS_PER_PLAN:
+            group.append(day)
         else:
-            runs.append([day])
-    return runs
+            groups.append([day])
+    return groups
 
 
 def features_root(settings: LakeSettings) -> tuple[object, str]:
@@ -152,26 +155,26 @@ def write_changed(wh: Warehouse, day: date, rows: pa.Table) -> int:
 
 def run_days(spark: SparkSession, settings: Settings, wh: Warehouse, days: list[date],
              on_day: Callable[[FeatureDay], None] | None = None) -> list[FeatureDay]:
-    """Build each day, oldest first, several consecutive days per Spark plan (:func:`plans`),
+    """Build each day, oldest first, several days per Spark plan (:func:`plans`),
     each written and recorded in ``job_runs`` on its own; stop at the first that fails (its
     row says why). Check the days first with :func:`retail.features.sources.check_ready`."""
-    plan_of = {day: run for run in plans(wh, days) for day in run}
+    plan_of = {day: group for group in plans(wh, days) for day in group}
     built: dict[date, tuple[pa.Table, float]] = {}
 
     def run_one(day: date) -> FeatureDay:
-        run = plan_of[day]
-        if run[0] not in built:
+        group = plan_of[day]
+        if group[0] not in built:
             built.clear()  # the previous plan's rows are written
             started = time.monotonic()
-            rows = feature_rows(spark, wh, run[0], run[-1])
-            built[run[0]] = rows, (time.monotonic() - started) / len(run)
-        rows, share = built[run[0]]
+            rows = feature_rows(spark, wh, group[0], group[-1])
+            built[group[0]] = rows, (time.monotonic() - started) / len(group)
+        rows, share = built[group[0]]
         started = time.monotonic()
         mine = day_rows(rows, day, wh.database)
         written = write_changed(wh, day, mine)
         path = write_lake(settings.lake, day, mine)
         return FeatureDay(day, mine.num_rows, written, path,
-                          share + time.monotonic() - started, f"{run[0]}..{run[-1]}")
+                          share + time.monotonic() - started, f"{group[0]}..{group[-1]}")
 
-    return each_day(wh, JOB, days, run_one,
+    return each_day(wh, JOB, sorted(days), run_one,
                     lambda r: ("succeeded", r.rows, r.written, r.as_details()), on_day)

@@ -1,16 +1,16 @@
 """Where a built day goes, without Spark: the lake folder of the features bucket, and only
-the rows the warehouse does not hold as they are."""
+the rows the warehouse does not hold as they are; and which days share a Spark plan."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from minio import Minio
 from moto.server import ThreadedMotoServer
 
-from retail.features.build import TABLE, features_root, write_changed, write_lake
+from retail.features.build import TABLE, features_root, plans, write_changed, write_lake
 from retail.features.definitions import COLUMNS
 from retail.settings import LakeSettings
 from tests.conftest import free_port
@@ -82,3 +82,24 @@ def test_an_s3_lake_writes_into_the_features_bucket():
         assert pq.read_table(path, filesystem=fs).num_rows == 1
     finally:
         server.stop()
+
+
+class Snapshots:
+    """A warehouse whose closed days each hold ``pairs`` end-of-day snapshot rows."""
+
+    def __init__(self, pairs: int) -> None:
+        self.pairs = pairs
+
+    def query_rows(self, sql: str, parameters: dict) -> list[tuple]:
+        assert "record_type = 'snapshot'" in sql
+        return [(k, self.pairs) for k in parameters["keys"]]
+
+
+def test_days_share_a_plan_up_to_seven_within_35_days_and_the_rows_budget():
+    week = [DAY + timedelta(days=k) for k in range(10)]
+    assert [len(g) for g in plans(Snapshots(40), week)] == [7, 3]
+    weekly = [DAY + timedelta(days=7 * k) for k in range(6)]  # 36 days: the last alone
+    assert plans(Snapshots(40), list(reversed(weekly))) == [weekly[:5], weekly[5:]]
+    # a chain of the design's size: pairs x span stays within 250,000 rows
+    assert [len(g) for g in plans(Snapshots(100_000), week)] == [2, 2, 2, 2, 2]
+    assert [len(g) for g in plans(Snapshots(400_000), week[:3])] == [1, 1, 1]
