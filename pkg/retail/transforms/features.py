@@ -4,11 +4,11 @@ was known at the end of D; several days D1..Dn in one plan, the feature day a co
 
 Every function drops, for each feature day, whatever its inputs hold after it, so no feature
 of D can see a later fact, whatever a caller passes in: the point-in-time guarantee lives
-here, not only in the queries that feed it. History is sparse (a day without sales has no row): demand
-windows are conditional sums over "days ago", and what holds until it changes (a price, a
-stock level) is one sorted array per pair walked day by day, so no dense daily series is
-ever joined. Days are ``date`` columns named ``day``; pairs are keyed ``store_key``,
-``product_key``. Column names and meanings: :mod:`retail.features.definitions`.
+here, not only in the queries that feed it. History is sparse (a day without sales has no
+row): demand windows are conditional sums over "days ago", and what holds until it changes
+(a price, a stock level) is one sorted array per pair walked day by day, so no dense daily
+series is ever joined. A fact's day is a ``date`` column named ``day``, the feature day one
+named ``date``; pairs are keyed ``store_key``, ``product_key``. Column names and meanings: :mod:`retail.features.definitions`.
 """
 
 from __future__ import annotations

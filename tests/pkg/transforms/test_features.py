@@ -54,7 +54,8 @@ def test_daily_demand_is_units_sold_plus_lost_units_up_to_d(spark):
 def test_history_starts_at_the_first_day_on_record_at_most_90_days_back(spark):
     history = spark.createDataFrame([(1, ago(10)), (2, ago(400)), (3, None), (4, ago(-3))],
                                     "store_key long, first_day date")
-    assertDataFrameEqual(of_d(history_start(history, days_frame(history, D))), spark.createDataFrame(
+    starts = of_d(history_start(history, days_frame(history, D)))
+    assertDataFrameEqual(starts, spark.createDataFrame(
         [(1, ago(10)), (2, ago(89)), (3, D), (4, D)], "store_key long, start date"))
 
 
@@ -184,7 +185,8 @@ def test_weather_of_the_stores_region_on_d_and_over_7_days(spark):
         + [("Midwest", ago(3), -2.0, 4.0)], "region string, day date, temp_c double, "
                                            "precip_mm double")
     week = range(0, 7)
-    assertDataFrameEqual(of_d(weather_features(stores, weather, days_frame(stores, D))), spark.createDataFrame([
+    got = of_d(weather_features(stores, weather, days_frame(stores, D)))
+    assertDataFrameEqual(got, spark.createDataFrame([
         (1, 10.0, 0.0, mean(10.0 + n for n in week), mean(float(n % 3) for n in week)),
         (2, None, None, -2.0, 4.0),     # no row for D itself
         (3, None, None, None, None),    # no weather for the region
