@@ -105,11 +105,6 @@ def run_model_job(start: JobStart, app_name: str, what: str,
     from retail.ml.registry import NoChampion, Registry, RegistryError
 
     failures = (ValueError, RegistryError, WarehouseError, WarehouseUnavailable)
-    try:
-        wh, registry = connect(start.warehouse), Registry.from_settings(start.settings)
-    except failures as exc:
-        event(start.log, logging.ERROR, f"{what} failed", error=str(exc)[:1000])
-        return 1
 
     def no_champion(exc: NoChampion) -> int:
         event(start.log, logging.WARNING, f"{what} not done: no champion yet",
@@ -117,9 +112,10 @@ def run_model_job(start: JobStart, app_name: str, what: str,
         return NO_CHAMPION
 
     try:
+        wh, registry = connect(start.warehouse), Registry.from_settings(start.settings)
         for champion in champions:
             champion(registry)
-    except NoChampion as exc:
+    except NoChampion as exc:  # a RegistryError: caught first
         return no_champion(exc)
     except failures as exc:
         event(start.log, logging.ERROR, f"{what} failed", error=str(exc)[:1000])

@@ -12,7 +12,7 @@ compute every feature in Spark (:mod:`retail.transforms.features`), select the c
   an earlier run's file;
 * record the run in ``job_runs`` (``job = 'build_features'``).
 
-Consecutive days are computed several to one Spark plan (:func:`plans`): Spark's fixed cost
+Several days (up to 7 within 35) are computed in one Spark plan (:func:`plans`): Spark's fixed cost
 per plan and per job, seconds on two cores, outweighs a small chain's rows. Each day is
 still written and recorded on its own, and its rows are the same either way.
 """
