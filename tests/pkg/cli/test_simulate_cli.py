@@ -17,7 +17,6 @@ from retail.io.kafka import describe
 
 runner = CliRunner()
 SMALL = ["--stores", "2", "--products", "20", "--rate", "5"]  # a run of seconds if accepted
-TODAY = datetime.now(UTC).date()
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +42,21 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def on_one_utc_day(check):
+    """Calls check(today) and again if UTC midnight passed meanwhile: the CLI reads the clock
+    itself, and a suite running across midnight must not see two days in one test."""
+    for _ in range(2):
+        today = datetime.now(UTC).date()
+        result = check(today)
+        if datetime.now(UTC).date() == today:
+            return result
+    raise AssertionError("the UTC day changed twice during one test")
+
+
+def _days(today: date, *offsets: int) -> list[str]:
+    return [str(today + timedelta(days=n)) for n in offsets]
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize(("args", "said"), [
     (["--stores", "0", "--products", "0"],
@@ -54,17 +68,23 @@ def one_line(text: str) -> str:
     (["--rate", "-5"], ["--rate: Input should be greater than 0, got -5.0"]),
     (["--seed", "-1"], ["--seed: Input should be greater than or equal to 0, got -1"]),
     (["--start", "2026/12/01"], ["--start must be a date YYYY-MM-DD, got '2026/12/01'"]),
-    (["--start", str(TODAY + timedelta(days=30))],
-     [f"--start {TODAY + timedelta(days=30)} with --days 1",
-      f"The latest start for --days 1 is {TODAY - timedelta(days=1)}", "--live"]),
-    (["--start", str(TODAY)], ["not over yet", f"today is {TODAY} UTC"]),
-    (["--start", str(TODAY - timedelta(days=2)), "--days", "3"],
-     [f"The latest start for --days 3 is {TODAY - timedelta(days=3)}"]),
+    # dates relative to the day the test runs on: (args, said) from today
+    (lambda t: ["--start", *_days(t, 30)],
+     lambda t: ["--start {} with --days 1".format(*_days(t, 30)),
+                "The latest start for --days 1 is {}".format(*_days(t, -1)), "--live"]),
+    (lambda t: ["--start", str(t)], lambda t: ["not over yet", f"today is {t} UTC"]),
+    (lambda t: ["--start", *_days(t, -2), "--days", "3"],
+     lambda t: ["The latest start for --days 3 is {}".format(*_days(t, -3))]),
 ])
 def test_a_bad_flag_is_refused_naming_it_and_nothing_is_sent(broker_env, args, said):
-    result = runner.invoke(app, ["simulate", *SMALL, *args])
+    def check(today):
+        given = args(today) if callable(args) else args
+        return runner.invoke(app, ["simulate", *SMALL, *given]), \
+            said(today) if callable(said) else said
+
+    result, expected = on_one_utc_day(check)
     assert result.exit_code == 2, result.output
-    for text in said:
+    for text in expected:
         assert text in one_line(result.output)
     assert "catalog:" not in result.output  # refused before the catalog was drawn
     assert records_on_the_broker(broker_env) == 0
@@ -73,10 +93,13 @@ def test_a_bad_flag_is_refused_naming_it_and_nothing_is_sent(broker_env, args, s
 @pytest.mark.integration
 def test_a_start_date_setting_in_the_future_is_refused_naming_the_variable(broker_env,
                                                                            monkeypatch):
-    monkeypatch.setenv("RETAIL_SIMULATOR__START_DATE", str(TODAY + timedelta(days=1)))
-    result = runner.invoke(app, ["simulate", *SMALL])
+    def check(today):
+        monkeypatch.setenv("RETAIL_SIMULATOR__START_DATE", str(today + timedelta(days=1)))
+        return runner.invoke(app, ["simulate", *SMALL]), today
+
+    result, today = on_one_utc_day(check)
     assert result.exit_code == 2, result.output
-    assert f"RETAIL_SIMULATOR__START_DATE {TODAY + timedelta(days=1)} with --days 1" in \
+    assert f"RETAIL_SIMULATOR__START_DATE {today + timedelta(days=1)} with --days 1" in \
         one_line(result.output)
     assert records_on_the_broker(broker_env) == 0
 
@@ -170,7 +193,7 @@ def _facts(wh) -> tuple:
 @pytest.mark.integration
 def test_a_second_simulation_of_days_the_warehouse_holds_is_refused_and_writes_nothing(
         warehouse_env):
-    start = TODAY - timedelta(days=10)
+    start = datetime.now(UTC).date() - timedelta(days=10)  # old days even after midnight
     first = _to_warehouse("--start", str(start), "--days", "3")
     assert first.exit_code == 0, first.output
     held = _facts(warehouse_env)
