@@ -17,7 +17,7 @@ import sys
 from retail.batch.runner import DayUnbalanced, day_arguments, run_days
 from retail.batch.sources import LakeDayMissing
 from retail.io.warehouse import WarehouseError, connect
-from retail.jobstart import start_job
+from retail.jobstart import LazySpark, start_job
 from retail.log import event
 
 
@@ -29,7 +29,8 @@ def main(argv: list[str]) -> int:
     settings, warehouse, log = start.settings, start.warehouse, start.log
     from retail.streaming.job import spark_session  # Spark only once the arguments are good
 
-    spark = spark_session(settings, "retail-daily-etl")
+    # started when the first day's lake files are found: a missing day fails without a JVM
+    spark = LazySpark(lambda: spark_session(settings, "retail-daily-etl"))
     try:
         run_days(spark, settings, connect(warehouse), days, on_day=lambda r: event(
             log, logging.INFO, "day closed", day=str(r.day), seconds=round(r.seconds, 1),

@@ -51,6 +51,29 @@ def start_job(name: str) -> JobStart | None:
     return JobStart(settings, warehouse, logging.getLogger(name))
 
 
+class LazySpark:
+    """A Spark session started on first use: a job that fails on its inputs before it needs
+    Spark (a day the lake does not hold) fails in a second, without a JVM (on a cluster,
+    without a driver pod's executors). Stands in for the session it makes."""
+
+    def __init__(self, make: Callable[[], SparkSession]) -> None:
+        self._make: Callable[[], SparkSession] | None = make
+        self._session: SparkSession | None = None
+
+    def __getattr__(self, name: str):
+        if self._session is None:
+            self._session = self._make()
+        return getattr(self._session, name)
+
+    @property
+    def started(self) -> bool:
+        return self._session is not None
+
+    def stop(self) -> None:
+        if self._session is not None:
+            self._session.stop()
+
+
 def run_with_spark(start: JobStart, app_name: str, work: Callable[[SparkSession], int],
                    failures: tuple[type[BaseException], ...], what: str) -> int:
     """Run ``work`` in a Spark session named ``app_name``, always stopped after; one of

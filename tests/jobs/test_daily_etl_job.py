@@ -1,5 +1,6 @@
 """jobs/daily_etl.py run as its image runs it: a day the lake does not hold is a failure
-naming where it looked (arguments and settings: test_day_jobs.py)."""
+naming where it looked, found before Spark starts, and recorded in ``job_runs`` (arguments
+and settings: test_day_jobs.py)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,8 @@ def test_a_day_missing_from_the_lake_exits_1_with_the_folders(migrated, fresh_da
     failed = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")][-1]
     assert "the lake holds no events for 2024-03-02" in failed["error"]
     assert str(tmp_path / "lake") in failed["error"]
+    # found before Spark starts: no JVM for a day that is not there (the JVM announces itself)
+    assert "incubator" not in done.stderr and "SparkContext" not in done.stderr, done.stderr
+    assert migrated.query_rows(
+        "SELECT status, JSONExtractString(details, 'day') FROM job_runs FINAL "
+        "WHERE job = 'daily_etl'") == [("failed", "2024-03-02")]
