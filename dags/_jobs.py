@@ -246,7 +246,9 @@ def wait_for(job: str, day: str = DAY) -> RunSucceededSensor:
         # per poke when rescheduled; the whole wait when it pokes in place
         execution_timeout=timedelta(seconds=CONFIG.wait_timeout_s + 300) if CONFIG.local
         else timedelta(minutes=10),
-        poke_interval=5 if CONFIG.local else 300, exponential_backoff=not CONFIG.local)
+        # locally a poke is one query: every 5 s, or once more at the end of a shorter wait
+        poke_interval=min(5, CONFIG.wait_timeout_s) if CONFIG.local else 300,
+        exponential_backoff=not CONFIG.local)
 
 
 def job_task(job: str, arguments: list[str], *, task_id: str | None = None,

@@ -7,7 +7,7 @@ The good path, a simulated day closed, checked, featurized and predicted by trai
 champions through the same DAGs, is the last step of
 ``tests/integration/test_forecast_chain.py``, the chain that trains them.
 
-One tiny chain (2 stores x 30 SKUs x 15 days, straight into the warehouse and the lake as
+One tiny chain (2 stores x 30 SKUs x 3 days, straight into the warehouse and the lake as
 the stream would have left them), in a warehouse database of its own, for the module."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from retail.warehouse.load import AHEAD_DAYS, load_dimensions
 from retail.warehouse.migrate import Migrator
 from tests.dags.airflow_env import pipeline, pipeline_env
 
-STORES, PRODUCTS, RATE, SEED, DAYS = 2, 30, 2.0, 7, 15
+STORES, PRODUCTS, RATE, SEED, DAYS = 2, 30, 2.0, 7, 3
 LAST = date(2026, 11, 15)
 START = LAST - timedelta(days=DAYS - 1)
 EMPTY = LAST + timedelta(days=3)  # in the calendar, not in the lake (nor its UTC neighbours)
@@ -76,8 +76,8 @@ def chain(warehouse_settings, notifier, tmp_path_factory):
         {"RETAIL_WAREHOUSE__URL": ws.url, "RETAIL_WAREHOUSE__DATABASE": ws.database,
          "RETAIL_LAKE__ROOT": str(root / "lake"), "RETAIL_LOCAL__HOME": str(root / "home"),
          "PYSPARK_PYTHON": sys.executable},
-        # one retry a second later, and a downstream DAG that waits 10 s for its day
-        RETRIES="1", RETRY_DELAY_S="1", WAIT_TIMEOUT_S="10", ALERT_WEBHOOK=notifier[0])
+        # one retry a second later, and a downstream DAG that waits 3 s for its day
+        RETRIES="1", RETRY_DELAY_S="1", WAIT_TIMEOUT_S="3", ALERT_WEBHOOK=notifier[0])
     try:
         yield ws, env
     finally:
