@@ -1,9 +1,9 @@
 """The batch layer end to end on a small chain, on the real local broker, Spark and local
 warehouse server: 35 simulated days with weather and local events, the last one streamed
 through Kafka (a few of its sales sent after the watermark passed them) and the 34 before
-it backfilled into the warehouse and the lake; then ``daily_etl`` over the last week (the
-streamed day and six backfilled ones: the days before it are backfilled days like those,
-and each cost the test 3-4 s) and ``build_features`` for the last two.
+it backfilled into the warehouse and the lake; then ``daily_etl`` over the last two days
+(the streamed day and a backfilled one: the features need only the days they are built for
+closed, and each more day cost the test 3-4 s, twice) and ``build_features`` for them.
 
 The chain is built once for the module, a step per fixture, each step checked by the test
 that first needs it (so no single test carries the whole build):
@@ -59,7 +59,7 @@ CHAIN = Chain(stores=2, products=20, rate=5.0, seed=42, days=35)
 LAST = date(2026, 8, 4)
 START = LAST - timedelta(days=CHAIN.days - 1)
 BUILT = [LAST - timedelta(days=1), LAST]  # the days whose features are built
-CLOSED = 7  # the last days closed by the daily ETL
+CLOSED = 2  # the last days closed by the daily ETL: the days whose features are built
 LATE = 6  # sales of the last day sent after the stream's watermark passed them
 LATE_AFTER_MINUTES = 60  # the watermark delay once the day has been streamed
 FACTS = {"sales_transaction": "fact_sales", "inventory_update": "fact_inventory",
@@ -101,7 +101,7 @@ def chain(warehouse_settings, tmp_path_factory) -> Iterator[SimpleNamespace]:
 
 @pytest.fixture(scope="module")
 def closed(chain) -> SimpleNamespace:
-    """The last week closed by the daily ETL, oldest first."""
+    """The last two days closed by the daily ETL, oldest first."""
     first = LAST - timedelta(days=CLOSED - 1)
     chain.etl = retail("batch", "daily-etl", "--from", str(first), "--to", str(LAST))
     return chain
@@ -223,8 +223,8 @@ def test_every_feature_equals_the_hand_computation(featured, day):
 
 def test_a_second_run_of_each_job_changes_no_row(featured):
     before = row_counts(featured.wh)
-    week = LAST - timedelta(days=CLOSED - 1)
-    again = retail("batch", "daily-etl", "--from", str(week), "--to", str(LAST))
+    first = LAST - timedelta(days=CLOSED - 1)
+    again = retail("batch", "daily-etl", "--from", str(first), "--to", str(LAST))
     assert f"closed {CLOSED} day(s)" in again and "NOT balanced" not in again
     retail("features", "build", "--from", str(BUILT[0]), "--to", str(LAST))
     assert row_counts(featured.wh) == before
