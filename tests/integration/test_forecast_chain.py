@@ -49,7 +49,7 @@ NEXT = LAST + timedelta(days=1)  # simulated too, left for the pipeline to close
 BUILT_FROM = LAST - timedelta(days=34)  # closed and featurized: the training's window
 MIDDLE = BUILT_FROM + timedelta(days=17)  # the features are built in two halves
 # Few small trees: the chain's flow is under test here; accuracy is make bench's.
-GRID = {"RETAIL_FORECAST__MAX_ITER": "[8]", "RETAIL_FORECAST__MAX_DEPTH": "[3]",
+GRID = {"RETAIL_FORECAST__MAX_ITER": "[4]", "RETAIL_FORECAST__MAX_DEPTH": "[3]",
         "RETAIL_FORECAST__ETS_SERIES": "4", "RETAIL_FORECAST__HISTORY_DAYS": "40"}
 WORSE = {"RETAIL_FORECAST__MAX_ITER": "[2]", "RETAIL_FORECAST__MAX_DEPTH": "[1]"}
 
