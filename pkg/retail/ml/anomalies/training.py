@@ -89,7 +89,7 @@ def train(spark: SparkSession, wh: Warehouse, settings: AnomalySettings, as_of: 
     on_step(f"reading the signals of {min(fit_first, final_first)} .. {last}")
     features = signals.anomaly_features(read_signals(
         spark, wh, min(fit_first, final_first), last, range_width=settings.range_width)
-    ).cache()
+    ).localCheckpoint()  # read by every fit: its plans start from these rows, not the lineage
     params = params_of(settings)
     metrics = baseline = champion = None
     if labels is not None:
@@ -107,6 +107,5 @@ def train(spark: SparkSession, wh: Warehouse, settings: AnomalySettings, as_of: 
     latest = features.filter(F.col("date") >= F.lit(final_first))
     rows = latest.count()
     final = forest.fit(latest, params)
-    features.unpersist()
     return TrainingResult(final, as_of, window, rows, metrics, baseline, champion,
                           time.monotonic() - started)

@@ -83,7 +83,9 @@ def train(spark: SparkSession, wh: Warehouse, settings: ForecastSettings, as_of:
     h = settings.horizon_days
     store, rows = training_rows(spark, wh, as_of - timedelta(days=settings.history_days),
                                 as_of, h, max_series=settings.max_series)
-    rows = rows.cache()
+    # read by every fit: computed once and kept as a local checkpoint, so each fit's plans
+    # start from its rows, not from the feature store's horizons stacked again
+    rows = rows.localCheckpoint()
     at = backtest.origins(as_of, settings.backtest_origins, h)
     if rows.filter(F.col("date") == F.lit(at[0] - timedelta(days=1))).isEmpty():
         raise ValueError(f"nothing to score at the first backtest origin {at[0]}: the "
@@ -114,7 +116,6 @@ def train(spark: SparkSession, wh: Warehouse, settings: ForecastSettings, as_of:
     on_step(f"final fit up to {as_of} with {params}")
     final = gbt.fit(rows, params, per_horizon=settings.strategy == "per_horizon",
                     fraction=settings.train_fraction)
-    rows.unpersist()
     return TrainingResult(
         model=final, params={**params, "strategy": settings.strategy, "horizon_days": h},
         as_of=as_of, folds=report.weeks_of(at, h), tuning=tuning, metrics=metrics,

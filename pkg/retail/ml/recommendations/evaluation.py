@@ -32,11 +32,6 @@ class Split:
     held_out_baskets: int
     judged_customers: int
 
-    def unpersist(self) -> None:
-        for frame in (self.history, self.relevant, self.customers, self.owned):
-            if frame is not None:
-                frame.unpersist()
-
 
 def holdout_split(lines: DataFrame, *, min_baskets: int, exclude_purchased: bool) -> Split:
     """Hold out each loyal customer's last basket (:func:`split_last_basket`). With
@@ -44,20 +39,20 @@ def holdout_split(lines: DataFrame, *, min_baskets: int, exclude_purchased: bool
     both the held-out truth and every model's recommendations; a customer whose held-out
     basket holds nothing else is not judged."""
     history, held = split_last_basket(lines, min_baskets=min_baskets)
-    # both halves are read several times below: the split's windows run once
-    history, held = history.cache(), held.cache()
-    owned = (purchase_counts(history).select("customer_id", "product_id")
+    # Every frame of the split is read by each model's scoring: each is computed once and
+    # kept as a local checkpoint, so the plans that read it start from its stored rows. A
+    # cached frame keeps its whole lineage in every plan that reads it: planning a metric
+    # over the cached split took 8-9 s of a job that runs in 0.4 s on the checkpoints.
+    history, held = history.localCheckpoint(), held.localCheckpoint()
+    owned = (purchase_counts(history).select("customer_id", "product_id").localCheckpoint()
              if exclude_purchased else None)
     relevant = loyal_lines(held).select("customer_id", "product_id").distinct()
     if owned is not None:
         relevant = relevant.join(owned, on=["customer_id", "product_id"], how="left_anti")
-    relevant = relevant.cache()
-    customers = relevant.select("customer_id").distinct().cache()
+    relevant = relevant.localCheckpoint()
+    customers = relevant.select("customer_id").distinct().localCheckpoint()
     held_out = loyal_lines(held).select("transaction_id").distinct().count()
-    split = Split(history, relevant, owned.cache() if owned is not None else None, customers,
-                  held_out, customers.count())
-    held.unpersist()
-    return split
+    return Split(history, relevant, owned, customers, held_out, customers.count())
 
 
 def _max_owned(owned: DataFrame | None) -> int:

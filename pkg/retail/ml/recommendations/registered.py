@@ -105,7 +105,6 @@ def train(spark: SparkSession, wh: Warehouse, settings: RecommendationSettings, 
     if champion_params is not None:
         champion_score = (metrics[METRIC] if champion_params == params
                           else evaluation.score_als(split, champion_params)[METRIC])
-    split.unpersist()
     on_step("final fits: ALS and FPGrowth on the whole window")
     model = fit_als(lines, params)
     partners = rule_partners(fit_rules(lines, settings), n=settings.top_n).toArrow()

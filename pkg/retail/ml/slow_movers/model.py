@@ -156,7 +156,9 @@ def train(spark: SparkSession, wh: Warehouse, settings: SlowMoverSettings, as_of
     train_at, eval_at = split(labelled, eval_origins=settings.eval_origins,
                               label_days=settings.label_days)
     rows, elasticity = data.model_rows(spark, wh, settings, labelled, as_of)
-    rows = slow_mover_labels(rows, observed_through=as_of).cache()
+    # read by every fit: a local checkpoint, so each fit's plans start from its rows (a
+    # cached frame brings its whole lineage into every plan that reads it)
+    rows = slow_mover_labels(rows, observed_through=as_of).localCheckpoint()
     train_rows = rows.filter(F.col("date").isin(train_at))
     test_rows = rows.filter(F.col("date").isin(eval_at))
     params = forest_params({
@@ -171,7 +173,6 @@ def train(spark: SparkSession, wh: Warehouse, settings: SlowMoverSettings, as_of
             champion_params, train_rows, test_rows)
     final, threshold = fit(params, rows)
     count = rows.count()
-    rows.unpersist()
     return TrainingResult(final, threshold, params, as_of, train_at, eval_at, evaluation,
                           champion,
                           elasticity.toPandas(), feature_importance(final), count,
