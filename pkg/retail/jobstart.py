@@ -57,7 +57,7 @@ class LazySpark:
     without a driver pod's executors). Stands in for the session it makes."""
 
     def __init__(self, make: Callable[[], SparkSession]) -> None:
-        self._make: Callable[[], SparkSession] | None = make
+        self._make = make
         self._session: SparkSession | None = None
 
     def __getattr__(self, name: str):
