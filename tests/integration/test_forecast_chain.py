@@ -1,12 +1,12 @@
 """The decision chain end to end on the embedded stack: a small chain simulated into the
 local warehouse, its last five weeks closed and featurized, the demand forecast trained with
 its backtest and registered on a real MLflow server, the champion's daily predictions, the
-lead-time regression and the recommendations; then a deliberately worse model, not promoted,
-the champion scored again as it scored when trained; last, the day after the window, simulated but
-not yet closed, goes through Airflow as the schedule would run it (``retail pipeline run
-daily``: the real DAG files in local mode, each task the real job file in a subprocess):
-closed, checked, featurized, predicted and reordered by the champions, and yesterday's
-forecasts evaluated against it.
+lead-time regression and the recommendations; then a deliberately worse model, not
+promoted, the champion scored again as it scored when trained; last, the day after the
+window, simulated but not yet closed, goes through Airflow as the schedule would run it
+(``retail pipeline run daily``: the real DAG files in local mode, each task the real job
+file in a subprocess): closed, checked, featurized, predicted and reordered by the
+champions, and yesterday's forecasts evaluated against it.
 
 The simulator writes the events straight into the facts (and the lake), so the window is
 closed as imported days (`retail batch close-imported`: the end-of-day snapshots the
@@ -25,7 +25,7 @@ import pytest
 
 from retail.io.lake import LakeWriter
 from retail.io.warehouse import connect
-from retail.ml.registry import CHAMPION, TAG, Registry
+from retail.ml.registry import TAG, Registry
 from retail.settings import LakeSettings
 from retail.sim import SimConfig, Simulator, generate_catalog
 from retail.simulate import WarehouseSink, backfill

@@ -1,8 +1,9 @@
 """What the feature store reads from the warehouse for the days D1..Dn, as Spark frames.
 
 Every query is bounded by Dn (nothing dated after it is read), its windows reach back from
-D1, and it takes its values as query parameters. The daily aggregates (``agg_sales_daily``, ``agg_store_daily``,
-``agg_inventory_daily``, ``stock_as_of``) answer where they hold what is needed; the facts
+D1, and it takes its values as query parameters. The daily aggregates
+(``agg_sales_daily``, ``agg_store_daily``, ``agg_inventory_daily``, ``stock_as_of``)
+answer where they hold what is needed; the facts
 without an aggregate (lost sales, price changes) are read ``FINAL``, one row per event.
 """
 

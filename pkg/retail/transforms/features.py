@@ -8,7 +8,8 @@ here, not only in the queries that feed it. History is sparse (a day without sal
 row): demand windows are conditional sums over "days ago", and what holds until it changes
 (a price, a stock level) is one sorted array per pair walked day by day, so no dense daily
 series is ever joined. A fact's day is a ``date`` column named ``day``, the feature day one
-named ``date``; pairs are keyed ``store_key``, ``product_key``. Column names and meanings: :mod:`retail.features.definitions`.
+named ``date``; pairs are keyed ``store_key``, ``product_key``. Column names and
+meanings: :mod:`retail.features.definitions`.
 """
 
 from __future__ import annotations

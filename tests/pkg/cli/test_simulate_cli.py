@@ -53,8 +53,7 @@ def on_one_utc_day(check):
     raise AssertionError("the UTC day changed twice during one test")
 
 
-def _days(today: date, *offsets: int) -> list[str]:
-    return [str(today + timedelta(days=n)) for n in offsets]
+ONE_DAY = timedelta(days=1)
 
 
 @pytest.mark.integration
@@ -69,12 +68,12 @@ def _days(today: date, *offsets: int) -> list[str]:
     (["--seed", "-1"], ["--seed: Input should be greater than or equal to 0, got -1"]),
     (["--start", "2026/12/01"], ["--start must be a date YYYY-MM-DD, got '2026/12/01'"]),
     # dates relative to the day the test runs on: (args, said) from today
-    (lambda t: ["--start", *_days(t, 30)],
-     lambda t: ["--start {} with --days 1".format(*_days(t, 30)),
-                "The latest start for --days 1 is {}".format(*_days(t, -1)), "--live"]),
+    (lambda t: ["--start", str(t + 30 * ONE_DAY)],
+     lambda t: [f"--start {t + 30 * ONE_DAY} with --days 1",
+                f"The latest start for --days 1 is {t - ONE_DAY}", "--live"]),
     (lambda t: ["--start", str(t)], lambda t: ["not over yet", f"today is {t} UTC"]),
-    (lambda t: ["--start", *_days(t, -2), "--days", "3"],
-     lambda t: ["The latest start for --days 3 is {}".format(*_days(t, -3))]),
+    (lambda t: ["--start", str(t - 2 * ONE_DAY), "--days", "3"],
+     lambda t: [f"The latest start for --days 3 is {t - 3 * ONE_DAY}"]),
 ])
 def test_a_bad_flag_is_refused_naming_it_and_nothing_is_sent(broker_env, args, said):
     def check(today):
